@@ -1,0 +1,28 @@
+/// The Redis key layout (see docs/architecture.md). Per-call keys carry the call id in a `{…}` hash
+/// tag so a call's hash, turns, context, events and lease land in one Redis Cluster slot.
+///
+/// The Lua scripts build the same names from the prefix (`ClusterScripts.prelude`); a test checks
+/// that both agree.
+public struct ClusterKeys: Sendable, Equatable {
+    public let prefix: String
+    public static let group = "workers"
+
+    public init(prefix: String = "siphon") { self.prefix = prefix }
+
+    public var calls: String { "\(prefix):calls" }
+    public var workers: String { "\(prefix):workers" }
+    public var dead: String { "\(prefix):dead" }
+    public var orphans: String { "\(prefix):orphans" }
+    public var index: String { "\(prefix):calls:index" }
+    public var leader: String { "\(prefix):supervisor:leader" }
+
+    public func call(_ id: String) -> String { "\(prefix):call:{\(id)}" }
+    public func turns(_ id: String) -> String { call(id) + ":turns" }
+    public func context(_ id: String) -> String { call(id) + ":context" }
+    public func events(_ id: String) -> String { call(id) + ":events" }
+    public func lease(_ id: String) -> String { call(id) + ":lease" }
+    public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+    public func workerAlive(_ id: String) -> String { worker(id) + ":alive" }
+    public func workerCalls(_ id: String) -> String { worker(id) + ":calls" }
+    public func idempotency(_ key: String) -> String { "\(prefix):idem:\(key)" }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SiphonCore
+import SiphonRedis
+
+public struct DispatcherConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Bearer token required on `/v1/*` (from `SIPHON_API_TOKEN`); nil only with `--no-auth`.
+    public var apiToken: String?
+    public var keys: ClusterKeys
+    public static let maxBodyBytes = 64 * 1024
+
+    public init(host: String = "0.0.0.0", port: Int = 8080, apiToken: String?, keys: ClusterKeys = ClusterKeys()) {
+        (self.host, self.port, self.apiToken, self.keys) = (host, port, apiToken, keys)
+    }
+}
+
+/// The dispatcher's HTTP API: validates call requests, writes the call record and XADDs the job.
+///
+///     POST   /v1/calls              enqueue (201; 200 when the idempotency key matched)
+///     GET    /v1/calls[?status=&limit=]
+///     GET    /v1/calls/{id}         the call record
+///     GET    /v1/calls/{id}/turns   dialogue turns
+///     GET    /v1/calls/{id}/events  lifecycle events
+///     DELETE /v1/calls/{id}         cancel a queued call / hang up a running one
+///     GET    /v1/workers
+///     GET    /healthz, /readyz      (no auth)
+public struct DispatcherAPI: Sendable {
+    public let configuration: DispatcherConfiguration
+    let queue: CallQueue
+    let store: SessionStore
+
+    public init(configuration: DispatcherConfiguration, client: RedisClient) {
+        self.configuration = configuration
+        self.queue = CallQueue(client: client, keys: configuration.keys)
+        self.store = SessionStore(client: client, keys: configuration.keys)
+    }
+
+    public func application(logger: Logger) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in try await readiness() }
+        let v1 = router.group("/v1").add(middleware: BearerAuthMiddleware(token: configuration.apiToken))
+        v1.post("/calls") { request, _ in try await createCall(request) }
+        v1.get("/calls") { request, _ in try await listCalls(request) }
+        v1.get("/calls/:id") { _, context in try await getCall(context.parameters.require("id")) }
+        v1.get("/calls/:id/turns") { _, context in try await getTurns(context.parameters.require("id")) }
+        v1.get("/calls/:id/events") { _, context in try await getEvents(context.parameters.require("id")) }
+        v1.delete("/calls/:id") { _, context in try await cancelCall(context.parameters.require("id")) }
+        v1.get("/workers") { _, _ in Self.json(.ok, ["workers": try await queue.workers()]) }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "siphon-dispatcher"),
+            logger: logger)
+    }
+
+    func readiness() async throws -> Response {
+        do {
+            try await queue.client.send("PING")
+            let live = try await queue.liveWorkers().count
+            return Self.json(.ok, ReadyBody(status: "ready", redis: "ok", liveWorkers: live))
+        } catch {
+            return Self.json(.serviceUnavailable, ReadyBody(status: "not_ready", redis: "\(error)", liveWorkers: 0))
+        }
+    }
+
+    struct ReadyBody: Encodable {
+        var status: String
+        var redis: String
+        var liveWorkers: Int
+        enum CodingKeys: String, CodingKey { case status, redis, liveWorkers = "live_workers" }
+    }
+
+    func createCall(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
+        var job = try CallJob.parse(Data(buffer: body), defaultID: Identifier.newCallID())
+        if job.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
+            job.idempotencyKey = key
+            try job.validate()
+        }
+        let result = try await queue.enqueue(job)
+        if result.created {
+            return Self.json(.created, ["id": result.id, "status": CallStatus.queued.rawValue])
+        }
+        let status = try await store.call(result.id)?.status.rawValue ?? CallStatus.queued.rawValue
+        return Self.json(.ok, ["id": result.id, "status": status, "idempotent_replay": "true"])
+    }
+
+    func listCalls(_ request: Request) async throws -> Response {
+        var status: CallStatus?
+        if let s = request.uri.queryParameters.get("status") {
+            guard let parsed = CallStatus(rawValue: s) else {
+                throw SiphonError.invalid("status must be one of \(CallStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
+        guard (1...1000).contains(limit) else { throw SiphonError.invalid("limit must be 1 to 1000") }
+        return Self.json(.ok, ["calls": try await store.list(status: status, limit: limit)])
+    }
+
+    func getCall(_ id: String) async throws -> Response {
+        guard let record = try await store.call(id) else { throw SiphonError(.notFound, "no call \(id)") }
+        return Self.json(.ok, record)
+    }
+
+    func getTurns(_ id: String) async throws -> Response {
+        guard try await store.call(id) != nil else { throw SiphonError(.notFound, "no call \(id)") }
+        return Self.json(.ok, TurnsBody(id: id, turns: try await store.turns(id)))
+    }
+
+    func getEvents(_ id: String) async throws -> Response {
+        guard try await store.call(id) != nil else { throw SiphonError(.notFound, "no call \(id)") }
+        return Self.json(.ok, EventsBody(id: id, events: try await store.events(id)))
+    }
+
+    struct TurnsBody: Encodable { var id: String; var turns: [Turn] }
+    struct EventsBody: Encodable { var id: String; var events: [CallEvent] }
+
+    func cancelCall(_ id: String) async throws -> Response {
+        switch try await queue.cancel(id) {
+        case .canceled: return Self.json(.ok, ["id": id, "status": CallStatus.canceled.rawValue])
+        case .requested(let worker): return Self.json(.accepted, ["id": id, "status": "canceling", "worker": worker])
+        case .alreadyEnded(let s): throw SiphonError(.conflict, "call \(id) already ended (\(s.rawValue))")
+        case .notFound: throw SiphonError(.notFound, "no call \(id)")
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// `Authorization: Bearer <token>` on every `/v1` route, compared in constant time.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(token.utf8)) else {
+            var response = DispatcherAPI.json(.unauthorized, ErrorBody(code: "unauthorized", message: "missing or wrong bearer token"))
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+struct ErrorBody: Encodable {
+    var error: Detail
+    struct Detail: Encodable { var code: String; var message: String }
+    init(code: String, message: String) { error = Detail(code: code, message: message) }
+}
+
+/// Turns thrown errors into JSON error bodies with the right status; never leaks internals.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as SiphonError {
+            let status: HTTPResponse.Status = switch e.code {
+            case .invalidInput: .badRequest
+            case .notFound: .notFound
+            case .conflict: .conflict
+            case .unauthorized: .unauthorized
+            case .unavailable: .serviceUnavailable
+            default: .internalServerError
+            }
+            return DispatcherAPI.json(status, ErrorBody(code: e.code.description, message: e.message))
+        } catch let e as RedisError {
+            logger.error("redis error in request", metadata: ["error": "\(e)"])
+            return DispatcherAPI.json(.serviceUnavailable, ErrorBody(code: "unavailable", message: "the call store is unavailable"))
+        } catch let e as HTTPError {
+            return DispatcherAPI.json(e.status, ErrorBody(code: "http", message: e.body ?? e.status.reasonPhrase))
+        } catch {
+            logger.error("unexpected error in request", metadata: ["error": "\(error)"])
+            return DispatcherAPI.json(.internalServerError, ErrorBody(code: "internal", message: "internal error"))
+        }
+    }
+}

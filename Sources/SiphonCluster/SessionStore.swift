@@ -1,0 +1,134 @@
+import Foundation
+import SiphonCore
+import SiphonRedis
+
+/// Reads and fenced writes of a call's session: the call hash, turns, context and events.
+public struct SessionStore: Sendable {
+    public let client: RedisClient
+    public let keys: ClusterKeys
+
+    public init(client: RedisClient, keys: ClusterKeys) {
+        self.client = client
+        self.keys = keys
+    }
+
+    // MARK: fenced writes (a worker, under its lease)
+
+    /// Appends a turn. Returns false when `seq` was already stored (a replay after takeover).
+    @discardableResult
+    public func appendTurn(_ turn: Turn, lease: CallLease) async throws -> Bool {
+        let extra = turn.extra.isEmpty ? "" : Self.json(turn.extra)
+        let reply = try await fenced {
+            try await client.eval(WorkerScripts.appendTurn, args: [
+                keys.prefix, lease.worker, String(lease.epoch), lease.callID, String(turn.seq), turn.role.rawValue,
+                turn.text, turn.interrupted ? "1" : "0", String(turn.at), extra,
+            ])
+        }
+        return reply.int == 1
+    }
+
+    public func transition(_ status: CallStatus, lease: CallLease, detail: String = "") async throws {
+        let event: String = switch status {
+        case .active: "answered"
+        default: status.rawValue
+        }
+        try await fenced {
+            try await client.eval(WorkerScripts.transition, args: [
+                keys.prefix, lease.worker, String(lease.epoch), lease.callID, status.rawValue, event,
+                String(Timestamp.nowMs()), detail, status.isTerminal ? "1" : "0",
+            ])
+        }
+    }
+
+    public func setContext(_ fields: [String: String], lease: CallLease) async throws {
+        guard !fields.isEmpty else { return }
+        var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [k, v] }
+        try await fenced { try await client.eval(WorkerScripts.setContext, args: args) }
+    }
+
+    /// Records a lifecycle event, optionally setting call-hash fields in the same step.
+    public func record(event: String, detail: String = "", fields: [String: String] = [:], lease: CallLease) async throws {
+        var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID, event, String(Timestamp.nowMs()), detail]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [k, v] }
+        try await fenced { try await client.eval(WorkerScripts.recordEvent, args: args) }
+    }
+
+    /// Releases the call for immediate reassignment by the supervisor.
+    public func handoff(lease: CallLease, reason: String) async throws {
+        try await fenced {
+            try await client.eval(WorkerScripts.handoff, args: [
+                keys.prefix, lease.worker, String(lease.epoch), lease.callID, String(Timestamp.nowMs()), reason,
+            ])
+        }
+    }
+
+    /// Maps the scripts' `FENCED …` error reply to `SiphonError(.fenced)`.
+    @discardableResult
+    private func fenced(_ body: () async throws -> RedisReply) async throws -> RedisReply {
+        do {
+            return try await body()
+        } catch let e as RedisError where e.code == .server && e.message.hasPrefix("FENCED") {
+            throw SiphonError(.fenced, e.message)
+        }
+    }
+
+    // MARK: reads
+
+    public func call(_ id: String) async throws -> CallRecord? {
+        try Identifier.validateID(id, what: "call id")
+        let reply = try await client.send("HGETALL", keys.call(id))
+        return CallRecord(fields: reply.fieldMap)
+    }
+
+    public func turns(_ id: String) async throws -> [Turn] {
+        let reply = try await client.send("XRANGE", keys.turns(id), "-", "+")
+        return (reply.array ?? []).compactMap { entry -> Turn? in
+            guard let parts = entry.array, parts.count == 2 else { return nil }
+            let f = parts[1].fieldMap
+            guard let seq = f["seq"].flatMap({ Int($0) }), let role = f["role"].flatMap(Turn.Role.init(rawValue:)) else { return nil }
+            let extra = f["extra"].flatMap { $0.isEmpty ? nil : try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            return Turn(seq: seq, role: role, text: f["text"] ?? "", interrupted: f["interrupted"] == "1",
+                        epoch: Int(f["epoch"] ?? "") ?? 0, at: Int64(f["at"] ?? "") ?? 0, extra: extra ?? [:])
+        }
+    }
+
+    public func events(_ id: String) async throws -> [CallEvent] {
+        let reply = try await client.send("XRANGE", keys.events(id), "-", "+")
+        return (reply.array ?? []).compactMap { entry -> CallEvent? in
+            guard let parts = entry.array, parts.count == 2 else { return nil }
+            let f = parts[1].fieldMap
+            return CallEvent(at: Int64(f["at"] ?? "") ?? 0, type: f["type"] ?? "", worker: f["worker"] ?? "",
+                             epoch: Int(f["epoch"] ?? "") ?? 0, detail: f["detail"] ?? "")
+        }
+    }
+
+    public func context(_ id: String) async throws -> [String: String] {
+        try await client.send("HGETALL", keys.context(id)).fieldMap
+    }
+
+    /// The newest calls first, optionally only those with `status`.
+    public func list(status: CallStatus? = nil, limit: Int = 100) async throws -> [CallRecord] {
+        var out: [CallRecord] = []
+        var offset = 0
+        let page = 200
+        while out.count < limit {
+            let ids = try await client.send("ZREVRANGE", keys.index, String(offset), String(offset + page - 1)).array ?? []
+            if ids.isEmpty { break }
+            let replies = try await client.pipeline(ids.compactMap(\.string).map { ["HGETALL", keys.call($0)] })
+            for r in replies {
+                guard let record = CallRecord(fields: r.fieldMap) else { continue }
+                if status == nil || record.status == status { out.append(record) }
+                if out.count == limit { break }
+            }
+            offset += page
+        }
+        return out
+    }
+
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+
+/// One call to place, as it travels through the `siphon:calls` stream (`job` = this JSON).
+///
+/// Jobs arrive from the HTTP API, from `siphon call`, and from `redis-cli XADD` by hand, so every
+/// field is validated here, in one place, with messages that name the field.
+public struct CallJob: Sendable, Equatable {
+    public var id: String
+    public var agent: String
+    public var to: PhoneNumber
+    public var from: PhoneNumber?
+    public var transport: Transport
+    public var sim: SimSpec?
+    public var idempotencyKey: String?
+    /// How many workers may own the call in total (first claim plus reassignments).
+    public var maxAttempts: Int
+    /// Free-form labels for the user's own bookkeeping (campaign, CRM id); small by design.
+    public var metadata: [String: String]
+
+    public static let defaultMaxAttempts = 3
+    public static let maxMetadataBytes = 4096
+
+    public init(
+        id: String = Identifier.newCallID(), agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
+        transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
+        maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:]
+    ) throws {
+        self.id = id
+        self.agent = agent
+        self.to = to
+        self.from = from
+        self.transport = transport
+        self.sim = transport == .sim ? (sim ?? SimSpec()) : sim
+        self.idempotencyKey = idempotencyKey
+        self.maxAttempts = maxAttempts
+        self.metadata = metadata
+        try validate()
+    }
+
+    public func validate() throws {
+        try Identifier.validateID(id, what: "id")
+        try Identifier.validateAgentName(agent)
+        if let key = idempotencyKey {
+            guard (1...128).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+                throw SiphonError.invalid("idempotency_key must be 1 to 128 printable ASCII characters without spaces")
+            }
+        }
+        guard (1...20).contains(maxAttempts) else {
+            throw SiphonError.invalid("max_attempts must be between 1 and 20, got \(maxAttempts)")
+        }
+        if transport != .sim, sim != nil {
+            throw SiphonError.invalid("sim is only allowed with transport 'sim'")
+        }
+        try sim?.validate()
+        guard metadata.count <= 32 else { throw SiphonError.invalid("metadata has \(metadata.count) keys, at most 32 allowed") }
+        let size = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard size <= Self.maxMetadataBytes else {
+            throw SiphonError.invalid("metadata is \(size) bytes, at most \(Self.maxMetadataBytes) allowed")
+        }
+    }
+
+    /// Parses and validates a job. `defaultID` names jobs XADDed by hand without an `id`.
+    public static func parse(_ data: Data, defaultID: String? = nil) throws -> CallJob {
+        let wire: Wire
+        do {
+            wire = try JSONDecoder().decode(Wire.self, from: data)
+        } catch let error as SiphonError {
+            throw error
+        } catch let error as DecodingError {
+            throw SiphonError.invalid("job: \(error.readable)")
+        } catch {
+            throw SiphonError.invalid("job is not valid JSON")
+        }
+        guard let agent = wire.agent else { throw SiphonError.invalid("job: 'agent' is required") }
+        guard let to = wire.to else { throw SiphonError.invalid("job: 'to' is required") }
+        let transport = wire.transport ?? .sip
+        guard let id = wire.id ?? defaultID else { throw SiphonError.invalid("job: 'id' is required") }
+        return try CallJob(
+            id: id, agent: agent, to: PhoneNumber(to), from: wire.from.map(PhoneNumber.init),
+            transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
+            maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:])
+    }
+
+    public static func parse(_ text: String, defaultID: String? = nil) throws -> CallJob {
+        try parse(Data(text.utf8), defaultID: defaultID)
+    }
+
+    /// Canonical JSON (sorted keys): the form stored in the stream and in the call hash.
+    public func json() -> String {
+        let wire = Wire(
+            id: id, agent: agent, to: to.e164, from: from?.e164, transport: transport, sim: sim,
+            idempotencyKey: idempotencyKey, maxAttempts: maxAttempts, metadata: metadata.isEmpty ? nil : metadata)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings and numbers cannot fail.
+        return String(decoding: try! encoder.encode(wire), as: UTF8.self)
+    }
+
+    /// The wire form: every field optional, so missing ones get a precise message.
+    struct Wire: Codable {
+        var id: String?
+        var agent: String?
+        var to: String?
+        var from: String?
+        var transport: Transport?
+        var sim: SimSpec?
+        var idempotencyKey: String?
+        var maxAttempts: Int?
+        var metadata: [String: String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case id, agent, to, from, transport, sim
+            case idempotencyKey = "idempotency_key"
+            case maxAttempts = "max_attempts"
+            case metadata
+        }
+
+        init(id: String?, agent: String?, to: String?, from: String?, transport: Transport?, sim: SimSpec?,
+             idempotencyKey: String?, maxAttempts: Int?, metadata: [String: String]?) {
+            (self.id, self.agent, self.to, self.from, self.transport) = (id, agent, to, from, transport)
+            (self.sim, self.idempotencyKey, self.maxAttempts, self.metadata) = (sim, idempotencyKey, maxAttempts, metadata)
+        }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self, in: "job")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decodeIfPresent(String.self, forKey: .id)
+            agent = try c.decodeIfPresent(String.self, forKey: .agent)
+            to = try c.decodeIfPresent(String.self, forKey: .to)
+            from = try c.decodeIfPresent(String.self, forKey: .from)
+            if let raw = try c.decodeIfPresent(String.self, forKey: .transport) {
+                guard let t = Transport(rawValue: raw) else {
+                    throw SiphonError.invalid("job: transport '\(raw.prefix(32))' is not one of sip, livekit, sim")
+                }
+                transport = t
+            }
+            sim = try c.decodeIfPresent(SimSpec.self, forKey: .sim)
+            idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
+            maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts)
+            metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata)
+        }
+    }
+}
+
+/// Parameters of a `sim` call: how many synthetic turns, how far apart.
+public struct SimSpec: Sendable, Codable, Equatable {
+    public var turns: Int
+    public var intervalMs: Int
+
+    public init(turns: Int = 4, intervalMs: Int = 200) {
+        self.turns = turns
+        self.intervalMs = intervalMs
+    }
+
+    public func validate() throws {
+        guard (0...10_000).contains(turns) else { throw SiphonError.invalid("sim.turns must be between 0 and 10000, got \(turns)") }
+        guard (0...600_000).contains(intervalMs) else {
+            throw SiphonError.invalid("sim.interval_ms must be between 0 and 600000, got \(intervalMs)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case turns
+        case intervalMs = "interval_ms"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self, in: "job.sim")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        turns = try c.decodeIfPresent(Int.self, forKey: .turns) ?? 4
+        intervalMs = try c.decodeIfPresent(Int.self, forKey: .intervalMs) ?? 200
+    }
+}
+
+extension DecodingError {
+    /// A one-line message naming the field, instead of Foundation's debug dump.
+    public var readable: String {
+        func path(_ p: [any CodingKey]) -> String {
+            let s = p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return s.isEmpty ? "the document" : "'\(s)'"
+        }
+        switch self {
+        case .typeMismatch(let type, let ctx): return "\(path(ctx.codingPath)) must be \(Self.typeName(type))"
+        case .valueNotFound(let type, let ctx): return "\(path(ctx.codingPath)) must be \(Self.typeName(type)), not null"
+        case .keyNotFound(let key, let ctx): return "\(path(ctx.codingPath + [key])) is required"
+        case .dataCorrupted(let ctx):
+            return ctx.codingPath.isEmpty ? "not valid JSON" : "\(path(ctx.codingPath)) is invalid"
+        @unknown default: return "invalid document"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: type is [Any].Type ? "an array" : "an object"
+        }
+    }
+}

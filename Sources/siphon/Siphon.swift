@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct Siphon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "siphon",
+        abstract: "Self-hosted runtime for AI phone agents.",
+        version: "0.1.0",
+        subcommands: [
+            DispatcherCommand.self, WorkerCommand.self, SupervisorCommand.self,
+            CallCommand.self, SessionsCommand.self, WorkersCommand.self, DeadLettersCommand.self,
+            BenchCommand.self,
+        ])
+}
