@@ -77,7 +77,12 @@ public struct DispatcherAPI: Sendable {
 
     func createCall(_ request: Request) async throws -> Response {
         var request = request
-        let body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
+        } catch {
+            throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
+        }
         var job = try CallJob.parse(Data(buffer: body), defaultID: Identifier.newCallID())
         if job.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
             job.idempotencyKey = key
@@ -183,6 +188,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .conflict: .conflict
             case .unauthorized: .unauthorized
             case .unavailable: .serviceUnavailable
+            case .tooLarge: .contentTooLarge
             default: .internalServerError
             }
             return DispatcherAPI.json(status, ErrorBody(code: e.code.description, message: e.message))

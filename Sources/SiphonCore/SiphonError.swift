@@ -24,6 +24,8 @@ public struct SiphonError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let configuration = Code("configuration")
         /// A peer answered outside its protocol.
         public static let protocolViolation = Code("protocol_violation")
+        /// The input is larger than the limit for it.
+        public static let tooLarge = Code("too_large")
         /// Something that should not happen; a bug.
         public static let `internal` = Code("internal")
     }

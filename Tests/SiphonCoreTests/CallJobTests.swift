@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import SiphonCore
+
+@Suite struct CallJobTests {
+    @Test func parsesAMinimalSimJobWithDefaults() throws {
+        let job = try CallJob.parse(#"{"agent":"Receptionist","to":"+15550200123","transport":"sim"}"#, defaultID: "call-x")
+        #expect(job.id == "call-x")
+        #expect(job.transport == .sim)
+        #expect(job.sim == SimSpec(turns: 4, intervalMs: 200))
+        #expect(job.maxAttempts == CallJob.defaultMaxAttempts)
+    }
+
+    @Test func transportDefaultsToSip() throws {
+        #expect(try CallJob.parse(#"{"id":"c1","agent":"A","to":"+15550200123"}"#).transport == .sip)
+    }
+
+    @Test func roundTripsThroughCanonicalJSON() throws {
+        let job = try CallJob(id: "call-1", agent: "Front Desk", to: PhoneNumber("+15550200123"), from: PhoneNumber("+15550100000"),
+                              transport: .sim, sim: SimSpec(turns: 7, intervalMs: 30), idempotencyKey: "k-1",
+                              maxAttempts: 5, metadata: ["campaign": "spring"])
+        let again = try CallJob.parse(job.json())
+        #expect(again == job)
+        #expect(job.json().contains(#""interval_ms":30"#))
+    }
+
+    @Test(arguments: [
+        (#"{"agent":"A","to":"+15550200123","bogus":1}"#, "unknown key 'bogus'"),
+        (#"{"agent":"A","to":"+15550200123","sim":{"turns":2,"speed":3},"transport":"sim"}"#, "unknown key 'speed'"),
+        (#"{"to":"+15550200123"}"#, "'agent' is required"),
+        (#"{"agent":"A"}"#, "'to' is required"),
+        (#"{"agent":"A","to":"5550200"}"#, "must start with '+'"),
+        (#"{"agent":"A","to":"+15550200123","transport":"carrier-pigeon"}"#, "not one of sip, livekit, sim"),
+        (#"{"agent":"A","to":15550200123}"#, "'to' must be a string"),
+        (#"{"agent":"A","to":"+15550200123","max_attempts":0}"#, "max_attempts"),
+        (#"{"agent":"A","to":"+15550200123","transport":"sim","sim":{"turns":-1}}"#, "sim.turns"),
+        (#"{"agent":"A","to":"+15550200123","sim":{"turns":1}}"#, "only allowed with transport 'sim'"),
+        (#"{"agent":"A/B","to":"+15550200123"}"#, "agent name"),
+        (#"{"id":"x:y","agent":"A","to":"+15550200123"}"#, "id 'x:y'"),
+        (#"{"agent":"A","to":"+15550200123","idempotency_key":"has space"}"#, "idempotency_key"),
+        (#"[1,2]"#, "job:"),
+        (#"{"agent":"A","to""#, "not valid JSON"),
+    ])
+    func rejectsBadJobsWithAClearMessage(_ json: String, _ expected: String) {
+        do {
+            _ = try CallJob.parse(json, defaultID: "call-1")
+            Issue.record("accepted \(json)")
+        } catch let e as SiphonError {
+            #expect(e.code == .invalidInput)
+            #expect(e.message.contains(expected), "\(e.message)")
+        } catch {
+            Issue.record("unexpected error type \(error)")
+        }
+    }
+
+    @Test func metadataIsBounded() throws {
+        let big = String(repeating: "x", count: 5000)
+        #expect(throws: SiphonError.self) {
+            try CallJob(agent: "A", to: PhoneNumber("+15550200123"), transport: .sip, metadata: ["k": big])
+        }
+    }
+
+    @Test func newCallIDsAreValidAndDistinct() throws {
+        let ids = (0..<1000).map { _ in Identifier.newCallID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(10) { try Identifier.validateID(id, what: "id") }
+    }
+}

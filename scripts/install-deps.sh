@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and the demo need on Debian 12, only what is missing.
+# Idempotent and quiet when everything is there. Runs as root (CI) or through sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  pkg-config curl
+  libhiredis-dev redis-server redis-tools   # cluster: hiredis client, test and demo Redis
+  python3 python3-venv                      # test peers and reference implementations only
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python test peers live in a venv of their own (never the product).
+PIP_PACKAGES=()
+if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  for p in "${PIP_PACKAGES[@]}"; do
+    name="${p%%[=<>]*}"
+    .venv/bin/python -m pip show -q "$name" >/dev/null 2>&1 || .venv/bin/python -m pip install -q "$p"
+  done
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds and runs every test. Each integration test starts the servers it needs (redis-server,
+# SIP peers) on 127.0.0.1 free ports and stops them; nothing needs to be running beforehand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests
+export SIPHON_BIN="$(swift build --show-bin-path)/siphon"
+swift test --skip-build
