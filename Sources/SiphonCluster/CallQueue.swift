@@ -45,36 +45,67 @@ public struct CallQueue: Sendable {
         return try await enqueueUnchecked(job)
     }
 
-    /// Enqueue without the agent check (benchmarks, and the worker-side path is the check).
+    /// Enqueue without the agent check (benchmarks; workers check again anyway).
     public func enqueueUnchecked(_ job: CallJob) async throws -> Enqueued {
-        let reply: RedisReply
-        do {
-            reply = try await client.eval(ClusterScripts.enqueue, args: enqueueArgs(job))
-        } catch let e as RedisError where e.code == .server && e.message.hasPrefix("CONFLICT") {
-            throw SiphonError(.conflict, String(e.message.dropFirst("CONFLICT ".count)))
-        }
-        return try Self.enqueued(reply)
+        guard let result = try await enqueueBatch([job]).first else { throw SiphonError(.internal, "empty enqueue reply") }
+        return try result.get()
     }
 
-    /// Enqueues many jobs in one round trip (pipelined script calls).
+    /// Enqueues many jobs in one round trip. Results are in the order of `jobs`; a job whose id
+    /// already exists fails with `.conflict` without failing the others.
+    ///
+    /// Jobs with an idempotency key or a caller-chosen id need a check first and go through the
+    /// `enqueue` script. The rest — generated 100-bit ids cannot collide — are written with a plain
+    /// MULTI/EXEC (call hash and job entry), which costs Redis about half as much per job.
     public func enqueueBatch(_ jobs: [CallJob]) async throws -> [Result<Enqueued, SiphonError>] {
-        let replies = try await client.evalPipeline(jobs.map { (ClusterScripts.enqueue, [], enqueueArgs($0)) })
-        return replies.map { reply in
-            if let e = reply.errorMessage { return .failure(SiphonError(.conflict, e)) }
-            do { return .success(try Self.enqueued(reply)) } catch { return .failure(error as? SiphonError ?? SiphonError(.internal, "\(error)")) }
+        if jobs.isEmpty { return [] }
+        let now = String(Timestamp.nowMs())
+        var results = [Result<Enqueued, SiphonError>?](repeating: nil, count: jobs.count)
+        var checked: [Int] = []
+        var commands: [[String]] = []
+        var plain: [Int] = []
+        for (i, job) in jobs.enumerated() {
+            if job.idempotencyKey != nil || !job.idWasGenerated {
+                checked.append(i)
+                continue
+            }
+            plain.append(i)
+            let json = job.json()
+            commands.append(["MULTI"])
+            commands.append(["HSET", keys.call(job.id), "status", "queued", "job", json, "created_at", now])
+            commands.append(["XADD", keys.calls, "*", "job", json])
+            commands.append(["EXEC"])
         }
-    }
-
-    func enqueueArgs(_ job: CallJob) -> [String] {
-        [keys.prefix, job.id, job.json(), String(Timestamp.nowMs()), job.agent, job.to.e164, job.from?.e164 ?? "",
-         job.transport.rawValue, String(job.maxAttempts), job.idempotencyKey ?? "", String(idempotencyTTLms)]
-    }
-
-    static func enqueued(_ reply: RedisReply) throws -> Enqueued {
-        guard let a = reply.array, a.count == 2, let id = a[0].string else {
-            throw SiphonError(.internal, "unexpected enqueue reply \(reply)")
+        if !commands.isEmpty {
+            let errors = try await client.pipelineErrors(commands)
+            for (n, i) in plain.enumerated() {
+                if let e = errors[(4 * n)..<(4 * n + 4)].compactMap({ $0 }).first {
+                    results[i] = .failure(SiphonError(.internal, "enqueue failed: \(e)"))
+                } else {
+                    results[i] = .success(Enqueued(id: jobs[i].id, created: true))
+                }
+            }
         }
-        return Enqueued(id: id, created: a[1].int == 1)
+        if !checked.isEmpty {
+            var args = [keys.prefix, now, String(idempotencyTTLms)]
+            for i in checked {
+                let job = jobs[i]
+                args += [job.id, job.json(), job.idempotencyKey ?? ""]
+            }
+            let reply = try await client.eval(ClusterScripts.enqueue, args: args)
+            guard let flat = reply.array, flat.count == 2 * checked.count else {
+                throw SiphonError(.internal, "unexpected enqueue reply \(reply)")
+            }
+            for (n, i) in checked.enumerated() {
+                let id = flat[2 * n].string ?? ""
+                switch flat[2 * n + 1].int {
+                case 1: results[i] = .success(Enqueued(id: id, created: true))
+                case 0: results[i] = .success(Enqueued(id: id, created: false))
+                default: results[i] = .failure(SiphonError(.conflict, "call \(id) already exists"))
+                }
+            }
+        }
+        return results.map { $0! }
     }
 
     public enum CancelResult: Sendable, Equatable {

@@ -29,18 +29,21 @@ public struct CallRecord: Sendable, Codable, Equatable {
         case endedAt = "ended_at", updatedAt = "updated_at", job
     }
 
-    init?(fields h: [String: String]) {
-        guard let id = h["id"], let status = h["status"].flatMap(CallStatus.init(rawValue:)) else { return nil }
+    init?(id: String, fields h: [String: String]) {
+        guard let status = h["status"].flatMap(CallStatus.init(rawValue:)) else { return nil }
         self.id = id
         self.status = status
-        agent = h["agent"] ?? ""
-        to = h["to"] ?? ""
-        from = h["from"].flatMap { $0.isEmpty ? nil : $0 }
-        transport = h["transport"] ?? ""
+        // What the job says lives in the job JSON only (one copy); jobs in the hash were validated.
+        job = h["job"] ?? ""
+        let parsed = try? CallJob.parse(job, defaultID: id)
+        agent = parsed?.agent ?? ""
+        to = parsed?.to.e164 ?? ""
+        from = parsed?.from?.e164
+        transport = parsed?.transport.rawValue ?? ""
         worker = h["owner"] ?? ""
         epoch = Int(h["epoch"] ?? "") ?? 0
         attempts = Int(h["attempts"] ?? "") ?? 0
-        maxAttempts = Int(h["max_attempts"] ?? "") ?? CallJob.defaultMaxAttempts
+        maxAttempts = parsed?.maxAttempts ?? CallJob.defaultMaxAttempts
         lastSeq = Int(h["last_seq"] ?? "") ?? 0
         reason = h["reason"].flatMap { $0.isEmpty ? nil : $0 }
         createdAt = Int64(h["created_at"] ?? "") ?? 0
@@ -48,7 +51,6 @@ public struct CallRecord: Sendable, Codable, Equatable {
         answeredAt = h["answered_at"].flatMap { Int64($0) }
         endedAt = h["ended_at"].flatMap { Int64($0) }
         updatedAt = Int64(h["updated_at"] ?? "") ?? createdAt
-        job = h["job"] ?? ""
     }
 }
 

@@ -13,7 +13,6 @@ public struct ClusterKeys: Sendable, Equatable {
     public var workers: String { "\(prefix):workers" }
     public var dead: String { "\(prefix):dead" }
     public var orphans: String { "\(prefix):orphans" }
-    public var index: String { "\(prefix):calls:index" }
     public var leader: String { "\(prefix):supervisor:leader" }
 
     public func call(_ id: String) -> String { "\(prefix):call:{\(id)}" }

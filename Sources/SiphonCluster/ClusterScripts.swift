@@ -13,7 +13,6 @@ enum ClusterScripts {
         local KWORKERS = P .. ':workers'
         local KDEAD = P .. ':dead'
         local KORPHANS = P .. ':orphans'
-        local KINDEX = P .. ':calls:index'
         local function kcall(id) return P .. ':call:{' .. id .. '}' end
         local function kturns(id) return kcall(id) .. ':turns' end
         local function kctx(id) return kcall(id) .. ':context' end
@@ -62,23 +61,31 @@ enum ClusterScripts {
         RedisScript(name: name, source: prelude + body)
     }
 
-    /// Writes the call record and the job atomically; an idempotency key returns the first call.
-    /// ARGV: P, id, job, now, agent, to, from, transport, max_attempts, idem_key|'', idem_ttl_ms
+    /// Writes call records and jobs atomically for jobs that need a check first: an idempotency key
+    /// returns the first call; an id chosen by the caller that exists already is a conflict.
+    /// (Jobs with a generated id take the cheaper MULTI path in `CallQueue`.)
+    /// The `queued` event is not stored: it is the call's `created_at` (see `SessionStore.events`).
+    /// ARGV: P, now, idem_ttl_ms, then per job: id, job, idem_key|''
+    /// Returns per job: id, then 1 (created), 0 (idempotent replay) or -1 (id exists).
     static let enqueue = script("enqueue", """
-        local id, job, now, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[10]
-        if idem ~= '' then
-          local existing = redis.call('GET', P .. ':idem:' .. idem)
-          if existing then return {existing, 0} end
+        local now, ttl = ARGV[2], ARGV[3]
+        local out = {}
+        for i = 4, #ARGV, 3 do
+          local id, job, idem = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+          local existing = false
+          if idem ~= '' then existing = redis.call('GET', P .. ':idem:' .. idem) end
+          if existing then
+            out[#out + 1] = existing; out[#out + 1] = 0
+          elseif redis.call('EXISTS', kcall(id)) == 1 then
+            out[#out + 1] = id; out[#out + 1] = -1
+          else
+            redis.call('XADD', KCALLS, '*', 'job', job)
+            redis.call('HSET', kcall(id), 'status', 'queued', 'job', job, 'created_at', now)
+            if idem ~= '' then redis.call('SET', P .. ':idem:' .. idem, id, 'PX', ttl) end
+            out[#out + 1] = id; out[#out + 1] = 1
+          end
         end
-        if redis.call('EXISTS', kcall(id)) == 1 then return redis.error_reply('CONFLICT call ' .. id .. ' already exists') end
-        local entry = redis.call('XADD', KCALLS, '*', 'job', job)
-        redis.call('HSET', kcall(id), 'id', id, 'status', 'queued', 'agent', ARGV[5], 'to', ARGV[6], 'from', ARGV[7],
-          'transport', ARGV[8], 'max_attempts', ARGV[9], 'job', job, 'entry', entry, 'owner', '', 'epoch', 0,
-          'attempts', 0, 'last_seq', 0, 'created_at', now, 'updated_at', now)
-        event(id, 'queued', now, '', 0, '')
-        redis.call('ZADD', KINDEX, now, id)
-        if idem ~= '' then redis.call('SET', P .. ':idem:' .. idem, id, 'PX', ARGV[11]) end
-        return {id, 1}
+        return out
         """)
 
     /// Cancels a queued call at once, or asks its owner to hang up (seen at its next heartbeat).

@@ -83,7 +83,7 @@ public struct DispatcherAPI: Sendable {
         } catch {
             throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
         }
-        var job = try CallJob.parse(Data(buffer: body), defaultID: Identifier.newCallID())
+        var job = try CallJob.parse(Data(buffer: body))
         if job.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
             job.idempotencyKey = key
             try job.validate()

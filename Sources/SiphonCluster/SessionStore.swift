@@ -78,7 +78,7 @@ public struct SessionStore: Sendable {
     public func call(_ id: String) async throws -> CallRecord? {
         try Identifier.validateID(id, what: "call id")
         let reply = try await client.send("HGETALL", keys.call(id))
-        return CallRecord(fields: reply.fieldMap)
+        return CallRecord(id: id, fields: reply.fieldMap)
     }
 
     public func turns(_ id: String) async throws -> [Turn] {
@@ -93,9 +93,13 @@ public struct SessionStore: Sendable {
         }
     }
 
+    /// The call's lifecycle events. The first, `queued`, is the call's `created_at`: it is not stored
+    /// as a stream entry, which keeps enqueueing to one stream write per call.
     public func events(_ id: String) async throws -> [CallEvent] {
-        let reply = try await client.send("XRANGE", keys.events(id), "-", "+")
-        return (reply.array ?? []).compactMap { entry -> CallEvent? in
+        let replies = try await client.pipeline([["HGET", keys.call(id), "created_at"], ["XRANGE", keys.events(id), "-", "+"]])
+        var out: [CallEvent] = []
+        if let created = replies[0].int { out.append(CallEvent(at: created, type: "queued", worker: "", epoch: 0, detail: "")) }
+        return out + (replies[1].array ?? []).compactMap { entry -> CallEvent? in
             guard let parts = entry.array, parts.count == 2 else { return nil }
             let f = parts[1].fieldMap
             return CallEvent(at: Int64(f["at"] ?? "") ?? 0, type: f["type"] ?? "", worker: f["worker"] ?? "",
@@ -107,23 +111,36 @@ public struct SessionStore: Sendable {
         try await client.send("HGETALL", keys.context(id)).fieldMap
     }
 
-    /// The newest calls first, optionally only those with `status`.
+    /// The newest calls first, optionally only those with `status`. The job stream is the index:
+    /// its entries are in enqueue order and carry each call's id (no second index to write per call).
     public func list(status: CallStatus? = nil, limit: Int = 100) async throws -> [CallRecord] {
         var out: [CallRecord] = []
-        var offset = 0
+        var end = "+"
         let page = 200
         while out.count < limit {
-            let ids = try await client.send("ZREVRANGE", keys.index, String(offset), String(offset + page - 1)).array ?? []
-            if ids.isEmpty { break }
-            let replies = try await client.pipeline(ids.compactMap(\.string).map { ["HGETALL", keys.call($0)] })
-            for r in replies {
-                guard let record = CallRecord(fields: r.fieldMap) else { continue }
+            let reply = try await client.send("XREVRANGE", keys.calls, end, "-", "COUNT", String(page))
+            let entries = Worker.entries(reply)
+            if entries.isEmpty { break }
+            let ids = entries.map { e in Self.callID(job: e.fields["job"], entry: e.id) }
+            let replies = try await client.pipeline(ids.map { ["HGETALL", keys.call($0)] })
+            for (id, r) in zip(ids, replies) {
+                guard let record = CallRecord(id: id, fields: r.fieldMap) else { continue }
                 if status == nil || record.status == status { out.append(record) }
                 if out.count == limit { break }
             }
-            offset += page
+            guard entries.count == page, let last = entries.last else { break }
+            end = "(" + last.id
         }
         return out
+    }
+
+    /// The call id a stream entry carries (jobs XADDed by hand without one are named after the entry).
+    static func callID(job: String?, entry: String) -> String {
+        if let job, let data = job.data(using: .utf8),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = object["id"] as? String {
+            return id
+        }
+        return "call-\(entry)"
     }
 
     static func json(_ value: some Encodable) -> String {

@@ -94,23 +94,25 @@ enum SupervisorScripts {
     static let assign = script("assign", """
         local id, now = ARGV[2], ARGV[3]
         local key = kcall(id)
-        local v = redis.call('HMGET', key, 'owner', 'status', 'attempts', 'max_attempts', 'entry', 'agent', 'transport', 'epoch')
+        local v = redis.call('HMGET', key, 'owner', 'status', 'attempts', 'job', 'entry', 'epoch')
         if not v[2] or TERMINAL[v[2]] or v[1] ~= '' then
           redis.call('SREM', KORPHANS, id)
           return {'skip'}
         end
         local attempts = tonumber(v[3] or '0') or 0
-        if attempts >= (tonumber(v[4] or '3') or 3) then
+        local ok, job = pcall(cjson.decode, v[4] or '')
+        if not ok or type(job) ~= 'table' then job = {} end
+        if attempts >= (tonumber(job.max_attempts) or 3) then
           local reason = 'max_attempts (' .. attempts .. ') exhausted'
           redis.call('HSET', key, 'status', 'failed', 'reason', reason, 'ended_at', now, 'updated_at', now)
           redis.call('XACK', KCALLS, GROUP, v[5])
           redis.call('XADD', KDEAD, 'MAXLEN', '~', 10000, '*', 'entry', v[5], 'call', id, 'reason', reason,
-            'job', redis.call('HGET', key, 'job') or '', 'worker', '', 'at', now)
+            'job', v[4] or '', 'worker', '', 'at', now)
           redis.call('SREM', KORPHANS, id)
-          event(id, 'failed', now, '', v[8], reason)
+          event(id, 'failed', now, '', v[6], reason)
           return {'dead'}
         end
-        local target = pick(v[6], v[7], '')
+        local target = pick(tostring(job.agent or ''), tostring(job.transport or 'sip'), '')
         if not target then return {'wait'} end
         local epoch = redis.call('HINCRBY', key, 'epoch', 1)
         redis.call('HINCRBY', key, 'attempts', 1)

@@ -254,8 +254,7 @@ public final class Worker: Service, Sendable {
         let reply: RedisReply
         do {
             reply = try await client.eval(WorkerScripts.claim, args: [
-                keys.prefix, id, entry, String(Timestamp.nowMs()), job.id, job.json(), job.agent, job.to.e164,
-                job.from?.e164 ?? "", job.transport.rawValue, String(job.maxAttempts), String(configuration.leaseMs),
+                keys.prefix, id, entry, String(Timestamp.nowMs()), job.id, job.json(), String(configuration.leaseMs),
             ])
         } catch {
             logger.warning("claim failed; will retry from the pending list", metadata: ["error": "\(error)"])

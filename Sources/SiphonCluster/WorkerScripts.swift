@@ -5,20 +5,20 @@ enum WorkerScripts {
     private static func script(_ name: String, _ body: String) -> RedisScript { ClusterScripts.script(name, body) }
 
     /// Takes a delivered entry: claims a queued call, resumes one the supervisor assigned to this
-    /// worker, or reports why not. Creates the call record for jobs XADDed by hand.
-    /// ARGV: P, worker, entry, now, id, job, agent, to, from, transport, max_attempts, lease_ms
+    /// worker, or reports why not. Creates the call record for jobs XADDed by hand. Absent hash
+    /// fields (owner, epoch, attempts, last_seq) read as empty/0.
+    /// ARGV: P, worker, entry, now, id, job, lease_ms
     static let claim = script("claim", """
         local w, entry, now, id = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
         local key = kcall(id)
         local h = redis.call('HMGET', key, 'status', 'entry', 'owner', 'epoch', 'last_seq')
         local status = h[1]
         if not status then
-          redis.call('HSET', key, 'id', id, 'status', 'queued', 'agent', ARGV[7], 'to', ARGV[8], 'from', ARGV[9],
-            'transport', ARGV[10], 'max_attempts', ARGV[11], 'job', ARGV[6], 'entry', entry, 'owner', '',
-            'epoch', 0, 'attempts', 0, 'last_seq', 0, 'created_at', now, 'updated_at', now)
-          redis.call('ZADD', KINDEX, now, id)
-          event(id, 'queued', now, '', 0, 'added to the stream directly')
+          redis.call('HSET', key, 'status', 'queued', 'job', ARGV[6], 'entry', entry, 'created_at', now)
           status = 'queued'
+        elseif not h[2] then
+          -- first delivery of a job the dispatcher enqueued: remember which entry carries it
+          redis.call('HSET', key, 'entry', entry)
         elseif h[2] ~= entry then
           return {'duplicate', h[2]}
         end
@@ -31,12 +31,12 @@ enum WorkerScripts {
           redis.call('HINCRBY', key, 'attempts', 1)
           redis.call('HSET', key, 'owner', w, 'status', 'claimed', 'claimed_at', now, 'updated_at', now)
           redis.call('SADD', kwcalls(w), id)
-          redis.call('SET', klease(id), w .. ':' .. epoch, 'PX', ARGV[12])
+          redis.call('SET', klease(id), w .. ':' .. epoch, 'PX', ARGV[7])
           event(id, 'claimed', now, w, epoch, '')
           return {'claimed', tostring(epoch), '0', 'claimed'}
         end
         if h[3] == w then
-          redis.call('SET', klease(id), w .. ':' .. h[4], 'PX', ARGV[12])
+          redis.call('SET', klease(id), w .. ':' .. h[4], 'PX', ARGV[7])
           redis.call('SADD', kwcalls(w), id)
           return {'resume', h[4], h[5] or '0', status}
         end
@@ -155,7 +155,8 @@ enum WorkerScripts {
         if id ~= '' then
           local key = kcall(id)
           local v = redis.call('HMGET', key, 'entry', 'owner', 'status', 'epoch')
-          if v[1] == entry and not TERMINAL[v[3] or ''] then
+          -- the call this entry carries (entry recorded at claim, or not claimed yet)
+          if (v[1] == entry or not v[1]) and v[3] and not TERMINAL[v[3]] then
             redis.call('HSET', key, 'status', 'failed', 'reason', ARGV[4], 'ended_at', now, 'updated_at', now, 'owner', '')
             if v[2] and v[2] ~= '' then redis.call('SREM', kwcalls(v[2]), id) end
             redis.call('DEL', klease(id))

@@ -6,6 +6,8 @@ import Foundation
 /// field is validated here, in one place, with messages that name the field.
 public struct CallJob: Sendable, Equatable {
     public var id: String
+    /// True when Siphon generated `id` (100 random bits): enqueueing then skips the collision check.
+    public private(set) var idWasGenerated = false
     public var agent: String
     public var to: PhoneNumber
     public var from: PhoneNumber?
@@ -21,11 +23,12 @@ public struct CallJob: Sendable, Equatable {
     public static let maxMetadataBytes = 4096
 
     public init(
-        id: String = Identifier.newCallID(), agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
+        id: String? = nil, agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
         transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
         maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:]
     ) throws {
-        self.id = id
+        self.id = id ?? Identifier.newCallID()
+        self.idWasGenerated = id == nil
         self.agent = agent
         self.to = to
         self.from = from
@@ -35,6 +38,12 @@ public struct CallJob: Sendable, Equatable {
         self.maxAttempts = maxAttempts
         self.metadata = metadata
         try validate()
+    }
+
+    /// Equality of what the job says (`idWasGenerated` is bookkeeping, not content).
+    public static func == (a: CallJob, b: CallJob) -> Bool {
+        a.id == b.id && a.agent == b.agent && a.to == b.to && a.from == b.from && a.transport == b.transport
+            && a.sim == b.sim && a.idempotencyKey == b.idempotencyKey && a.maxAttempts == b.maxAttempts && a.metadata == b.metadata
     }
 
     public func validate() throws {
@@ -59,7 +68,8 @@ public struct CallJob: Sendable, Equatable {
         }
     }
 
-    /// Parses and validates a job. `defaultID` names jobs XADDed by hand without an `id`.
+    /// Parses and validates a job. Without an `id`, the job gets `defaultID` (workers name jobs XADDed
+    /// by hand after their entry), or a generated one.
     public static func parse(_ data: Data, defaultID: String? = nil) throws -> CallJob {
         let wire: Wire
         do {
@@ -74,9 +84,8 @@ public struct CallJob: Sendable, Equatable {
         guard let agent = wire.agent else { throw SiphonError.invalid("job: 'agent' is required") }
         guard let to = wire.to else { throw SiphonError.invalid("job: 'to' is required") }
         let transport = wire.transport ?? .sip
-        guard let id = wire.id ?? defaultID else { throw SiphonError.invalid("job: 'id' is required") }
         return try CallJob(
-            id: id, agent: agent, to: PhoneNumber(to), from: wire.from.map(PhoneNumber.init),
+            id: wire.id ?? defaultID, agent: agent, to: PhoneNumber(to), from: wire.from.map(PhoneNumber.init),
             transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
             maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:])
     }
@@ -87,13 +96,26 @@ public struct CallJob: Sendable, Equatable {
 
     /// Canonical JSON (sorted keys): the form stored in the stream and in the call hash.
     public func json() -> String {
-        let wire = Wire(
-            id: id, agent: agent, to: to.e164, from: from?.e164, transport: transport, sim: sim,
-            idempotencyKey: idempotencyKey, maxAttempts: maxAttempts, metadata: metadata.isEmpty ? nil : metadata)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain strings and numbers cannot fail.
-        return String(decoding: try! encoder.encode(wire), as: UTF8.self)
+        var w = JSONWriter()
+        w.field("agent", agent)
+        if let from { w.field("from", from.e164) }
+        w.field("id", id)
+        if let idempotencyKey { w.field("idempotency_key", idempotencyKey) }
+        w.field("max_attempts", maxAttempts)
+        if !metadata.isEmpty {
+            var m = JSONWriter()
+            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { m.field(k, v) }
+            w.field("metadata", object: m)
+        }
+        if let sim {
+            var s = JSONWriter()
+            s.field("interval_ms", sim.intervalMs)
+            s.field("turns", sim.turns)
+            w.field("sim", object: s)
+        }
+        w.field("to", to.e164)
+        w.field("transport", transport.rawValue)
+        return w.finished()
     }
 
     /// The wire form: every field optional, so missing ones get a precise message.

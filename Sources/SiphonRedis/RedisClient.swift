@@ -66,6 +66,12 @@ public final class RedisClient: Sendable {
         return try await run { try $0.pipeline(commands) }
     }
 
+    /// Pipelined writes where only failures matter: the error message of each command, or nil.
+    public func pipelineErrors(_ commands: [[String]]) async throws -> [String?] {
+        if commands.isEmpty { return [] }
+        return try await run { try $0.pipelineErrors(commands) }
+    }
+
     /// Runs a Lua script by SHA, loading it first if the server does not have it (`NOSCRIPT`).
     @discardableResult
     public func eval(_ script: RedisScript, keys: [String] = [], args: [String] = []) async throws -> RedisReply {

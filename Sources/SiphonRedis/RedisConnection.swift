@@ -63,7 +63,7 @@ final class RedisConnection {
     /// Sends one command and waits for its reply. Error replies are returned, not thrown.
     func command(_ args: [String]) throws -> RedisReply {
         guard let c = context else { throw RedisError(.connectionLost, "not connected") }
-        let raw = Self.withArgv(args) { argc, argv, lens in redisCommandArgv(c, argc, argv, lens) }
+        let raw = withArgv(args) { argc, argv, lens in redisCommandArgv(c, argc, argv, lens) }
         guard let raw else { throw lost(c) }
         defer { freeReplyObject(raw) }
         return RedisReply(raw.assumingMemoryBound(to: redisReply.self))
@@ -74,7 +74,7 @@ final class RedisConnection {
     func pipeline(_ commands: [[String]]) throws -> [RedisReply] {
         guard let c = context else { throw RedisError(.connectionLost, "not connected") }
         for args in commands {
-            let rc = Self.withArgv(args) { argc, argv, lens in redisAppendCommandArgv(c, argc, argv, lens) }
+            let rc = withArgv(args) { argc, argv, lens in redisAppendCommandArgv(c, argc, argv, lens) }
             guard rc == REDIS_OK else { throw lost(c) }
         }
         var replies: [RedisReply] = []
@@ -86,6 +86,39 @@ final class RedisConnection {
             freeReplyObject(raw)
         }
         return replies
+    }
+
+    /// Like `pipeline`, but keeps only error messages (nil where the command succeeded, including
+    /// inside an EXEC reply): for bulk writes, where converting every reply would cost more than the write.
+    func pipelineErrors(_ commands: [[String]]) throws -> [String?] {
+        guard let c = context else { throw RedisError(.connectionLost, "not connected") }
+        for args in commands {
+            let rc = withArgv(args) { argc, argv, lens in redisAppendCommandArgv(c, argc, argv, lens) }
+            guard rc == REDIS_OK else { throw lost(c) }
+        }
+        var errors: [String?] = []
+        errors.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(c, &raw) == REDIS_OK, let raw else { throw lost(c) }
+            errors.append(Self.firstError(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return errors
+    }
+
+    private static func firstError(_ r: UnsafePointer<redisReply>) -> String? {
+        switch r.pointee.type {
+        case REDIS_REPLY_ERROR:
+            return RedisReply(r).errorMessage
+        case REDIS_REPLY_ARRAY:
+            for i in 0..<r.pointee.elements {
+                if let e = r.pointee.element[i], let m = firstError(e) { return m }
+            }
+            return nil
+        default:
+            return nil
+        }
     }
 
     /// A failed context cannot be reused (hiredis README): drop it so the next call reconnects.
@@ -107,36 +140,45 @@ final class RedisConnection {
         timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
     }
 
-    /// Lays the arguments out in one contiguous buffer and hands hiredis pointers and lengths:
-    /// binary-safe, and one allocation per command rather than one per argument.
-    static func withArgv<R>(
-        _ args: [String],
-        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+    /// Scratch space for argv, reused across commands (the connection is confined to one queue), so
+    /// formatting a command allocates nothing once the buffers have grown. One struct, so one
+    /// exclusivity check per command rather than one per buffer access.
+    private struct ArgScratch {
+        var bytes: [UInt8] = []
+        var lengths: [Int] = []
+        var pointers: [UnsafePointer<CChar>?] = []
+
+        mutating func with<R>(
+            _ args: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+        ) -> R {
+            bytes.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+            for a in args {
+                let before = bytes.count
+                bytes.append(contentsOf: a.utf8)
+                lengths.append(bytes.count - before)
+            }
+            bytes.append(0)  // never empty, so baseAddress is never nil
+            pointers.removeAll(keepingCapacity: true)
+            return bytes.withUnsafeBufferPointer { buf in
+                let base = UnsafeRawPointer(buf.baseAddress!)
+                var offset = 0
+                for n in lengths {
+                    pointers.append(base.advanced(by: offset).assumingMemoryBound(to: CChar.self))
+                    offset += n
+                }
+                return pointers.withUnsafeMutableBufferPointer { p in
+                    lengths.withUnsafeBufferPointer { l in body(Int32(args.count), p.baseAddress!, l.baseAddress!) }
+                }
+            }
+        }
+    }
+
+    private var scratch = ArgScratch()
+
+    private func withArgv<R>(
+        _ args: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
     ) -> R {
-        var lengths = [Int]()
-        lengths.reserveCapacity(args.count)
-        var total = 0
-        for a in args {
-            let n = a.utf8.count
-            lengths.append(n)
-            total += n
-        }
-        var storage = [UInt8]()
-        storage.reserveCapacity(total + 1)
-        for a in args { storage.append(contentsOf: a.utf8) }
-        storage.append(0)  // never empty, so baseAddress is never nil
-        return storage.withUnsafeBufferPointer { buf in
-            let base = UnsafeRawPointer(buf.baseAddress!)
-            var pointers = [UnsafePointer<CChar>?]()
-            pointers.reserveCapacity(args.count)
-            var offset = 0
-            for n in lengths {
-                pointers.append(base.advanced(by: offset).assumingMemoryBound(to: CChar.self))
-                offset += n
-            }
-            return pointers.withUnsafeMutableBufferPointer { p in
-                lengths.withUnsafeBufferPointer { l in body(Int32(args.count), p.baseAddress!, l.baseAddress!) }
-            }
-        }
+        scratch.with(args, body)
     }
 }
