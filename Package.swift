@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SiphonCore", targets: ["SiphonCore"]),
         .library(name: "SiphonRedis", targets: ["SiphonRedis"]),
         .library(name: "SiphonCluster", targets: ["SiphonCluster"]),
+        .library(name: "SiphonAudio", targets: ["SiphonAudio"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
@@ -25,6 +26,8 @@ let package = Package(
     targets: [
         // System libraries (Debian packages named in `providers`).
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
 
         .target(
             name: "SiphonCore",
@@ -39,6 +42,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "SiphonAudio",
+            dependencies: ["SiphonCore", "COpus", "CSpeexDSP"],
+            swiftSettings: strict),
+        .target(
             name: "SiphonCluster",
             dependencies: [
                 "SiphonCore", "SiphonRedis",
@@ -50,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "siphon",
             dependencies: [
-                "SiphonCore", "SiphonRedis", "SiphonCluster",
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,9 +66,10 @@ let package = Package(
 
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore"], swiftSettings: strict),
         .testTarget(name: "SiphonRedisTests", dependencies: ["SiphonRedis", "CHiredis"], swiftSettings: strict),
+        .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster"],
+            dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio"],
             swiftSettings: strict),
     ]
 )
