@@ -16,6 +16,7 @@ demo: deps
 # Figures, not pass/fail: see docs/operations.md.
 bench: deps
 	scripts/bench-cluster.sh
+	scripts/bench-media.sh
 
 chaos: deps
 	scripts/chaos-run.sh

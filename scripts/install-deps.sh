@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   pkg-config curl
   libhiredis-dev redis-server redis-tools   # cluster: hiredis client, test and demo Redis
+  libopus-dev libspeexdsp-dev               # audio: Opus codec, resampler
+  espeak-ng sox                             # test audio: speech and noise for the VAD corpus
   python3 python3-venv                      # test peers and reference implementations only
 )
 
@@ -23,7 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python test peers live in a venv of their own (never the product).
-PIP_PACKAGES=()
+PIP_PACKAGES=(
+  webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
+)
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   for p in "${PIP_PACKAGES[@]}"; do
