@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         // Only for `siphon bench media`: preloaded to count allocations, never linked into siphon.
@@ -47,6 +48,25 @@ let package = Package(
             dependencies: ["SiphonCore", "COpus", "CSpeexDSP"],
             swiftSettings: strict),
         .target(
+            name: "SiphonSIP",
+            dependencies: [
+                "SiphonCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonRTP",
+            dependencies: [
+                "SiphonCore", "SiphonAudio",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "SiphonCluster",
             dependencies: [
                 "SiphonCore", "SiphonRedis",
@@ -68,6 +88,7 @@ let package = Package(
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore"], swiftSettings: strict),
         .testTarget(name: "SiphonRedisTests", dependencies: ["SiphonRedis", "CHiredis"], swiftSettings: strict),
         .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
+        .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio"],

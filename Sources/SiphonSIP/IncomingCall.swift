@@ -1,0 +1,80 @@
+import Foundation
+
+/// An INVITE from a trusted trunk, waiting for the application to ring, answer or reject it.
+public actor IncomingCall {
+    public nonisolated let request: SIPMessage
+    public nonisolated let source: SIPPeer
+    public nonisolated let trunk: String
+    /// The caller's SDP offer (nil for an offerless INVITE: we offer in the 200, the answer is in the ACK).
+    public nonisolated let offer: SessionDescription?
+    /// The dialled number or user (Request-URI user, percent-decoded).
+    public nonisolated let dialled: String
+    /// The caller's number or user (From URI user).
+    public nonisolated let caller: String
+    private let transaction: SIPServerTransaction
+    private let agent: SIPUserAgent
+    private let toTag = SIPIdentifiers.tag()
+    public private(set) var canceled = false
+    private var answered = false
+
+    init(transaction: SIPServerTransaction, trunk: String, offer: SessionDescription?, agent: SIPUserAgent) {
+        self.transaction = transaction
+        request = transaction.request
+        source = transaction.source
+        self.trunk = trunk
+        self.offer = offer
+        self.agent = agent
+        dialled = transaction.request.requestURI?.user ?? (try? transaction.request.to().uri.user) ?? ""
+        caller = (try? transaction.request.from().uri.user) ?? ""
+    }
+
+    public func ring() async {
+        guard !canceled, !answered else { return }
+        await transaction.respond(status: 180, toTag: toTag, headers: [("Contact", agent.contact(source.transport))])
+    }
+
+    public func reject(status: Int = 486, reason: String? = nil) async {
+        guard !canceled, !answered else { return }
+        answered = true
+        await transaction.respond(status: status, reason: reason, toTag: toTag)
+    }
+
+    /// Answers with `answer` (our SDP) and waits for the caller's ACK. Throws if the caller
+    /// canceled or never acknowledged.
+    public func answer(sdp answer: SessionDescription, media: NegotiatedMedia, sessionID: UInt64) async throws -> SIPCall {
+        guard !canceled else { throw SIPCallFailure(kind: .canceled, status: 487, reason: "caller canceled") }
+        answered = true
+        var dialog = SIPDialog(
+            callID: request.callID ?? "", localTag: toTag, remoteTag: request.fromTag ?? "", localSeq: 0,
+            remoteSeq: request.cseq?.number,
+            localURI: (try? request.to())?.description ?? "", remoteURI: (try? request.from()).map { a in var b = a; b.parameters.remove("tag"); return b.description } ?? "",
+            remoteTarget: (try? request.contacts().first?.uri.description) ?? request.requestURI?.description ?? "",
+            routeSet: request.values("Record-Route"), peer: source, isCaller: false,
+            sdpSessionID: sessionID, sdpVersion: answer.sessionVersion, remoteSDP: offer?.description, localSDP: answer.description)
+        var headers: [(String, String)] = [("Contact", agent.contact(source.transport))]
+        headers += agent.capabilityHeaders()
+        for rr in request.values("Record-Route") { headers.append(("Record-Route", rr)) }
+        if let se = request.header("Session-Expires").flatMap({ Int($0.split(separator: ";")[0].trimmingLWS()) }) {
+            let refresher = request.header("Session-Expires")?.lowercased().contains("refresher=uas") == true ? "uas" : "uac"
+            dialog.sessionExpires = se
+            dialog.weRefresh = refresher == "uas"
+            headers.append(("Session-Expires", "\(se);refresher=\(refresher)"))
+            headers.append(("Require", "timer"))
+        }
+        let call = SIPCall(dialog: dialog, media: media, agent: agent, logger: agent.logger)
+        await agent.register(call, key: dialog.key)
+        let acked = await agent.respondReliably(transaction, status: 200, toTag: toTag, headers: headers, body: Array(answer.description.utf8))
+        guard acked else {
+            await call.hangup(reason: "no ACK for the 200 OK")
+            throw SIPCallFailure(kind: .unreachable, status: 408, reason: "the caller never acknowledged the answer")
+        }
+        await call.startSessionTimer()
+        return call
+    }
+
+    func canceledByCaller() async {
+        guard !answered else { return }
+        canceled = true
+        await transaction.respond(status: 487, toTag: toTag)
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+public enum SIPTransportKind: String, Sendable, Hashable, Codable {
+    case udp = "UDP"
+    case tcp = "TCP"
+}
+
+/// Where a SIP message comes from or goes to.
+public struct SIPPeer: Sendable, Hashable, CustomStringConvertible, Codable {
+    public var host: String
+    public var port: Int
+    public var transport: SIPTransportKind
+
+    public init(host: String, port: Int, transport: SIPTransportKind = .udp) {
+        (self.host, self.port, self.transport) = (host, port, transport)
+    }
+
+    public var description: String { "\(transport.rawValue.lowercased()):\(host):\(port)" }
+}
+
+/// What the transport hands the stack: a datagram (parsed by the stack, so it can answer 400) or a
+/// message framed from a TCP stream.
+public enum SIPInbound: Sendable {
+    case datagram([UInt8], from: SIPPeer)
+    case stream(SIPMessage, from: SIPPeer)
+}
+
+/// UDP and TCP sockets for SIP (RFC 3261 18). Outbound TCP connections are reused per peer, and a
+/// response to a request that came over TCP goes back on that connection (18.2.2).
+public final class SIPTransport: Sendable {
+    public struct Configuration: Sendable {
+        public var bindHost: String
+        /// 0 picks a free port.
+        public var port: Int
+        public var enableTCP: Bool
+
+        public init(bindHost: String = "0.0.0.0", port: Int = 5060, enableTCP: Bool = true) {
+            (self.bindHost, self.port, self.enableTCP) = (bindHost, port, enableTCP)
+        }
+    }
+
+    public let configuration: Configuration
+    public let inbound: AsyncStream<SIPInbound>
+    private let continuation: AsyncStream<SIPInbound>.Continuation
+    private let group: any EventLoopGroup
+    private let state = Mutex<State>(State())
+    private let logger: Logger
+
+    struct State {
+        var udp: (any Channel)?
+        var tcpListener: (any Channel)?
+        var connections: [SIPPeer: any Channel] = [:]
+        var udpPort = 0
+        var tcpPort = 0
+    }
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "siphon.sip.transport"),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        (inbound, continuation) = AsyncStream<SIPInbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    public var udpPort: Int { state.withLock { $0.udpPort } }
+    public var tcpPort: Int { state.withLock { $0.tcpPort } }
+
+    public func start() async throws {
+        let sink = continuation
+        let udp = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in channel.pipeline.addHandler(UDPInboundHandler(sink: sink)) }
+            .bind(host: configuration.bindHost, port: configuration.port).get()
+        let udpPort = udp.localAddress?.port ?? configuration.port
+        var tcpPort = 0
+        var listener: (any Channel)?
+        if configuration.enableTCP {
+            let connections = ConnectionRegistry(transport: self)
+            let l = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    connections.accepted(channel)
+                    return channel.pipeline.addHandler(TCPInboundHandler(sink: sink, onClose: { connections.closed(channel) }))
+                }
+                .bind(host: configuration.bindHost, port: configuration.enableTCP ? (configuration.port == 0 ? 0 : configuration.port) : 0).get()
+            tcpPort = l.localAddress?.port ?? 0
+            listener = l
+        }
+        state.withLock {
+            $0.udp = udp
+            $0.udpPort = udpPort
+            $0.tcpListener = listener
+            $0.tcpPort = tcpPort
+        }
+    }
+
+    public func stop() async {
+        let channels = state.withLock { s -> [any Channel] in
+            let all = [s.udp, s.tcpListener].compactMap { $0 } + Array(s.connections.values)
+            s.connections = [:]
+            return all
+        }
+        for c in channels { try? await c.close() }
+        continuation.finish()
+    }
+
+    public func send(_ message: SIPMessage, to peer: SIPPeer) async throws {
+        try await send(message.serialized(), to: peer)
+    }
+
+    public func send(_ bytes: [UInt8], to peer: SIPPeer) async throws {
+        switch peer.transport {
+        case .udp:
+            guard let udp = state.withLock({ $0.udp }) else { throw SIPMessageError(503, "SIP transport not started") }
+            let address = try SocketAddress.makeAddressResolvingHost(peer.host, port: peer.port)
+            try await udp.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)))
+        case .tcp:
+            let channel = try await tcpChannel(to: peer)
+            try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+        }
+    }
+
+    private func tcpChannel(to peer: SIPPeer) async throws -> any Channel {
+        if let c = state.withLock({ $0.connections[peer] }), c.isActive { return c }
+        let sink = continuation
+        let registry = ConnectionRegistry(transport: self)
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.pipeline.addHandler(TCPInboundHandler(sink: sink, onClose: { registry.closed(channel) }))
+            }
+            .connect(host: peer.host, port: peer.port).get()
+        state.withLock { $0.connections[peer] = channel }
+        return channel
+    }
+
+    fileprivate func register(_ channel: any Channel, as peer: SIPPeer) { state.withLock { $0.connections[peer] = channel } }
+
+    fileprivate func unregister(_ channel: any Channel) {
+        state.withLock { s in s.connections = s.connections.filter { $0.value !== channel } }
+    }
+}
+
+/// Tracks accepted TCP connections so responses can be sent back on them.
+private struct ConnectionRegistry: Sendable {
+    let transport: SIPTransport
+
+    func accepted(_ channel: any Channel) {
+        guard let remote = channel.remoteAddress, let ip = remote.ipAddress, let port = remote.port else { return }
+        transport.register(channel, as: SIPPeer(host: ip, port: port, transport: .tcp))
+    }
+
+    func closed(_ channel: any Channel) { transport.unregister(channel) }
+}
+
+private final class UDPInboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let sink: AsyncStream<SIPInbound>.Continuation
+
+    init(sink: AsyncStream<SIPInbound>.Continuation) { self.sink = sink }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let ip = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
+        let bytes = Array(envelope.data.readableBytesView)
+        // Keep-alive pings (CRLF) and runts carry no message.
+        guard bytes.count > 4 else { return }
+        sink.yield(.datagram(bytes, from: SIPPeer(host: ip, port: port, transport: .udp)))
+    }
+}
+
+private final class TCPInboundHandler: ChannelInboundHandler, @unchecked Sendable {
+    // Confined to the channel's event loop.
+    typealias InboundIn = ByteBuffer
+    let sink: AsyncStream<SIPInbound>.Continuation
+    let onClose: @Sendable () -> Void
+    private var framer = SIPStreamFramer()
+
+    init(sink: AsyncStream<SIPInbound>.Continuation, onClose: @escaping @Sendable () -> Void) {
+        self.sink = sink
+        self.onClose = onClose
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        framer.append(buffer.readableBytesView)
+        guard let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port else { return }
+        let peer = SIPPeer(host: ip, port: port, transport: .tcp)
+        do {
+            while let message = try framer.next() { sink.yield(.stream(message, from: peer)) }
+        } catch {
+            // A framing error leaves the stream unsynchronised: close (RFC 3261 18.3).
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        onClose()
+        context.fireChannelInactive()
+    }
+}
