@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio"],
+            dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP"],
             swiftSettings: strict),
     ]
 )

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libopus-dev libspeexdsp-dev               # audio: Opus codec, resampler
   espeak-ng sox                             # test audio: speech and noise for the VAD corpus
   python3 python3-venv                      # test peers and reference implementations only
+  kamailio baresip-core                     # SIP test peers (registrar/proxy with digest; a second UA)
 )
 
 missing=()
@@ -27,6 +28,7 @@ fi
 # Python test peers live in a venv of their own (never the product).
 PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
+  pjsua2-python       # PJSIP, the main SIP interop peer
 )
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -1,0 +1,379 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SiphonAudio
+import SiphonCore
+import Synchronization
+
+/// The media parameters agreed in SDP, as RTP needs them.
+public struct RTPMediaParameters: Sendable, Equatable {
+    /// "PCMU", "PCMA" or "opus".
+    public var codec: String
+    public var payloadType: UInt8
+    public var dtmfPayloadType: UInt8?
+    public var remoteHost: String
+    public var remotePort: Int
+    public var sends = true
+    public var receives = true
+
+    public init(codec: String, payloadType: UInt8, dtmfPayloadType: UInt8?, remoteHost: String, remotePort: Int, sends: Bool = true, receives: Bool = true) {
+        (self.codec, self.payloadType, self.dtmfPayloadType, self.remoteHost, self.remotePort) = (codec, payloadType, dtmfPayloadType, remoteHost, remotePort)
+        (self.sends, self.receives) = (sends, receives)
+    }
+}
+
+/// One call's RTP/RTCP (RFC 3550): a UDP socket pair, a 20 ms media clock that plays the jitter
+/// buffer out (decoded, concealed, resampled to the pipeline rate) and sends one paced frame per
+/// tick (agent audio, RFC 4733 DTMF, or silence to keep NAT bindings and the far jitter buffer
+/// fed), symmetric RTP, and RTCP reports every 5 s.
+public final class RTPSession: Sendable {
+    public struct Configuration: Sendable {
+        public var bindHost = "0.0.0.0"
+        public var portRange: ClosedRange<Int> = 16384...32767
+        /// The rate frames are delivered and accepted at (STT/TTS side).
+        public var pipelineRate = 16000
+        /// Latch onto the address media really comes from (NAT), instead of the SDP one.
+        public var symmetric = true
+        public init() {}
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        public var packetsSent = 0
+        public var packetsReceived = 0
+        public var bytesSent = 0
+        public var framesPlayed = 0
+        public var framesConcealed = 0
+        public var dtmfReceived = 0
+        public var jitter: JitterBuffer.Statistics = .init()
+        public var rtcpReceived = 0
+    }
+
+    public let configuration: Configuration
+    /// Caller audio, one frame per 20 ms at the pipeline rate (silence while nothing arrives).
+    public let incoming: AsyncStream<AudioFrame>
+    public let dtmf: AsyncStream<Character>
+    private let incomingSink: AsyncStream<AudioFrame>.Continuation
+    private let dtmfSink: AsyncStream<Character>.Continuation
+    private let state: Mutex<State>
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    public let ssrc: UInt32
+
+    struct State: @unchecked Sendable {
+        // `codec`/resamplers are touched only by the clock task; the rest under the mutex.
+        var rtp: (any Channel)?
+        var rtcp: (any Channel)?
+        var localPort = 0
+        var parameters: RTPMediaParameters?
+        var remote: SocketAddress?
+        var latched = false
+        var jitter: JitterBuffer?
+        var events = TelephoneEventReceiver()
+        var outbound: [AudioFrame] = []
+        var dtmfQueue: [TelephoneEvent] = []
+        var dtmfTimestamp: UInt32 = 0
+        var inEvent = false
+        var sequence: UInt16 = UInt16.random(in: 0...UInt16.max)
+        var timestamp: UInt32 = UInt32.random(in: 0...UInt32.max)
+        var marker = true
+        var running = false
+        var stats = Statistics()
+        var lastSR: (ntpMiddle: UInt32, received: ContinuousClock.Instant)?
+        var remoteSSRC: UInt32?
+    }
+
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "siphon.rtp"),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = group
+        ssrc = UInt32.random(in: 1...UInt32.max)
+        state = Mutex(State())
+        (incoming, incomingSink) = AsyncStream<AudioFrame>.makeStream(bufferingPolicy: .bufferingNewest(50))
+        (dtmf, dtmfSink) = AsyncStream<Character>.makeStream()
+    }
+
+    public var localPort: Int { state.withLock { $0.localPort } }
+    public var statistics: Statistics { state.withLock { s in var st = s.stats; st.jitter = s.jitter?.statistics ?? .init(); return st } }
+    /// Frames queued for sending (40 ms = 2 frames, etc.).
+    public var queuedFrames: Int { state.withLock { $0.outbound.count } }
+
+    /// Binds an even RTP port (and the next one for RTCP) in the configured range.
+    public func open() async throws -> Int {
+        let handler = RTPInboundHandler(session: self)
+        let range = configuration.portRange
+        for _ in 0..<64 {
+            let port = Int.random(in: range.lowerBound...(range.upperBound - 1)) & ~1
+            do {
+                let rtp = try await DatagramBootstrap(group: group)
+                    .channelInitializer { $0.pipeline.addHandler(handler) }
+                    .bind(host: configuration.bindHost, port: port).get()
+                let rtcp = try? await DatagramBootstrap(group: group)
+                    .channelInitializer { $0.pipeline.addHandler(RTCPInboundHandler(session: self)) }
+                    .bind(host: configuration.bindHost, port: port + 1).get()
+                state.withLock {
+                    $0.rtp = rtp
+                    $0.rtcp = rtcp
+                    $0.localPort = port
+                }
+                return port
+            } catch {
+                continue
+            }
+        }
+        throw SiphonError(.unavailable, "no free RTP port in \(range)")
+    }
+
+    /// Sets or changes where media goes and which codec it uses (answer, re-INVITE, takeover).
+    public func configure(_ parameters: RTPMediaParameters) throws {
+        let clockRate = parameters.codec.lowercased() == "opus" ? 48000 : 8000
+        let remote = try SocketAddress.makeAddressResolvingHost(parameters.remoteHost, port: parameters.remotePort)
+        state.withLock { s in
+            let codecChanged = s.parameters?.codec != parameters.codec || s.parameters?.payloadType != parameters.payloadType
+            s.parameters = parameters
+            if !s.latched { s.remote = remote }
+            if codecChanged || s.jitter == nil { s.jitter = JitterBuffer(configuration: .init(clockRate: clockRate)) }
+            if !parameters.sends {
+                // On hold we send nothing; an event cut in half would replay as a second digit later.
+                s.dtmfQueue.removeAll()
+                s.inEvent = false
+            }
+            if s.remote != remote { s.latched = false; s.remote = remote }
+        }
+    }
+
+    /// Queues a frame of agent audio (pipeline rate) for the paced sender.
+    public func enqueue(_ frame: AudioFrame) { state.withLock { $0.outbound.append(frame) } }
+
+    /// Drops every queued frame: the caller barged in. The next tick sends silence.
+    public func flushOutbound() -> Int {
+        state.withLock { s in
+            let n = s.outbound.count
+            s.outbound.removeAll(keepingCapacity: true)
+            s.marker = true
+            return n
+        }
+    }
+
+    /// Sends digits as RFC 4733 events (audio pauses while they play).
+    public func sendDigits(_ digits: String, durationMs: Int = 100) {
+        state.withLock { s in
+            for d in digits {
+                guard let events = TelephoneEventSender.packets(digit: d, duration: durationMs) else { continue }
+                s.dtmfQueue += events
+                s.dtmfQueue += Array(repeating: TelephoneEvent(event: 255), count: 3)  // 60 ms gap marker
+            }
+        }
+    }
+
+    public func stop() {
+        let channels = state.withLock { s -> [any Channel] in
+            s.running = false
+            return [s.rtp, s.rtcp].compactMap { $0 }
+        }
+        for c in channels { c.close(promise: nil) }
+        incomingSink.finish()
+        dtmfSink.finish()
+    }
+
+    // MARK: the media clock
+
+    /// Runs the 20 ms clock until `stop()` or cancellation.
+    public func run() async {
+        state.withLock { $0.running = true }
+        var codec: (any MediaCodec)?
+        var codecName = ""
+        var toPipeline: Resampler?
+        var fromPipeline: Resampler?
+        var pcm = [Int16]()
+        var tick = 0
+        let clock = ContinuousClock()
+        var deadline = clock.now
+        let pipelineSamples = configuration.pipelineRate / 50
+        while !Task.isCancelled, state.withLock({ $0.running }) {
+            deadline = deadline.advanced(by: .milliseconds(20))
+            let parameters = state.withLock { $0.parameters }
+            if let p = parameters, p.codec != codecName {
+                codecName = p.codec
+                codec = try? Self.makeCodec(p.codec, pipelineRate: configuration.pipelineRate)
+                if let c = codec, c.sampleRate != configuration.pipelineRate {
+                    toPipeline = try? Resampler(from: c.sampleRate, to: configuration.pipelineRate)
+                    fromPipeline = try? Resampler(from: configuration.pipelineRate, to: c.sampleRate)
+                } else {
+                    toPipeline = nil
+                    fromPipeline = nil
+                }
+            }
+            // Playout: one frame in.
+            var frame = [Int16](repeating: 0, count: pipelineSamples)
+            if let codec {
+                let output = state.withLock { $0.jitter?.pop() ?? .empty }
+                var played = true
+                switch output {
+                case .frame(let payload):
+                    if (try? codec.decode(payload, into: &pcm)) == nil { codec.conceal(into: &pcm) }
+                case .missing:
+                    codec.conceal(into: &pcm)
+                    state.withLock { $0.stats.framesConcealed += 1 }
+                case .empty:
+                    played = false
+                }
+                if played {
+                    frame = toPipeline.map { $0.process(pcm) } ?? pcm
+                    if frame.count != pipelineSamples { frame = Array((frame + [Int16](repeating: 0, count: pipelineSamples)).prefix(pipelineSamples)) }
+                    state.withLock { $0.stats.framesPlayed += 1 }
+                }
+            }
+            incomingSink.yield(AudioFrame(sampleRate: configuration.pipelineRate, samples: frame))
+            // Sending: one frame out.
+            if let codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: fromPipeline) }
+            tick += 1
+            if tick % 250 == 0 { sendReport() }
+            try? await Task.sleep(until: deadline, clock: clock)
+        }
+    }
+
+    private func sendTick(codec: any MediaCodec, parameters p: RTPMediaParameters, resampler: Resampler?) {
+        let (channel, remote, next) = state.withLock { s -> ((any Channel)?, SocketAddress?, Either) in
+            if let event = s.dtmfQueue.first, let dtmfPT = p.dtmfPayloadType {
+                s.dtmfQueue.removeFirst()
+                if event.event == 255 {
+                    s.inEvent = false
+                    return (s.rtp, s.remote, .silence)
+                }
+                let start = !s.inEvent
+                if start {
+                    s.dtmfTimestamp = s.timestamp
+                    s.inEvent = true
+                }
+                let packet = RTPPacket(marker: start, payloadType: dtmfPT, sequence: s.sequence, timestamp: s.dtmfTimestamp, ssrc: ssrc, payload: event.bytes)
+                s.sequence &+= 1
+                if !event.end { s.timestamp &+= codec.timestampStep }
+                return (s.rtp, s.remote, .packet(packet))
+            }
+            if !s.outbound.isEmpty { return (s.rtp, s.remote, .audio(s.outbound.removeFirst())) }
+            return (s.rtp, s.remote, .silence)
+        }
+        guard let channel, let remote else { return }
+        var payload: [UInt8]
+        var marker = false
+        switch next {
+        case .packet(let packet):
+            send(packet.serialized(), on: channel, to: remote)
+            return
+        case .audio(let frame):
+            let samples = resampler.map { $0.process(frame.samples) } ?? frame.samples
+            payload = (try? codec.encode(samples)) ?? codec.silence()
+            marker = state.withLock { s in defer { s.marker = false }; return s.marker }
+        case .silence:
+            payload = codec.silence()
+            state.withLock { $0.marker = true }
+        }
+        let packet = state.withLock { s -> RTPPacket in
+            let packet = RTPPacket(marker: marker, payloadType: p.payloadType, sequence: s.sequence, timestamp: s.timestamp, ssrc: ssrc, payload: payload)
+            s.sequence &+= 1
+            s.timestamp &+= codec.timestampStep
+            return packet
+        }
+        send(packet.serialized(), on: channel, to: remote)
+    }
+
+    private enum Either {
+        case packet(RTPPacket)
+        case audio(AudioFrame)
+        case silence
+    }
+
+    private func send(_ bytes: [UInt8], on channel: any Channel, to remote: SocketAddress) {
+        state.withLock {
+            $0.stats.packetsSent += 1
+            $0.stats.bytesSent += bytes.count
+        }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: bytes)), promise: nil)
+    }
+
+    private func sendReport() {
+        let (channel, remote, report) = state.withLock { s -> ((any Channel)?, SocketAddress?, RTCPReport) in
+            var blocks: [RTCPReport.Block] = []
+            if let j = s.jitter, let remoteSSRC = s.remoteSSRC {
+                let st = j.statistics
+                let expected = max(1, st.received + st.lost)
+                let dlsr = s.lastSR.map { UInt32(($0.received.duration(to: .now).components.seconds) * 65536) } ?? 0
+                blocks.append(.init(ssrc: remoteSSRC, fractionLost: UInt8(min(255, st.lost * 256 / expected)), cumulativeLost: Int32(st.lost),
+                                    highestSequence: st.highestSequence, jitter: UInt32(st.jitter), lastSR: s.lastSR?.ntpMiddle ?? 0, delaySinceLastSR: dlsr))
+            }
+            let sender = RTCPReport.SenderInfo(ntpTimestamp: RTCPReport.ntpNow(), rtpTimestamp: s.timestamp,
+                                               packetCount: UInt32(truncatingIfNeeded: s.stats.packetsSent), octetCount: UInt32(truncatingIfNeeded: s.stats.bytesSent))
+            var rtcpRemote = s.remote
+            if let r = s.remote, let port = r.port { rtcpRemote = try? SocketAddress.makeAddressResolvingHost(r.ipAddress ?? "", port: port + 1) }
+            return (s.rtcp, rtcpRemote, RTCPReport(ssrc: ssrc, sender: sender, blocks: blocks, cname: "siphon@\(ProcessInfo.processInfo.hostName)"))
+        }
+        guard let channel, let remote else { return }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: report.serialized())), promise: nil)
+    }
+
+    static func makeCodec(_ name: String, pipelineRate: Int) throws -> any MediaCodec {
+        switch name.uppercased() {
+        case "PCMU": return G711MediaCodec(law: .ulaw)
+        case "PCMA": return G711MediaCodec(law: .alaw)
+        case "OPUS": return try OpusMediaCodec(sampleRate: pipelineRate)
+        default: throw SiphonError.invalid("codec \(name) is not supported")
+        }
+    }
+
+    // MARK: inbound packets (event loop)
+
+    func received(_ bytes: [UInt8], from source: SocketAddress) {
+        guard let packet = try? RTPPacket(parsing: bytes) else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let digit: Character? = state.withLock { s in
+            guard let p = s.parameters, p.receives else { return nil }
+            // Symmetric RTP: answer to where the media really comes from.
+            if configuration.symmetric, !s.latched, s.remote != source {
+                s.remote = source
+                s.latched = true
+            }
+            s.stats.packetsReceived += 1
+            s.remoteSSRC = packet.ssrc
+            if packet.payloadType == p.dtmfPayloadType {
+                let d = s.events.receive(packet)
+                if d != nil { s.stats.dtmfReceived += 1 }
+                return d
+            }
+            if packet.payloadType == p.payloadType { s.jitter?.insert(packet, arrivalNanoseconds: now) }
+            return nil
+        }
+        if let digit { dtmfSink.yield(digit) }
+    }
+
+    func receivedRTCP(_ bytes: [UInt8]) {
+        guard let report = try? RTCPReport(parsing: bytes) else { return }
+        state.withLock { s in
+            s.stats.rtcpReceived += 1
+            if let sr = report.sender { s.lastSR = (UInt32((sr.ntpTimestamp >> 16) & 0xFFFF_FFFF), ContinuousClock.now) }
+        }
+    }
+}
+
+private final class RTPInboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let session: RTPSession
+    init(session: RTPSession) { self.session = session }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        if RTPPacket.looksLikeRTCP(bytes) { session.receivedRTCP(bytes) } else { session.received(bytes, from: envelope.remoteAddress) }
+    }
+}
+
+private final class RTCPInboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let session: RTPSession
+    init(session: RTPSession) { self.session = session }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session.receivedRTCP(Array(unwrapInboundIn(data).data.readableBytesView))
+    }
+}

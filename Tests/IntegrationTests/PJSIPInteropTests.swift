@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import Testing
+import SiphonAudio
+import SiphonRTP
+import SiphonSIP
+
+/// Siphon's SIP user agent and RTP stack against PJSIP 2.15 (pjsua2) on loopback: audio both ways
+/// (checked by correlation), RFC 2833 DTMF both ways, hold/unhold re-INVITEs, BYE from each side,
+/// outbound and inbound calls.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct PJSIPInteropTests {
+    /// A Siphon SIP endpoint on loopback.
+    final class Endpoint: @unchecked Sendable {
+        let transport: SIPTransport
+        let ua: SIPUserAgent
+        let task: Task<Void, Never>
+
+        init(trunks: [InboundTrunk] = [], transportKind: SIPTransportKind = .udp) async throws {
+            transport = SIPTransport(configuration: .init(bindHost: "127.0.0.1", port: 0, enableTCP: true))
+            try await transport.start()
+            var config = SIPUserAgentConfiguration(advertisedHost: "127.0.0.1")
+            config.inboundTrunks = trunks
+            var logger = Logger(label: "test.sip")
+            logger.logLevel = .warning
+            ua = SIPUserAgent(configuration: config, transport: transport, logger: logger)
+            let ua = self.ua
+            task = Task { await ua.run() }
+            await ua.attach()
+        }
+
+        deinit {
+            task.cancel()
+            let t = transport
+            Task { await t.stop() }
+        }
+    }
+
+    /// Runs an RTP session: collects what arrives, sends what it is given.
+    final class Media: @unchecked Sendable {
+        let session: RTPSession
+        let port: Int
+        private let heard = Heard()
+        private var tasks: [Task<Void, Never>] = []
+
+        actor Heard {
+            var samples: [Int16] = []
+            var digits = ""
+            func add(_ s: [Int16]) { samples += s }
+            func add(_ d: Character) { digits.append(d) }
+        }
+
+        init() async throws {
+            session = RTPSession(configuration: { var c = RTPSession.Configuration(); c.bindHost = "127.0.0.1"; return c }())
+            port = try await session.open()
+        }
+
+        func start(_ media: NegotiatedMedia) throws {
+            try session.configure(Self.parameters(media))
+            let s = session, h = heard
+            tasks.append(Task { await s.run() })
+            tasks.append(Task { for await f in s.incoming { await h.add(f.samples) } })
+            tasks.append(Task { for await d in s.dtmf { await h.add(d) } })
+        }
+
+        static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters {
+            RTPMediaParameters(codec: m.codec.name, payloadType: UInt8(m.codec.payloadType), dtmfPayloadType: m.dtmfPayloadType.map(UInt8.init),
+                               remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives)
+        }
+
+        func play(_ samples16k: [Int16]) {
+            for frame in stride(from: 0, to: samples16k.count - 319, by: 320) {
+                session.enqueue(AudioFrame(sampleRate: 16000, samples: Array(samples16k[frame..<frame + 320])))
+            }
+        }
+
+        var samples: [Int16] { get async { await heard.samples } }
+        var digits: String { get async { await heard.digits } }
+
+        func stop() {
+            session.stop()
+            for t in tasks { t.cancel() }
+        }
+    }
+
+    static func offer(port: Int) -> SessionDescription {
+        SDPNegotiator.offer(policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: UInt64.random(in: 1...1_000_000), version: 1)
+    }
+
+    static func writeProbe() throws -> (URL, [Int16]) {
+        let probe = AudioCheck.probe()
+        let url = try Repository.temporaryDirectory("probe").appendingPathComponent("probe.wav")
+        try WAVFile(sampleRate: 8000, samples: probe + [Int16](repeating: 0, count: 16000)).write(url.path)
+        return (url, probe)
+    }
+
+    @Test func outboundCallAudioDTMFHoldAndHangup() async throws {
+        let (probeURL, probe) = try Self.writeProbe()
+        // PJSIP's digits come after its probe (RFC 2833 replaces audio while it sends them).
+        let peer = try PJSIPPeer(play: probeURL.path, actions: "3.4:dtmf:123,4.5:hold,5.3:unhold")
+        try await peer.waitReady()
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let call = OutboundCall(target: try SIPURI("sip:+15550200123@127.0.0.1:\(peer.port)"),
+                                from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+                                peer: SIPPeer(host: "127.0.0.1", port: peer.port), offer: Self.offer(port: media.port))
+        let sipCall = try await siphon.ua.invite(call)
+        let negotiated = try #require(await sipCall.media)
+        #expect(negotiated.codec.name == "PCMU")
+        #expect(negotiated.dtmfPayloadType != nil)
+        let policy = MediaPolicy()
+        let session = media.session
+        await sipCall.setOfferHandler { offer in
+            let (answer, m) = try SDPNegotiator.answer(offer, policy: policy, address: "127.0.0.1", port: media.port, sessionID: 42, version: 2)
+            try session.configure(Media.parameters(m))
+            return (answer, m)
+        }
+        try media.start(negotiated)
+        media.play(AudioCheck.resample(probe, from: 8000, to: 16000))
+        var directions: [MediaDirection] = []
+        let eventsTask = Task { () -> [MediaDirection] in
+            var seen: [MediaDirection] = []
+            for await e in sipCall.events { if case .mediaChanged(let m) = e { seen.append(m.direction) } }
+            return seen
+        }
+        try await Task.sleep(for: .seconds(3.2))
+        media.session.sendDigits("159")
+        try await Task.sleep(for: .seconds(3.3))
+        await sipCall.hangup()
+        directions = await eventsTask.value
+        try await peer.waitExit()
+        media.stop()
+
+        #expect(directions == [.recvonly, .sendrecv], "hold then unhold: \(directions)")
+        #expect(await media.digits == "123")
+        #expect(peer.digits == "159")
+        #expect(peer.has("disconnected"))
+        let heard = AudioCheck.resample(await media.samples, from: 16000, to: 8000)
+        let inbound = AudioCheck.correlation(probe, in: heard)
+        #expect(inbound > 0.6, "PJSIP → Siphon correlation \(inbound)")
+        let recorded = try WAVFile.read(peer.recording.path)
+        let outbound = AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000))
+        #expect(outbound > 0.6, "Siphon → PJSIP correlation \(outbound)")
+    }
+
+    @Test func inboundCallFromPJSIPWhichHangsUp() async throws {
+        let (probeURL, probe) = try Self.writeProbe()
+        let siphon = try await Endpoint(trunks: [InboundTrunk(name: "loopback", allowedAddresses: ["127.0.0.1"])])
+        let media = try await Media()
+        let answered = AsyncStream<SIPCall>.makeStream()
+        let port = media.port
+        await siphon.ua.onIncomingCall { incoming in
+            guard let offer = incoming.offer,
+                  let (answer, negotiated) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: 7, version: 1)
+            else { return await incoming.reject(status: 488) }
+            #expect(incoming.dialled == "+15550200123")
+            await incoming.ring()
+            if let call = try? await incoming.answer(sdp: answer, media: negotiated, sessionID: 7) {
+                try? media.start(negotiated)
+                answered.continuation.yield(call)
+            }
+        }
+        let peer = try PJSIPPeer(play: probeURL.path, call: "sip:+15550200123@127.0.0.1:\(siphon.transport.udpPort)", actions: "4.0:hangup")
+        var iterator = answered.stream.makeAsyncIterator()
+        let call = try #require(await iterator.next())
+        media.play(AudioCheck.resample(probe, from: 8000, to: 16000))
+        var ended: SIPCallEvent?
+        for await e in call.events { if case .ended = e { ended = e } }
+        #expect(ended == .ended(remote: true, reason: "caller hung up"))
+        try await peer.waitExit()
+        media.stop()
+        let heard = AudioCheck.resample(await media.samples, from: 16000, to: 8000)
+        #expect(AudioCheck.correlation(probe, in: heard) > 0.6)
+        let recorded = try WAVFile.read(peer.recording.path)
+        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000)) > 0.6)
+    }
+
+    @Test func busyAndRingTimeoutMapToCallOutcomes() async throws {
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let busy = try PJSIPPeer(play: nil, record: false, answerCode: 486)
+        try await busy.waitReady()
+        do {
+            _ = try await siphon.ua.invite(OutboundCall(target: try SIPURI("sip:+15550200123@127.0.0.1:\(busy.port)"),
+                                                        from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+                                                        peer: SIPPeer(host: "127.0.0.1", port: busy.port), offer: Self.offer(port: media.port)))
+            Issue.record("a busy callee connected")
+        } catch let f as SIPCallFailure {
+            #expect(f.kind == .busy && f.status == 486)
+        }
+        let ringing = try PJSIPPeer(play: nil, record: false, ringMs: 20_000)
+        try await ringing.waitReady()
+        do {
+            _ = try await siphon.ua.invite(OutboundCall(target: try SIPURI("sip:+15550200123@127.0.0.1:\(ringing.port)"),
+                                                        from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+                                                        peer: SIPPeer(host: "127.0.0.1", port: ringing.port), offer: Self.offer(port: media.port),
+                                                        ringTimeout: .seconds(1.5)))
+            Issue.record("an unanswered call connected")
+        } catch let f as SIPCallFailure {
+            #expect(f.kind == .canceled && f.status == 487, "\(f)")  // CANCEL → 487 Request Terminated
+        }
+        media.stop()
+    }
+}
