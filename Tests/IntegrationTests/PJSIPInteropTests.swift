@@ -175,6 +175,24 @@ struct PJSIPInteropTests {
         #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000)) > 0.6)
     }
 
+    @Test func callOverTCP() async throws {
+        let (probeURL, probe) = try Self.writeProbe()
+        let peer = try PJSIPPeer(play: probeURL.path, actions: "4.0:hangup", tcp: true)
+        try await peer.waitReady()
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let call = try await siphon.ua.invite(OutboundCall(
+            target: try SIPURI("sip:peer@127.0.0.1:\(peer.port);transport=tcp"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+            peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: .tcp), offer: Self.offer(port: media.port)))
+        try media.start(try #require(await call.media))
+        var ended: SIPCallEvent?
+        for await e in call.events { if case .ended = e { ended = e } }
+        #expect(ended == .ended(remote: true, reason: "caller hung up"))  // PJSIP's BYE arrived over TCP
+        try await peer.waitExit()
+        media.stop()
+        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(await media.samples, from: 16000, to: 8000)) > 0.6)
+    }
+
     @Test func busyAndRingTimeoutMapToCallOutcomes() async throws {
         let siphon = try await Endpoint()
         let media = try await Media()

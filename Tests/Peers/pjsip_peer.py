@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--actions", default="")
     ap.add_argument("--codec", default="PCMU/8000")
     ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--auth-user")
+    ap.add_argument("--auth-password")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -124,6 +126,8 @@ def main():
     acfg.idUri = f"sip:peer@127.0.0.1:{args.port}"
     acfg.mediaConfig.transportConfig.port = args.rtp_port
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    if args.auth_user:
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.auth_user, 0, args.auth_password or ""))
     acc = Account(peer)
     acc.create(acfg)
     emit(event="ready", port=args.port)

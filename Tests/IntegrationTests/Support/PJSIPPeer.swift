@@ -9,7 +9,7 @@ final class PJSIPPeer: @unchecked Sendable {
     private let process: ChildProcess
 
     init(play: String?, record: Bool = true, call: String? = nil, actions: String = "", answerCode: Int = 200, ringMs: Int = 0,
-         tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30) throws {
+         tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30, auth: (String, String)? = nil) throws {
         port = freePort(udp: !tcp)
         rtpPort = freePort(udp: true) & ~1
         let dir = try Repository.temporaryDirectory("pjsip")
@@ -22,6 +22,7 @@ final class PJSIPPeer: @unchecked Sendable {
         if let call { args += ["--call", call] }
         if !actions.isEmpty { args += ["--actions", actions] }
         if tcp { args.append("--tcp") }
+        if let (user, password) = auth { args += ["--auth-user", user, "--auth-password", password] }
         process = try ChildProcess(Repository.python, args, environment: ProcessInfo.processInfo.environment, output: log.path)
     }
 

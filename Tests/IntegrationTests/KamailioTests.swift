@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import SiphonAudio
+import SiphonRTP
+import SiphonSIP
+
+/// Through Kamailio as registrar and proxy: REGISTER answered after a 401 digest challenge,
+/// INVITEs after 407 challenges (SHA-256 with qop=auth), record-routed dialogs, calls in both
+/// directions with PJSIP on the far side.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct KamailioTests {
+    typealias Endpoint = PJSIPInteropTests.Endpoint
+    typealias Media = PJSIPInteropTests.Media
+
+    @Test func registersWithDigestAndRefusesAWrongPassword() async throws {
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let siphon = try await Endpoint()
+        let registrar = try SIPURI("sip:127.0.0.1:\(kamailio.port)")
+        let aor = try SIPURI("sip:siphon@127.0.0.1")
+        let peer = SIPPeer(host: "127.0.0.1", port: kamailio.port)
+        let granted = try await siphon.ua.register(registrar: registrar, aor: aor, peer: peer,
+                                                   credentials: DigestCredentials(username: "siphon", password: kamailio.password), expires: 600)
+        #expect(granted > 0 && granted <= 600)
+        await #expect(throws: (any Error).self) {
+            try await siphon.ua.register(registrar: registrar, aor: aor, peer: peer,
+                                         credentials: DigestCredentials(username: "siphon", password: "wrong"), expires: 600)
+        }
+        // OPTIONS probe (what `siphon sip probe` does).
+        let options = try await siphon.ua.options(target: registrar, peer: peer)
+        #expect(options.status == 200)
+    }
+
+    @Test func callsThroughTheProxyAfterA407() async throws {
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let (probeURL, probe) = try PJSIPInteropTests.writeProbe()
+        let pjsip = try PJSIPPeer(play: probeURL.path)
+        try await pjsip.waitReady()
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let call = try await siphon.ua.invite(OutboundCall(
+            target: try SIPURI("sip:peer@127.0.0.1:\(pjsip.port)"), from: NameAddress(uri: try SIPURI("sip:siphon@127.0.0.1")),
+            peer: SIPPeer(host: "127.0.0.1", port: kamailio.port),
+            credentials: DigestCredentials(username: "siphon", password: kamailio.password),
+            offer: PJSIPInteropTests.offer(port: media.port)))
+        let dialog = await call.snapshot()
+        #expect(dialog.routeSet.count == 1 && dialog.routeSet[0].contains(String(kamailio.port)), "\(dialog.routeSet)")
+        try media.start(try #require(await call.media))
+        media.play(AudioCheck.resample(probe, from: 8000, to: 16000))
+        try await Task.sleep(for: .seconds(3.5))
+        await call.hangup()  // BYE follows the route set through Kamailio
+        try await pjsip.waitExit()
+        media.stop()
+        #expect(pjsip.has("disconnected"))
+        let heard = AudioCheck.resample(await media.samples, from: 16000, to: 8000)
+        #expect(AudioCheck.correlation(probe, in: heard) > 0.6)
+    }
+
+    @Test func receivesACallRoutedToItsRegistration() async throws {
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let siphon = try await Endpoint(trunks: [InboundTrunk(name: "kamailio", allowedAddresses: ["127.0.0.1"])])
+        _ = try await siphon.ua.register(registrar: try SIPURI("sip:127.0.0.1:\(kamailio.port)"), aor: try SIPURI("sip:siphon@127.0.0.1"),
+                                         peer: SIPPeer(host: "127.0.0.1", port: kamailio.port),
+                                         credentials: DigestCredentials(username: "siphon", password: kamailio.password))
+        let media = try await Media()
+        let port = media.port
+        let (answered, continuation) = AsyncStream<SIPCall>.makeStream()
+        await siphon.ua.onIncomingCall { incoming in
+            guard let offer = incoming.offer,
+                  let (answer, negotiated) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: 9, version: 1),
+                  let call = try? await incoming.answer(sdp: answer, media: negotiated, sessionID: 9) else { return }
+            try? media.start(negotiated)
+            continuation.yield(call)
+        }
+        let pjsip = try PJSIPPeer(play: nil, call: "sip:siphon@127.0.0.1:\(kamailio.port)", actions: "2.0:hangup",
+                                  auth: ("caller", kamailio.password))
+        var it = answered.makeAsyncIterator()
+        let call = try #require(await it.next())
+        var endedRemotely = false
+        for await e in call.events { if case .ended(let remote, _) = e { endedRemotely = remote } }
+        #expect(endedRemotely)
+        try await pjsip.waitExit()
+        media.stop()
+    }
+}
