@@ -37,6 +37,12 @@ public final class EchoGuard {
         index = (index + 1) % peaks.count
     }
 
+    /// Records the peak of a frame the agent sent (when the caller only tracks peaks).
+    public func outboundPeak(_ peak: Int32) {
+        peaks[index] = peak
+        index = (index + 1) % peaks.count
+    }
+
     public func outboundSilence() {
         peaks[index] = 0
         index = (index + 1) % peaks.count

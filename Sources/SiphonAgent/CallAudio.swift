@@ -1,0 +1,24 @@
+import SiphonAudio
+import SiphonCore
+
+/// The phone line as the conversation sees it: a paced outbound queue and call controls.
+public protocol CallAudio: AnyObject, Sendable {
+    /// Queues a frame (pipeline rate) to be sent on the next free 20 ms slot.
+    func enqueue(_ frame: AudioFrame)
+    /// Drops everything queued (barge-in); returns how many frames were dropped.
+    func flush() -> Int
+    var queuedFrames: Int { get }
+    /// Agent frames sent on the wire so far (silence excluded): tells what the caller has heard.
+    var sentFrames: Int { get }
+    func sendDigits(_ digits: String) async
+    /// Transfers the call; returns the final status (2xx: transferred, the line is then gone).
+    func transfer(to target: String) async throws -> Int
+    func hangup(reason: String) async
+}
+
+/// Where the conversation keeps its turns and context (the cluster's fenced session store).
+public protocol ConversationStore: Sendable {
+    @discardableResult func append(_ turn: Turn) async throws -> Bool
+    func setContext(_ fields: [String: String]) async throws
+    func history() async throws -> [Turn]
+}

@@ -1,0 +1,576 @@
+import Foundation
+import Logging
+import SiphonAudio
+import SiphonCore
+import Synchronization
+
+/// One call's conversation loop, clocked by the caller's audio: one iteration per 20 ms frame, so
+/// every timing rule (endpointing, barge-in, false interruption, silence, duration) counts frames
+/// and behaves the same under load and in tests.
+///
+/// Per frame: VAD (with the echo guard while the agent talks) → STT; barge-in when the caller
+/// talks over the agent for `min_interruption` (outbound flushed at once, LLM/TTS cancelled, the
+/// agent turn stored as far as it was heard, `interrupted`); endpointing when the caller stops
+/// (VAD silence + final transcript, bounded by the endpointing delays); then the response: LLM
+/// tokens → sentences → TTS → the paced sender, with tool calls in between.
+public final class Conversation: @unchecked Sendable {
+    // Accessed from the `run` task only, except `shared` (Mutex) which child tasks write.
+    public struct Outcome: Sendable, Equatable {
+        public var status: CallStatus
+        public var reason: String
+    }
+
+    let agent: Agent
+    let audio: any CallAudio
+    let store: any ConversationStore
+    let logger: Logger
+    let pipelineRate: Int
+    private let shared = Mutex(Shared())
+    private let processed = Atomic<Int>(0)
+    private let vad: VoiceActivityDetector
+    private let echoGuard = EchoGuard()
+    private var writer: TurnWriter!
+    private var stt: (any STTStream)?
+    private var sttResampler: Resampler?
+    private var tick = 0
+    private var userSpeaking = false
+    private var speechEndTick = 0
+    private var speechEndWallMs: Int64 = 0
+    private var interruptionRun = 0
+    private var responseTask: Task<Void, Never>?
+    private var response: ResponseState?
+    private var falseInterruption: (tick: Int, remaining: String)?
+    private var lastActivityTick = 0
+    private var silencePrompts = 0
+    private var pendingEnd: String?
+    private var dtmfBuffer = ""
+    private var dtmfTick = 0
+    private var outboundPeaks: [Int32] = []
+    private var lastSent = 0
+
+    struct Shared {
+        var finals: [String] = []
+        var interim = ""
+        var transcriptTick = 0
+        var sttFinalWallMs: Int64?
+        var plan: [(text: String, frames: Int)] = []
+        var responseDone = false
+        var llmFirstTokenWallMs: Int64?
+        var llmRequestWallMs: Int64?
+        var ttsRequestWallMs: Int64?
+        var ttsFirstAudioWallMs: Int64?
+        var endRequested: String?
+        var transferTo: String?
+        var failure: String?
+        var enqueuedPeaks: [Int32] = []
+    }
+
+    /// The agent turn being spoken.
+    struct ResponseState {
+        var startSent: Int
+        var speechEndWallMs: Int64
+        var sttFinalWallMs: Int64?
+        var firstFrameOutWallMs: Int64?
+    }
+
+    public init(agent: Agent, audio: any CallAudio, store: any ConversationStore, pipelineRate: Int = 16000,
+                logger: Logger = Logger(label: "siphon.agent")) {
+        self.agent = agent
+        self.audio = audio
+        self.store = store
+        self.pipelineRate = pipelineRate
+        self.logger = logger
+        vad = VoiceActivityDetector(sampleRate: pipelineRate, configuration: agent.vad)
+    }
+
+    /// Caller frames handled so far (the conversation's clock).
+    public var processedFrames: Int { processed.load(ordering: .acquiring) }
+
+    private func frames(_ seconds: Double) -> Int { max(1, Int((seconds * 50).rounded())) }
+
+    private var agentSpeaking: Bool {
+        responseTask != nil || audio.queuedFrames > 0
+    }
+
+    // MARK: run
+
+    /// Runs until the call ends (hang-up by either side, end_call, timeouts). `resume`: a takeover —
+    /// history comes from the store and is re-injected into the model.
+    public func run(frames inbound: AsyncStream<AudioFrame>, dtmf: AsyncStream<Character>? = nil, resume: Bool) async -> Outcome {
+        let history = (try? await store.history()) ?? []
+        writer = TurnWriter(store: store, history: history)
+        do {
+            stt = try await agent.stt.open()
+        } catch {
+            logger.error("STT failed to start", metadata: ["error": "\(error)"])
+            return Outcome(status: .failed, reason: "speech recognition unavailable: \(Redaction.redact("\(error)"))")
+        }
+        if agent.stt.sampleRate != pipelineRate { sttResampler = try? Resampler(from: pipelineRate, to: agent.stt.sampleRate) }
+        try? await store.setContext(["agent": agent.name, "stt": agent.stt.name, "llm": agent.llm.name, "tts": agent.tts.name])
+        let transcripts = Task { [stt] in await self.collectTranscripts(stt) }
+        let digits = Task {
+            guard let dtmf else { return }
+            for await d in dtmf { self.pendingDigits.withLock { $0.append(d) } }
+        }
+        defer {
+            transcripts.cancel()
+            digits.cancel()
+            responseTask?.cancel()
+        }
+        if resume {
+            logger.info("resuming conversation", metadata: ["agent.history_turns": "\(history.count)"])
+            if let line = agent.resumeLine { startResponse(speaking: line, persistAs: .agent) }
+        } else if let greeting = agent.greeting {
+            startResponse(speaking: greeting, persistAs: .agent)
+        } else {
+            startResponse(history: true)
+        }
+
+        for await frame in inbound {
+            tick += 1
+            defer { processed.store(tick, ordering: .releasing) }
+            if let outcome = await step(frame) {
+                await stt?.close()
+                return outcome
+            }
+        }
+        await stt?.close()
+        return Outcome(status: .ended, reason: "the line closed")
+    }
+
+    /// Digits received since the last frame (RFC 4733 or SIP INFO), picked up by `step`.
+    private let pendingDigits = Mutex("")
+
+    /// One 20 ms frame. Returns an outcome when the call is over.
+    private func step(_ frame: AudioFrame) async -> Outcome? {
+        // Which outbound frames went out since the last frame (echo reference, first-audio mark).
+        let sent = audio.sentFrames
+        if sent > lastSent {
+            let peaks = shared.withLock { s -> [Int32] in
+                let n = min(sent - lastSent, s.enqueuedPeaks.count)
+                defer { s.enqueuedPeaks.removeFirst(n) }
+                return Array(s.enqueuedPeaks.prefix(n))
+            }
+            for p in peaks { echoGuard.outboundPeak(p) }
+            if var r = response, r.firstFrameOutWallMs == nil, sent > r.startSent {
+                r.firstFrameOutWallMs = Timestamp.nowMs()
+                response = r
+            }
+        } else {
+            echoGuard.outboundPeak(0)
+        }
+        lastSent = sent
+
+        let decision = frame.samples.withUnsafeBufferPointer { vad.process($0) }
+        let callerHeard = decision.isSpeech && frame.samples.withUnsafeBufferPointer { echoGuard.admits($0) }
+        let toSTT = sttResampler.map { AudioFrame(sampleRate: agent.stt.sampleRate, samples: $0.process(frame.samples)) } ?? frame
+        try? await stt?.send(toSTT, speech: decision.isSpeech)
+        switch decision.event {
+        case .speechStarted:
+            userSpeaking = true
+            lastActivityTick = tick
+        case .speechEnded:
+            userSpeaking = false
+            speechEndTick = tick
+            speechEndWallMs = Timestamp.nowMs()
+            try? await stt?.flush()
+        case nil:
+            break
+        }
+        if userSpeaking { lastActivityTick = tick }
+
+        // DTMF digits collect for a second, then become a user turn.
+        let newDigits = pendingDigits.withLock { d -> String in defer { d = "" }; return d }
+        if !newDigits.isEmpty {
+            dtmfBuffer += newDigits
+            dtmfTick = tick
+            lastActivityTick = tick
+        }
+        if !dtmfBuffer.isEmpty, tick - dtmfTick >= frames(1.0), !agentSpeaking {
+            let digits = dtmfBuffer
+            dtmfBuffer = ""
+            _ = try? await writer.append(.user, "(keypad: \(digits.map(String.init).joined(separator: " ")))", extra: ["dtmf": digits])
+            startResponse(history: true)
+        }
+
+        // Barge-in.
+        if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil {
+            interruptionRun = callerHeard ? interruptionRun + 1 : 0
+            if interruptionRun >= frames(agent.turn.minInterruption) {
+                await interrupt()
+            }
+        } else {
+            interruptionRun = 0
+        }
+
+        // A false interruption (no words came): the agent picks up where it was cut off.
+        if let fi = falseInterruption {
+            let words = shared.withLock { !$0.finals.joined().isEmpty || !$0.interim.isEmpty }
+            if words {
+                falseInterruption = nil
+            } else if !userSpeaking, tick - fi.tick >= frames(agent.turn.falseInterruptionTimeout) {
+                falseInterruption = nil
+                logger.info("false interruption: resuming")
+                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
+            }
+        }
+
+        // The response finished playing: store the agent turn; act on end_call / transfer.
+        if let outcome = await finishResponseIfPlayed() { return outcome }
+
+        // Endpointing.
+        if !agentSpeaking, !userSpeaking, falseInterruption == nil {
+            let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " ").trimmingCharacters(in: .whitespaces), $0.interim) }
+            let quiet = tick - speechEndTick
+            if !finals.isEmpty, quiet >= frames(agent.turn.minEndpointingDelay) {
+                await endUserTurn(finals)
+            } else if quiet >= frames(agent.turn.maxEndpointingDelay), !(finals + interim).isEmpty {
+                await endUserTurn((finals + " " + interim).trimmingCharacters(in: .whitespaces))
+            }
+        }
+
+        // Silence and duration limits.
+        if !agentSpeaking, !userSpeaking, tick - lastActivityTick >= frames(agent.turn.silenceTimeout) {
+            silencePrompts += 1
+            lastActivityTick = tick
+            if silencePrompts >= 2 {
+                pendingEnd = "caller silent"
+                startResponse(speaking: "I haven't heard anything, so I'll hang up now. Goodbye.", persistAs: .agent)
+            } else {
+                startResponse(speaking: "Are you still there?", persistAs: .agent)
+            }
+        }
+        if tick >= frames(agent.turn.maxCallDuration), pendingEnd == nil {
+            pendingEnd = "maximum call duration"
+            _ = audio.flush()
+            responseTask?.cancel()
+            responseTask = nil
+            startResponse(speaking: "I'm sorry, we've reached the time limit for this call. Goodbye.", persistAs: .agent)
+        }
+        return nil
+    }
+
+    // MARK: turns
+
+    private func endUserTurn(_ text: String) async {
+        let sttFinal = shared.withLock { s -> Int64? in
+            defer {
+                s.finals = []
+                s.interim = ""
+                s.sttFinalWallMs = nil
+            }
+            return s.sttFinalWallMs
+        }
+        silencePrompts = 0
+        lastActivityTick = tick
+        var extra = ["speech_end_ms": String(speechEndWallMs)]
+        if let sttFinal { extra["stt_final_ms"] = String(sttFinal) }
+        _ = try? await writer.append(.user, text, extra: extra)
+        try? await store.setContext(["last_user_text": text])
+        startResponse(history: true, speechEnd: speechEndWallMs, sttFinal: sttFinal)
+    }
+
+    /// Barge-in: silence the line now, cancel the response, store what was heard.
+    private func interrupt() async {
+        interruptionRun = 0
+        let dropped = audio.flush()
+        responseTask?.cancel()
+        responseTask = nil
+        let plan = shared.withLock { s -> [(text: String, frames: Int)] in
+            defer {
+                s.plan = []
+                s.enqueuedPeaks = []
+                s.responseDone = false
+            }
+            return s.plan
+        }
+        let heardFrames = audio.sentFrames - (response?.startSent ?? audio.sentFrames)
+        let (heard, remaining) = Self.split(plan: plan, heardFrames: heardFrames)
+        logger.info("barge-in", metadata: ["agent.frames_dropped": "\(dropped)", "agent.frames_heard": "\(heardFrames)"])
+        if !heard.isEmpty || !remaining.isEmpty {
+            _ = try? await writer.append(.agent, heard, interrupted: true,
+                                         extra: latencyExtra().merging(["barge_in.frames_dropped": String(dropped)]) { $1 })
+        }
+        response = nil
+        falseInterruption = remaining.isEmpty ? nil : (tick, remaining)
+        lastActivityTick = tick
+    }
+
+    /// What the caller heard of the planned sentences after `heardFrames` frames, and the rest.
+    static func split(plan: [(text: String, frames: Int)], heardFrames: Int) -> (heard: String, remaining: String) {
+        var left = heardFrames
+        var heard: [String] = []
+        var remaining: [String] = []
+        for (text, n) in plan {
+            if left >= n {
+                heard.append(text)
+                left -= n
+            } else if left > 0 {
+                let words = text.split(separator: " ")
+                let k = Int(Double(words.count) * Double(left) / Double(max(1, n)))
+                heard.append(words.prefix(k).joined(separator: " "))
+                remaining.append(words.dropFirst(k).joined(separator: " "))
+                left = 0
+            } else {
+                remaining.append(text)
+            }
+        }
+        return (heard.filter { !$0.isEmpty }.joined(separator: " "), remaining.filter { !$0.isEmpty }.joined(separator: " "))
+    }
+
+    private func latencyExtra() -> [String: String] {
+        guard let r = response else { return [:] }
+        var e: [String: String] = [:]
+        let (llmReq, llmFirst, ttsReq, ttsFirst) = shared.withLock { ($0.llmRequestWallMs, $0.llmFirstTokenWallMs, $0.ttsRequestWallMs, $0.ttsFirstAudioWallMs) }
+        if r.speechEndWallMs > 0 { e["latency.speech_end_ms"] = String(r.speechEndWallMs) }
+        if let s = r.sttFinalWallMs { e["latency.stt_final_ms"] = String(s) }
+        if let t = llmFirst { e["latency.llm_first_token_ms"] = String(t) }
+        if let t = ttsFirst { e["latency.tts_first_audio_ms"] = String(t) }
+        if let t = r.firstFrameOutWallMs { e["latency.first_rtp_ms"] = String(t) }
+        // Durations: inside each provider, and voice-to-voice at the wire.
+        if r.speechEndWallMs > 0, let out = r.firstFrameOutWallMs {
+            let v2v = out - r.speechEndWallMs
+            e["latency.voice_to_voice_ms"] = String(v2v)
+            let stt = r.sttFinalWallMs.map { max(0, $0 - r.speechEndWallMs) } ?? 0
+            let llm = zip2(llmReq, llmFirst).map { $1 - $0 } ?? 0
+            let tts = zip2(ttsReq, ttsFirst).map { $1 - $0 } ?? 0
+            e["latency.stt_ms"] = String(stt)
+            e["latency.llm_ms"] = String(llm)
+            e["latency.tts_ms"] = String(tts)
+            e["latency.framework_ms"] = String(max(0, v2v - stt - llm - tts))
+        }
+        return e
+    }
+
+    private func finishResponseIfPlayed() async -> Outcome? {
+        guard responseTask == nil || shared.withLock({ $0.responseDone }) else { return nil }
+        guard response != nil || responseTask != nil else {
+            if let end = pendingEnd, audio.queuedFrames == 0 {
+                await audio.hangup(reason: end)
+                return Outcome(status: .ended, reason: end)
+            }
+            return nil
+        }
+        guard audio.queuedFrames == 0 else { return nil }
+        // Everything queued has been sent.
+        let (plan, failure, endRequested, transferTo) = shared.withLock { s -> ([(text: String, frames: Int)], String?, String?, String?) in
+            defer {
+                s.plan = []
+                s.responseDone = false
+                s.failure = nil
+                s.endRequested = nil
+                s.transferTo = nil
+            }
+            return (s.plan, s.failure, s.endRequested, s.transferTo)
+        }
+        let text = plan.map(\.text).joined(separator: " ")
+        if !text.isEmpty, let persist = persistAs {
+            _ = try? await writer.append(persist, text, extra: latencyExtra().merging(persistExtra) { $1 })
+        }
+        responseTask = nil
+        response = nil
+        persistAs = nil
+        persistExtra = [:]
+        lastActivityTick = tick
+        if let failure { logger.error("response failed", metadata: ["error": "\(failure)"]) }
+        if let transferTo {
+            let status = (try? await audio.transfer(to: transferTo)) ?? 500
+            _ = try? await writer.append(.tool, "transfer to \(transferTo): \(status)", extra: ["name": "transfer_call", "status": String(status)])
+            if (200..<300).contains(status) { return Outcome(status: .ended, reason: "transferred to \(transferTo)") }
+        }
+        if let end = endRequested ?? pendingEnd {
+            await audio.hangup(reason: end)
+            return Outcome(status: .ended, reason: end)
+        }
+        return nil
+    }
+
+    // MARK: responses
+
+    private var persistAs: Turn.Role?
+    private var persistExtra: [String: String] = [:]
+
+    /// Speaks fixed text (greeting, resume line, prompts).
+    private func startResponse(speaking text: String, persistAs role: Turn.Role, extra: [String: String] = [:]) {
+        begin(role: role, extra: extra, speechEnd: 0, sttFinal: nil)
+        let tts = agent.tts
+        responseTask = Task { [weak self] in
+            guard let self else { return }
+            await self.speak(text, tts: tts)
+            self.shared.withLock { $0.responseDone = true }
+        }
+    }
+
+    /// Asks the model for the next agent turn (with the conversation so far) and speaks it.
+    private func startResponse(history: Bool, speechEnd: Int64 = 0, sttFinal: Int64? = nil) {
+        begin(role: .agent, extra: [:], speechEnd: speechEnd, sttFinal: sttFinal)
+        responseTask = Task { [weak self] in
+            guard let self else { return }
+            await self.generate()
+            self.shared.withLock { $0.responseDone = true }
+        }
+    }
+
+    private func begin(role: Turn.Role, extra: [String: String], speechEnd: Int64, sttFinal: Int64?) {
+        responseTask?.cancel()
+        persistAs = role
+        persistExtra = extra
+        response = ResponseState(startSent: audio.sentFrames + audio.queuedFrames, speechEndWallMs: speechEnd, sttFinalWallMs: sttFinal)
+        shared.withLock { s in
+            s.plan = []
+            s.responseDone = false
+            s.llmRequestWallMs = nil
+            s.llmFirstTokenWallMs = nil
+            s.ttsRequestWallMs = nil
+            s.ttsFirstAudioWallMs = nil
+        }
+    }
+
+    private func generate() async {
+        let tools = BuiltinTools.all + agent.tools.map(\.spec)
+        for _ in 0..<5 {  // tool rounds
+            let messages = await writer.messages(instructions: agent.instructions, window: agent.contextWindow)
+            let request = LLMRequest(messages: messages, tools: tools, temperature: agent.temperature)
+            var splitter = SentenceSplitter()
+            var calls: [ToolCall] = []
+            var text = ""
+            do {
+                shared.withLock { $0.llmRequestWallMs = $0.llmRequestWallMs ?? Timestamp.nowMs() }
+                for try await event in try await agent.llm.stream(request) {
+                    try Task.checkCancellation()
+                    switch event {
+                    case .text(let t):
+                        shared.withLock { $0.llmFirstTokenWallMs = $0.llmFirstTokenWallMs ?? Timestamp.nowMs() }
+                        text += t
+                        for sentence in splitter.push(t) { await speak(sentence, tts: agent.tts) }
+                    case .toolCall(let c):
+                        calls.append(c)
+                    case .usage:
+                        break
+                    }
+                }
+                if let rest = splitter.finish() { await speak(rest, tts: agent.tts) }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                shared.withLock { $0.failure = Redaction.redact("\(error)") }
+                await speak("I'm sorry, I'm having trouble right now. Could you say that again?", tts: agent.tts)
+                return
+            }
+            if Task.isCancelled || calls.isEmpty { return }
+            // The model asked for tools: store the call and the results, then let it continue.
+            await waitForPlayout()
+            let spoken = shared.withLock { s -> String in
+                defer { s.plan = [] }
+                return s.plan.map(\.text).joined(separator: " ")
+            }
+            let callsJSON = String(decoding: (try? JSONEncoder().encode(calls)) ?? Data(), as: UTF8.self)
+            _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: ["tool_calls": callsJSON])
+            var continueModel = false
+            for call in calls {
+                let result = await runTool(call)
+                _ = try? await writer.append(.tool, result.text, extra: ["tool_call_id": call.id, "name": call.name, "arguments": call.arguments])
+                continueModel = continueModel || result.continueModel
+            }
+            if !continueModel { return }
+        }
+    }
+
+    private func waitForPlayout() async {
+        while audio.queuedFrames > 0, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Runs one tool call. Built-ins act on the call; the others run the user's handler.
+    private func runTool(_ call: ToolCall) async -> (text: String, continueModel: Bool) {
+        switch call.name {
+        case "end_call":
+            let reason = BuiltinTools.argument("reason", in: call.arguments) ?? "agent ended the call"
+            shared.withLock { $0.endRequested = reason }
+            return ("ending the call", false)
+        case "transfer_call":
+            guard let to = BuiltinTools.argument("to", in: call.arguments), !to.isEmpty else { return ("error: 'to' is required", true) }
+            shared.withLock { $0.transferTo = to }
+            return ("transferring to \(to)", false)
+        case "send_dtmf":
+            guard let digits = BuiltinTools.argument("digits", in: call.arguments),
+                  !digits.isEmpty, digits.allSatisfy({ TelephoneEvent.event(for: $0) != nil }) else { return ("error: digits must be 0-9, *, #, A-D", true) }
+            await audio.sendDigits(digits)
+            return ("sent \(digits)", true)
+        default:
+            guard let tool = agent.tools.first(where: { $0.spec.name == call.name }) else { return ("error: unknown tool \(call.name)", true) }
+            do {
+                return (try await tool.handler(call.arguments), true)
+            } catch {
+                return ("error: \(Redaction.redact("\(error)"))", true)
+            }
+        }
+    }
+
+    /// Synthesises one sentence and queues its frames (resampled to the pipeline rate).
+    private func speak(_ sentence: String, tts: any TextToSpeech) async {
+        guard !Task.isCancelled else { return }
+        shared.withLock { $0.ttsRequestWallMs = $0.ttsRequestWallMs ?? Timestamp.nowMs() }
+        var count = 0
+        var resampler: Resampler?
+        do {
+            for try await frame in try await tts.synthesize(sentence) {
+                if Task.isCancelled { return }
+                var samples = frame.samples
+                if frame.sampleRate != pipelineRate {
+                    if resampler == nil { resampler = try Resampler(from: frame.sampleRate, to: pipelineRate) }
+                    samples = resampler!.process(samples)
+                }
+                for chunk in Self.frames(of: samples, size: pipelineRate / 50) {
+                    if Task.isCancelled { return }
+                    var peak: Int32 = 0
+                    for s in chunk { peak = max(peak, abs(Int32(s))) }
+                    shared.withLock {
+                        $0.ttsFirstAudioWallMs = $0.ttsFirstAudioWallMs ?? Timestamp.nowMs()
+                        $0.enqueuedPeaks.append(peak)
+                    }
+                    audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
+                    count += 1
+                }
+            }
+        } catch {
+            if !Task.isCancelled { shared.withLock { $0.failure = Redaction.redact("TTS: \(error)") } }
+        }
+        if !Task.isCancelled { shared.withLock { $0.plan.append((sentence, count)) } }
+    }
+
+    /// Cuts samples into whole frames, padding the last with silence.
+    static func frames(of samples: [Int16], size: Int) -> [[Int16]] {
+        stride(from: 0, to: samples.count, by: size).map { start in
+            let end = min(samples.count, start + size)
+            var f = Array(samples[start..<end])
+            if f.count < size { f += [Int16](repeating: 0, count: size - f.count) }
+            return f
+        }
+    }
+
+    private func collectTranscripts(_ stream: (any STTStream)?) async {
+        guard let stream else { return }
+        do {
+            for try await t in stream.transcripts {
+                let text = t.text.trimmingCharacters(in: .whitespaces)
+                shared.withLock { s in
+                    if t.isFinal {
+                        if !text.isEmpty { s.finals.append(text) }
+                        s.interim = ""
+                        s.sttFinalWallMs = Timestamp.nowMs()
+                    } else {
+                        s.interim = text
+                    }
+                }
+            }
+        } catch {
+            logger.error("STT stream failed", metadata: ["error": "\(Redaction.redact("\(error)"))"])
+        }
+    }
+}
+
+private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}

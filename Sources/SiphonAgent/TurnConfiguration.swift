@@ -1,0 +1,36 @@
+/// Turn-taking knobs (`turn:` in agent configuration). Durations in seconds.
+public struct TurnConfiguration: Sendable, Equatable, Codable {
+    /// Silence after the caller stops before the turn may end (with a final transcript).
+    public var minEndpointingDelay: Double = 0.2
+    /// The longest to wait for a final transcript after the caller stops; then the turn ends with
+    /// whatever was heard.
+    public var maxEndpointingDelay: Double = 0.8
+    /// The caller must talk this long over the agent to interrupt it.
+    public var minInterruption: Double = 0.3
+    public var allowInterruptions = true
+    /// After an interruption without any words (a cough, a door), the agent resumes after this long.
+    public var falseInterruptionTimeout: Double = 1.5
+    /// Caller silence after the agent finished before it checks in; a second one ends the call.
+    public var silenceTimeout: Double = 15
+    public var maxCallDuration: Double = 1800
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case minEndpointingDelay = "min_endpointing_delay", maxEndpointingDelay = "max_endpointing_delay"
+        case minInterruption = "min_interruption", allowInterruptions = "allow_interruptions"
+        case falseInterruptionTimeout = "false_interruption_timeout", silenceTimeout = "silence_timeout"
+        case maxCallDuration = "max_call_duration"
+    }
+
+    public func validate() -> [String] {
+        var p: [String] = []
+        if !(0...5).contains(minEndpointingDelay) { p.append("min_endpointing_delay must be 0 to 5 seconds") }
+        if !(minEndpointingDelay...10).contains(maxEndpointingDelay) { p.append("max_endpointing_delay must be at least min_endpointing_delay and at most 10") }
+        if !(0.02...5).contains(minInterruption) { p.append("min_interruption must be 0.02 to 5 seconds") }
+        if !(0.1...30).contains(falseInterruptionTimeout) { p.append("false_interruption_timeout must be 0.1 to 30 seconds") }
+        if !(1...3600).contains(silenceTimeout) { p.append("silence_timeout must be 1 to 3600 seconds") }
+        if !(1...86_400).contains(maxCallDuration) { p.append("max_call_duration must be 1 to 86400 seconds") }
+        return p
+    }
+}

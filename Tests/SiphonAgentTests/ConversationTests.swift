@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+@testable import SiphonAgent
+import SiphonAudio
+import SiphonCore
+
+/// Turn-taking with scripted STT/LLM/TTS at the plugin boundary. The conversation is clocked by
+/// the frames the test feeds (one per 20 ms slot, the fake line sending one frame per slot), so
+/// every assertion is a frame count, never a wall-clock time.
+@Suite(.timeLimit(.minutes(1)))
+struct ConversationTests {
+    final class Run: @unchecked Sendable {
+        let line = FakeLine()
+        let store: MemoryStore
+        let conversation: Conversation
+        let continuation: AsyncStream<AudioFrame>.Continuation
+        let dtmf: AsyncStream<Character>.Continuation
+        let task: Task<Conversation.Outcome, Never>
+        var fed = 0
+
+        init(agent: Agent, store: MemoryStore = MemoryStore(), resume: Bool = false) {
+            self.store = store
+            conversation = Conversation(agent: agent, audio: line, store: store)
+            let (frames, c) = AsyncStream<AudioFrame>.makeStream()
+            let (digits, d) = AsyncStream<Character>.makeStream()
+            continuation = c
+            dtmf = d
+            let conv = conversation
+            task = Task { await conv.run(frames: frames, dtmf: digits, resume: resume) }
+        }
+
+        /// Feeds frames in lock-step: each one is processed before the line sends its slot.
+        func feed(_ frames: [AudioFrame]) async {
+            for f in frames {
+                fed += 1
+                continuation.yield(f)
+                while conversation.processedFrames < fed, !task.isCancelled {
+                    try? await Task.sleep(for: .microseconds(200))
+                }
+                try? await Task.sleep(for: .milliseconds(1))  // let a response task queue its audio
+                line.tick()
+            }
+        }
+
+        /// Feeds silence until `condition` holds (at most `limit` frames); returns frames fed.
+        @discardableResult
+        func feedSilence(until condition: () -> Bool, limit: Int = 500) async -> Int {
+            var n = 0
+            while !condition(), n < limit {
+                await feed(Caller.silence(1))
+                n += 1
+            }
+            return n
+        }
+
+        func finish() async -> Conversation.Outcome {
+            continuation.finish()
+            return await task.value
+        }
+    }
+
+    func agent(stt: [String], llm: [[LLMEvent]], greeting: String? = "Hello, dental office.", turn: TurnConfiguration = TurnConfiguration()) -> (Agent, ScriptedLLM) {
+        let model = ScriptedLLM(llm)
+        return (Agent(name: "Test", llm: model, tts: ToneTTS(), stt: ScriptedSTT(stt), instructions: "Be brief.", greeting: greeting, turn: turn), model)
+    }
+
+    @Test func greetsThenAnswersAfterEndpointing() async throws {
+        let (a, llm) = agent(stt: ["I need a cleaning"], llm: [[.text("Sure. "), .text("What day works for you?")]])
+        let run = Run(agent: a)
+        let greetFrames = await run.feedSilence(until: { run.store.all.count == 1 })
+        #expect(greetFrames >= 30)  // 3 words × 10 frames played before the turn is stored
+        #expect(run.store.all[0].role == .agent && run.store.all[0].text == "Hello, dental office.")
+        await run.feed(Caller.speech(40))
+        await run.feedSilence(until: { run.store.all.count == 3 })
+        let turns = run.store.all
+        #expect(turns.map(\.role) == [.agent, .user, .agent])
+        #expect(turns[1].text == "I need a cleaning")
+        #expect(turns[2].text == "Sure. What day works for you?")
+        #expect(turns.map(\.seq) == [1, 2, 3])
+        // The model saw the whole conversation so far.
+        let request = try #require(llm.requests.withLock { $0.first })
+        #expect(request.messages.map(\.role) == [.system, .agent2, .user].map { $0 == .agent2 ? .assistant : $0 })
+        #expect(request.tools.map(\.name).contains("end_call"))
+        // Wire latency marks are stored with the turn.
+        for key in ["latency.speech_end_ms", "latency.first_rtp_ms", "latency.voice_to_voice_ms", "latency.framework_ms"] {
+            #expect(turns[2].extra[key] != nil, "missing \(key)")
+        }
+        _ = await run.finish()
+    }
+
+    @Test func bargeInFlushesWithinOneFrameAndStoresWhatWasHeard() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        let (a, _) = agent(stt: ["wait stop"], llm: [[.text(long)]], greeting: long)
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.line.sentFrames >= 40 })
+        #expect(run.line.queuedFrames > 0)
+        let minInterruption = Int(a.turn.minInterruption * 50)
+        var decidedAt: Int?
+        for i in 1...40 {
+            await run.feed(Caller.speech(1))
+            if !run.line.flushes.isEmpty { decidedAt = i; break }
+        }
+        // The decision came after min_interruption of caller speech (the VAD needs a frame or two to
+        // confirm speech) and the queue was emptied at once: the very next slot sends silence.
+        let at = try #require(decidedAt)
+        #expect(at >= minInterruption && at <= minInterruption + 3, "decided after \(at) frames")
+        #expect(run.line.queuedFrames == 0)
+        #expect(run.line.tick() == false)
+        await run.feed(Caller.speech(10))
+        await run.feedSilence(until: { run.store.all.contains { $0.role == .user } })
+        let agentTurn = try #require(run.store.all.first { $0.interrupted })
+        #expect(agentTurn.role == .agent)
+        let heardWords = agentTurn.text.split(separator: " ").count
+        #expect(heardWords >= 3 && heardWords < 12, "heard: \(agentTurn.text)")
+        #expect(long.hasPrefix(agentTurn.text))
+        _ = await run.finish()
+    }
+
+    @Test func aFalseInterruptionResumesTheAgent() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        var turn = TurnConfiguration()
+        turn.falseInterruptionTimeout = 0.5
+        let (a, _) = agent(stt: [""], llm: [], greeting: long, turn: turn)  // the cough yields no words
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.line.sentFrames >= 30 })
+        var decidedAt = 0
+        for _ in 0..<20 {
+            await run.feed(Caller.speech(1))
+            if decidedAt == 0, !run.line.flushes.isEmpty { decidedAt = run.fed }
+        }
+        #expect(decidedAt > 0)
+        await run.feedSilence(until: { run.line.queuedFrames > 0 }, limit: 200)
+        // Resumed once false_interruption_timeout (25 frames) passed since the interruption, the
+        // caller having been silent (VAD released) by then.
+        let resumedAfter = run.fed - decidedAt
+        #expect(resumedAfter >= 25 && resumedAfter <= 32, "resumed \(resumedAfter) frames after the interruption")
+        await run.feedSilence(until: { run.store.all.count == 2 })
+        let turns = run.store.all
+        #expect(turns[0].interrupted && turns[1].extra["resumed_after_false_interruption"] == "true")
+        #expect((turns[0].text + " " + turns[1].text).split(separator: " ").count == 12)
+        _ = await run.finish()
+    }
+
+    @Test func endCallHangsUpAfterTheGoodbyeIsPlayed() async throws {
+        let (a, _) = agent(stt: ["that's all thanks"], llm: [[.text("Goodbye!"), .toolCall(ToolCall(id: "c1", name: "end_call", arguments: #"{"reason":"done"}"#))]])
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        await run.feed(Caller.speech(30))
+        let n = await run.feedSilence(until: { run.line.hungUp != nil })
+        #expect(n < 200)
+        #expect(run.line.hungUp == "done")
+        let outcome = await run.task.value
+        #expect(outcome == Conversation.Outcome(status: .ended, reason: "done"))
+        let roles = run.store.all.map(\.role)
+        #expect(roles == [.agent, .user, .agent, .tool])
+        #expect(run.store.all[2].extra["tool_calls"]?.contains("end_call") == true)
+    }
+
+    @Test func toolResultsGoBackToTheModel() async throws {
+        let lookup = AgentTool(name: "lookup_slot", description: "Find a free slot") { args in #"{"slot":"Tuesday 10:00"}"# }
+        let model = ScriptedLLM([
+            [.toolCall(ToolCall(id: "t1", name: "lookup_slot", arguments: "{}"))],
+            [.text("Tuesday at ten is free.")],
+        ])
+        let a = Agent(name: "T", llm: model, tts: ToneTTS(), stt: ScriptedSTT(["any slot"]), instructions: "x", greeting: "Hi.", tools: [lookup])
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        await run.feed(Caller.speech(30))
+        await run.feedSilence(until: { run.store.all.count == 5 })
+        #expect(run.store.all.map(\.role) == [.agent, .user, .agent, .tool, .agent])
+        #expect(run.store.all[3].text.contains("Tuesday 10:00"))
+        let second = try #require(model.requests.withLock { $0.last })
+        #expect(second.messages.last?.role == .tool && second.messages.last?.toolCallID == "t1")
+        _ = await run.finish()
+    }
+
+    @Test func resumeReinjectsHistoryIntoTheModel() async throws {
+        let history = [
+            Turn(seq: 1, role: .agent, text: "Hello, dental office."),
+            Turn(seq: 2, role: .user, text: "I'd like Tuesday"),
+            Turn(seq: 3, role: .agent, text: "Tuesday, morning or afternoon?"),
+        ]
+        let (a, llm) = agent(stt: ["morning please"], llm: [[.text("Booked for Tuesday morning.")]])
+        let run = Run(agent: a, store: MemoryStore(history), resume: true)
+        await run.feedSilence(until: { run.store.all.count == 4 })
+        #expect(run.store.all[3].text == a.resumeLine)  // the bridging line, seq 4
+        await run.feed(Caller.speech(30))
+        await run.feedSilence(until: { run.store.all.count == 6 })
+        let request = try #require(llm.requests.withLock { $0.first })
+        let texts = request.messages.map(\.content)
+        #expect(texts.contains("I'd like Tuesday") && texts.contains("Tuesday, morning or afternoon?") && texts.contains("morning please"))
+        #expect(run.store.all.map(\.seq) == [1, 2, 3, 4, 5, 6])
+        _ = await run.finish()
+    }
+
+    @Test func keypadDigitsBecomeAUserTurn() async throws {
+        let (a, _) = agent(stt: [], llm: [[.text("Got it.")]])
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        run.dtmf.yield("4")
+        run.dtmf.yield("2")
+        await run.feedSilence(until: { run.store.all.count == 3 })
+        #expect(run.store.all[1].text == "(keypad: 4 2)" && run.store.all[1].extra["dtmf"] == "42")
+        _ = await run.finish()
+    }
+
+    @Test func sentenceSplitterAndTruncation() {
+        var s = SentenceSplitter()
+        #expect(s.push("Hello Dr. Smith. How are") == ["Hello Dr. Smith."])
+        #expect(s.push(" you? Fine") == ["How are you?"])
+        #expect(s.finish() == "Fine")
+        let (heard, rest) = Conversation.split(plan: [("one two three four", 40), ("five six", 20)], heardFrames: 20)
+        #expect(heard == "one two" && rest == "three four five six")
+    }
+}
+
+extension ChatMessage.Role {
+    static let agent2 = ChatMessage.Role.assistant
+}

@@ -1,0 +1,131 @@
+import Foundation
+import SiphonAgent
+import SiphonAudio
+import SiphonCore
+import Synchronization
+
+/// Test doubles at the plugin boundary: scripted STT/LLM/TTS, an in-memory store, a fake line.
+
+final class ScriptedSTT: SpeechToText, @unchecked Sendable {
+    let name = "scripted-stt"
+    let sampleRate = 16000
+    /// Transcripts to emit, in order, one per utterance ("" emits nothing: a cough).
+    let script: Script
+    init(_ lines: [String]) { script = Script(lines) }
+    func open() async throws -> any STTStream { Stream(script: script) }
+
+    final class Script: Sendable {
+        let lines: Mutex<[String]>
+        init(_ l: [String]) { lines = Mutex(l) }
+        func next() -> String? { lines.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+    }
+
+    final class Stream: STTStream, @unchecked Sendable {
+        let script: Script
+        let transcripts: AsyncThrowingStream<Transcript, any Error>
+        let sink: AsyncThrowingStream<Transcript, any Error>.Continuation
+        var heardSpeech = false
+        init(script: Script) {
+            self.script = script
+            (transcripts, sink) = AsyncThrowingStream<Transcript, any Error>.makeStream()
+        }
+        func send(_ frame: AudioFrame, speech: Bool) async throws { if speech { heardSpeech = true } }
+        func flush() async throws {
+            guard heardSpeech else { return }
+            heardSpeech = false
+            let next = script.next()
+            if let next, !next.isEmpty { sink.yield(Transcript(text: next, isFinal: true)) }
+        }
+        func close() async { sink.finish() }
+    }
+}
+
+/// Replies from a list; records every request it gets.
+final class ScriptedLLM: LanguageModel, @unchecked Sendable {
+    let name = "scripted-llm"
+    let replies: Mutex<[[LLMEvent]]>
+    let requests = Mutex<[LLMRequest]>([])
+    init(_ replies: [[LLMEvent]]) { self.replies = Mutex(replies) }
+    func stream(_ request: LLMRequest) async throws -> AsyncThrowingStream<LLMEvent, any Error> {
+        requests.withLock { $0.append(request) }
+        let events = replies.withLock { $0.isEmpty ? [.text("Okay.")] : $0.removeFirst() }
+        return AsyncThrowingStream { c in
+            for e in events { c.yield(e) }
+            c.finish()
+        }
+    }
+}
+
+/// One 20 ms frame of a tone per word, so utterance length follows the text.
+struct ToneTTS: TextToSpeech {
+    let name = "tone-tts"
+    let sampleRate = 16000
+    var framesPerWord = 10
+    func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
+        let n = max(1, text.split(separator: " ").count * framesPerWord)
+        return AsyncThrowingStream { c in
+            for i in 0..<n {
+                c.yield(AudioFrame(sampleRate: 16000, samples: (0..<320).map { j in Int16(6000 * sin(Double(i * 320 + j) * 2 * .pi * 300 / 16000)) }))
+            }
+            c.finish()
+        }
+    }
+}
+
+final class MemoryStore: ConversationStore, @unchecked Sendable {
+    let turns: Mutex<[Turn]>
+    let context = Mutex<[String: String]>([:])
+    init(_ turns: [Turn] = []) { self.turns = Mutex(turns) }
+    func append(_ turn: Turn) async throws -> Bool {
+        turns.withLock { t in
+            if t.contains(where: { $0.seq == turn.seq }) { return false }
+            t.append(turn)
+            return true
+        }
+    }
+    func setContext(_ fields: [String: String]) async throws { context.withLock { $0.merge(fields) { $1 } } }
+    func history() async throws -> [Turn] { turns.withLock { $0 } }
+    var all: [Turn] { turns.withLock { $0 } }
+}
+
+/// A phone line that sends one queued frame per inbound frame the test feeds (the media clock).
+final class FakeLine: CallAudio, @unchecked Sendable {
+    private let state = Mutex<(queue: [AudioFrame], sent: Int, flushes: [Int], hangup: String?, digits: String, silentTicksAfterFlush: [Int])>(([], 0, [], nil, "", []))
+    func enqueue(_ frame: AudioFrame) { state.withLock { $0.queue.append(frame) } }
+    func flush() -> Int { state.withLock { s in let n = s.queue.count; s.queue = []; s.flushes.append(n); return n } }
+    var queuedFrames: Int { state.withLock { $0.queue.count } }
+    var sentFrames: Int { state.withLock { $0.sent } }
+    func sendDigits(_ digits: String) async { state.withLock { $0.digits += digits } }
+    func transfer(to target: String) async throws -> Int { 202 }
+    func hangup(reason: String) async { state.withLock { $0.hangup = reason } }
+    /// One 20 ms slot: sends a queued frame if there is one; returns whether it sent agent audio.
+    @discardableResult
+    func tick() -> Bool { state.withLock { s in guard !s.queue.isEmpty else { return false }; s.queue.removeFirst(); s.sent += 1; return true } }
+    var hungUp: String? { state.withLock { $0.hangup } }
+    var digits: String { state.withLock { $0.digits } }
+    var flushes: [Int] { state.withLock { $0.flushes } }
+}
+
+enum Caller {
+    /// Voiced speech stand-in (the VAD detects it) for `frames` frames, at 16 kHz.
+    static func speech(_ frames: Int) -> [AudioFrame] {
+        (0..<frames).map { i in
+            AudioFrame(sampleRate: 16000, samples: (0..<320).map { j in
+                let t = Double(i * 320 + j) / 16000
+                var v = 0.0
+                for k in 1...8 { v += sin(2 * .pi * 140 * Double(k) * t) / Double(k) }
+                return Int16(v * 3000)
+            })
+        }
+    }
+
+    static func silence(_ frames: Int) -> [AudioFrame] {
+        (0..<frames).map { i in
+            let samples: [Int16] = (0..<320).map { (j: Int) -> Int16 in
+                let x: Int = ((i * 320 + j) &* 1_103_515_245 &+ 12345) % 61
+                return Int16(x - 30)
+            }
+            return AudioFrame(sampleRate: 16000, samples: samples)
+        }
+    }
+}
