@@ -78,6 +78,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "SiphonOffline",
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "CEspeakNG", "CPocketSphinx"],
+            swiftSettings: strict),
+        .target(
             name: "SiphonCluster",
             dependencies: [
                 "SiphonCore", "SiphonRedis",
@@ -100,6 +104,7 @@ let package = Package(
         .testTarget(name: "SiphonRedisTests", dependencies: ["SiphonRedis", "CHiredis"], swiftSettings: strict),
         .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
+        .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

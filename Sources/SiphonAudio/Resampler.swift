@@ -12,11 +12,12 @@ public final class Resampler {
     /// Speex quality 0…10; 3 is its "VoIP" setting, 4 keeps ~60 dB stop-band attenuation at a few
     /// microseconds per 20 ms frame.
     public static let defaultQuality: Int32 = 4
-    public static let supportedRates: Set<Int> = [8000, 16000, 24000, 48000]
+    /// Telephony and pipeline rates, plus 22.05 kHz (eSpeak NG) and 44.1 kHz (WAV files).
+    public static let supportedRates: Set<Int> = [8000, 16000, 22050, 24000, 44100, 48000]
 
     public init(from inputRate: Int, to outputRate: Int, quality: Int32 = Resampler.defaultQuality) throws {
         guard Self.supportedRates.contains(inputRate), Self.supportedRates.contains(outputRate) else {
-            throw SiphonError.invalid("resampling \(inputRate) → \(outputRate) Hz is not supported (8, 16, 24, 48 kHz)")
+            throw SiphonError.invalid("resampling \(inputRate) → \(outputRate) Hz is not supported (8, 16, 22.05, 24, 44.1, 48 kHz)")
         }
         var err: Int32 = 0
         guard let st = speex_resampler_init(1, UInt32(inputRate), UInt32(outputRate), quality, &err), err == 0 else {

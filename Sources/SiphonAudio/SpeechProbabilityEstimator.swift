@@ -75,14 +75,15 @@ public final class SpeechProbabilityEstimator {
     /// The level of the last frame in dB relative to full scale.
     public private(set) var levelDB: Double = -100
 
-    /// Speech probability of one 20 ms frame (`frameSamples` samples).
+    /// Speech probability of one 20 ms frame (`frameSamples` samples; a short frame is padded with
+    /// silence, extra samples are ignored).
     public func process(_ samples: UnsafeBufferPointer<Int16>) -> Double {
-        precondition(samples.count >= frameSamples)
         var energy = 0.0
+        let available = min(samples.count, frameSamples)
         frame.withUnsafeMutableBufferPointer { f in
             window.withUnsafeBufferPointer { w in
                 for i in 0..<frameSamples {
-                    let x = Double(samples[i]) / 32768
+                    let x = i < available ? Double(samples[i]) / 32768 : 0
                     energy += x * x
                     f[i] = x * w[i]
                 }

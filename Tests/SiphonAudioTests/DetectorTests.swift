@@ -119,3 +119,13 @@ import Testing
         #expect(Array(echo[0..<160]).withUnsafeBufferPointer { guardian.admits($0) })
     }
 }
+
+@Suite struct VADRobustnessTests {
+    @Test func shortAndLongFramesAreHandled() {
+        let vad = VoiceActivityDetector(sampleRate: 8000)
+        for n in [0, 1, 100, 159, 161, 400] {
+            let d = vad.process([Int16](repeating: 1000, count: n))
+            #expect(d.probability >= 0 && d.probability <= 1)
+        }
+    }
+}
