@@ -44,7 +44,7 @@ public struct VADConfiguration: Sendable, Equatable, Codable {
         return problems
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case activationThreshold = "activation_threshold", deactivationThreshold = "deactivation_threshold"
         case minSpeechDuration = "min_speech_duration", minSilenceDuration = "min_silence_duration"
         case prefixPadding = "prefix_padding", energyFloorDB = "energy_floor_db"
