@@ -36,7 +36,7 @@ let package = Package(
 
         .target(
             name: "SiphonCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(
             name: "SiphonRedis",

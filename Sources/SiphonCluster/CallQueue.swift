@@ -8,6 +8,8 @@ public struct CallQueue: Sendable {
     public let keys: ClusterKeys
     /// How long an idempotency key keeps returning its first call.
     public var idempotencyTTLms = 24 * 3600 * 1000
+    /// Seals inline trunk passwords before they reach Redis (`SIPHON_SECRET_KEY`).
+    public var secretBox: SecretBox?
 
     public init(client: RedisClient, keys: ClusterKeys) {
         self.client = client
@@ -32,7 +34,9 @@ public struct CallQueue: Sendable {
 
     /// Validates that someone can run the job, then writes the call record and XADDs the job.
     public func enqueue(_ job: CallJob) async throws -> Enqueued {
+        var job = job
         try job.validate()
+        try job.sealSecrets(with: secretBox)
         if job.transport != .sim {
             let workers = try await liveWorkers()
             let serving = workers.filter { $0.transports.contains(job.transport.rawValue) && $0.agents.contains(job.agent) }

@@ -26,6 +26,9 @@ enum ClusterScripts {
           redis.call('XADD', kevents(id), 'MAXLEN', '~', 1000, '*', 'type', typ, 'at', at,
             'worker', worker or '', 'epoch', tostring(epoch or ''), 'detail', detail or '')
         end
+        -- Queue operations on a call's job entry; inbound calls have none (entry '').
+        local function ack(entry) if entry and entry ~= '' then redis.call('XACK', KCALLS, GROUP, entry) end end
+        local function move(entry, to) if entry and entry ~= '' then redis.call('XCLAIM', KCALLS, GROUP, to, 0, entry, 'JUSTID') end end
         local function fence(id, w, epoch)
           local v = redis.call('HMGET', kcall(id), 'owner', 'epoch')
           if v[1] ~= w or v[2] ~= epoch then
@@ -99,7 +102,7 @@ enum ClusterScripts {
         if v[1] == 'queued' or v[2] == '' then
           redis.call('HSET', key, 'status', 'canceled', 'reason', ARGV[4], 'ended_at', now, 'updated_at', now)
           redis.call('SREM', KORPHANS, id)
-          if v[1] ~= 'queued' then redis.call('XACK', KCALLS, GROUP, v[4]) end
+          if v[1] ~= 'queued' then ack(v[4]) end
           event(id, 'canceled', now, '', v[3], ARGV[4])
           return {'canceled'}
         end

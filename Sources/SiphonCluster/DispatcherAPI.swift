@@ -33,9 +33,11 @@ public struct DispatcherAPI: Sendable {
     let queue: CallQueue
     let store: SessionStore
 
-    public init(configuration: DispatcherConfiguration, client: RedisClient) {
+    public init(configuration: DispatcherConfiguration, client: RedisClient, secretBox: SecretBox? = nil) {
         self.configuration = configuration
-        self.queue = CallQueue(client: client, keys: configuration.keys)
+        var queue = CallQueue(client: client, keys: configuration.keys)
+        queue.secretBox = secretBox
+        self.queue = queue
         self.store = SessionStore(client: client, keys: configuration.keys)
     }
 
@@ -83,7 +85,7 @@ public struct DispatcherAPI: Sendable {
         } catch {
             throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
         }
-        var job = try CallJob.parse(Data(buffer: body))
+        var job = try CallJob.parse(Data(buffer: body), allowPlainSecrets: true)
         if job.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
             job.idempotencyKey = key
             try job.validate()

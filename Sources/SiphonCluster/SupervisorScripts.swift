@@ -105,7 +105,7 @@ enum SupervisorScripts {
         if attempts >= (tonumber(job.max_attempts) or 3) then
           local reason = 'max_attempts (' .. attempts .. ') exhausted'
           redis.call('HSET', key, 'status', 'failed', 'reason', reason, 'ended_at', now, 'updated_at', now)
-          redis.call('XACK', KCALLS, GROUP, v[5])
+          ack(v[5])
           redis.call('XADD', KDEAD, 'MAXLEN', '~', 10000, '*', 'entry', v[5], 'call', id, 'reason', reason,
             'job', v[4] or '', 'worker', '', 'at', now)
           redis.call('SREM', KORPHANS, id)
@@ -117,7 +117,7 @@ enum SupervisorScripts {
         local epoch = redis.call('HINCRBY', key, 'epoch', 1)
         redis.call('HINCRBY', key, 'attempts', 1)
         redis.call('HSET', key, 'owner', target, 'updated_at', now)
-        redis.call('XCLAIM', KCALLS, GROUP, target, 0, v[5], 'JUSTID')
+        move(v[5], target)
         redis.call('SADD', kwcalls(target), id)
         local hb = tonumber(redis.call('HGET', kworker(target), 'heartbeat_ms') or '500') or 500
         redis.call('SET', klease(id), target .. ':' .. epoch, 'PX', 3 * hb)

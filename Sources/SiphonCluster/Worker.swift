@@ -62,6 +62,10 @@ public final class Worker: Service, Sendable {
         var ignoredUntil: [String: UInt64] = [:]
         /// This worker's pending entries as of the last heartbeat.
         var pending: [String] = []
+        /// Calls owned here (per Redis) that are not running: assigned by the supervisor.
+        var assigned: [String] = []
+        /// Where new local calls (answered inbound) are handed to the run loop.
+        var starts: AsyncStream<Admitted>.Continuation?
         var draining = false
         var heartbeatsStopped = false
         var maxActive = 0
@@ -118,12 +122,14 @@ public final class Worker: Service, Sendable {
             "worker.transports": "\(runners.keys.map(\.rawValue).sorted())",
         ])
         let (starts, startsContinuation) = AsyncStream<Admitted>.makeStream()
+        state.withLock { $0.starts = startsContinuation }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop() }
                 group.addTask {
                     await self.claimLoop(startsContinuation)
                     await self.finishDrain()
+                    self.state.withLock { $0.starts = nil }
                     startsContinuation.finish()
                 }
                 for await admitted in starts {
@@ -187,6 +193,19 @@ public final class Worker: Service, Sendable {
             for e in list { s.known.insert(e) }
             s.ignoredUntil = s.ignoredUntil.filter { $0.value > now }
             return list
+        }
+        let assigned: [String] = state.withLock { s in
+            let list = s.assigned.filter { s.running[$0] == nil && !s.known.contains("call:" + $0) }
+            s.assigned = []
+            for id in list { s.known.insert("call:" + id) }
+            return list
+        }
+        for id in assigned {
+            defer { _ = state.withLock { $0.known.remove("call:" + id) } }
+            guard let h = try? await client.send("HMGET", keys.call(id), "job", "entry").array, h.count == 2, let job = h[0].string else { continue }
+            let entry = h[1].string ?? ""
+            if !entry.isEmpty, state.withLock({ $0.known.contains(entry) }) { continue }
+            if let admitted = await admit(entry: entry, fields: ["job": job]) { starts.yield(admitted) }
         }
         for entry in fresh {
             do {
@@ -267,6 +286,10 @@ public final class Worker: Service, Sendable {
             guard parts.count >= 4, let epoch = Int(parts[1]) else { forget(); return nil }
             let lease = CallLease(callID: job.id, worker: id, epoch: epoch, entry: entry)
             let control = CallControl()
+            if state.withLock({ $0.running[job.id] != nil }) {
+                forget()
+                return nil  // already running here (adopted through another path)
+            }
             let admitted = state.withLock { s -> Bool in
                 guard s.running.count < configuration.capacity, !s.draining else { return false }
                 s.running[job.id] = Running(lease: lease, control: control)
@@ -307,6 +330,33 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.error("could not dead-letter a job", metadata: ["stream.entry": "\(entry)", "error": "\(error)"])
         }
+    }
+
+    /// Runs a call this worker took on itself (an inbound call it is answering): recorded in
+    /// Redis as owned here, then run like any other. Returns false when there is no free slot
+    /// (the caller then gets 486 Busy) or the worker is draining.
+    public func admitLocal(_ job: CallJob, detail: String) async throws -> Bool {
+        let control = CallControl()
+        let lease = CallLease(callID: job.id, worker: id, epoch: 1, entry: "")
+        let reserved = state.withLock { s -> Bool in
+            guard s.running.count < configuration.capacity, !s.draining, s.starts != nil else { return false }
+            s.running[job.id] = Running(lease: lease, control: control)
+            s.maxActive = max(s.maxActive, s.running.count)
+            return true
+        }
+        guard reserved else { return false }
+        do {
+            try await client.eval(WorkerScripts.registerInbound, args: [
+                keys.prefix, id, job.id, job.json(), String(Timestamp.nowMs()), String(configuration.leaseMs), detail,
+            ])
+        } catch {
+            _ = state.withLock { $0.running.removeValue(forKey: job.id) }
+            throw error
+        }
+        let admitted = Admitted(job: job, lease: lease, isResume: false, status: .claimed, lastSeq: 0, control: control)
+        guard let starts = state.withLock({ $0.starts }) else { return false }
+        starts.yield(admitted)
+        return true
     }
 
     // MARK: running calls
@@ -417,12 +467,14 @@ public final class Worker: Service, Sendable {
         for lease in calls { args += [lease.callID, String(lease.epoch), lease.entry] }
         let reply = try await client.eval(WorkerScripts.heartbeat, args: args)
         let parts = reply.array ?? []
-        guard parts.count == 3 else { throw SiphonError(.internal, "unexpected heartbeat reply \(reply)") }
+        guard parts.count >= 3 else { throw SiphonError(.internal, "unexpected heartbeat reply \(reply)") }
         let fenced = (parts[0].array ?? []).compactMap(\.string)
         let cancels = (parts[1].array ?? []).compactMap(\.string)
         let pending = (parts[2].array ?? []).compactMap(\.string)
+        let assigned = parts.count > 3 ? (parts[3].array ?? []).compactMap(\.string) : []
         let controls = state.withLock { s -> [(CallControl, StopReason)] in
             s.pending = pending
+            s.assigned = assigned
             return fenced.compactMap { id in s.running[id].map { ($0.control, .fenced) } }
                 + cancels.compactMap { id in s.running[id].map { ($0.control, .canceled) } }
         }

@@ -23,7 +23,7 @@ enum WorkerScripts {
           return {'duplicate', h[2]}
         end
         if TERMINAL[status] then
-          redis.call('XACK', KCALLS, GROUP, entry)
+          ack(entry)
           return {'done', status}
         end
         if status == 'queued' then
@@ -46,7 +46,8 @@ enum WorkerScripts {
     /// Liveness, worker info, call leases (fenced), and what the supervisor wants of this worker.
     /// ARGV: P, worker, now, alive_ttl_ms, lease_ms, n, then n (field, value) pairs of worker info,
     ///       then (id, epoch, entry) per running call.
-    /// Returns {fenced ids, ids with a cancel request, entry ids pending for this worker}.
+    /// Returns {fenced ids, ids with a cancel request, entry ids pending for this worker, ids of
+    /// calls owned here that the worker did not list as running}.
     static let heartbeat = script("heartbeat", """
         local w, now = ARGV[2], ARGV[3]
         redis.call('SET', kalive(w), now, 'PX', ARGV[4])
@@ -55,7 +56,7 @@ enum WorkerScripts {
         local info = {'id', w, 'last_heartbeat', now}
         for i = 7, 6 + 2 * n do table.insert(info, ARGV[i]) end
         redis.call('HSET', kworker(w), unpack(info))
-        local fenced, cancels, pel = {}, {}, {}
+        local fenced, cancels, pel, running = {}, {}, {}, {}
         for i = 7 + 2 * n, #ARGV, 3 do
           local id, epoch, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
           local v = redis.call('HMGET', kcall(id), 'owner', 'epoch', 'cancel')
@@ -63,14 +64,20 @@ enum WorkerScripts {
             table.insert(fenced, id)
           else
             redis.call('SET', klease(id), w .. ':' .. epoch, 'PX', ARGV[5])
-            redis.call('XCLAIM', KCALLS, GROUP, w, 0, entry, 'JUSTID')
+            move(entry, w)
             if v[3] == '1' then table.insert(cancels, id) end
           end
+          running[id] = true
+        end
+        -- calls the supervisor assigned here (or left here) that this worker is not running
+        local assigned = {}
+        for _, id in ipairs(redis.call('SMEMBERS', kwcalls(w))) do
+          if not running[id] then table.insert(assigned, id) end
         end
         if redis.call('EXISTS', KCALLS) == 1 then
           for _, e in ipairs(redis.call('XPENDING', KCALLS, GROUP, '-', '+', 1000, w)) do table.insert(pel, e[1]) end
         end
-        return {fenced, cancels, pel}
+        return {fenced, cancels, pel, assigned}
         """)
 
     /// Appends turn `seq`; a replayed seq is ignored (returns 0), a gap is an error.
@@ -103,7 +110,7 @@ enum WorkerScripts {
         if ARGV[9] == '1' then
           redis.call('HSET', key, 'ended_at', now, 'reason', ARGV[8])
           redis.call('HDEL', key, 'cancel')
-          redis.call('XACK', KCALLS, GROUP, redis.call('HGET', key, 'entry'))
+          ack(redis.call('HGET', key, 'entry'))
           redis.call('SREM', kwcalls(w), id)
           redis.call('DEL', klease(id))
         end
@@ -151,7 +158,7 @@ enum WorkerScripts {
         local entry, id, now = ARGV[2], ARGV[3], ARGV[7]
         redis.call('XADD', KDEAD, 'MAXLEN', '~', 10000, '*', 'entry', entry, 'call', id, 'reason', ARGV[4],
           'job', ARGV[5], 'worker', ARGV[6], 'at', now)
-        redis.call('XACK', KCALLS, GROUP, entry)
+        ack(entry)
         if id ~= '' then
           local key = kcall(id)
           local v = redis.call('HMGET', key, 'entry', 'owner', 'status', 'epoch')
@@ -176,6 +183,20 @@ enum WorkerScripts {
         return target
         """)
 
+    /// Records a call this worker answered (no queue entry): owned here at epoch 1, so it is
+    /// persisted, fenced and taken over like any other. ARGV: P, worker, id, job, now, lease_ms, detail
+    static let registerInbound = script("register_inbound", """
+        local w, id, now = ARGV[2], ARGV[3], ARGV[5]
+        local key = kcall(id)
+        if redis.call('EXISTS', key) == 1 then return redis.error_reply('CONFLICT call ' .. id .. ' already exists') end
+        redis.call('HSET', key, 'status', 'claimed', 'job', ARGV[4], 'entry', '', 'owner', w, 'epoch', 1, 'attempts', 1,
+          'created_at', now, 'claimed_at', now, 'updated_at', now)
+        redis.call('SADD', kwcalls(w), id)
+        redis.call('SET', klease(id), w .. ':1', 'PX', ARGV[6])
+        event(id, 'claimed', now, w, 1, ARGV[7])
+        return 1
+        """)
+
     /// Removes a stopping worker from the registry. ARGV: P, worker
     static let deregister = script("deregister", """
         local w = ARGV[2]
@@ -185,5 +206,5 @@ enum WorkerScripts {
         return 1
         """)
 
-    static let all = [claim, heartbeat, appendTurn, transition, setContext, recordEvent, handoff, deadLetter, route, deregister]
+    static let all = [claim, heartbeat, appendTurn, transition, setContext, recordEvent, handoff, deadLetter, route, registerInbound, deregister]
 }

@@ -18,6 +18,19 @@ public struct CallJob: Sendable, Equatable {
     public var maxAttempts: Int
     /// Free-form labels for the user's own bookkeeping (campaign, CRM id); small by design.
     public var metadata: [String: String]
+    /// `sip`: the trunk to call through (nil: the workers' default trunk).
+    public var trunk: TrunkSpec?
+    /// Seconds to ring before giving up (CANCEL); default 30.
+    public var ringTimeout: Int?
+    /// Seconds after which the agent says goodbye and hangs up.
+    public var maxDuration: Int?
+    /// Redial when the worker died while the call was still ringing (off by default: a ringing
+    /// phone must not be dialled twice blindly).
+    public var retryDial: Bool
+    /// `inbound` for calls a worker answered (created by the worker, never by the API).
+    public var direction: Direction
+
+    public enum Direction: String, Sendable, Codable { case outbound, inbound }
 
     public static let defaultMaxAttempts = 3
     public static let maxMetadataBytes = 4096
@@ -25,7 +38,8 @@ public struct CallJob: Sendable, Equatable {
     public init(
         id: String? = nil, agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
         transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
-        maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:]
+        maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:], trunk: TrunkSpec? = nil,
+        ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound
     ) throws {
         self.id = id ?? Identifier.newCallID()
         self.idWasGenerated = id == nil
@@ -37,6 +51,11 @@ public struct CallJob: Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.maxAttempts = maxAttempts
         self.metadata = metadata
+        self.trunk = trunk
+        self.ringTimeout = ringTimeout
+        self.maxDuration = maxDuration
+        self.retryDial = retryDial
+        self.direction = direction
         try validate()
     }
 
@@ -44,6 +63,8 @@ public struct CallJob: Sendable, Equatable {
     public static func == (a: CallJob, b: CallJob) -> Bool {
         a.id == b.id && a.agent == b.agent && a.to == b.to && a.from == b.from && a.transport == b.transport
             && a.sim == b.sim && a.idempotencyKey == b.idempotencyKey && a.maxAttempts == b.maxAttempts && a.metadata == b.metadata
+            && a.trunk == b.trunk && a.ringTimeout == b.ringTimeout && a.maxDuration == b.maxDuration && a.retryDial == b.retryDial
+            && a.direction == b.direction
     }
 
     public func validate() throws {
@@ -66,11 +87,29 @@ public struct CallJob: Sendable, Equatable {
         guard size <= Self.maxMetadataBytes else {
             throw SiphonError.invalid("metadata is \(size) bytes, at most \(Self.maxMetadataBytes) allowed")
         }
+        if let trunk {
+            guard transport == .sip || transport == .livekit else { throw SiphonError.invalid("trunk is only allowed with transport sip or livekit") }
+            try trunk.validate()
+        }
+        if let r = ringTimeout, !(5...300).contains(r) { throw SiphonError.invalid("ring_timeout must be 5 to 300 seconds") }
+        if let m = maxDuration, !(10...86_400).contains(m) { throw SiphonError.invalid("max_duration must be 10 to 86400 seconds") }
+    }
+
+    /// Seals an inline trunk password (the dispatcher does this before the job reaches Redis).
+    public mutating func sealSecrets(with box: SecretBox?) throws {
+        guard let password = trunk?.password else { return }
+        guard let box else {
+            throw SiphonError(.configuration, "inline trunk passwords need SIPHON_SECRET_KEY (shared by dispatchers and workers) so they never reach Redis in clear; or use a trunk configured on the workers")
+        }
+        trunk?.passwordSealed = try box.seal(password)
+        trunk?.password = nil
     }
 
     /// Parses and validates a job. Without an `id`, the job gets `defaultID` (workers name jobs XADDed
     /// by hand after their entry), or a generated one.
-    public static func parse(_ data: Data, defaultID: String? = nil) throws -> CallJob {
+    /// `allowPlainSecrets`: the API may receive an inline trunk password (sealed before enqueueing);
+    /// jobs read from the stream may not.
+    public static func parse(_ data: Data, defaultID: String? = nil, allowPlainSecrets: Bool = false) throws -> CallJob {
         let wire: Wire
         do {
             wire = try JSONDecoder().decode(Wire.self, from: data)
@@ -84,14 +123,19 @@ public struct CallJob: Sendable, Equatable {
         guard let agent = wire.agent else { throw SiphonError.invalid("job: 'agent' is required") }
         guard let to = wire.to else { throw SiphonError.invalid("job: 'to' is required") }
         let transport = wire.transport ?? .sip
+        if wire.trunk?.password != nil, !allowPlainSecrets {
+            throw SiphonError.invalid("job: trunk.password must not appear in a queued job (it would sit in Redis in clear); use trunk.password_sealed or a configured trunk")
+        }
         return try CallJob(
             id: wire.id ?? defaultID, agent: agent, to: PhoneNumber(to), from: wire.from.map(PhoneNumber.init),
             transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
-            maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:])
+            maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:],
+            trunk: try wire.trunk?.spec(), ringTimeout: wire.ringTimeout, maxDuration: wire.maxDuration,
+            retryDial: wire.retryDial ?? false, direction: wire.direction ?? .outbound)
     }
 
-    public static func parse(_ text: String, defaultID: String? = nil) throws -> CallJob {
-        try parse(Data(text.utf8), defaultID: defaultID)
+    public static func parse(_ text: String, defaultID: String? = nil, allowPlainSecrets: Bool = false) throws -> CallJob {
+        try parse(Data(text.utf8), defaultID: defaultID, allowPlainSecrets: allowPlainSecrets)
     }
 
     /// Canonical JSON (sorted keys): the form stored in the stream and in the call hash.
@@ -107,6 +151,10 @@ public struct CallJob: Sendable, Equatable {
             for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { m.field(k, v) }
             w.field("metadata", object: m)
         }
+        if direction != .outbound { w.field("direction", direction.rawValue) }
+        if let maxDuration { w.field("max_duration", maxDuration) }
+        if retryDial { w.field("retry_dial", 1) }
+        if let ringTimeout { w.field("ring_timeout", ringTimeout) }
         if let sim {
             var s = JSONWriter()
             s.field("interval_ms", sim.intervalMs)
@@ -115,11 +163,21 @@ public struct CallJob: Sendable, Equatable {
         }
         w.field("to", to.e164)
         w.field("transport", transport.rawValue)
+        if let trunk {
+            var t = JSONWriter()
+            if let a = trunk.address { t.field("address", a) }
+            if let n = trunk.name { t.field("name", n) }
+            if let n = trunk.number { t.field("number", n.e164) }
+            if let p = trunk.passwordSealed { t.field("password_sealed", p) }
+            t.field("transport", trunk.transport)
+            if let u = trunk.username { t.field("username", u) }
+            w.field("trunk", object: t)
+        }
         return w.finished()
     }
 
     /// The wire form: every field optional, so missing ones get a precise message.
-    struct Wire: Codable {
+    struct Wire: Decodable {
         var id: String?
         var agent: String?
         var to: String?
@@ -129,18 +187,18 @@ public struct CallJob: Sendable, Equatable {
         var idempotencyKey: String?
         var maxAttempts: Int?
         var metadata: [String: String]?
+        var trunk: TrunkWire?
+        var ringTimeout: Int?
+        var maxDuration: Int?
+        var retryDial: Bool?
+        var direction: Direction?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case id, agent, to, from, transport, sim
             case idempotencyKey = "idempotency_key"
             case maxAttempts = "max_attempts"
-            case metadata
-        }
-
-        init(id: String?, agent: String?, to: String?, from: String?, transport: Transport?, sim: SimSpec?,
-             idempotencyKey: String?, maxAttempts: Int?, metadata: [String: String]?) {
-            (self.id, self.agent, self.to, self.from, self.transport) = (id, agent, to, from, transport)
-            (self.sim, self.idempotencyKey, self.maxAttempts, self.metadata) = (sim, idempotencyKey, maxAttempts, metadata)
+            case metadata, trunk
+            case ringTimeout = "ring_timeout", maxDuration = "max_duration", retryDial = "retry_dial", direction
         }
 
         init(from decoder: any Decoder) throws {
@@ -160,6 +218,40 @@ public struct CallJob: Sendable, Equatable {
             idempotencyKey = try c.decodeIfPresent(String.self, forKey: .idempotencyKey)
             maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts)
             metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata)
+            trunk = try c.decodeIfPresent(TrunkWire.self, forKey: .trunk)
+            ringTimeout = try c.decodeIfPresent(Int.self, forKey: .ringTimeout)
+            maxDuration = try c.decodeIfPresent(Int.self, forKey: .maxDuration)
+            if let b = try? c.decodeIfPresent(Bool.self, forKey: .retryDial) { retryDial = b } else { retryDial = try c.decodeIfPresent(Int.self, forKey: .retryDial).map { $0 != 0 } }
+            if let raw = try c.decodeIfPresent(String.self, forKey: .direction) {
+                guard let d = Direction(rawValue: raw) else { throw SiphonError.invalid("job: direction must be outbound or inbound") }
+                direction = d
+            }
+        }
+    }
+
+    struct TrunkWire: Decodable {
+        var name, address, transport, number, username, password, passwordSealed: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, address, transport, number, username, password
+            case passwordSealed = "password_sealed"
+        }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self, in: "job.trunk")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            address = try c.decodeIfPresent(String.self, forKey: .address)
+            transport = try c.decodeIfPresent(String.self, forKey: .transport)
+            number = try c.decodeIfPresent(String.self, forKey: .number)
+            username = try c.decodeIfPresent(String.self, forKey: .username)
+            password = try c.decodeIfPresent(String.self, forKey: .password)
+            passwordSealed = try c.decodeIfPresent(String.self, forKey: .passwordSealed)
+        }
+
+        func spec() throws -> TrunkSpec {
+            TrunkSpec(name: name, address: address, transport: transport ?? "udp", number: try number.map(PhoneNumber.init),
+                      username: username, password: password, passwordSealed: passwordSealed)
         }
     }
 }

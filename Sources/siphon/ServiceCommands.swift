@@ -35,7 +35,8 @@ struct DispatcherCommand: AsyncParsableCommand {
         try await client.load([])  // fail fast with a clear error if Redis is unreachable
         let queue = CallQueue(client: client, keys: common.keys)
         try await queue.ensureGroup()
-        let api = DispatcherAPI(configuration: .init(host: host, port: port, apiToken: noAuth ? nil : token, keys: common.keys), client: client)
+        let box = try await reporting { try SecretBox.from(env) }
+        let api = DispatcherAPI(configuration: .init(host: host, port: port, apiToken: noAuth ? nil : token, keys: common.keys), client: client, secretBox: box)
         let url = try common.redisURL(env)
         logger.info("dispatcher listening", metadata: ["http.address": "\(host):\(port)", "redis.url": "\(url)"])
         try await runServices([api.application(logger: logger)], logger: logger)
