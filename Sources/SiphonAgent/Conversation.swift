@@ -59,6 +59,10 @@ public final class Conversation: @unchecked Sendable {
         var llmRequestWallMs: Int64?
         var ttsRequestWallMs: Int64?
         var ttsFirstAudioWallMs: Int64?
+        // wire marks of the response being spoken (shared so the response task can store them too)
+        var speechEndWallMs: Int64 = 0
+        var sttFinalForResponseWallMs: Int64?
+        var firstFrameOutWallMs: Int64?
         var endRequested: String?
         var transferTo: String?
         var failure: String?
@@ -68,9 +72,6 @@ public final class Conversation: @unchecked Sendable {
     /// The agent turn being spoken.
     struct ResponseState {
         var startSent: Int
-        var speechEndWallMs: Int64
-        var sttFinalWallMs: Int64?
-        var firstFrameOutWallMs: Int64?
     }
 
     public init(agent: Agent, audio: any CallAudio, store: any ConversationStore, pipelineRate: Int = 16000,
@@ -152,9 +153,8 @@ public final class Conversation: @unchecked Sendable {
                 return Array(s.enqueuedPeaks.prefix(n))
             }
             for p in peaks { echoGuard.outboundPeak(p) }
-            if var r = response, r.firstFrameOutWallMs == nil, sent > r.startSent {
-                r.firstFrameOutWallMs = Timestamp.nowMs()
-                response = r
+            if let r = response, sent > r.startSent {
+                shared.withLock { $0.firstFrameOutWallMs = $0.firstFrameOutWallMs ?? Timestamp.nowMs() }
             }
         } else {
             echoGuard.outboundPeak(0)
@@ -318,20 +318,22 @@ public final class Conversation: @unchecked Sendable {
         return (heard.filter { !$0.isEmpty }.joined(separator: " "), remaining.filter { !$0.isEmpty }.joined(separator: " "))
     }
 
+    /// The response's wire marks and provider times (safe from either task).
     private func latencyExtra() -> [String: String] {
-        guard let r = response else { return [:] }
         var e: [String: String] = [:]
-        let (llmReq, llmFirst, ttsReq, ttsFirst) = shared.withLock { ($0.llmRequestWallMs, $0.llmFirstTokenWallMs, $0.ttsRequestWallMs, $0.ttsFirstAudioWallMs) }
-        if r.speechEndWallMs > 0 { e["latency.speech_end_ms"] = String(r.speechEndWallMs) }
-        if let s = r.sttFinalWallMs { e["latency.stt_final_ms"] = String(s) }
+        let s = shared.withLock { $0 }
+        let (llmReq, llmFirst, ttsReq, ttsFirst) = (s.llmRequestWallMs, s.llmFirstTokenWallMs, s.ttsRequestWallMs, s.ttsFirstAudioWallMs)
+        let speechEnd = s.speechEndWallMs, sttFinal = s.sttFinalForResponseWallMs, firstOut = s.firstFrameOutWallMs
+        if speechEnd > 0 { e["latency.speech_end_ms"] = String(speechEnd) }
+        if let t = sttFinal { e["latency.stt_final_ms"] = String(t) }
         if let t = llmFirst { e["latency.llm_first_token_ms"] = String(t) }
         if let t = ttsFirst { e["latency.tts_first_audio_ms"] = String(t) }
-        if let t = r.firstFrameOutWallMs { e["latency.first_rtp_ms"] = String(t) }
+        if let t = firstOut { e["latency.first_rtp_ms"] = String(t) }
         // Durations: inside each provider, and voice-to-voice at the wire.
-        if r.speechEndWallMs > 0, let out = r.firstFrameOutWallMs {
-            let v2v = out - r.speechEndWallMs
+        if speechEnd > 0, let out = firstOut {
+            let v2v = out - speechEnd
             e["latency.voice_to_voice_ms"] = String(v2v)
-            let stt = r.sttFinalWallMs.map { max(0, $0 - r.speechEndWallMs) } ?? 0
+            let stt = sttFinal.map { max(0, $0 - speechEnd) } ?? 0
             let llm = zip2(llmReq, llmFirst).map { $1 - $0 } ?? 0
             let tts = zip2(ttsReq, ttsFirst).map { $1 - $0 } ?? 0
             e["latency.stt_ms"] = String(stt)
@@ -415,8 +417,11 @@ public final class Conversation: @unchecked Sendable {
         responseTask?.cancel()
         persistAs = role
         persistExtra = extra
-        response = ResponseState(startSent: audio.sentFrames + audio.queuedFrames, speechEndWallMs: speechEnd, sttFinalWallMs: sttFinal)
+        response = ResponseState(startSent: audio.sentFrames + audio.queuedFrames)
         shared.withLock { s in
+            s.speechEndWallMs = speechEnd
+            s.sttFinalForResponseWallMs = sttFinal
+            s.firstFrameOutWallMs = nil
             s.plan = []
             s.responseDone = false
             s.llmRequestWallMs = nil
@@ -466,7 +471,7 @@ public final class Conversation: @unchecked Sendable {
                 return s.plan.map(\.text).joined(separator: " ")
             }
             let callsJSON = String(decoding: (try? JSONEncoder().encode(calls)) ?? Data(), as: UTF8.self)
-            _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: ["tool_calls": callsJSON])
+            _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: latencyExtra().merging(["tool_calls": callsJSON]) { $1 })
             var continueModel = false
             for call in calls {
                 let result = await runTool(call)

@@ -65,6 +65,15 @@ public struct CallContext: Sendable {
         try await retrying { try await store.record(event: event, detail: detail, fields: fields, lease: lease) }
     }
 
+    /// Transport state kept in the call hash (the SIP dialog snapshot for takeover).
+    public func setFields(_ fields: [String: String]) async throws {
+        try await retrying { try await store.setFields(fields, lease: lease) }
+    }
+
+    public func fields(_ names: [String]) async throws -> [String: String] {
+        try await retrying { try await store.fields(lease.callID, names) }
+    }
+
     /// Every turn persisted so far (for history re-injection on resume).
     public func history() async throws -> [Turn] {
         try await retrying { try await store.turns(lease.callID) }

@@ -47,6 +47,22 @@ public struct SessionStore: Sendable {
         try await fenced { try await client.eval(WorkerScripts.setContext, args: args) }
     }
 
+    /// Sets call-hash fields owned by the transport (fenced).
+    public func setFields(_ fields: [String: String], lease: CallLease) async throws {
+        guard !fields.isEmpty else { return }
+        var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID]
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [k, v] }
+        try await fenced { try await client.eval(WorkerScripts.setFields, args: args) }
+    }
+
+    /// Reads call-hash fields (missing ones are absent from the result).
+    public func fields(_ id: String, _ names: [String]) async throws -> [String: String] {
+        let reply = try await client.send(["HMGET", keys.call(id)] + names)
+        var out: [String: String] = [:]
+        for (n, v) in zip(names, reply.array ?? []) { if let s = v.string { out[n] = s } }
+        return out
+    }
+
     /// Records a lifecycle event, optionally setting call-hash fields in the same step.
     public func record(event: String, detail: String = "", fields: [String: String] = [:], lease: CallLease) async throws {
         var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID, event, String(Timestamp.nowMs()), detail]

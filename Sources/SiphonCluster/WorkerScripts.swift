@@ -127,6 +127,15 @@ enum WorkerScripts {
         return 1
         """)
 
+    /// Fenced write of call-hash fields (e.g. the SIP dialog snapshot). ARGV: P, worker, epoch, id, field, value, …
+    static let setFields = script("set_fields", """
+        local id = ARGV[4]
+        local err = fence(id, ARGV[2], ARGV[3])
+        if err then return err end
+        for i = 5, #ARGV, 2 do redis.call('HSET', kcall(id), ARGV[i], ARGV[i + 1]) end
+        return 1
+        """)
+
     /// Fenced lifecycle event (e.g. `resumed`). ARGV: P, worker, epoch, id, type, now, detail, call_fields…
     static let recordEvent = script("record_event", """
         local id = ARGV[4]
@@ -206,5 +215,5 @@ enum WorkerScripts {
         return 1
         """)
 
-    static let all = [claim, heartbeat, appendTurn, transition, setContext, recordEvent, handoff, deadLetter, route, registerInbound, deregister]
+    static let all = [claim, heartbeat, appendTurn, transition, setContext, setFields, recordEvent, handoff, deadLetter, route, registerInbound, deregister]
 }

@@ -40,4 +40,59 @@ public enum OfflineEngines {
         }
         return ScriptedLLM(slots: slots, intents: intents, fallback: try m.string("fallback") ?? "Sorry, could you say that again?")
     }
+
+    /// The offline receptionist (what a worker without --config serves; kept identical to examples/agent_config.yaml's, which a test checks).
+    public static let defaultConfiguration = """
+        agents:
+          - name: offline-receptionist
+            instructions: Book dental appointments.
+            greeting: Thank you for calling Bright Smile Dental. This is the automated receptionist. How can I help you today?
+            resume_line: Sorry about that, I'm back.
+            stt:
+              provider: pocketsphinx
+              phrases:
+                - I would like to book a cleaning
+                - I would like to book an appointment
+                - Tuesday please
+                - Thursday please
+                - In the morning
+                - In the afternoon
+                - What are your opening hours
+                - Yes please
+                - No that is all thank you
+                - Goodbye
+            llm:
+              provider: scripted
+              slots:
+                day: [tuesday, thursday]
+                period: [morning, afternoon]
+              intents:
+                - name: book
+                  when: [book, appointment, cleaning]
+                  reply: Of course. We have openings on Tuesday and on Thursday this week. Which day would suit you best?
+                - name: day
+                  when_slot: day
+                  reply: "{day} works. Would you prefer the morning or the afternoon?"
+                - name: time
+                  when_slot: period
+                  requires: [day]
+                  reply: "You are booked for {day} {period} at ten. Is there anything else I can help you with?"
+                - name: hours
+                  when: [hours, open]
+                  reply: We are open from nine to five, Monday to Friday.
+                - name: goodbye
+                  when: ["no", that is all, goodbye]
+                  reply: Thank you for calling Bright Smile Dental. Goodbye!
+                  tool: end_call
+              fallback: Sorry, I didn't catch that. Could you say it again?
+            tts:
+              provider: espeak
+              voice: en-us
+              rate: 165
+            turn:
+              min_endpointing_delay: 0.3
+              max_endpointing_delay: 1.0
+              min_interruption: 0.3
+              silence_timeout: 20
+        """
 }

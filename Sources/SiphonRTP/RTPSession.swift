@@ -40,6 +40,10 @@ public final class RTPSession: Sendable {
 
     public struct Statistics: Sendable, Equatable {
         public var packetsSent = 0
+        /// Frames of queued (agent) audio sent, excluding silence and DTMF.
+        public var audioFramesSent = 0
+        /// Ticks from the last flush to the first silent packet (barge-in reaction, in frames).
+        public var lastFlushReactionFrames: Int?
         public var packetsReceived = 0
         public var bytesSent = 0
         public var framesPlayed = 0
@@ -73,6 +77,8 @@ public final class RTPSession: Sendable {
         var outbound: [AudioFrame] = []
         var dtmfQueue: [TelephoneEvent] = []
         var dtmfTimestamp: UInt32 = 0
+        var tick = 0
+        var flushTick: Int?
         var inEvent = false
         var sequence: UInt16 = UInt16.random(in: 0...UInt16.max)
         var timestamp: UInt32 = UInt32.random(in: 0...UInt32.max)
@@ -98,6 +104,8 @@ public final class RTPSession: Sendable {
     public var statistics: Statistics { state.withLock { s in var st = s.stats; st.jitter = s.jitter?.statistics ?? .init(); return st } }
     /// Frames queued for sending (40 ms = 2 frames, etc.).
     public var queuedFrames: Int { state.withLock { $0.outbound.count } }
+    /// Agent audio frames put on the wire so far.
+    public var audioFramesSent: Int { state.withLock { $0.stats.audioFramesSent } }
 
     /// Binds an even RTP port (and the next one for RTCP) in the configured range.
     public func open() async throws -> Int {
@@ -152,6 +160,7 @@ public final class RTPSession: Sendable {
             let n = s.outbound.count
             s.outbound.removeAll(keepingCapacity: true)
             s.marker = true
+            s.flushTick = s.tick
             return n
         }
     }
@@ -227,6 +236,7 @@ public final class RTPSession: Sendable {
             }
             incomingSink.yield(AudioFrame(sampleRate: configuration.pipelineRate, samples: frame))
             // Sending: one frame out.
+            state.withLock { $0.tick += 1 }
             if let codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: fromPipeline) }
             tick += 1
             if tick % 250 == 0 { sendReport() }
@@ -252,7 +262,14 @@ public final class RTPSession: Sendable {
                 if !event.end { s.timestamp &+= codec.timestampStep }
                 return (s.rtp, s.remote, .packet(packet))
             }
-            if !s.outbound.isEmpty { return (s.rtp, s.remote, .audio(s.outbound.removeFirst())) }
+            if !s.outbound.isEmpty {
+                s.stats.audioFramesSent += 1
+                return (s.rtp, s.remote, .audio(s.outbound.removeFirst()))
+            }
+            if let flushed = s.flushTick {
+                s.stats.lastFlushReactionFrames = s.tick - flushed
+                s.flushTick = nil
+            }
             return (s.rtp, s.remote, .silence)
         }
         guard let channel, let remote else { return }

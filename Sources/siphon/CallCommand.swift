@@ -15,6 +15,14 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "sim: milliseconds between turns.") var simIntervalMs: Int?
     @Option(help: "A repeated key returns the first call instead of enqueuing again.") var idempotencyKey: String?
     @Option(help: "Workers that may own the call in total (claim plus reassignments).") var maxAttempts: Int = CallJob.defaultMaxAttempts
+    @Option(help: "sip: the trunk's host[:port] (an inline trunk; default: the workers' SIP_TRUNK_ADDRESS).") var trunkAddress: String?
+    @Option(help: "sip: udp or tcp.") var trunkTransport: String = "udp"
+    @Option(help: "sip: digest username for the trunk.") var trunkUsername: String?
+    @Option(help: "sip: digest password (sealed with SIPHON_SECRET_KEY before it is queued). Prefer --trunk-password-env.") var trunkPassword: String?
+    @Option(help: "sip: name of an environment variable holding the trunk password.") var trunkPasswordEnv: String?
+    @Option(help: "sip: a trunk configured on the workers, by name.") var trunkName: String?
+    @Option(help: "Seconds to ring before giving up.") var ringTimeout: Int?
+    @Option(help: "Seconds after which the agent ends the call.") var maxDuration: Int?
     @Flag(help: "Print {\"id\": …} as JSON.") var json = false
 
     func run() async throws {
@@ -28,10 +36,20 @@ struct CallCommand: AsyncParsableCommand {
             } else if simTurns != nil || simIntervalMs != nil {
                 throw SiphonError.invalid("--sim-turns and --sim-interval-ms need --transport sim")
             }
+            var trunk: TrunkSpec?
+            if trunkAddress != nil || trunkName != nil {
+                guard t != .sim else { throw SiphonError.invalid("--trunk-* options need --transport sip or livekit") }
+                let password = trunkPassword ?? trunkPasswordEnv.flatMap { env[$0] }
+                if trunkPasswordEnv != nil, password == nil { throw SiphonError(.configuration, "\(trunkPasswordEnv!) is not set") }
+                trunk = TrunkSpec(name: trunkName, address: trunkAddress, transport: trunkTransport, number: try from.map(PhoneNumber.init),
+                                  username: trunkUsername, password: password)
+            }
             let job = try CallJob(agent: agent, to: PhoneNumber(to), from: from.map(PhoneNumber.init), transport: t, sim: sim,
-                                  idempotencyKey: idempotencyKey, maxAttempts: maxAttempts)
+                                  idempotencyKey: idempotencyKey, maxAttempts: maxAttempts, trunk: trunk, ringTimeout: ringTimeout,
+                                  maxDuration: maxDuration)
             let client = try common.client(env, connections: 1, logger: logger)
-            let queue = CallQueue(client: client, keys: common.keys)
+            var queue = CallQueue(client: client, keys: common.keys)
+            queue.secretBox = try SecretBox.from(env)
             try await queue.ensureGroup()
             return try await queue.enqueue(job)
         }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
+import SiphonAgent
 import SiphonCluster
 import SiphonCore
 import SiphonRedis
+import SiphonTelephony
 
 /// Runs services until SIGTERM/SIGINT, then shuts them down gracefully (workers drain).
 func runServices(_ services: [any Service], logger: Logger) async throws {
@@ -45,25 +47,64 @@ struct DispatcherCommand: AsyncParsableCommand {
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "Claim call jobs from Redis and run them.")
+        commandName: "worker", abstract: "Claim call jobs from Redis and run them (sim and SIP calls, inbound and outbound).")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Calls this worker runs at once.") var capacity: Int = 10
     @Option(help: "Worker id (default: w-<host>-<pid>).") var id: String?
     @Option(help: "Heartbeat interval in milliseconds; the worker is declared dead after 3 missed beats.") var heartbeatMs: Int = 500
     @Option(help: "On SIGTERM, seconds to let calls finish before handing them off.") var drainTimeout: Double = 30
-    @Option(name: .customLong("agent"), help: "An agent this worker serves (repeatable).") var agents: [String] = []
+    @Option(help: "Agent configuration (agent_config.yaml); default: the built-in offline receptionist.") var config: String?
+    @Option(help: "SIP port (UDP and TCP); 0 picks a free one.") var sipPort: Int = 5060
+    @Option(help: "Address to bind SIP and RTP sockets to.") var bind: String = "0.0.0.0"
+    @Option(help: "Address carriers reach this worker at (default: $SIPHON_PUBLIC_IP, else this host's first IPv4).") var sipHost: String?
+    @Option(help: "RTP port range, e.g. 16384-32767.") var rtpPorts: String = "16384-32767"
+    @Flag(help: "Run sim calls only (no SIP sockets).") var noSip = false
 
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.worker")
-        let config = try await reporting {
-            try WorkerConfiguration(
+        let (workerConfig, agents, telephonyConfig) = try await reporting { () -> (WorkerConfiguration, [Agent], TelephonyConfiguration) in
+            let agents = try AgentLoader.load(path: config, environment: env)
+            var t = try TelephonyConfiguration.from(env)
+            t.bindHost = bind
+            t.sipPort = sipPort
+            t.advertisedHost = sipHost ?? env["SIPHON_PUBLIC_IP"] ?? HostAddress.primaryIPv4() ?? "127.0.0.1"
+            t.rtpPorts = try Self.portRange(rtpPorts)
+            t.defaultInboundAgent = t.defaultInboundAgent ?? agents.first?.name
+            let w = try WorkerConfiguration(
                 id: id ?? WorkerConfiguration.defaultID(), capacity: capacity, heartbeatMs: heartbeatMs,
-                drainTimeoutMs: Int(drainTimeout * 1000), agents: agents, keys: common.keys)
+                drainTimeoutMs: Int(drainTimeout * 1000), agents: noSip ? [] : agents.map(\.name), keys: common.keys)
+            return (w, agents, t)
         }
-        let worker = Worker(configuration: config, redis: try common.redisURL(env), logger: logger)
-        try await runServices([worker], logger: logger)
+        var runners: [Transport: any CallRunner] = [.sim: SimCallRunner()]
+        var telephony: TelephonyService?
+        if !noSip {
+            telephony = try await reporting { try await TelephonyService.start(configuration: telephonyConfig, agents: agents, logger: logger) }
+            runners[.sip] = telephony!.runner
+        }
+        let worker = Worker(configuration: workerConfig, redis: try common.redisURL(env), runners: runners, logger: logger)
+        telephony?.attach(worker)
+        var services: [any Service] = [worker]
+        if let telephony { services.append(TelephonyRunner(service: telephony)) }
+        try await runServices(services, logger: logger)
+    }
+
+    static func portRange(_ text: String) throws -> ClosedRange<Int> {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 1024, parts[1] <= 65535, parts[1] - parts[0] >= 2 else {
+            throw SiphonError(.configuration, "--rtp-ports must look like 16384-32767 (at least 2 ports, above 1023)")
+        }
+        return parts[0]...parts[1]
+    }
+}
+
+/// Keeps the SIP user agent receiving until shutdown.
+struct TelephonyRunner: Service {
+    let service: TelephonyService
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await service.run() }
+        await service.stop()
     }
 }
 

@@ -31,6 +31,13 @@ final class ClusterHarness: @unchecked Sendable {
         return p
     }
 
+    /// A worker with SIP on loopback (free port) serving the built-in offline receptionist.
+    @discardableResult
+    func sipWorker(_ id: String, capacity: Int = 4, heartbeatMs: Int = 100, extra: [String] = []) throws -> SiphonProcess {
+        try worker(id, capacity: capacity, heartbeatMs: heartbeatMs,
+                   extra: ["--sip-port", "0", "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "40000-49999"] + extra)
+    }
+
     @discardableResult
     func supervisor(_ id: String = "sup") throws -> SiphonProcess {
         let p = try SiphonProcess(["supervisor", "--id", id, "--tick-ms", "50"], redis: redis.urlString, name: id)

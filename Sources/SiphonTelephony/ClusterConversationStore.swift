@@ -1,0 +1,12 @@
+import SiphonAgent
+import SiphonCluster
+import SiphonCore
+
+/// The conversation's turns and context in the call's fenced Redis session.
+struct ClusterConversationStore: ConversationStore {
+    let call: CallContext
+
+    func append(_ turn: Turn) async throws -> Bool { try await call.appendTurn(turn) }
+    func setContext(_ fields: [String: String]) async throws { try await call.setContext(fields) }
+    func history() async throws -> [Turn] { try await call.history() }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import SiphonAgent
+import SiphonAudio
+import SiphonCluster
+import SiphonCore
+import SiphonRTP
+import SiphonSIP
+
+/// The `sip` transport: the worker is the SIP user agent towards the trunk and the agent talks
+/// over RTP it sends and receives itself.
+///
+/// Outbound: INVITE (digest as needed) → ringing → answered → conversation → BYE. Inbound: answer
+/// the INVITE the service registered. Takeover: the dialog snapshot from the call hash, a
+/// re-INVITE with this worker's Contact and media address, and the conversation resumes with its
+/// history. A call that was still ringing is not redialled unless the job says so.
+public struct SIPCallRunner: CallRunner {
+    let service: TelephonyService
+
+    public func run(_ call: CallContext) async throws -> CallEnd {
+        guard let agent = service.agents[call.job.agent] else {
+            return CallEnd(.failed, "agent '\(call.job.agent)' is not served by this worker")
+        }
+        var tuned = agent
+        if let max = call.job.maxDuration { tuned.turn.maxCallDuration = Double(max) }
+        if call.isResume, [.active].contains(call.statusAtStart) {
+            return try await resume(call, agent: tuned)
+        }
+        if call.isResume, [.dialing, .ringing].contains(call.statusAtStart), !call.job.retryDial {
+            return CallEnd(.failed, "the worker placing this call was lost while it was \(call.statusAtStart.rawValue); not redialled (retry_dial is off)")
+        }
+        switch call.job.direction {
+        case .inbound: return try await answer(call, agent: tuned)
+        case .outbound: return try await dial(call, agent: tuned)
+        }
+    }
+
+    // MARK: outbound
+
+    private func dial(_ call: CallContext, agent: Agent) async throws -> CallEnd {
+        let trunk: TelephonyService.ResolvedTrunk
+        do {
+            trunk = try service.resolveTrunk(call.job.trunk)
+        } catch let e as SiphonError {
+            return CallEnd(.failed, e.message)
+        }
+        let media = service.rtpSession()
+        defer { media.stop() }
+        let port = try await media.open()
+        let offer = service.offer(port: port)
+        let from = call.job.from ?? trunk.number
+        let fromUser = from?.e164 ?? (trunk.credentials?.username ?? "siphon")
+        try await call.transition(.dialing)
+        let outbound = OutboundCall(
+            target: SIPURI(user: call.job.to.e164, host: trunk.host, port: trunk.peer.port == 5060 ? nil : trunk.peer.port),
+            from: NameAddress(uri: SIPURI(user: fromUser, host: trunk.host)), peer: trunk.peer, credentials: trunk.credentials,
+            offer: offer, policy: service.configuration.policy, ringTimeout: .seconds(call.job.ringTimeout ?? 30))
+        let sipCall: SIPCall
+        do {
+            sipCall = try await service.ua.invite(outbound) { progress in
+                switch progress {
+                case .ringing: try? await call.transition(.ringing)
+                case .earlyMedia(let m):
+                    try? await call.transition(.ringing)
+                    try? media.configure(TelephonyService.parameters(m))
+                }
+            }
+        } catch let f as SIPCallFailure {
+            let status: CallStatus = switch f.kind {
+            case .busy: .busy
+            case .noAnswer, .canceled: .noAnswer
+            case .rejected, .authentication: .rejected
+            case .unreachable: .failed
+            }
+            return CallEnd(status, f.description)
+        } catch let e as SIPMessageError {
+            return CallEnd(e.status == 408 ? .noAnswer : .failed, "SIP: \(e)")
+        }
+        guard let negotiated = await sipCall.media else { return CallEnd(.failed, "answered without usable media") }
+        try media.configure(TelephonyService.parameters(negotiated))
+        try await call.transition(.active)
+        try await saveDialog(sipCall, call)
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: trunk.host, resume: false)
+    }
+
+    // MARK: inbound
+
+    private func answer(_ call: CallContext, agent: Agent) async throws -> CallEnd {
+        guard let pending = service.takeIncoming(call.job.id) else {
+            return CallEnd(.failed, "the inbound INVITE is not on this worker any more")
+        }
+        defer { pending.resolved.finish() }
+        let incoming = pending.call
+        guard let offer = incoming.offer else {
+            await incoming.reject(status: 488, reason: "Offerless INVITE not supported")
+            return CallEnd(.rejected, "offerless INVITE (no SDP) is not supported")
+        }
+        let media = service.rtpSession()
+        defer { media.stop() }
+        let port = try await media.open()
+        let sessionID = UInt64.random(in: 1...(1 << 40))
+        let answer: SessionDescription
+        let negotiated: NegotiatedMedia
+        do {
+            (answer, negotiated) = try SDPNegotiator.answer(offer, policy: service.configuration.policy, address: service.configuration.advertisedHost,
+                                                             port: port, sessionID: sessionID, version: 1)
+        } catch let e as SIPMessageError {
+            await incoming.reject(status: e.status)
+            return CallEnd(.rejected, "no common codec: \(e.reason)")
+        }
+        try media.configure(TelephonyService.parameters(negotiated))
+        let sipCall: SIPCall
+        do {
+            sipCall = try await incoming.answer(sdp: answer, media: negotiated, sessionID: sessionID)
+        } catch let f as SIPCallFailure {
+            return CallEnd(f.kind == .canceled ? .canceled : .failed, f.description)
+        }
+        pending.resolved.finish()
+        try await call.transition(.active)
+        try await saveDialog(sipCall, call)
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: incoming.source.host, resume: false)
+    }
+
+    // MARK: takeover
+
+    private func resume(_ call: CallContext, agent: Agent) async throws -> CallEnd {
+        guard let json = try await call.fields(["sip_dialog"])["sip_dialog"], let dialog = try? SIPDialog.decode(json) else {
+            return CallEnd(.failed, "no SIP dialog saved for this call; it cannot be taken over")
+        }
+        let media = service.rtpSession()
+        defer { media.stop() }
+        let port = try await media.open()
+        let offer = service.offer(port: port, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
+        let credentials = try? service.resolveTrunk(call.job.trunk).credentials
+        let sipCall: SIPCall
+        let negotiated: NegotiatedMedia
+        do {
+            (sipCall, negotiated) = try await service.ua.resume(dialog, offer: offer, policy: service.configuration.policy, credentials: credentials ?? nil)
+        } catch {
+            return CallEnd(.ended, "the call leg was gone when this worker took over: \(error)")
+        }
+        try media.configure(TelephonyService.parameters(negotiated))
+        try await saveDialog(sipCall, call)
+        call.logger.info("SIP dialog taken over", metadata: ["sip.call_id": "\(dialog.callID)"])
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: dialog.peer.host, resume: true)
+    }
+
+    // MARK: the conversation over RTP
+
+    private func converse(_ call: CallContext, agent: Agent, sipCall: SIPCall, media: RTPSession, port: Int, trunkHost: String,
+                          resume: Bool) async throws -> CallEnd {
+        let service = self.service
+        let policy = service.configuration.policy
+        await sipCall.setOfferHandler { offer in
+            let (answer, negotiated) = try SDPNegotiator.answer(offer, policy: policy, address: service.configuration.advertisedHost, port: port,
+                                                                 sessionID: UInt64.random(in: 1...(1 << 40)), version: 2)
+            try media.configure(TelephonyService.parameters(negotiated))
+            return (answer, negotiated)
+        }
+        let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)
+        let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call),
+                                        pipelineRate: TelephonyService.pipelineRate, logger: call.logger)
+        let (digits, digitSink) = AsyncStream<Character>.makeStream()
+        let remoteEnd = RemoteEnd()
+        let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in
+            group.addTask { await media.run(); return nil }
+            group.addTask {
+                for await d in media.dtmf { digitSink.yield(d) }
+                return nil
+            }
+            group.addTask {
+                for await event in sipCall.events {
+                    switch event {
+                    case .ended(let remote, let reason):
+                        if remote { await remoteEnd.set(reason) }
+                        media.stop()  // ends the conversation's frame stream
+                    case .dtmf(let d): digitSink.yield(d)
+                    case .mediaChanged: try? await saveDialog(sipCall, call)
+                    case .transferProgress: break
+                    }
+                }
+                return nil
+            }
+            group.addTask { await conversation.run(frames: media.incoming, dtmf: digits, resume: resume) }
+            var result: Conversation.Outcome?
+            while let next = await group.next() {
+                if let next {
+                    result = next
+                    break
+                }
+            }
+            media.stop()
+            digitSink.finish()
+            group.cancelAll()
+            return result
+        }
+        let stats = media.statistics
+        try? await call.setContext([
+            "rtp.packets_sent": String(stats.packetsSent), "rtp.packets_received": String(stats.packetsReceived),
+            "rtp.lost": String(stats.jitter.lost), "rtp.jitter_ms": String(format: "%.1f", stats.jitter.jitter / 8),
+            "rtp.barge_in_reaction_frames": stats.lastFlushReactionFrames.map(String.init) ?? "",
+        ])
+        if let reason = await remoteEnd.reason { return CallEnd(.ended, reason) }
+        if await !sipCall.isEnded { await sipCall.hangup(reason: outcome?.reason ?? "hangup") }
+        guard let o = outcome else { return CallEnd(.ended, "the line closed") }
+        return CallEnd(o.status.isTerminal ? o.status : .ended, o.reason)
+    }
+
+    private func saveDialog(_ sipCall: SIPCall, _ call: CallContext) async throws {
+        let dialog = await sipCall.snapshot()
+        try await call.setFields(["sip_dialog": dialog.json(), "sip_call_id": dialog.callID])
+    }
+}
+
+/// Set when the far end hung up.
+actor RemoteEnd {
+    private(set) var reason: String?
+    func set(_ r: String) { if reason == nil { reason = r } }
+}

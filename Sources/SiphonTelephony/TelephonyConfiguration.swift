@@ -1,0 +1,50 @@
+import SiphonCore
+import SiphonSIP
+
+/// A worker's telephony settings: its SIP and RTP sockets, the trunks it calls through, and who
+/// may call it. From the environment and `siphon worker` flags (see docs/configuration.md).
+public struct TelephonyConfiguration: Sendable {
+    public var bindHost = "0.0.0.0"
+    public var sipPort = 5060
+    /// The address carriers reach this worker at (Via, Contact, SDP). Required behind NAT.
+    public var advertisedHost = "127.0.0.1"
+    public var rtpPorts: ClosedRange<Int> = 16384...32767
+    public var enableTCP = true
+    public var policy = MediaPolicy()
+    /// The trunk used when a job names none (or names "default").
+    public var defaultTrunk: TrunkSpec?
+    public var inboundTrunks: [InboundTrunk] = []
+    /// Dialled number → agent for inbound calls; unmatched numbers go to `defaultInboundAgent`.
+    public var inboundNumbers: [String: String] = [:]
+    public var defaultInboundAgent: String?
+    public var secretBox: SecretBox?
+
+    public init() {}
+
+    /// Reads the seed's variables (`SIP_TRUNK_ADDRESS`, `SIP_USERNAME`, `SIP_PASSWORD`, `FROM_NUMBER`)
+    /// and Siphon's own (`SIP_INBOUND_*`, `SIPHON_SECRET_KEY`, `SIPHON_PUBLIC_IP`).
+    public static func from(_ env: Environment) throws -> TelephonyConfiguration {
+        var c = TelephonyConfiguration()
+        if let ip = env["SIPHON_PUBLIC_IP"] { c.advertisedHost = ip }
+        if let address = env["SIP_TRUNK_ADDRESS"] {
+            c.defaultTrunk = TrunkSpec(name: "default", address: address, transport: env["SIP_TRUNK_TRANSPORT"] ?? "udp",
+                                       number: try env["FROM_NUMBER"].map(PhoneNumber.init), username: env["SIP_USERNAME"],
+                                       password: env["SIP_PASSWORD"])
+            try c.defaultTrunk?.validate()
+        }
+        if let allow = env["SIP_INBOUND_ALLOW"] {
+            let credentials = env["SIP_INBOUND_USERNAME"].map { DigestCredentials(username: $0, password: env["SIP_INBOUND_PASSWORD"] ?? "") }
+            c.inboundTrunks = [InboundTrunk(name: "inbound", allowedAddresses: allow.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                            credentials: credentials)]
+        }
+        if let numbers = env["SIP_INBOUND_NUMBERS"] {
+            for pair in numbers.split(separator: ",") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2 else { throw SiphonError(.configuration, "SIP_INBOUND_NUMBERS: expected +E164=agent pairs") }
+                c.inboundNumbers[try PhoneNumber(String(kv[0])).e164] = kv[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        c.secretBox = try SecretBox.from(env)
+        return c
+    }
+}

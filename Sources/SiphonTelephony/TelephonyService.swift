@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import SiphonAgent
+import SiphonAudio
+import SiphonCluster
+import SiphonCore
+import SiphonRTP
+import SiphonSIP
+import Synchronization
+
+/// A worker's telephony: one SIP user agent for all its calls, RTP per call, and the agents it
+/// serves. Provides the `sip` transport's `CallRunner` and answers inbound calls by registering
+/// them with the worker (so they are persisted, fenced and taken over like outbound ones).
+public final class TelephonyService: Sendable {
+    public let configuration: TelephonyConfiguration
+    public let agents: [String: Agent]
+    public let transport: SIPTransport
+    public let ua: SIPUserAgent
+    let logger: Logger
+    private let pending = Mutex<[String: PendingIncoming]>([:])
+    private let worker = Mutex<Worker?>(nil)
+    static let pipelineRate = 16000
+
+    struct PendingIncoming: @unchecked Sendable {
+        let call: IncomingCall
+        let resolved: AsyncStream<Void>.Continuation
+    }
+
+    private init(configuration: TelephonyConfiguration, agents: [Agent], transport: SIPTransport, ua: SIPUserAgent, logger: Logger) {
+        self.configuration = configuration
+        self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.transport = transport
+        self.ua = ua
+        self.logger = logger
+    }
+
+    /// Binds the SIP sockets and creates the user agent.
+    public static func start(configuration: TelephonyConfiguration, agents: [Agent], logger: Logger = Logger(label: "siphon.telephony")) async throws -> TelephonyService {
+        let transport = SIPTransport(configuration: .init(bindHost: configuration.bindHost, port: configuration.sipPort, enableTCP: configuration.enableTCP), logger: logger)
+        try await transport.start()
+        var uaConfig = SIPUserAgentConfiguration(advertisedHost: configuration.advertisedHost)
+        uaConfig.inboundTrunks = configuration.inboundTrunks
+        uaConfig.userAgent = "Siphon/\(SiphonVersion.current)"
+        let ua = SIPUserAgent(configuration: uaConfig, transport: transport, logger: logger)
+        let service = TelephonyService(configuration: configuration, agents: agents, transport: transport, ua: ua, logger: logger)
+        await ua.attach()
+        await ua.onIncomingCall { [weak service] incoming in await service?.handleIncoming(incoming) }
+        logger.info("SIP listening", metadata: ["sip.udp_port": "\(transport.udpPort)", "sip.tcp_port": "\(transport.tcpPort)",
+                                                 "sip.advertised": "\(configuration.advertisedHost)"])
+        return service
+    }
+
+    /// Receives SIP until the transport stops.
+    public func run() async { await ua.run() }
+
+    public func stop() async { await transport.stop() }
+
+    /// Inbound calls are run by this worker.
+    public func attach(_ worker: Worker) { self.worker.withLock { $0 = worker } }
+
+    public var runner: SIPCallRunner { SIPCallRunner(service: self) }
+
+    // MARK: inbound
+
+    private func handleIncoming(_ incoming: IncomingCall) async {
+        let number = try? PhoneNumber(incoming.dialled)
+        guard let number else {
+            logger.warning("inbound call to a non-E.164 user refused", metadata: ["sip.dialled": "\(incoming.dialled)"])
+            return await incoming.reject(status: 404)
+        }
+        guard let agentName = configuration.inboundNumbers[number.e164] ?? configuration.defaultInboundAgent, agents[agentName] != nil,
+              let worker = worker.withLock({ $0 }) else {
+            return await incoming.reject(status: 404)
+        }
+        let job: CallJob
+        do {
+            job = try CallJob(agent: agentName, to: number, from: try? PhoneNumber(incoming.caller), transport: .sip, direction: .inbound)
+        } catch {
+            return await incoming.reject(status: 500)
+        }
+        let (resolved, continuation) = AsyncStream<Void>.makeStream()
+        pending.withLock { $0[job.id] = PendingIncoming(call: incoming, resolved: continuation) }
+        await incoming.ring()
+        let admitted = (try? await worker.admitLocal(job, detail: "inbound from \(incoming.caller) via \(incoming.trunk)")) ?? false
+        guard admitted else {
+            _ = pending.withLock { $0.removeValue(forKey: job.id) }
+            return await incoming.reject(status: 486)
+        }
+        // Stay in the INVITE's handler until the runner has answered (so a CANCEL still finds it).
+        for await _ in resolved { break }
+    }
+
+    func takeIncoming(_ id: String) -> PendingIncoming? { pending.withLock { $0.removeValue(forKey: id) } }
+
+    // MARK: trunks
+
+    struct ResolvedTrunk {
+        let peer: SIPPeer
+        let host: String
+        let credentials: DigestCredentials?
+        let number: PhoneNumber?
+    }
+
+    func resolveTrunk(_ spec: TrunkSpec?) throws -> ResolvedTrunk {
+        var trunk = spec
+        if trunk == nil || (trunk?.address == nil && trunk?.name == "default") { trunk = configuration.defaultTrunk }
+        guard let trunk, let address = trunk.address else {
+            throw SiphonError(.configuration, "no SIP trunk: the job names none and this worker has no default (set SIP_TRUNK_ADDRESS)")
+        }
+        let (host, port) = try TrunkSpec.hostPort(address)
+        var password = trunk.password
+        if let sealed = trunk.passwordSealed {
+            guard let box = configuration.secretBox else {
+                throw SiphonError(.configuration, "the job's trunk password is sealed but this worker has no SIPHON_SECRET_KEY")
+            }
+            password = try box.open(sealed)
+        }
+        let credentials = trunk.username.map { DigestCredentials(username: $0, password: password ?? "") }
+        return ResolvedTrunk(peer: SIPPeer(host: host, port: port, transport: trunk.transport == "tcp" ? .tcp : .udp),
+                             host: host, credentials: credentials, number: trunk.number)
+    }
+
+    func rtpSession() -> RTPSession {
+        var c = RTPSession.Configuration()
+        c.bindHost = configuration.bindHost
+        c.portRange = configuration.rtpPorts
+        c.pipelineRate = Self.pipelineRate
+        return RTPSession(configuration: c, logger: logger)
+    }
+
+    func offer(port: Int, sessionID: UInt64 = UInt64.random(in: 1...(1 << 40)), version: UInt64 = 1) -> SessionDescription {
+        SDPNegotiator.offer(policy: configuration.policy, address: configuration.advertisedHost, port: port, sessionID: sessionID, version: version)
+    }
+
+    static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters {
+        RTPMediaParameters(codec: m.codec.name, payloadType: UInt8(m.codec.payloadType), dtmfPayloadType: m.dtmfPayloadType.map(UInt8.init),
+                           remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives)
+    }
+}
