@@ -120,7 +120,12 @@ public final class Conversation: @unchecked Sendable {
         }
         if resume {
             logger.info("resuming conversation", metadata: ["agent.history_turns": "\(history.count)"])
-            if let line = agent.resumeLine { startResponse(speaking: line, persistAs: .agent) }
+            if history.last?.role == .user {
+                // The caller spoke and the lost worker never answered: answer now, after the bridging line.
+                startResponse(history: true, prelude: agent.resumeLine)
+            } else if let line = agent.resumeLine {
+                startResponse(speaking: line, persistAs: .agent)
+            }
         } else if let greeting = agent.greeting {
             startResponse(speaking: greeting, persistAs: .agent)
         } else {
@@ -169,7 +174,9 @@ public final class Conversation: @unchecked Sendable {
         case .speechStarted:
             userSpeaking = true
             lastActivityTick = tick
+            logger.debug("caller speech started", metadata: ["agent.frame": "\(tick)", "agent.speaking": "\(agentSpeaking)"])
         case .speechEnded:
+            logger.debug("caller speech ended", metadata: ["agent.frame": "\(tick)"])
             userSpeaking = false
             speechEndTick = tick
             speechEndWallMs = Timestamp.nowMs()
@@ -404,10 +411,11 @@ public final class Conversation: @unchecked Sendable {
     }
 
     /// Asks the model for the next agent turn (with the conversation so far) and speaks it.
-    private func startResponse(history: Bool, speechEnd: Int64 = 0, sttFinal: Int64? = nil) {
+    private func startResponse(history: Bool, speechEnd: Int64 = 0, sttFinal: Int64? = nil, prelude: String? = nil) {
         begin(role: .agent, extra: [:], speechEnd: speechEnd, sttFinal: sttFinal)
         responseTask = Task { [weak self] in
             guard let self else { return }
+            if let prelude { await self.speak(prelude, tts: self.agent.tts) }
             await self.generate()
             self.shared.withLock { $0.responseDone = true }
         }
@@ -559,6 +567,7 @@ public final class Conversation: @unchecked Sendable {
         do {
             for try await t in stream.transcripts {
                 let text = t.text.trimmingCharacters(in: .whitespaces)
+                logger.debug("transcript", metadata: ["stt.final": "\(t.isFinal)", "stt.text": "\(text)"])
                 shared.withLock { s in
                     if t.isFinal {
                         if !text.isEmpty { s.finals.append(text) }

@@ -64,7 +64,7 @@ public enum OfflineEngines {
             llm:
               provider: scripted
               slots:
-                day: [tuesday, thursday]
+                day: [Tuesday, Thursday]
                 period: [morning, afternoon]
               intents:
                 - name: book

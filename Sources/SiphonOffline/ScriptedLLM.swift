@@ -52,7 +52,11 @@ public struct ScriptedLLM: LanguageModel {
             let slotMatch = intent.whenSlot.map { slot in (slots[slot] ?? []).contains { Self.contains(last, Self.words($0)) } } ?? false
             guard phraseMatch || slotMatch, intent.requires.allSatisfy({ filled[$0] != nil }) else { continue }
             var reply = intent.reply
-            for (k, v) in filled { reply = reply.replacingOccurrences(of: "{\(k)}", with: v.prefix(1).uppercased() + v.dropFirst()) }
+            for (k, v) in filled {
+                // The value as spelt in the configuration; capitalised where it starts a sentence.
+                reply = reply.replacingOccurrences(of: "{\(k)}", with: v)
+                if reply.hasPrefix(v) { reply = v.prefix(1).uppercased() + reply.dropFirst() }
+            }
             return (reply, intent.tool)
         }
         return (fallback, nil)

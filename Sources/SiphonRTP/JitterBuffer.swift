@@ -119,15 +119,16 @@ public final class JitterBuffer {
             next = n + 1
             return .missing
         }
-        // Ran dry: conceal a little, then rebuffer with a longer target.
+        // Ran dry: the next packet is late, or the sender stopped (silence suppression). Conceal a
+        // little without giving up its sequence number — after DTX it arrives with exactly that
+        // number, and skipping it would clip the start of the caller's next words — then rebuffer.
         consecutiveMisses += 1
         statistics.underruns += 1
         if consecutiveMisses >= 3 {
             playing = false
-            targetDelayFrames = min(configuration.maxDelayFrames, targetDelayFrames + 1)
+            if consecutiveMisses == 3 { targetDelayFrames = min(configuration.maxDelayFrames, targetDelayFrames + 1) }
             return .empty
         }
-        next = n + 1
         return .missing
     }
 

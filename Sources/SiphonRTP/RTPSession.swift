@@ -79,6 +79,8 @@ public final class RTPSession: Sendable {
         var dtmfTimestamp: UInt32 = 0
         var tick = 0
         var flushTick: Int?
+        var recorder: WAVStreamWriter?
+        var lastSentFrame: [Int16]?
         var inEvent = false
         var sequence: UInt16 = UInt16.random(in: 0...UInt16.max)
         var timestamp: UInt32 = UInt32.random(in: 0...UInt32.max)
@@ -179,6 +181,8 @@ public final class RTPSession: Sendable {
     public func stop() {
         let channels = state.withLock { s -> [any Channel] in
             s.running = false
+            s.recorder?.close()
+            s.recorder = nil
             return [s.rtp, s.rtcp].compactMap { $0 }
         }
         for c in channels { c.close(promise: nil) }
@@ -187,6 +191,12 @@ public final class RTPSession: Sendable {
     }
 
     // MARK: the media clock
+
+    /// Records both directions, one 20 ms frame each per tick (caller left, agent right).
+    public func record(to path: String) throws {
+        let writer = try WAVStreamWriter(path: path, sampleRate: configuration.pipelineRate, channels: 2)
+        state.withLock { $0.recorder = writer }
+    }
 
     /// Runs the 20 ms clock until `stop()` or cancellation.
     public func run() async {
@@ -236,8 +246,18 @@ public final class RTPSession: Sendable {
             }
             incomingSink.yield(AudioFrame(sampleRate: configuration.pipelineRate, samples: frame))
             // Sending: one frame out.
-            state.withLock { $0.tick += 1 }
+            state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
             if let codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: fromPipeline) }
+            let (recorder, sentFrame) = state.withLock { ($0.recorder, $0.lastSentFrame) }
+            if let recorder {
+                var stereo = [Int16]()
+                stereo.reserveCapacity(pipelineSamples * 2)
+                for i in 0..<pipelineSamples {
+                    stereo.append(i < frame.count ? frame[i] : 0)
+                    stereo.append(sentFrame.map { i < $0.count ? $0[i] : 0 } ?? 0)
+                }
+                recorder.append(interleaved: stereo)
+            }
             tick += 1
             if tick % 250 == 0 { sendReport() }
             try? await Task.sleep(until: deadline, clock: clock)
@@ -264,7 +284,9 @@ public final class RTPSession: Sendable {
             }
             if !s.outbound.isEmpty {
                 s.stats.audioFramesSent += 1
-                return (s.rtp, s.remote, .audio(s.outbound.removeFirst()))
+                let frame = s.outbound.removeFirst()
+                if s.recorder != nil { s.lastSentFrame = frame.samples }
+                return (s.rtp, s.remote, .audio(frame))
             }
             if let flushed = s.flushTick {
                 s.stats.lastFlushReactionFrames = s.tick - flushed

@@ -157,6 +157,14 @@ public struct SIPCallRunner: CallRunner {
             try media.configure(TelephonyService.parameters(negotiated))
             return (answer, negotiated)
         }
+        if let dir = service.configuration.recordingsDirectory {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try media.record(to: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav")
+            } catch {
+                call.logger.warning("recording disabled for this call", metadata: ["error": "\(error)"])
+            }
+        }
         let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)
         let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call),
                                         pipelineRate: TelephonyService.pipelineRate, logger: call.logger)

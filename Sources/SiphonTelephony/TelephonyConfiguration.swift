@@ -18,6 +18,9 @@ public struct TelephonyConfiguration: Sendable {
     public var inboundNumbers: [String: String] = [:]
     public var defaultInboundAgent: String?
     public var secretBox: SecretBox?
+    /// When set, every call is recorded there as `<call id>-<epoch>.wav` (stereo: caller left,
+    /// agent right, 16 kHz). Recordings hold personal data: keep the directory private.
+    public var recordingsDirectory: String?
 
     public init() {}
 
@@ -45,6 +48,7 @@ public struct TelephonyConfiguration: Sendable {
             }
         }
         c.secretBox = try SecretBox.from(env)
+        c.recordingsDirectory = env["SIPHON_RECORDINGS_DIR"]
         return c
     }
 }

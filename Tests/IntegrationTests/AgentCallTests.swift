@@ -41,3 +41,52 @@ struct AgentCallTests {
         for e in ["queued", "claimed", "dialing", "answered", "ended"] { #expect(events.contains(e), "\(events)") }
     }
 }
+
+extension AgentCallTests {
+    /// Worker A dials PJSIP; after the caller has said which day, A is SIGKILLed. Worker B takes the
+    /// dialog over with a re-INVITE, re-injects the history, and books the day A heard.
+    @Test func takeoverAfterSIGKILLContinuesTheSameDialogWithHistory() async throws {
+        let h = try ClusterHarness()
+        let a = try h.sipWorker("wa")
+        try h.supervisor()
+        try await h.waitForWorkers(1)
+        let caller = try await CallerScript.wav([
+            (9.0, "I would like to book a cleaning"),
+            (19.5, "Tuesday please"),
+            (29.0, "In the morning"),
+            (39.0, "No that is all thank you"),
+        ], total: 55)
+        let pjsip = try PJSIPPeer(play: caller.path, timeout: 80)
+        try await pjsip.waitReady()
+        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
+        try h.sipWorker("wb")
+        try await h.waitForWorkers(2)
+        try await eventually(40, "the caller named a day") {
+            try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let killedAt = Date()
+        a.signal(SIGKILL)
+        try await h.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        #expect(record.worker == "wb" && record.epoch == 2)
+        let turns = try await h.assertContiguous(id, expected: try await h.store.turns(id).count)
+        let texts = turns.map { "\($0.epoch) \($0.role.rawValue): \($0.text)" }
+        #expect(turns.contains { $0.epoch == 2 && $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(texts)")
+        // B bridges, then answers what A had heard but not answered yet (the caller named the day).
+        #expect(turns.contains { $0.epoch == 2 && $0.role == .agent && $0.text.hasPrefix("Sorry about that, I'm back.") }, "\(texts)")
+        let events = try await h.store.events(id).map(\.type)
+        for e in ["worker_lost", "reassigned", "resumed", "ended"] { #expect(events.contains(e), "\(events)") }
+        try await pjsip.waitExit()
+        // Same dialog: PJSIP saw a second media negotiation (the re-INVITE) and one disconnect (B's BYE).
+        #expect(pjsip.events.filter { $0["event"] as? String == "media" }.count >= 2)
+        #expect(pjsip.events.filter { $0["event"] as? String == "disconnected" }.count == 1)
+        // …and kept hearing the agent after the takeover.
+        let confirmed = try #require(pjsip.events.first { $0["event"] as? String == "state" && $0["state"] as? String == "CONFIRMED" }?["t"] as? Double)
+        let heard = try WAVFile.read(pjsip.recording.path)
+        let from = Int((killedAt.timeIntervalSince1970 - confirmed + 2) * Double(heard.sampleRate))
+        let after = Array(heard.samples[min(from, heard.samples.count)...])
+        #expect(AudioFrame(sampleRate: heard.sampleRate, samples: after).levelDB > -40, "silence after the takeover")
+    }
+}

@@ -63,7 +63,8 @@ struct OfflineEngineTests {
         var correct = 0
         for phrase in Self.phrases {
             let frames = try await speak(phrase, tts: tts).map { f in AudioFrame(sampleRate: 16000, samples: try dec.decode(try enc.encode(f.samples))) }
-            if try await recognise(frames, stt: stt).joined(separator: " ") == PocketSphinxSTT.normalize(phrase) { correct += 1 }
+            let heard = try await recognise(frames, stt: stt).joined(separator: " ")
+            if heard == PocketSphinxSTT.normalize(phrase) { correct += 1 } else { print("Opus miss: \(phrase) -> \(heard)") }
         }
         #expect(correct >= Self.phrases.count - 1, "\(correct)/\(Self.phrases.count) through Opus")
     }
@@ -83,7 +84,8 @@ extension OfflineEngineTests {
             let frames = try await speak(phrase, tts: tts).map { f in
                 AudioFrame(sampleRate: 16000, samples: up.process(down.process(f.samples).map { G711.ulawDecode(G711.ulawEncode($0)) }))
             }
-            if try await recognise(frames, stt: stt).joined(separator: " ") == PocketSphinxSTT.normalize(phrase) { correct += 1 }
+            let heard = try await recognise(frames, stt: stt).joined(separator: " ")
+            if heard == PocketSphinxSTT.normalize(phrase) { correct += 1 } else { print("G711 miss: \(phrase) -> \(heard)") }
         }
         #expect(correct >= Self.phrases.count - 1, "\(correct)/\(Self.phrases.count) through G.711")
     }

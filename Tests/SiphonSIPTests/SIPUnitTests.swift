@@ -191,3 +191,20 @@ import Testing
         #expect(digits == ["7", "7"])
     }
 }
+
+extension RTPTests {
+    /// Silence suppression: the sender pauses, then continues with the next sequence number. None
+    /// of the words after the pause may be dropped as "late".
+    @Test func jitterBufferKeepsTheFirstPacketsAfterSilenceSuppression() {
+        let jb = JitterBuffer(configuration: .init(clockRate: 8000))
+        for seq: UInt16 in 1...4 { jb.insert(packet(seq), arrivalNanoseconds: UInt64(seq) * 20_000_000) }
+        var played: [JitterBuffer.Output] = []
+        for _ in 0..<30 { played.append(jb.pop()) }  // 4 frames, then 26 ticks of nothing
+        #expect(played.prefix(4) == [.frame([1]), .frame([2]), .frame([3]), .frame([4])])
+        for seq: UInt16 in 5...9 { jb.insert(packet(seq), arrivalNanoseconds: 700_000_000 + UInt64(seq) * 20_000_000) }
+        var after: [[UInt8]] = []
+        for _ in 0..<10 { if case .frame(let p) = jb.pop() { after.append(p) } }
+        #expect(after == [[5], [6], [7], [8], [9]])
+        #expect(jb.statistics.late == 0)
+    }
+}

@@ -12,6 +12,7 @@ final class SiphonProcess: @unchecked Sendable {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-\(name)-\(UUID().uuidString.prefix(8)).log")
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
+        if let dir = ProcessInfo.processInfo.environment["SIPHON_TEST_RECORDINGS"] { env["SIPHON_RECORDINGS_DIR"] = dir }
         process = try ChildProcess(Self.binary, arguments + ["--redis", redis, "--env-file", "/nonexistent"],
                                    environment: env, output: log.path)
     }
