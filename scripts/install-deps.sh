@@ -8,6 +8,8 @@ APT_PACKAGES=(
   pkg-config curl
   libhiredis-dev redis-server redis-tools   # cluster: hiredis client, test and demo Redis
   libopus-dev libspeexdsp-dev               # audio: Opus codec, resampler
+  libespeak-ng-dev libpocketsphinx-dev      # offline engines: eSpeak NG TTS, PocketSphinx STT
+  pocketsphinx-en-us                        #   and its US English acoustic model and dictionary
   espeak-ng sox                             # test audio: speech and noise for the VAD corpus
   python3 python3-venv                      # test peers and reference implementations only
   kamailio baresip-core                     # SIP test peers (registrar/proxy with digest; a second UA)

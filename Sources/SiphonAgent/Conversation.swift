@@ -341,12 +341,15 @@ public final class Conversation: @unchecked Sendable {
             let v2v = out - speechEnd
             e["latency.voice_to_voice_ms"] = String(v2v)
             let stt = sttFinal.map { max(0, $0 - speechEnd) } ?? 0
+            // The endpointing wait is turn-taking policy (min/max endpointing delay), not overhead.
+            let endpointing = llmReq.map { max(0, $0 - max(speechEnd, sttFinal ?? speechEnd)) } ?? 0
             let llm = zip2(llmReq, llmFirst).map { $1 - $0 } ?? 0
             let tts = zip2(ttsReq, ttsFirst).map { $1 - $0 } ?? 0
             e["latency.stt_ms"] = String(stt)
+            e["latency.endpointing_ms"] = String(endpointing)
             e["latency.llm_ms"] = String(llm)
             e["latency.tts_ms"] = String(tts)
-            e["latency.framework_ms"] = String(max(0, v2v - stt - llm - tts))
+            e["latency.framework_ms"] = String(max(0, v2v - stt - endpointing - llm - tts))
         }
         return e
     }

@@ -186,7 +186,7 @@ struct ClusterTests {
 
     @Test func gracefulDrainHandsCallsOff() async throws {
         let h = try ClusterHarness()
-        let a = try h.worker("wa", extra: ["--drain-timeout", "0.3"])
+        let a = try h.worker("wa", extra: ["--no-sip", "--drain-timeout", "0.3"])
         try h.supervisor()
         try await h.waitForWorkers(1)
         let ids = try await h.enqueueSim(3, turns: 40, intervalMs: 40)
@@ -207,7 +207,7 @@ struct ClusterTests {
 
     @Test func drainLetsShortCallsFinish() async throws {
         let h = try ClusterHarness()
-        let a = try h.worker("wa", extra: ["--drain-timeout", "30"])
+        let a = try h.worker("wa", extra: ["--no-sip", "--drain-timeout", "30"])
         try await h.waitForWorkers(1)
         let ids = try await h.enqueueSim(2, turns: 6, intervalMs: 50)
         try await eventually(20, "calls running") { try await h.store.call(ids[1])?.lastSeq ?? 0 >= 1 }

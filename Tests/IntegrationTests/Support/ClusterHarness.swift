@@ -23,8 +23,9 @@ final class ClusterHarness: @unchecked Sendable {
         store = SessionStore(client: client, keys: keys)
     }
 
+    /// A worker without SIP (simulated calls only), so several can share the host.
     @discardableResult
-    func worker(_ id: String, capacity: Int = 10, heartbeatMs: Int = 100, extra: [String] = []) throws -> SiphonProcess {
+    func worker(_ id: String, capacity: Int = 10, heartbeatMs: Int = 100, extra: [String] = ["--no-sip"]) throws -> SiphonProcess {
         let p = try SiphonProcess(["worker", "--id", id, "--capacity", String(capacity), "--heartbeat-ms", String(heartbeatMs)] + extra,
                                   redis: redis.urlString, name: id)
         processes.append(p)
