@@ -35,7 +35,9 @@ public final class Conversation: @unchecked Sendable {
     private var tick = 0
     private var userSpeaking = false
     private var speechEndTick = 0
+    private var speechStartTick = 0
     private var speechEndWallMs: Int64 = 0
+    /// Caller frames admitted by the echo guard during the current speech segment while the agent talks.
     private var interruptionRun = 0
     private var responseTask: Task<Void, Never>?
     private var response: ResponseState?
@@ -167,16 +169,19 @@ public final class Conversation: @unchecked Sendable {
         lastSent = sent
 
         let decision = frame.samples.withUnsafeBufferPointer { vad.process($0) }
-        let callerHeard = decision.isSpeech && frame.samples.withUnsafeBufferPointer { echoGuard.admits($0) }
+        // The guard sees every frame (it measures the line while the agent talks).
+        let admitted = frame.samples.withUnsafeBufferPointer { echoGuard.admits($0) }
+        let callerHeard = decision.isSpeech && admitted
         let toSTT = sttResampler.map { AudioFrame(sampleRate: agent.stt.sampleRate, samples: $0.process(frame.samples)) } ?? frame
         try? await stt?.send(toSTT, speech: decision.isSpeech)
         switch decision.event {
         case .speechStarted:
             userSpeaking = true
+            speechStartTick = tick
             lastActivityTick = tick
             logger.debug("caller speech started", metadata: ["agent.frame": "\(tick)", "agent.speaking": "\(agentSpeaking)"])
         case .speechEnded:
-            logger.debug("caller speech ended", metadata: ["agent.frame": "\(tick)"])
+            logger.debug("caller speech ended", metadata: ["agent.frame": "\(tick)", "agent.barge_in_frames": "\(interruptionRun)"])
             userSpeaking = false
             speechEndTick = tick
             speechEndWallMs = Timestamp.nowMs()
@@ -202,7 +207,14 @@ public final class Conversation: @unchecked Sendable {
 
         // Barge-in.
         if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil {
-            interruptionRun = callerHeard ? interruptionRun + 1 : 0
+            // Frames the guard admits, counted over the caller's speech segment: a voice over the
+            // agent's has frames quieter than the agent's loudest (which the guard holds back), and
+            // those must not restart the count; pure echo never gets a frame admitted.
+            if callerHeard {
+                interruptionRun += 1
+            } else if !decision.isSpeech {
+                interruptionRun = 0
+            }
             if interruptionRun >= frames(agent.turn.minInterruption) {
                 await interrupt()
             }
@@ -217,6 +229,7 @@ public final class Conversation: @unchecked Sendable {
                 falseInterruption = nil
             } else if !userSpeaking, tick - fi.tick >= frames(agent.turn.falseInterruptionTimeout) {
                 falseInterruption = nil
+                echoGuard.remeasure()  // what got through may have been echo: back to the safe margin
                 logger.info("false interruption: resuming")
                 startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
             }
@@ -296,7 +309,11 @@ public final class Conversation: @unchecked Sendable {
         logger.info("barge-in", metadata: ["agent.frames_dropped": "\(dropped)", "agent.frames_heard": "\(heardFrames)"])
         if !heard.isEmpty || !remaining.isEmpty {
             _ = try? await writer.append(.agent, heard, interrupted: true,
-                                         extra: latencyExtra().merging(["barge_in.frames_dropped": String(dropped)]) { $1 })
+                                         extra: latencyExtra().merging([
+                                             "barge_in.frames_dropped": String(dropped),
+                                             // From the VAD's speech onset to the line going quiet (frames are 20 ms).
+                                             "barge_in.detect_ms": String((tick - speechStartTick) * 20),
+                                         ]) { $1 })
         }
         response = nil
         falseInterruption = remaining.isEmpty ? nil : (tick, remaining)

@@ -192,7 +192,8 @@ public final class RTPSession: Sendable {
 
     // MARK: the media clock
 
-    /// Records both directions, one 20 ms frame each per tick (caller left, agent right).
+    /// Records both directions, one 20 ms frame each per tick: received left, sent right (on a
+    /// worker: caller left, agent right).
     public func record(to path: String) throws {
         let writer = try WAVStreamWriter(path: path, sampleRate: configuration.pipelineRate, channels: 2)
         state.withLock { $0.recorder = writer }

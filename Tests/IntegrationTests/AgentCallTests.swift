@@ -90,3 +90,37 @@ extension AgentCallTests {
         #expect(AudioFrame(sampleRate: heard.sampleRate, samples: after).levelDB > -40, "silence after the takeover")
     }
 }
+
+extension AgentCallTests {
+    /// `siphon caller` (the demo's phone) talks over the agent's answer: the agent stops within the
+    /// configured minimum interruption, stores what the caller heard, and takes the caller's words.
+    @Test func theCallerTalksOverTheAgentAndIsHeard() async throws {
+        let h = try ClusterHarness()
+        try h.sipWorker("w1")
+        try await h.waitForWorkers(1)
+        let caller = try SiphonProcess(["caller", "--port", "0", "--line", "I would like to book a cleaning",
+                                        "--line", "@2.5 Tuesday please", "--line", "No that is all thank you"], redis: nil, name: "caller")
+        var port = 0
+        try await eventually(20, "the caller listens") {
+            guard let line = caller.output.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) else { return false }
+            port = Int(line.dropFirst("listening on ".count)) ?? 0
+            return port > 0
+        }
+        let id = try await h.queue.enqueue(sipJob(to: port)).id
+        try await h.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        let turns = try await h.store.turns(id)
+        let texts = turns.map { "\($0.role.rawValue)\($0.interrupted ? " [cut]" : ""): \($0.text)" }
+        let cut = try #require(turns.first { $0.interrupted }, "\(texts)")
+        #expect(cut.role == .agent && cut.text.hasPrefix("Of course.") && !cut.text.contains("Which day"), "\(texts)")
+        // min_interruption (0.3 s) of caller frames the echo guard let through, counted in frames.
+        let detect = try #require(Int(cut.extra["barge_in.detect_ms"] ?? ""), "\(cut.extra)")
+        #expect(detect >= 300 && detect <= 600, "\(cut.extra)")
+        let next = try #require(turns.first { $0.seq == cut.seq + 1 })
+        #expect(next.role == .user && next.text == "tuesday please", "\(texts)")
+        #expect(turns.contains { $0.role == .agent && $0.text.hasPrefix("Tuesday works.") }, "\(texts)")
+        #expect(caller.wait(seconds: 10) == 0)
+        #expect(caller.output.contains("call ended: agent hung up"), "\(caller.output)")
+    }
+}

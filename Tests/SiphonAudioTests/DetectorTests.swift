@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SiphonAudio
 
@@ -117,6 +118,52 @@ import Testing
         // Once the agent has been quiet for the whole tail, everything is admitted again.
         for _ in 0..<25 { guardian.outboundSilence() }
         #expect(Array(echo[0..<160]).withUnsafeBufferPointer { guardian.admits($0) })
+    }
+
+    /// Agent speech with a syllable-rate level envelope (4 Hz), like a voice rather than a tone.
+    static func voice(_ f0: Double, seconds: Double, amplitude: Double) -> [Int16] {
+        let x = Signals.harmonic(f0, rate: 8000, seconds: seconds, amplitude: amplitude, harmonics: 8)
+        return x.enumerated().map { i, s in
+            let envelope: Double = 0.55 + 0.45 * sin(2 * Double.pi * 4 * Double(i) / 8000)
+            return Int16(Double(s) * envelope)
+        }
+    }
+
+    /// Feeds the agent's `agent` audio and the line's `inbound`, frame by frame; counts admissions.
+    static func run(_ guardian: EchoGuard, agent: [Int16], inbound: [Int16]) -> Int {
+        var admitted = 0
+        for f in 0..<min(agent.count, inbound.count) / 160 {
+            let range = (f * 160)..<((f + 1) * 160)
+            Array(agent[range]).withUnsafeBufferPointer { guardian.outbound($0) }
+            if Array(inbound[range]).withUnsafeBufferPointer({ guardian.admits($0) }) { admitted += 1 }
+        }
+        return admitted
+    }
+
+    @Test func onAnEchoeyLineTheMarginStaysBelowTheMeasuredEchoReturnLoss() {
+        let guardian = EchoGuard()
+        let agent = Self.voice(140, seconds: 6, amplitude: 6000)
+        let echo = ([Int16](repeating: 0, count: 800) + agent).prefix(agent.count).map { Int16(Double($0) * 0.25) }  // 12 dB ERL, 100 ms
+        #expect(Self.run(guardian, agent: agent, inbound: echo) == 0, "echo alone never counts as the caller")
+        #expect(guardian.currentMarginDB >= 6 && guardian.currentMarginDB < 12, "margin \(guardian.currentMarginDB)")
+        // A caller as loud as the agent still gets through more than half the frames.
+        let caller = Self.voice(220, seconds: 1, amplitude: 6000)
+        let both = Signals.mix(Array(echo.prefix(8000)), caller)
+        #expect(Self.run(guardian, agent: Array(agent.prefix(8000)), inbound: both) > 25)
+        guardian.remeasure()
+        #expect(abs(guardian.currentMarginDB - 6) < 0.01)
+    }
+
+    @Test func onACleanLineAQuieterCallerCanInterrupt() {
+        let guardian = EchoGuard()
+        let agent = Self.voice(140, seconds: 3, amplitude: 12000)
+        let caller = Self.voice(220, seconds: 1, amplitude: 1500)  // 18 dB below the agent
+        // Before the line is measured, the G.168 margin holds the quiet caller back.
+        #expect(Self.run(guardian, agent: Array(agent.prefix(8000)), inbound: caller) < 10)
+        // Two seconds of the agent with only line noise coming back: the margin opens up.
+        #expect(Self.run(guardian, agent: agent, inbound: Signals.noise(count: agent.count, amplitude: 30)) == 0)
+        #expect(abs(guardian.currentMarginDB - 30) < 0.01)
+        #expect(Self.run(guardian, agent: Array(agent.prefix(8000)), inbound: caller) > 35)
     }
 }
 

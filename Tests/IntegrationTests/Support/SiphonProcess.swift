@@ -7,13 +7,15 @@ final class SiphonProcess: @unchecked Sendable {
     let log: URL
     let name: String
 
-    init(_ arguments: [String], redis: String, environment: [String: String] = [:], name: String) throws {
+    /// `redis`: nil for commands without Redis (`siphon caller`).
+    init(_ arguments: [String], redis: String?, environment: [String: String] = [:], name: String) throws {
         self.name = name
         log = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-\(name)-\(UUID().uuidString.prefix(8)).log")
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         if let dir = ProcessInfo.processInfo.environment["SIPHON_TEST_RECORDINGS"] { env["SIPHON_RECORDINGS_DIR"] = dir }
-        process = try ChildProcess(Self.binary, arguments + ["--redis", redis, "--env-file", "/nonexistent"],
+        let common = redis.map { ["--redis", $0, "--env-file", "/nonexistent"] } ?? []
+        process = try ChildProcess(Self.binary, arguments + common,
                                    environment: env, output: log.path)
     }
 
