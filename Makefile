@@ -17,6 +17,7 @@ demo: deps
 bench: deps
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
+	scripts/bench-sip.sh
 
 chaos: deps
 	scripts/chaos-run.sh

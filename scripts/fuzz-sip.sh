@@ -13,4 +13,4 @@ if [ ! -x "$OUT/sip-parser" ] || [ -n "$(find Sources/SiphonSIP Fuzz -newer "$OU
   swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SiphonSIPFuzz "${SRC[@]}" Fuzz/SIPParserFuzzer.swift -o "$OUT/sip-parser"
 fi
 cp Tests/Fixtures/sip-torture/valid/*.sip Tests/Fixtures/sip-torture/invalid/*.sip "$OUT/corpus/" 2>/dev/null || true
-"$OUT/sip-parser" -max_total_time="$SECONDS_TO_RUN" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 "$OUT/corpus" 2>&1 | tail -20
+"$OUT/sip-parser" -artifact_prefix="$OUT/" -max_total_time="$SECONDS_TO_RUN" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 "$OUT/corpus" 2>&1 | tail -20

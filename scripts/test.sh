@@ -10,3 +10,6 @@ export SIPHON_BIN="$(swift build --show-bin-path)/siphon"
 # the media clocks.
 swift test --skip-build --skip IntegrationTests
 swift test --skip-build --filter IntegrationTests --no-parallel
+# The SIP parser under libFuzzer + AddressSanitizer for a bounded time (a crash fails the run and
+# leaves the input in .build-fuzz/).
+scripts/fuzz-sip.sh 30

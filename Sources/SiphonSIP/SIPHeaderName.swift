@@ -25,6 +25,17 @@ public enum SIPHeaderName {
         return canonical[raw.lowercased()] ?? raw
     }
 
+    /// The same from the wire bytes (token characters, so ASCII); names up to 15 bytes are small
+    /// strings, so the lookup key costs no allocation.
+    static func normalize(_ raw: UnsafeBufferPointer<UInt8>) -> String {
+        let lower = String(unsafeUninitializedCapacity: raw.count) { out in
+            for (k, c) in raw.enumerated() { out[k] = (65...90).contains(c) ? c | 0x20 : c }
+            return raw.count
+        }
+        if raw.count == 1, let c = lower.first, let full = compact[c] { return full }
+        return canonical[lower] ?? String(decoding: raw, as: UTF8.self)
+    }
+
     /// Header fields that may appear once only (RFC 3261 20; multi01).
     static let singleValued: Set<String> = ["Call-ID", "CSeq", "To", "From", "Max-Forwards", "Content-Length", "Content-Type", "Expires", "Min-Expires", "Session-Expires", "RSeq"]
 }
@@ -47,31 +58,42 @@ enum SIPChar {
 }
 
 extension StringProtocol {
-    /// Trims spaces and tabs (SIP linear white space after unfolding).
+    /// Trims spaces, tabs, CR and LF (SIP linear white space after unfolding), on UTF-8 bytes.
     func trimmingLWS() -> String {
-        var s = Substring(self)
-        while let f = s.first, SIPChar.isWS(f) || f == "\r" || f == "\n" { s = s.dropFirst() }
-        while let l = s.last, SIPChar.isWS(l) || l == "\r" || l == "\n" { s = s.dropLast() }
-        return String(s)
+        let u = Substring(self).utf8
+        var lo = u.startIndex, hi = u.endIndex
+        func isLWS(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        while lo < hi, isLWS(u[lo]) { lo = u.index(after: lo) }
+        while hi > lo, isLWS(u[u.index(before: hi)]) { hi = u.index(before: hi) }
+        return String(Substring(u[lo..<hi]))
     }
 }
 
 /// Splits a header value on commas that are outside quoted strings and angle brackets.
 func splitHeaderValues(_ value: String) -> [String] {
     var out: [String] = []
-    var current = ""
+    let u = value.utf8
+    var start = u.startIndex
     var inQuotes = false, inAngle = false, escaped = false
-    for c in value {
-        if escaped { current.append(c); escaped = false; continue }
-        if inQuotes && c == "\\" { current.append(c); escaped = true; continue }
-        if c == "\"" { inQuotes.toggle() } else if !inQuotes && c == "<" { inAngle = true } else if !inQuotes && c == ">" { inAngle = false }
-        if c == ",", !inQuotes, !inAngle {
-            out.append(current.trimmingLWS())
-            current = ""
-        } else {
-            current.append(c)
+    var i = u.startIndex
+    while i < u.endIndex {
+        let c = u[i]
+        if escaped {
+            escaped = false
+        } else if inQuotes && c == 0x5C {
+            escaped = true
+        } else if c == 0x22 {
+            inQuotes.toggle()
+        } else if !inQuotes && c == 0x3C {
+            inAngle = true
+        } else if !inQuotes && c == 0x3E {
+            inAngle = false
+        } else if c == 0x2C, !inQuotes, !inAngle {
+            out.append(Substring(u[start..<i]).trimmingLWS())
+            start = u.index(after: i)
         }
+        i = u.index(after: i)
     }
-    out.append(current.trimmingLWS())
+    out.append(Substring(u[start..<u.endIndex]).trimmingLWS())
     return out
 }

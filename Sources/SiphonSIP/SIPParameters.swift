@@ -51,20 +51,23 @@ public struct SIPParameters: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Splits on a separator outside double quotes.
+/// Splits on a separator outside double quotes. SIP syntax is ASCII, so the scan runs on UTF-8
+/// bytes (a Character walk costs grapheme breaking on every step).
 func splitOutsideQuotes(_ s: Substring, separator: Character) -> [Substring] {
+    let sep = separator.asciiValue ?? 0
     var parts: [Substring] = []
-    var start = s.startIndex
+    let u = s.utf8
+    var start = u.startIndex
     var inQuotes = false, escaped = false
-    var i = s.startIndex
-    while i < s.endIndex {
-        let c = s[i]
-        if escaped { escaped = false } else if inQuotes && c == "\\" { escaped = true } else if c == "\"" { inQuotes.toggle() } else if c == separator && !inQuotes {
-            parts.append(s[start..<i])
-            start = s.index(after: i)
+    var i = u.startIndex
+    while i < u.endIndex {
+        let c = u[i]
+        if escaped { escaped = false } else if inQuotes && c == 0x5C { escaped = true } else if c == 0x22 { inQuotes.toggle() } else if c == sep && !inQuotes {
+            parts.append(Substring(u[start..<i]))
+            start = u.index(after: i)
         }
-        i = s.index(after: i)
+        i = u.index(after: i)
     }
-    parts.append(s[start..<s.endIndex])
+    parts.append(Substring(u[start..<u.endIndex]))
     return parts
 }

@@ -53,35 +53,53 @@ public enum SIPParser {
         return nil
     }
 
-    /// Start line and headers (everything before the blank line).
+    /// Start line and headers (everything before the blank line), on bytes: only the start line,
+    /// each header's canonical name and its trimmed value become strings.
     static func parseHead(_ head: ArraySlice<UInt8>) throws -> SIPMessage {
-        // Split on bytes: in Swift "\r\n" is one Character, so splitting decoded text on "\n" would not.
-        var lines = head.split(separator: 10, omittingEmptySubsequences: false).map { line -> Substring in
-            let trimmed = line.last == 13 ? line.dropLast() : line
-            return Substring(String(decoding: trimmed, as: UTF8.self))
-        }
-        guard !lines.isEmpty else { throw SIPMessageError(400, "empty message") }
-        let startLine = try parseStartLine(lines.removeFirst())
-        var message = SIPMessage(startLine: startLine)
-        // unfold: a line starting with SP/HT continues the previous header
-        var unfolded: [String] = []
-        for line in lines {
-            if let f = line.first, f == " " || f == "\t" {
-                guard !unfolded.isEmpty else { throw SIPMessageError(400, "continuation line before any header") }
-                unfolded[unfolded.count - 1] += " " + line.trimmingLWS()
-            } else if !line.isEmpty {
-                unfolded.append(String(line))
+        try head.withUnsafeBufferPointer { b -> SIPMessage in
+            // Lines end at LF; a CR before it is dropped. Splitting bytes, because in Swift "\r\n" is one Character.
+            func lineEnd(from i: Int) -> (end: Int, next: Int) {
+                var j = i
+                while j < b.count, b[j] != 10 { j += 1 }
+                return (j > i && b[j - 1] == 13 ? j - 1 : j, j + 1)
             }
+            guard !b.isEmpty else { throw SIPMessageError(400, "empty message") }
+            let first = lineEnd(from: 0)
+            var message = SIPMessage(startLine: try parseStartLine(Substring(String(decoding: UnsafeBufferPointer(rebasing: b[0..<first.end]), as: UTF8.self))))
+            var i = first.next
+            var headerLines = 0
+            while i < b.count {
+                let (end, next) = lineEnd(from: i)
+                defer { i = next }
+                if end == i { continue }
+                let line = UnsafeBufferPointer(rebasing: b[i..<end])
+                if line[0] == 32 || line[0] == 9 {
+                    // Folding: the line continues the previous header's value.
+                    guard !message.headers.isEmpty else { throw SIPMessageError(400, "continuation line before any header") }
+                    let more = trimmed(line)
+                    if !more.isEmpty { message.headers[message.headers.count - 1].value += " " + String(decoding: more, as: UTF8.self) }
+                    continue
+                }
+                headerLines += 1
+                guard headerLines <= maxHeaders else { throw SIPMessageError(400, "too many header lines") }
+                guard let colon = line.firstIndex(of: 58) else { throw SIPMessageError(400, "header line without ':'") }
+                let name = trimmed(UnsafeBufferPointer(rebasing: line[0..<colon]))
+                guard !name.isEmpty, name.allSatisfy(SIPChar.isToken) else {
+                    throw SIPMessageError(400, "bad header name '\(String(decoding: name.prefix(40), as: UTF8.self))'")
+                }
+                let value = trimmed(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
+                message.headers.append(.init(SIPHeaderName.normalize(name), String(decoding: value, as: UTF8.self)))
+            }
+            return message
         }
-        guard unfolded.count <= maxHeaders else { throw SIPMessageError(400, "too many header lines") }
-        message.headers.reserveCapacity(unfolded.count)
-        for line in unfolded {
-            guard let colon = line.firstIndex(of: ":") else { throw SIPMessageError(400, "header line without ':'") }
-            let name = line[..<colon].trimmingLWS()
-            guard SIPChar.isToken(name) else { throw SIPMessageError(400, "bad header name '\(name.prefix(40))'") }
-            message.headers.append(.init(SIPHeaderName.normalize(name), line[line.index(after: colon)...].trimmingLWS()))
-        }
-        return message
+    }
+
+    /// Without leading and trailing spaces and tabs.
+    private static func trimmed(_ x: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var lo = 0, hi = x.count
+        while lo < hi, x[lo] == 32 || x[lo] == 9 { lo += 1 }
+        while hi > lo, x[hi - 1] == 32 || x[hi - 1] == 9 || x[hi - 1] == 13 { hi -= 1 }
+        return UnsafeBufferPointer(rebasing: x[lo..<hi])
     }
 
     /// Header lines read leniently (no validation), to address an error response to a message
@@ -98,21 +116,21 @@ public enum SIPParser {
     }
 
     static func parseStartLine(_ line: Substring) throws -> SIPMessage.StartLine {
-        if line.hasPrefix("SIP/") {
+        if line.utf8.starts(with: "SIP/".utf8) {
             // SIP-Version SP Status-Code SP Reason-Phrase (the phrase may be empty, not the SP)
-            let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            let parts = line.utf8.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false).map { Substring($0) }
             guard parts.count == 3 else { throw SIPMessageError(400, "malformed status line") }
             guard parts[0] == "SIP/2.0" else { throw SIPMessageError(505, "version \(parts[0].prefix(16)) not supported") }
-            guard parts[1].count == 3, parts[1].allSatisfy(\.isNumber), let code = Int(parts[1]), (100...699).contains(code) else {
+            guard parts[1].utf8.count == 3, parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let code = Int(parts[1]), (100...699).contains(code) else {
                 throw SIPMessageError(400, "bad status code")
             }
             return .response(status: code, reason: String(parts[2]))
         }
         // Method SP Request-URI SP SIP-Version, single spaces only (lwsstart, trws, lwsruri)
-        let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+        let parts = line.utf8.split(separator: 0x20, omittingEmptySubsequences: false).map { Substring($0) }
         guard parts.count == 3, !parts.contains(where: \.isEmpty) else { throw SIPMessageError(400, "malformed request line") }
         guard SIPChar.isToken(parts[0]) else { throw SIPMessageError(400, "bad method") }
-        guard parts[2].hasPrefix("SIP/") else { throw SIPMessageError(400, "malformed request line") }
+        guard parts[2].utf8.starts(with: "SIP/".utf8) else { throw SIPMessageError(400, "malformed request line") }
         guard parts[2] == "SIP/2.0" else { throw SIPMessageError(505, "version \(parts[2].prefix(16)) not supported") }
         let uri = try SIPURI(parsing: parts[1])
         if uri.isSIP, uri.headers != nil { throw SIPMessageError(400, "Request-URI carries escaped headers") }

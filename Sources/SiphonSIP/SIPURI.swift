@@ -29,13 +29,15 @@ public struct SIPURI: Sendable, Equatable, CustomStringConvertible {
 
     public init(parsing text: Substring) throws {
         guard !text.isEmpty else { throw SIPMessageError(400, "empty URI") }
-        if text.contains(where: { $0 == " " || $0 == "\t" || $0 == "<" || $0 == ">" || $0 == "\"" || $0 == "\r" || $0 == "\n" }) {
+        // Delimiters are ASCII, so the scans below run on UTF-8 bytes (Substring indices are shared).
+        if text.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x0D || $0 == 0x0A }) {
             throw SIPMessageError(400, "URI contains white space, quotes or angle brackets")
         }
-        guard let colon = text.firstIndex(of: ":") else { throw SIPMessageError(400, "URI has no scheme") }
+        guard let colon = text.utf8.firstIndex(of: 0x3A) else { throw SIPMessageError(400, "URI has no scheme") }
         let scheme = text[..<colon].lowercased()
-        guard let first = scheme.unicodeScalars.first, CharacterSet.letters.contains(first),
-              scheme.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "+-.".unicodeScalars.contains($0) })
+        // RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ); ASCII only.
+        guard let first = scheme.utf8.first, Self.isAlpha(first),
+              scheme.utf8.allSatisfy({ Self.isAlpha($0) || Self.isDigit($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E })
         else { throw SIPMessageError(400, "bad URI scheme") }
         self.scheme = scheme
         var rest = text[text.index(after: colon)...]
@@ -48,11 +50,11 @@ public struct SIPURI: Sendable, Equatable, CustomStringConvertible {
         // The user part may contain '?' and ';' (intmeth, semiuri) but not a raw '@', and header
         // values carry no raw '@' either: the last '@' ends the userinfo, and headers start at the
         // first '?' after it.
-        if let at = rest.lastIndex(of: "@") {
+        if let at = rest.utf8.lastIndex(of: 0x40) {
             let userinfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
             // user may contain ';' (semiuri); the password follows the first ':'.
-            if let c = userinfo.firstIndex(of: ":") {
+            if let c = userinfo.utf8.firstIndex(of: 0x3A) {
                 user = try Self.unescape(userinfo[..<c])
                 password = try Self.unescape(userinfo[userinfo.index(after: c)...])
             } else {
@@ -60,31 +62,32 @@ public struct SIPURI: Sendable, Equatable, CustomStringConvertible {
             }
             if user?.isEmpty == true { throw SIPMessageError(400, "empty user in URI") }
         }
-        if let q = rest.firstIndex(of: "?") {
+        if let q = rest.utf8.firstIndex(of: 0x3F) {
             headers = String(rest[rest.index(after: q)...])
             rest = rest[..<q]
         }
         var hostport = rest
-        if let semi = rest.firstIndex(of: ";") {
+        if let semi = rest.utf8.firstIndex(of: 0x3B) {
             hostport = rest[..<semi]
             parameters = try SIPParameters.parse(rest[semi...], strict: false)
         }
         if hostport.hasPrefix("[") {
-            guard let close = hostport.firstIndex(of: "]") else { throw SIPMessageError(400, "unclosed IPv6 reference") }
+            guard let close = hostport.utf8.firstIndex(of: 0x5D) else { throw SIPMessageError(400, "unclosed IPv6 reference") }
             host = String(hostport[hostport.index(after: hostport.startIndex)..<close])
             let after = hostport[hostport.index(after: close)...]
             if !after.isEmpty {
                 guard after.first == ":", let p = Int(after.dropFirst()), (0...65535).contains(p) else { throw SIPMessageError(400, "bad port") }
                 port = p
             }
-        } else if let c = hostport.lastIndex(of: ":") {
+        } else if let c = hostport.utf8.lastIndex(of: 0x3A) {
             host = String(hostport[..<c])
             guard let p = Int(hostport[hostport.index(after: c)...]), (0...65535).contains(p) else { throw SIPMessageError(400, "bad port") }
             port = p
         } else {
             host = String(hostport)
         }
-        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-.:_".unicodeScalars.contains($0) }) else {
+        // Host names (RFC 3261 hostname, IDNs in punycode), IPv4 and IPv6 literals: ASCII only.
+        guard !host.isEmpty, host.utf8.allSatisfy({ Self.isAlpha($0) || Self.isDigit($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x3A || $0 == 0x5F }) else {
             throw SIPMessageError(400, "bad host '\(host.prefix(40))'")
         }
     }
@@ -115,8 +118,11 @@ public struct SIPURI: Sendable, Equatable, CustomStringConvertible {
         return u
     }
 
+    private static func isAlpha(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) }
+    private static func isDigit(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) }
+
     static func unescape(_ s: Substring) throws -> String {
-        guard s.contains("%") else { return String(s) }
+        guard s.utf8.contains(0x25) else { return String(s) }
         var bytes: [UInt8] = []
         var it = Array(s.utf8)[...]
         while let b = it.popFirst() {

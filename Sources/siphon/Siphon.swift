@@ -9,6 +9,6 @@ struct Siphon: AsyncParsableCommand {
         subcommands: [
             DispatcherCommand.self, WorkerCommand.self, SupervisorCommand.self,
             CallCommand.self, SessionsCommand.self, WorkersCommand.self, DeadLettersCommand.self,
-            BenchCommand.self, VADCommand.self, CallerCommand.self,
+            BenchCommand.self, VADCommand.self, CallerCommand.self, SIPCommand.self,
         ])
 }

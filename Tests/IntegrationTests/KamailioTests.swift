@@ -31,6 +31,25 @@ struct KamailioTests {
         #expect(options.status == 200)
     }
 
+    /// `siphon sip probe` (what pre-flight runs): OPTIONS, then REGISTER with the trunk's credentials.
+    @Test func probeReportsReachabilityAndCredentials() async throws {
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let base = ["sip", "probe", "--address", "127.0.0.1:\(kamailio.port)", "--register", "--username", "siphon",
+                    "--password-env", "PROBE_PASSWORD", "--sip-host", "127.0.0.1", "--json", "--env-file", "/nonexistent"]
+        let (good, out, err) = try SiphonProcess.run(base, redis: nil, environment: ["PROBE_PASSWORD": kamailio.password])
+        #expect(good == 0, "\(out) \(err)")
+        let report = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+        #expect(report?["reachable"] as? Bool == true && report?["registered"] as? Bool == true, "\(out)")
+        #expect(report?["options_status"] as? Int == 200, "\(out)")
+
+        let (bad, badOut, badErr) = try SiphonProcess.run(base, redis: nil, environment: ["PROBE_PASSWORD": "wrong-password-42"])
+        #expect(bad == 1, "\(badOut) \(badErr)")
+        let badReport = try JSONSerialization.jsonObject(with: Data(badOut.utf8)) as? [String: Any]
+        #expect(badReport?["registered"] as? Bool == false && badReport?["register_error"] != nil, "\(badOut)")
+        #expect(!(badOut + badErr).contains("wrong-password-42"))
+    }
+
     @Test func callsThroughTheProxyAfterA407() async throws {
         let kamailio = try KamailioPeer()
         try await kamailio.waitReady()
