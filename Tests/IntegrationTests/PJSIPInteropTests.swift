@@ -143,6 +143,28 @@ struct PJSIPInteropTests {
         #expect(outbound > 0.6, "Siphon → PJSIP correlation \(outbound)")
     }
 
+    /// Blind transfer (what `transfer_call` does): REFER to PJSIP, which accepts, calls the target
+    /// (a second PJSIP) and reports in NOTIFYs; on the final 200 Siphon hangs up its leg.
+    @Test func blindTransferWithREFER() async throws {
+        let target = try PJSIPPeer(play: nil, record: false)
+        try await target.waitReady()
+        let transferee = try PJSIPPeer(play: nil, record: false)
+        try await transferee.waitReady()
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let call = try await siphon.ua.invite(OutboundCall(
+            target: try SIPURI("sip:+15550200123@127.0.0.1:\(transferee.port)"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+            peer: SIPPeer(host: "127.0.0.1", port: transferee.port), offer: Self.offer(port: media.port)))
+        try media.start(try #require(await call.media))
+        let final = try await call.transfer(to: try SIPURI("sip:peer@127.0.0.1:\(target.port)"), timeout: .seconds(20))
+        #expect(final == 200)
+        #expect(transferee.has("transfer") { ($0["target"] as? String)?.contains(String(target.port)) == true }, "\(transferee.output)")
+        try await eventually(10, "the target answered the transferred call") { target.has("state") { $0["state"] as? String == "CONFIRMED" } }
+        try await transferee.waitExit()
+        #expect(transferee.has("disconnected"))  // Siphon's leg ended after the transfer
+        media.stop()
+    }
+
     @Test func inboundCallFromPJSIPWhichHangsUp() async throws {
         let (probeURL, probe) = try Self.writeProbe()
         let siphon = try await Endpoint(trunks: [InboundTrunk(name: "loopback", allowedAddresses: ["127.0.0.1"])])

@@ -55,6 +55,12 @@ class Call(pj.Call):
     def onDtmfDigit(self, prm):
         emit(event="dtmf", digit=prm.digit)
 
+    def onCallTransferRequest(self, prm):
+        # Accept (202); pjsua then calls the target and reports progress to the transferor in NOTIFYs.
+        emit(event="transfer", target=prm.dstUri)
+        self.peer.transferred = Call(self.peer, self.peer.account)
+        prm.newCall = self.peer.transferred
+
 
 class Account(pj.Account):
     def __init__(self, peer):
@@ -82,6 +88,8 @@ class Peer:
         self.done = False
         self.call = None
         self.answer_at = None
+        self.account = None
+        self.transferred = None
 
 
 def main():
@@ -130,6 +138,7 @@ def main():
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.auth_user, 0, args.auth_password or ""))
     acc = Account(peer)
     acc.create(acfg)
+    peer.account = acc
     emit(event="ready", port=args.port)
 
     if args.call:
