@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SiphonRedis", targets: ["SiphonRedis"]),
         .library(name: "SiphonCluster", targets: ["SiphonCluster"]),
         .library(name: "SiphonAudio", targets: ["SiphonAudio"]),
+        .library(name: "Siphon", targets: ["Siphon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
@@ -97,9 +98,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "Siphon",
+            dependencies: [
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "siphon",
             dependencies: [
+                "Siphon",
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
                 "SiphonOffline", "SiphonTelephony",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,7 +126,7 @@ let package = Package(
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline"],
+            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline"],
             swiftSettings: strict),
     ]
 )

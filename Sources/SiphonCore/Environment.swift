@@ -6,6 +6,9 @@ public struct Environment: Sendable {
 
     public init(_ values: [String: String]) { self.values = values }
 
+    /// The process environment alone.
+    public static var process: Environment { Environment(ProcessInfo.processInfo.environment) }
+
     /// The process environment, with `.env` (if present at `dotenvPath`) filling the gaps.
     public static func load(dotenvPath: String? = ".env") throws -> Environment {
         var merged: [String: String] = [:]

@@ -19,10 +19,10 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log format: text or json (default: $SIPHON_LOG_FORMAT, then text).")
     var logFormat: String?
 
-    @Option(help: "Path of a .env file to read (the process environment wins).")
+    @Option(help: "Path of a .env file to read (the process environment wins); \"\" reads none.")
     var envFile: String = ".env"
 
-    func environment() throws -> Environment { try Environment.load(dotenvPath: envFile) }
+    func environment() throws -> Environment { try Environment.load(dotenvPath: envFile.isEmpty ? nil : envFile) }
 
     func redisURL(_ env: Environment) throws -> RedisURL {
         try RedisURL(redis ?? env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")

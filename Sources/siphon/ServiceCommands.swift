@@ -5,6 +5,7 @@ import SiphonAgent
 import SiphonCluster
 import SiphonCore
 import SiphonRedis
+import Siphon
 import SiphonTelephony
 
 /// Runs services until SIGTERM/SIGINT, then shuts them down gracefully (workers drain).
@@ -64,29 +65,27 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.worker")
-        let (workerConfig, agents, telephonyConfig) = try await reporting { () -> (WorkerConfiguration, [Agent], TelephonyConfiguration) in
+        let (options, agents) = try await reporting { () -> (Siphon.ServeOptions, [Agent]) in
             let agents = try AgentLoader.load(path: config, environment: env)
             var t = try TelephonyConfiguration.from(env)
             t.bindHost = bind
             t.sipPort = sipPort
             t.advertisedHost = sipHost ?? env["SIPHON_PUBLIC_IP"] ?? HostAddress.primaryIPv4() ?? "127.0.0.1"
             t.rtpPorts = try Self.portRange(rtpPorts)
-            t.defaultInboundAgent = t.defaultInboundAgent ?? agents.first?.name
-            let w = try WorkerConfiguration(
-                id: id ?? WorkerConfiguration.defaultID(), capacity: capacity, heartbeatMs: heartbeatMs,
-                drainTimeoutMs: Int(drainTimeout * 1000), agents: noSip ? [] : agents.map(\.name), keys: common.keys)
-            return (w, agents, t)
+            var o = Siphon.ServeOptions()
+            _ = try common.redisURL(env)  // a malformed URL fails here, with the flag's name
+            o.redis = common.redis ?? env["REDIS_URL"]
+            o.workerID = id ?? WorkerConfiguration.defaultID()
+            o.capacity = capacity
+            o.heartbeatMs = heartbeatMs
+            o.drainTimeoutMs = Int(drainTimeout * 1000)
+            o.telephony = t
+            o.sip = !noSip
+            o.keyPrefix = common.prefix
+            o.logger = logger
+            return (o, agents)
         }
-        var runners: [Transport: any CallRunner] = [.sim: SimCallRunner()]
-        var telephony: TelephonyService?
-        if !noSip {
-            telephony = try await reporting { try await TelephonyService.start(configuration: telephonyConfig, agents: agents, logger: logger) }
-            runners[.sip] = telephony!.runner
-        }
-        let worker = Worker(configuration: workerConfig, redis: try common.redisURL(env), runners: runners, logger: logger)
-        telephony?.attach(worker)
-        var services: [any Service] = [worker]
-        if let telephony { services.append(TelephonyRunner(service: telephony)) }
+        let services = try await reporting { try await Siphon.services(agents: agents, options: options, environment: env) }
         try await runServices(services, logger: logger)
     }
 
@@ -96,15 +95,6 @@ struct WorkerCommand: AsyncParsableCommand {
             throw SiphonError(.configuration, "--rtp-ports must look like 16384-32767 (at least 2 ports, above 1023)")
         }
         return parts[0]...parts[1]
-    }
-}
-
-/// Keeps the SIP user agent receiving until shutdown.
-struct TelephonyRunner: Service {
-    let service: TelephonyService
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await service.run() }
-        await service.stop()
     }
 }
 

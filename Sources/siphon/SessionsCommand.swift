@@ -50,21 +50,7 @@ struct SessionsCommand: AsyncParsableCommand {
                 let store = SessionStore(client: try common.client(env, connections: 1, logger: logger), keys: common.keys)
                 guard var record = try await store.call(id) else { throw SiphonError(.notFound, "no call \(id)") }
                 if follow && !json {
-                    var seenEvents = 0
-                    var seenTurns = 0
-                    print("\(record.id)  agent=\(record.agent)  to=\(record.to)  transport=\(record.transport)")
-                    while true {
-                        let events = try await store.events(id)
-                        let turns = try await store.turns(id)
-                        for e in events.dropFirst(seenEvents) { print(Self.line(e)) }
-                        for t in turns.dropFirst(seenTurns) { print(Self.line(t)) }
-                        seenEvents = events.count
-                        seenTurns = turns.count
-                        record = try await store.call(id) ?? record
-                        if record.status.isTerminal { break }
-                        try await Task.sleep(for: .milliseconds(200))
-                    }
-                    print("status: \(record.status.rawValue)\(record.reason.map { " (\($0))" } ?? "")")
+                    _ = try await Self.follow(id, store: store)
                     return
                 }
                 while follow && !record.status.isTerminal {
@@ -81,6 +67,28 @@ struct SessionsCommand: AsyncParsableCommand {
                 print("  turns:")
                 for t in session.turns { print("  " + Self.line(t)) }
             }
+        }
+
+        /// Prints the call's events and turns as they happen until it ends; returns the final record.
+        static func follow(_ id: String, store: SessionStore) async throws -> CallRecord {
+            guard var record = try await store.call(id) else { throw SiphonError(.notFound, "no call \(id)") }
+            var seenEvents = 0
+            var seenTurns = 0
+            print("\(record.id)  agent=\(record.agent)  to=\(record.to)  transport=\(record.transport)")
+            while true {
+                let events = try await store.events(id)
+                let turns = try await store.turns(id)
+                // In time order across both streams (a poll can bring several of each).
+                let lines = events.dropFirst(seenEvents).map { ($0.at, line($0)) } + turns.dropFirst(seenTurns).map { ($0.at, line($0)) }
+                for (_, text) in lines.sorted(by: { $0.0 < $1.0 }) { print(text) }
+                seenEvents = events.count
+                seenTurns = turns.count
+                record = try await store.call(id) ?? record
+                if record.status.isTerminal { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            print("status: \(record.status.rawValue)\(record.reason.map { " (\($0))" } ?? "")")
+            return record
         }
 
         static func line(_ e: CallEvent) -> String {

@@ -124,3 +124,26 @@ extension AgentCallTests {
         #expect(caller.output.contains("call ended: agent hung up"), "\(caller.output)")
     }
 }
+
+extension AgentCallTests {
+    /// `siphon demo --json` (what `make demo` runs) against the test's Redis: the call ends as the
+    /// agent hangs up, with one barge-in, and the output ends with the session record.
+    @Test func theDemoPlacesACompleteCall() async throws {
+        let redis = try RedisServer()
+        let out = try Repository.temporaryDirectory("demo")
+        let (status, stdout, stderr) = try SiphonProcess.run(["demo", "--json", "--out", out.path], redis: redis.urlString)
+        #expect(status == 0, "\(stdout)\n\(stderr)")
+        let last = try #require(stdout.split(separator: "\n").last)
+        let session = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "\(stdout)")
+        #expect(session["status"] as? String == "ended", "\(last)")
+        let turns = try #require(session["turns"] as? [[String: Any]])
+        #expect(turns.contains { $0["interrupted"] as? Bool == true }, "\(last)")
+        #expect(turns.contains { ($0["text"] as? String)?.contains("booked for Tuesday morning") == true }, "\(last)")
+        #expect(stdout.contains("barge-ins: 1"))
+        let wav = out.appendingPathComponent("call.wav")
+        let header = try Data(contentsOf: wav).prefix(24)
+        #expect(header.count == 24 && header[22] == 2, "stereo: one side per channel")
+        let recording = try WAVFile.read(wav.path)  // mixed down to mono
+        #expect(recording.duration > 10, "\(recording.duration) s")
+    }
+}

@@ -29,7 +29,7 @@ struct DispatcherAPITests {
     }
 
     func start(_ h: ClusterHarness) async throws -> (SiphonProcess, API) {
-        let port = freePort()
+        let port = LoopbackPort.free()
         let p = try SiphonProcess(["dispatcher", "--port", String(port), "--host", "127.0.0.1"], redis: h.redis.urlString,
                                   environment: ["SIPHON_API_TOKEN": "test-token-123"], name: "dispatcher")
         let api = API(base: "http://127.0.0.1:\(port)", token: "test-token-123")
@@ -43,7 +43,7 @@ struct DispatcherAPITests {
 
     @Test func refusesToStartWithoutAToken() throws {
         let h = try ClusterHarness()
-        let (status, _, err) = try SiphonProcess.run(["dispatcher", "--port", String(freePort()), "--env-file", "/nonexistent"],
+        let (status, _, err) = try SiphonProcess.run(["dispatcher", "--port", String(LoopbackPort.free()), "--env-file", "/nonexistent"],
                                                      redis: h.redis.urlString, environment: ["SIPHON_API_TOKEN": ""])
         #expect(status != 0)
         #expect(err.contains("SIPHON_API_TOKEN"))

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 import Logging
 import Testing
 @testable import SiphonRedis
@@ -66,7 +67,7 @@ struct RedisClientTests {
     }
 
     @Test func failsWithUnavailableWhenNothingListens() async throws {
-        let client = RedisClient(RedisClient.Configuration(url: RedisURL(host: "127.0.0.1", port: freePort()), reconnectWindowMs: 300),
+        let client = RedisClient(RedisClient.Configuration(url: RedisURL(host: "127.0.0.1", port: LoopbackPort.free()), reconnectWindowMs: 300),
                                  logger: quietLogger())
         do {
             try await client.send("PING")

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 
 /// baresip 1.0 as a second, independent user agent: auto-answers, plays a WAV (aufile), and dumps
 /// what it hears with the sndfile module. Quits (hanging up) after `quitAfter` seconds.
@@ -8,7 +9,7 @@ final class BaresipPeer: @unchecked Sendable {
     private let process: ChildProcess
 
     init(play: String, quitAfter: Int) throws {
-        port = freePort(udp: true)
+        port = LoopbackPort.free(udp: true)
         dir = try Repository.temporaryDirectory("baresip")
         let rtp = Int.random(in: 30000...39000) & ~1
         let config = """

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 
 /// Kamailio 5.6 as a registrar/proxy that challenges with digest (Tests/Peers/kamailio.cfg).
 final class KamailioPeer: @unchecked Sendable {
@@ -8,7 +9,7 @@ final class KamailioPeer: @unchecked Sendable {
     private let process: ChildProcess
 
     init(password: String = "secret-\(Int.random(in: 1000...9999))") throws {
-        port = freePort(udp: true)
+        port = LoopbackPort.free(udp: true)
         self.password = password
         let dir = try Repository.temporaryDirectory("kamailio")
         let template = try String(contentsOf: Repository.root.appendingPathComponent("Tests/Peers/kamailio.cfg"), encoding: .utf8)

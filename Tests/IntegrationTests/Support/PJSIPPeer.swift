@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 
 /// The PJSIP test peer (Tests/Peers/pjsip_peer.py) as a child process, with its JSON-line events.
 final class PJSIPPeer: @unchecked Sendable {
@@ -10,8 +11,8 @@ final class PJSIPPeer: @unchecked Sendable {
 
     init(play: String?, record: Bool = true, call: String? = nil, actions: String = "", answerCode: Int = 200, ringMs: Int = 0,
          tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30, auth: (String, String)? = nil) throws {
-        port = freePort(udp: !tcp)
-        rtpPort = freePort(udp: true) & ~1
+        port = LoopbackPort.free(udp: !tcp)
+        rtpPort = LoopbackPort.free(udp: true) & ~1
         let dir = try Repository.temporaryDirectory("pjsip")
         log = dir.appendingPathComponent("events.jsonl")
         recording = dir.appendingPathComponent("heard.wav")

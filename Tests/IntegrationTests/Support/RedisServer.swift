@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 import SiphonRedis
 
 /// A real redis-server on 127.0.0.1, on a free port, with AOF on, in a temporary directory.
@@ -10,7 +11,7 @@ final class RedisServer: @unchecked Sendable {
     private var process: ChildProcess?
 
     init(password: String? = nil) throws {
-        port = freePort()
+        port = LoopbackPort.free()
         self.password = password
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-redis-\(port)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 
 /// A `siphon` process (worker, supervisor, dispatcher) started by a test; its output goes to a log
 /// file the test can read. Stopped (SIGKILL if needed) when released.

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Siphon: AsyncParsableCommand {
+struct SiphonCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "siphon",
         abstract: "Self-hosted runtime for AI phone agents.",
@@ -9,6 +9,6 @@ struct Siphon: AsyncParsableCommand {
         subcommands: [
             DispatcherCommand.self, WorkerCommand.self, SupervisorCommand.self,
             CallCommand.self, SessionsCommand.self, WorkersCommand.self, DeadLettersCommand.self,
-            BenchCommand.self, VADCommand.self, CallerCommand.self, SIPCommand.self,
+            BenchCommand.self, VADCommand.self, CallerCommand.self, SIPCommand.self, DemoCommand.self,
         ])
 }

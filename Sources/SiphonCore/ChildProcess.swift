@@ -1,15 +1,16 @@
 import Foundation
 
-/// A child process started with posix_spawn and a clean signal mask.
+/// A child process started with posix_spawn and a clean signal mask (`siphon demo`, the tests).
 ///
 /// Foundation's `Process` spawns from a thread where libdispatch has blocked signals, and the child
-/// inherits that mask: redis-server and siphon then never see SIGTERM. Signal handling is exactly
-/// what these tests exercise, so children start with an empty mask and default handlers.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+/// inherits that mask: redis-server and siphon then never see SIGTERM (and a worker never drains).
+/// So children start with an empty mask and default handlers. A path without '/' is looked up in PATH.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
     private var exitStatus: Int32?
 
-    init(_ path: String, _ arguments: [String], environment: [String: String], output: String?) throws {
+    /// `output`: a file that receives stdout and stderr (appended), or nil for /dev/null.
+    public init(_ path: String, _ arguments: [String], environment: [String: String], output: String?) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -36,8 +37,8 @@ final class ChildProcess: @unchecked Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw HarnessError("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+        let rc = posix_spawnp(&pid, path, &actions, &attr, argv, envp)
+        guard rc == 0 else { throw SiphonError(.unavailable, "cannot start \(path): \(String(cString: strerror(rc)))") }
         self.pid = pid
     }
 
@@ -48,7 +49,7 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    var isRunning: Bool {
+    public var isRunning: Bool {
         if exitStatus != nil { return false }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
@@ -59,11 +60,11 @@ final class ChildProcess: @unchecked Sendable {
         return r == 0
     }
 
-    func signal(_ s: Int32) { kill(pid, s) }
+    public func signal(_ s: Int32) { kill(pid, s) }
 
     /// Waits for exit (SIGKILL after `seconds`); returns the exit code, or 128+signal.
     @discardableResult
-    func wait(seconds: Double) -> Int32 {
+    public func wait(seconds: Double) -> Int32 {
         let deadline = Date().addingTimeInterval(seconds)
         while isRunning, Date() < deadline { usleep(10_000) }
         if isRunning {

@@ -1,0 +1,72 @@
+@_exported import SiphonAgent
+@_exported import SiphonCore
+import Logging
+import ServiceLifecycle
+import SiphonCluster
+import SiphonRedis
+import SiphonTelephony
+
+/// The Swift face of Siphon: serve agents from your own program, place calls, follow them.
+///
+///     let agent = Agent(name: "Receptionist", llm: …, tts: …, stt: …, instructions: "…")
+///     try await Siphon.serve(agents: [agent])            // a worker for these agents, until SIGTERM
+///
+///     let handle = try await Call(agent: "Receptionist", trunk: .named("default"), to: "+15550200").start()
+///     for try await update in handle.updates { … }
+public enum Siphon {
+    /// How a worker started by `serve` runs; defaults match `siphon worker`.
+    public struct ServeOptions: Sendable {
+        /// Default: `$REDIS_URL`, then redis://127.0.0.1:6379/0.
+        public var redis: String?
+        public var workerID = WorkerConfiguration.defaultID()
+        public var capacity = 10
+        public var heartbeatMs = 500
+        public var drainTimeoutMs = 30_000
+        /// SIP and RTP settings; default from the environment (`SIP_TRUNK_ADDRESS`, `SIPHON_PUBLIC_IP`, …).
+        public var telephony: TelephonyConfiguration?
+        /// False: `sim` calls only, no SIP sockets.
+        public var sip = true
+        public var keyPrefix = "siphon"
+        public var logger = Logger(label: "siphon.worker")
+
+        public init() {}
+    }
+
+    /// Runs a worker for `agents` (plus its SIP user agent) until SIGTERM or SIGINT, then drains.
+    public static func serve(agents: [Agent], options: ServeOptions = ServeOptions(), environment: Environment = .process) async throws {
+        try await ServiceGroup(
+            configuration: .init(services: try await services(agents: agents, options: options, environment: environment).map { .init(service: $0) },
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: options.logger))
+            .run()
+    }
+
+    /// The services `serve` runs (a worker and, with SIP, the user agent), for programs that run
+    /// their own service group.
+    public static func services(agents: [Agent], options: ServeOptions, environment: Environment = .process) async throws -> [any Service] {
+        let keys = ClusterKeys(prefix: options.keyPrefix)
+        var telephony = try options.telephony ?? TelephonyConfiguration.from(environment)
+        telephony.defaultInboundAgent = telephony.defaultInboundAgent ?? agents.first?.name
+        let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
+                                           drainTimeoutMs: options.drainTimeoutMs, agents: options.sip ? agents.map(\.name) : [], keys: keys)
+        let url = try RedisURL(options.redis ?? environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
+        var runners: [Transport: any CallRunner] = [.sim: SimCallRunner()]
+        var service: TelephonyService?
+        if options.sip {
+            service = try await TelephonyService.start(configuration: telephony, agents: agents, logger: options.logger)
+            runners[.sip] = service!.runner
+        }
+        let w = Worker(configuration: config, redis: url, runners: runners, logger: options.logger)
+        service?.attach(w)
+        return [w] + (service.map { [TelephonyRunner(service: $0)] } ?? [])
+    }
+}
+
+/// Keeps the SIP user agent receiving until shutdown.
+public struct TelephonyRunner: Service {
+    let service: TelephonyService
+    public init(service: TelephonyService) { self.service = service }
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await service.run() }
+        await service.stop()
+    }
+}
