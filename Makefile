@@ -18,6 +18,7 @@ bench: deps
 	scripts/bench-cluster.sh
 	scripts/bench-media.sh
 	scripts/bench-sip.sh
+	scripts/bench-calls.sh
 
 chaos: deps
 	scripts/chaos-run.sh

@@ -42,8 +42,8 @@ public final class RTPSession: Sendable {
         public var packetsSent = 0
         /// Frames of queued (agent) audio sent, excluding silence and DTMF.
         public var audioFramesSent = 0
-        /// Ticks from the last flush to the first silent packet (barge-in reaction, in frames).
-        public var lastFlushReactionFrames: Int?
+        /// For each flush (barge-in), ticks until the first silent packet went out (the last 32).
+        public var flushReactionFrames: [Int] = []
         public var packetsReceived = 0
         public var bytesSent = 0
         public var framesPlayed = 0
@@ -290,7 +290,8 @@ public final class RTPSession: Sendable {
                 return (s.rtp, s.remote, .audio(frame))
             }
             if let flushed = s.flushTick {
-                s.stats.lastFlushReactionFrames = s.tick - flushed
+                if s.stats.flushReactionFrames.count == 32 { s.stats.flushReactionFrames.removeFirst() }
+                s.stats.flushReactionFrames.append(s.tick - flushed)
                 s.flushTick = nil
             }
             return (s.rtp, s.remote, .silence)

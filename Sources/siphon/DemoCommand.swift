@@ -46,7 +46,7 @@ struct DemoCommand: AsyncParsableCommand {
         try processes.siphon("worker", ["worker", "--id", "demo-worker", "--capacity", "4", "--sip-port", "0", "--bind", "127.0.0.1",
                                         "--sip-host", "127.0.0.1", "--rtp-ports", "40000-40999"] + common)
         try processes.siphon("caller", ["caller", "--port", "0", "--record", "\(out)/call.wav"] + Self.lines.flatMap { ["--line", $0] })
-        let callerPort = try await processes.waitForCallerPort()
+        let callerPort = try await processes.waitForPort(of: "caller")
         try await waitUntil("the worker to register") { try await CallQueue(client: client, keys: keys).liveWorkers().count >= 1 }
         try await waitUntil("the dispatcher to listen") { await Self.ready(apiPort) }
         print("== cluster up: dispatcher http://127.0.0.1:\(apiPort), caller SIP 127.0.0.1:\(callerPort), \(redisURL)")
@@ -152,10 +152,11 @@ final class DemoProcesses: @unchecked Sendable {
         return url
     }
 
-    func waitForCallerPort() async throws -> Int {
+    /// The port a `siphon caller` child reports ("listening on N").
+    func waitForPort(of name: String) async throws -> Int {
         var port = 0
-        try await waitUntil("siphon caller to listen") {
-            let text = (try? String(contentsOfFile: self.log("caller"), encoding: .utf8)) ?? ""
+        try await waitUntil("\(name) to listen") {
+            let text = (try? String(contentsOfFile: self.log(name), encoding: .utf8)) ?? ""
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) else { return false }
             port = Int(line.dropFirst("listening on ".count)) ?? 0
             return port > 0
