@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "SiphonRedisTests", dependencies: ["SiphonRedis", "CHiredis"], swiftSettings: strict),
         .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
-        .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio"], swiftSettings: strict),
+        .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
