@@ -16,7 +16,7 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; sto
 trap cleanup EXIT
 
 for w in chaos-a chaos-b chaos-c; do
-  "$BIN" worker --id "$w" --capacity 30 --no-sip >"$LOGS/$w.log" 2>&1 & pids+=($!)
+  "$BIN" worker --id "$w" --capacity 30 --no-sip --metrics-port 0 >"$LOGS/$w.log" 2>&1 & pids+=($!)
 done
 "$BIN" supervisor >"$LOGS/supervisor.log" 2>&1 & pids+=($!)
 victim=${pids[1]}

@@ -31,6 +31,9 @@ fi
 PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
   pjsua2-python       # PJSIP, the main SIP interop peer
+  pyyaml jsonschema   # Compose files checked against the Compose Specification schema
+  kubernetes-validate # Kubernetes manifests checked against the Kubernetes schemas (offline)
+  prometheus-client   # its parser checks what /metrics serves
 )
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv

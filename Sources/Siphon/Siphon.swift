@@ -40,8 +40,9 @@ public enum Siphon {
             .run()
     }
 
-    /// The services `serve` runs (a worker and, with SIP, the user agent), for programs that run
-    /// their own service group.
+    /// The services `serve` runs (with SIP, the user agent; then the worker), for programs that run
+    /// their own service group. Keep their order, and put what must outlive the drain (a metrics
+    /// server) before them.
     public static func services(agents: [Agent], options: ServeOptions, environment: Environment = .process) async throws -> [any Service] {
         let keys = ClusterKeys(prefix: options.keyPrefix)
         var telephony = try options.telephony ?? TelephonyConfiguration.from(environment)
@@ -57,7 +58,9 @@ public enum Siphon {
         }
         let w = Worker(configuration: config, redis: url, runners: runners, logger: options.logger)
         service?.attach(w)
-        return [w] + (service.map { [TelephonyRunner(service: $0)] } ?? [])
+        // ServiceGroup shuts services down in reverse order, each after the previous has finished:
+        // the worker drains its calls first, and only then does the SIP user agent stop.
+        return (service.map { [TelephonyRunner(service: $0)] } ?? []) + [w]
     }
 }
 

@@ -106,6 +106,7 @@ public final class Conversation: @unchecked Sendable {
             stt = try await agent.stt.open()
         } catch {
             logger.error("STT failed to start", metadata: ["error": "\(error)"])
+            AgentMetrics.providerError("stt", provider: agent.stt.name)
             return Outcome(status: .failed, reason: "speech recognition unavailable: \(Redaction.redact("\(error)"))")
         }
         if agent.stt.sampleRate != pipelineRate { sttResampler = try? Resampler(from: pipelineRate, to: agent.stt.sampleRate) }
@@ -306,10 +307,11 @@ public final class Conversation: @unchecked Sendable {
         }
         let heardFrames = audio.sentFrames - (response?.startSent ?? audio.sentFrames)
         let (heard, remaining) = Self.split(plan: plan, heardFrames: heardFrames)
+        AgentMetrics.bargeIn()
         logger.info("barge-in", metadata: ["agent.frames_dropped": "\(dropped)", "agent.frames_heard": "\(heardFrames)"])
         if !heard.isEmpty || !remaining.isEmpty {
             _ = try? await writer.append(.agent, heard, interrupted: true,
-                                         extra: latencyExtra().merging([
+                                         extra: agentTurnExtra().merging([
                                              "barge_in.frames_dropped": String(dropped),
                                              // From the VAD's speech onset to the line going quiet (frames are 20 ms).
                                              "barge_in.detect_ms": String((tick - speechStartTick) * 20),
@@ -340,6 +342,13 @@ public final class Conversation: @unchecked Sendable {
             }
         }
         return (heard.filter { !$0.isEmpty }.joined(separator: " "), remaining.filter { !$0.isEmpty }.joined(separator: " "))
+    }
+
+    /// `latencyExtra()` for a stored agent turn, also recorded as metrics.
+    private func agentTurnExtra() -> [String: String] {
+        let e = latencyExtra()
+        AgentMetrics.turn(e)
+        return e
     }
 
     /// The response's wire marks and provider times (safe from either task).
@@ -394,7 +403,7 @@ public final class Conversation: @unchecked Sendable {
         }
         let text = plan.map(\.text).joined(separator: " ")
         if !text.isEmpty, let persist = persistAs {
-            _ = try? await writer.append(persist, text, extra: latencyExtra().merging(persistExtra) { $1 })
+            _ = try? await writer.append(persist, text, extra: agentTurnExtra().merging(persistExtra) { $1 })
         }
         responseTask = nil
         response = nil
@@ -487,6 +496,7 @@ public final class Conversation: @unchecked Sendable {
                 return
             } catch {
                 if Task.isCancelled { return }
+                AgentMetrics.providerError("llm", provider: agent.llm.name)
                 shared.withLock { $0.failure = Redaction.redact("\(error)") }
                 await speak("I'm sorry, I'm having trouble right now. Could you say that again?", tts: agent.tts)
                 return
@@ -499,7 +509,7 @@ public final class Conversation: @unchecked Sendable {
                 return s.plan.map(\.text).joined(separator: " ")
             }
             let callsJSON = String(decoding: (try? JSONEncoder().encode(calls)) ?? Data(), as: UTF8.self)
-            _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: latencyExtra().merging(["tool_calls": callsJSON]) { $1 })
+            _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: agentTurnExtra().merging(["tool_calls": callsJSON]) { $1 })
             var continueModel = false
             for call in calls {
                 let result = await runTool(call)
@@ -567,7 +577,10 @@ public final class Conversation: @unchecked Sendable {
                 }
             }
         } catch {
-            if !Task.isCancelled { shared.withLock { $0.failure = Redaction.redact("TTS: \(error)") } }
+            if !Task.isCancelled {
+                AgentMetrics.providerError("tts", provider: agent.tts.name)
+                shared.withLock { $0.failure = Redaction.redact("TTS: \(error)") }
+            }
         }
         if !Task.isCancelled { shared.withLock { $0.plan.append((sentence, count)) } }
     }
@@ -600,6 +613,7 @@ public final class Conversation: @unchecked Sendable {
             }
         } catch {
             logger.error("STT stream failed", metadata: ["error": "\(Redaction.redact("\(error)"))"])
+            AgentMetrics.providerError("stt", provider: agent.stt.name)
         }
     }
 }

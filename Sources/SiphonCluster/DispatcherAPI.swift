@@ -11,6 +11,8 @@ public struct DispatcherConfiguration: Sendable {
     /// Bearer token required on `/v1/*` (from `SIPHON_API_TOKEN`); nil only with `--no-auth`.
     public var apiToken: String?
     public var keys: ClusterKeys
+    /// Renders `/metrics` (Prometheus text); nil serves no `/metrics`.
+    public var metrics: (@Sendable () -> String)?
     public static let maxBodyBytes = 64 * 1024
 
     public init(host: String = "0.0.0.0", port: Int = 8080, apiToken: String?, keys: ClusterKeys = ClusterKeys()) {
@@ -27,7 +29,7 @@ public struct DispatcherConfiguration: Sendable {
 ///     GET    /v1/calls/{id}/events  lifecycle events
 ///     DELETE /v1/calls/{id}         cancel a queued call / hang up a running one
 ///     GET    /v1/workers
-///     GET    /healthz, /readyz      (no auth)
+///     GET    /healthz, /readyz, /metrics   (no auth)
 public struct DispatcherAPI: Sendable {
     public let configuration: DispatcherConfiguration
     let queue: CallQueue
@@ -46,6 +48,7 @@ public struct DispatcherAPI: Sendable {
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, _ in try await readiness() }
+        if let metrics = configuration.metrics { router.get("/metrics") { _, _ in MetricsServer.response(metrics()) } }
         let v1 = router.group("/v1").add(middleware: BearerAuthMiddleware(token: configuration.apiToken))
         v1.post("/calls") { request, _ in try await createCall(request) }
         v1.get("/calls") { request, _ in try await listCalls(request) }
@@ -78,6 +81,17 @@ public struct DispatcherAPI: Sendable {
     }
 
     func createCall(_ request: Request) async throws -> Response {
+        do {
+            let response = try await enqueueCall(request)
+            ClusterMetrics.apiCall(created: response.status == .created, error: nil)
+            return response
+        } catch {
+            ClusterMetrics.apiCall(created: false, error: (error as? SiphonError)?.code.description ?? "internal")
+            throw error
+        }
+    }
+
+    func enqueueCall(_ request: Request) async throws -> Response {
         var request = request
         let body: ByteBuffer
         do {

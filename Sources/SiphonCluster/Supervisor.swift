@@ -55,6 +55,7 @@ public final class Supervisor: Service, Sendable {
     private func loop() async {
         var leading = false
         var lastLeaseScan: UInt64 = 0
+        var lastQueueReport: UInt64 = 0
         var graceUntil: UInt64 = 0
         var inOutage = false
         while !Task.isCancelled {
@@ -80,6 +81,10 @@ public final class Supervisor: Service, Sendable {
                         try await expireLeases()
                     }
                     try await assignOrphans()
+                    if now - lastQueueReport >= 1_000_000_000 {
+                        lastQueueReport = now
+                        try await reportQueue()
+                    }
                 }
             } catch let e as RedisError where e.isConnectivity {
                 if !inOutage { logger.warning("redis unavailable", metadata: ["error": "\(e.message)"]) }
@@ -105,6 +110,7 @@ public final class Supervisor: Service, Sendable {
             let parts = reply.array ?? []
             let orphanedEntries = Set((parts.first?.array ?? []).compactMap(\.string))
             let pending = (parts.count > 1 ? parts[1].array ?? [] : []).compactMap(\.string)
+            ClusterMetrics.workerLost()
             if !orphanedEntries.isEmpty {
                 logger.warning("worker lost", metadata: ["worker.id": "\(worker)", "calls": "\(orphanedEntries.count)"])
             }
@@ -137,6 +143,30 @@ public final class Supervisor: Service, Sendable {
         }
     }
 
+    /// Queue depth (entries not yet delivered to a worker), the oldest one's wait, live workers.
+    private func reportQueue() async throws {
+        let groups = try await client.send("XINFO", "GROUPS", keys.calls).array ?? []
+        var depth = 0
+        var lastDelivered = "0-0"
+        for g in groups {
+            let kv = g.array ?? []
+            var fields: [String: RedisReply] = [:]
+            for i in stride(from: 0, to: kv.count - 1, by: 2) { if let k = kv[i].string { fields[k] = kv[i + 1] } }
+            guard fields["name"]?.string == ClusterKeys.group else { continue }
+            depth = Int(fields["lag"]?.int ?? 0)  // Redis 7: entries not yet delivered to the group
+            lastDelivered = fields["last-delivered-id"]?.string ?? "0-0"
+        }
+        var oldestAgeMs: Int64 = 0
+        if depth > 0 {
+            let next = try await client.send("XRANGE", keys.calls, "(" + lastDelivered, "+", "COUNT", "1")
+            if let id = Worker.entries(next).first?.id, let ms = id.split(separator: "-").first.flatMap({ Int64($0) }) {
+                oldestAgeMs = max(0, Timestamp.nowMs() - ms)
+            }
+        }
+        let live = try await CallQueue(client: client, keys: keys).liveWorkers().count
+        ClusterMetrics.queue(depth: depth, oldestAgeMs: oldestAgeMs, liveWorkers: live)
+    }
+
     private func expireLeases() async throws {
         let ids = (try await client.eval(SupervisorScripts.expireLeases, args: [keys.prefix, String(Timestamp.nowMs())]).array ?? [])
             .compactMap(\.string)
@@ -152,8 +182,10 @@ public final class Supervisor: Service, Sendable {
             let parts = (reply.array ?? []).map { $0.string ?? "" }
             switch parts.first {
             case "assigned":
+                ClusterMetrics.reassigned()
                 logger.info("call reassigned", metadata: ["call.id": "\(id)", "worker.target": "\(parts[1])", "call.epoch": "\(parts[2])"])
             case "dead":
+                ClusterMetrics.deadLettered()
                 logger.error("call dead-lettered: max_attempts exhausted", metadata: ["call.id": "\(id)"])
             default:
                 break

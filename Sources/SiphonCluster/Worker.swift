@@ -112,6 +112,7 @@ public final class Worker: Service, Sendable {
 
     /// Starts draining: stop claiming, let calls finish up to the drain timeout, hand off the rest.
     public func drain() { state.withLock { $0.draining = true } }
+    public var isDraining: Bool { state.withLock { $0.draining } }
 
     public func run() async throws {
         try await client.load(ClusterScripts.all)
@@ -303,6 +304,11 @@ public final class Worker: Service, Sendable {
                 return nil
             }
             let isResume = parts[0] == "resume"
+            ClusterMetrics.activeCalls(worker: id, state.withLock { $0.running.count })
+            // The entry id's first part is the XADD time in ms: enqueue to claim.
+            if !isResume, let added = entry.split(separator: "-").first.flatMap({ Int64($0) }) {
+                ClusterMetrics.claimLatency(ms: Timestamp.nowMs() - added)
+            }
             return Admitted(job: job, lease: lease, isResume: isResume, status: CallStatus(rawValue: parts[3]) ?? .claimed,
                             lastSeq: Int(parts[2]) ?? 0, control: control)
         case "done":
@@ -322,6 +328,7 @@ public final class Worker: Service, Sendable {
 
     private func deadLetter(entry: String, callID: String, reason: String, raw: String) async {
         logger.warning("job dead-lettered", metadata: ["stream.entry": "\(entry)", "reason": "\(reason)"])
+        ClusterMetrics.deadLettered()
         let redacted = Redaction.redact(String(raw.prefix(8192)))
         do {
             try await client.eval(WorkerScripts.deadLetter, args: [
@@ -372,10 +379,12 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "call.id"] = "\(a.lease.callID)"
         logger[metadataKey: "call.epoch"] = "\(a.lease.epoch)"
         defer {
-            state.withLock { s in
+            let active = state.withLock { s -> Int in
                 s.running[a.lease.callID] = nil
                 s.known.remove(a.lease.entry)
+                return s.running.count
             }
+            ClusterMetrics.activeCalls(worker: id, active)
         }
         guard let runner = runners[a.job.transport] else { return }
         let context = CallContext(job: a.job, lease: a.lease, isResume: a.isResume, statusAtStart: a.status,
@@ -407,17 +416,20 @@ public final class Worker: Service, Sendable {
             switch outcome {
             case .finished(let end):
                 try await context.transition(end.status, detail: end.detail)
+                ClusterMetrics.callEnded(end.status)
                 logger.info("call ended", metadata: ["call.status": "\(end.status.rawValue)", "call.detail": "\(end.detail)"])
             case .failed(let error as SiphonError) where error.code == .fenced:
                 logger.warning("fenced: another worker owns this call now; stopped it", metadata: ["error": "\(error.message)"])
             case .failed(let error):
                 let message = Redaction.redact((error as? SiphonError)?.message ?? "\(error)")
                 try await context.transition(.failed, detail: message)
+                ClusterMetrics.callEnded(.failed)
                 logger.error("call failed", metadata: ["error": "\(message)"])
             case .stopped(.fenced):
                 logger.warning("fenced: another worker owns this call now; stopped it")
             case .stopped(.canceled):
                 try await context.transition(.canceled, detail: "canceled by API")
+                ClusterMetrics.callEnded(.canceled)
                 logger.info("call canceled")
             case .stopped(.handoff(let reason)):
                 try await context.retrying { try await store.handoff(lease: a.lease, reason: reason) }

@@ -62,7 +62,7 @@ struct BenchCallsCommand: AsyncParsableCommand {
         let queue = CallQueue(client: client, keys: ClusterKeys())
         let store = SessionStore(client: client, keys: ClusterKeys())
         try processes.siphon("worker", ["worker", "--id", "bench-worker", "--capacity", String(concurrency), "--sip-port", "0",
-                                        "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "41000-42999", "--env-file", ""])
+                                        "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "41000-42999", "--metrics-port", "0", "--env-file", ""])
         try await waitUntil("the worker to register") { try await queue.liveWorkers().count >= 1 }
 
         var ids: [String] = []

@@ -42,9 +42,9 @@ struct DemoCommand: AsyncParsableCommand {
         let apiPort = LoopbackPort.free()
         let common = ["--env-file", ""]  // the demo's settings only, not a .env meant for production
         try processes.siphon("dispatcher", ["dispatcher", "--host", "127.0.0.1", "--port", String(apiPort)] + common, environment: ["SIPHON_API_TOKEN": token])
-        try processes.siphon("supervisor", ["supervisor"] + common)
+        try processes.siphon("supervisor", ["supervisor", "--metrics-port", "0"] + common)
         try processes.siphon("worker", ["worker", "--id", "demo-worker", "--capacity", "4", "--sip-port", "0", "--bind", "127.0.0.1",
-                                        "--sip-host", "127.0.0.1", "--rtp-ports", "40000-40999"] + common)
+                                        "--sip-host", "127.0.0.1", "--rtp-ports", "40000-40999", "--metrics-port", "0"] + common)
         try processes.siphon("caller", ["caller", "--port", "0", "--record", "\(out)/call.wav"] + Self.lines.flatMap { ["--line", $0] })
         let callerPort = try await processes.waitForPort(of: "caller")
         try await waitUntil("the worker to register") { try await CallQueue(client: client, keys: keys).liveWorkers().count >= 1 }

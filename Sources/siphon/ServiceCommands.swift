@@ -39,7 +39,9 @@ struct DispatcherCommand: AsyncParsableCommand {
         let queue = CallQueue(client: client, keys: common.keys)
         try await queue.ensureGroup()
         let box = try await reporting { try SecretBox.from(env) }
-        let api = DispatcherAPI(configuration: .init(host: host, port: port, apiToken: noAuth ? nil : token, keys: common.keys), client: client, secretBox: box)
+        var apiConfig = DispatcherConfiguration(host: host, port: port, apiToken: noAuth ? nil : token, keys: common.keys)
+        apiConfig.metrics = PrometheusBootstrap.start()
+        let api = DispatcherAPI(configuration: apiConfig, client: client, secretBox: box)
         let url = try common.redisURL(env)
         logger.info("dispatcher listening", metadata: ["http.address": "\(host):\(port)", "redis.url": "\(url)"])
         try await runServices([api.application(logger: logger)], logger: logger)
@@ -55,18 +57,19 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker id (default: w-<host>-<pid>).") var id: String?
     @Option(help: "Heartbeat interval in milliseconds; the worker is declared dead after 3 missed beats.") var heartbeatMs: Int = 500
     @Option(help: "On SIGTERM, seconds to let calls finish before handing them off.") var drainTimeout: Double = 30
-    @Option(help: "Agent configuration (agent_config.yaml); default: the built-in offline receptionist.") var config: String?
+    @Option(help: "Agent configuration (agent_config.yaml); default: $SIPHON_AGENT_CONFIG, else the built-in offline receptionist.") var config: String?
     @Option(help: "SIP port (UDP and TCP); 0 picks a free one.") var sipPort: Int = 5060
     @Option(help: "Address to bind SIP and RTP sockets to.") var bind: String = "0.0.0.0"
     @Option(help: "Address carriers reach this worker at (default: $SIPHON_PUBLIC_IP, else this host's first IPv4).") var sipHost: String?
     @Option(help: "RTP port range, e.g. 16384-32767.") var rtpPorts: String = "16384-32767"
     @Flag(help: "Run sim calls only (no SIP sockets).") var noSip = false
+    @Option(help: "Port of /metrics and /healthz (0: none).") var metricsPort: Int = 9464
 
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.worker")
         let (options, agents) = try await reporting { () -> (Siphon.ServeOptions, [Agent]) in
-            let agents = try AgentLoader.load(path: config, environment: env)
+            let agents = try AgentLoader.load(path: config ?? env["SIPHON_AGENT_CONFIG"], environment: env)
             var t = try TelephonyConfiguration.from(env)
             t.bindHost = bind
             t.sipPort = sipPort
@@ -85,7 +88,13 @@ struct WorkerCommand: AsyncParsableCommand {
             o.logger = logger
             return (o, agents)
         }
-        let services = try await reporting { try await Siphon.services(agents: agents, options: options, environment: env) }
+        var services = try await reporting { try await Siphon.services(agents: agents, options: options, environment: env) }
+        if metricsPort > 0, let worker = services.first(where: { $0 is Worker }) as? Worker {
+            // First, so it is shut down last: /healthz reports the drain while it happens.
+            services.insert(MetricsServer(port: metricsPort, logger: logger, render: PrometheusBootstrap.start()) {
+                ["active_calls": worker.activeCalls, "capacity": worker.configuration.capacity, "draining": worker.isDraining ? 1 : 0]
+            }, at: 0)
+        }
         try await runServices(services, logger: logger)
     }
 
@@ -105,6 +114,7 @@ struct SupervisorCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Supervisor id (default: s-<host>-<pid>).") var id: String?
     @Option(help: "Milliseconds between passes.") var tickMs: Int = 100
+    @Option(help: "Port of /metrics and /healthz (0: none).") var metricsPort: Int = 9464
 
     func run() async throws {
         let env = try common.environment()
@@ -114,6 +124,8 @@ struct SupervisorCommand: AsyncParsableCommand {
             try await reporting { try Identifier.validateID(id, what: "supervisor id") }
             config.id = id
         }
-        try await runServices([Supervisor(configuration: config, redis: try common.redisURL(env), logger: logger)], logger: logger)
+        var services: [any Service] = [Supervisor(configuration: config, redis: try common.redisURL(env), logger: logger)]
+        if metricsPort > 0 { services.insert(MetricsServer(port: metricsPort, logger: logger, render: PrometheusBootstrap.start()), at: 0) }
+        try await runServices(services, logger: logger)
     }
 }

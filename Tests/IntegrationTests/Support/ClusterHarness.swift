@@ -26,7 +26,7 @@ final class ClusterHarness: @unchecked Sendable {
     /// A worker without SIP (simulated calls only), so several can share the host.
     @discardableResult
     func worker(_ id: String, capacity: Int = 10, heartbeatMs: Int = 100, extra: [String] = ["--no-sip"]) throws -> SiphonProcess {
-        let p = try SiphonProcess(["worker", "--id", id, "--capacity", String(capacity), "--heartbeat-ms", String(heartbeatMs)] + extra,
+        let p = try SiphonProcess(["worker", "--id", id, "--capacity", String(capacity), "--heartbeat-ms", String(heartbeatMs), "--metrics-port", "0"] + extra,
                                   redis: redis.urlString, name: id)
         processes.append(p)
         return p
@@ -41,7 +41,7 @@ final class ClusterHarness: @unchecked Sendable {
 
     @discardableResult
     func supervisor(_ id: String = "sup") throws -> SiphonProcess {
-        let p = try SiphonProcess(["supervisor", "--id", id, "--tick-ms", "50"], redis: redis.urlString, name: id)
+        let p = try SiphonProcess(["supervisor", "--id", id, "--tick-ms", "50", "--metrics-port", "0"], redis: redis.urlString, name: id)
         processes.append(p)
         return p
     }

@@ -1,0 +1,42 @@
+# One image for every role: `siphon dispatcher | worker | supervisor` (and the operator commands).
+#
+# Build stage: the official Swift image (Debian 12, like production), release mode, Swift's
+# standard library linked statically so the runtime stage needs no Swift toolchain.
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+FROM ${SWIFT_IMAGE} AS build
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      pkg-config libhiredis-dev libopus-dev libspeexdsp-dev libespeak-ng-dev libpocketsphinx-dev pocketsphinx-en-us \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies first: this layer is reused while only Siphon's sources change.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY examples ./examples
+RUN swift build -c release --static-swift-stdlib --product siphon \
+ && install -D "$(swift build -c release --show-bin-path)/siphon" /out/siphon
+
+# Runtime stage: Debian slim plus the shared libraries siphon links (hiredis, opus, speexdsp,
+# espeak-ng, pocketsphinx and its US English model for the offline engines). No compiler, no shell tools
+# beyond the base image's.
+FROM debian:bookworm-slim
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      ca-certificates tzdata libhiredis0.14 libopus0 libspeexdsp1 libespeak-ng1 libpocketsphinx3 pocketsphinx-en-us \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /srv/siphon --create-home siphon
+COPY --from=build /out/siphon /usr/local/bin/siphon
+COPY examples/agent_config.yaml /etc/siphon/agent_config.yaml
+USER siphon
+WORKDIR /srv/siphon
+# 8080: dispatcher HTTP API; 9464: /metrics and /healthz of workers and supervisors;
+# 5060: SIP (UDP and TCP); RTP uses the worker's --rtp-ports range (UDP).
+EXPOSE 8080 9464 5060/udp 5060/tcp
+# Each role serves /healthz on its metrics port (the dispatcher also on its API port).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["siphon", "healthcheck", "--port", "9464"]
+ENTRYPOINT ["siphon"]
+# Agents: SIPHON_AGENT_CONFIG=/etc/siphon/agent_config.yaml (or a mounted file); unset serves the
+# built-in offline receptionist.
+CMD ["worker"]

@@ -1,0 +1,20 @@
+import Metrics
+
+/// Per-turn latency and provider failures, through swift-metrics (a Prometheus backend in the
+/// executable; no-ops without one).
+enum AgentMetrics {
+    /// One agent turn's latency marks: `stage` is stt, endpointing, llm, tts, framework or voice_to_voice.
+    static func turn(_ extra: [String: String]) {
+        for stage in ["stt", "endpointing", "llm", "tts", "framework", "voice_to_voice"] {
+            guard let ms = extra["latency.\(stage)_ms"].flatMap(Int64.init) else { continue }
+            Metrics.Timer(label: "siphon_turn_latency_seconds", dimensions: [("stage", stage)]).recordMilliseconds(ms)
+        }
+    }
+
+    static func bargeIn() { Counter(label: "siphon_barge_ins_total").increment() }
+
+    /// `kind`: stt, llm or tts; `provider`: the plugin's name.
+    static func providerError(_ kind: String, provider: String) {
+        Counter(label: "siphon_provider_errors_total", dimensions: [("kind", kind), ("provider", provider)]).increment()
+    }
+}
