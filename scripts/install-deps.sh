@@ -31,6 +31,7 @@ fi
 PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
   pjsua2-python       # PJSIP, the main SIP interop peer
+  livekit-api         # LiveKit's token verifier, behind the preflight test's Twirp stand-in
   pyyaml jsonschema   # Compose files checked against the Compose Specification schema
   kubernetes-validate # Kubernetes manifests checked against the Kubernetes schemas (offline)
   prometheus-client   # its parser checks what /metrics serves

@@ -6,6 +6,14 @@ public struct Environment: Sendable {
 
     public init(_ values: [String: String]) { self.values = values }
 
+    /// A copy with `key` set (when `value` is non-nil), e.g. from a command-line flag that overrides it.
+    public func setting(_ key: String, _ value: String?) -> Environment {
+        guard let value else { return self }
+        var copy = self
+        copy.values[key] = value
+        return copy
+    }
+
     /// The process environment alone.
     public static var process: Environment { Environment(ProcessInfo.processInfo.environment) }
 
@@ -15,7 +23,9 @@ public struct Environment: Sendable {
         if let path = dotenvPath, FileManager.default.fileExists(atPath: path) {
             merged = try parseDotenv(String(contentsOfFile: path, encoding: .utf8), source: path)
         }
-        for (k, v) in ProcessInfo.processInfo.environment { merged[k] = v }
+        // An empty variable in the process environment counts as unset (compose and shells pass
+        // them for declared-but-blank settings), so it does not blank out the file's value.
+        for (k, v) in ProcessInfo.processInfo.environment where !v.isEmpty { merged[k] = v }
         return Environment(merged)
     }
 

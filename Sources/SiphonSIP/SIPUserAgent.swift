@@ -587,7 +587,15 @@ actor ProvisionalFlag {
 }
 
 /// IPv4 CIDR matching for trunk allow-lists (an address without `/` is a /32; IPv6 compares exactly).
-enum CIDR {
+public enum CIDR {
+    /// An IPv4 address, an IPv4 block `a.b.c.d/n`, or an IPv6 address.
+    public static func isValid(_ block: String) -> Bool {
+        let parts = block.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 1, block.contains(":") { return block.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } }
+        guard (1...2).contains(parts.count), ipv4(String(parts[0])) != nil else { return false }
+        return parts.count == 1 || Int(parts[1]).map { (0...32).contains($0) } == true
+    }
+
     static func contains(_ block: String, _ address: String) -> Bool {
         let parts = block.split(separator: "/")
         guard parts.count <= 2 else { return false }

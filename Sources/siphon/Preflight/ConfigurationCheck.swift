@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import SiphonAgent
+import SiphonCore
+import SiphonOffline
+import SiphonRedis
+import SiphonSIP
+import SiphonTelephony
+
+/// `siphon config check`: every variable Siphon reads, and the agent configuration, checked for
+/// what is missing or malformed — without connecting anywhere. Values are never printed.
+struct ConfigurationCheck {
+    enum Role: String, CaseIterable, Sendable {
+        case all, dispatcher, worker, supervisor
+    }
+
+    let env: Environment
+    let role: Role
+    /// `--config`, else `SIPHON_AGENT_CONFIG`, else the built-in agent.
+    let agentConfigPath: String?
+
+    /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
+    static let known: Set<String> = [
+        "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
+        "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
+        "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS",
+    ]
+    static let providerKeys = ["openai": "OPENAI_API_KEY", "deepgram": "DEEPGRAM_API_KEY", "cartesia": "CARTESIA_API_KEY",
+                               "elevenlabs": "ELEVEN_API_KEY", "anthropic": "ANTHROPIC_API_KEY"]
+
+    func run() -> [CheckResult] {
+        var out: [CheckResult] = []
+        let serves = { (r: Role) in role == .all || role == r }
+
+        // Redis, every role.
+        if let url = env["REDIS_URL"] {
+            do {
+                _ = try RedisURL(url)
+                out.append(.pass("REDIS_URL", "well-formed"))
+            } catch {
+                out.append(.fail("REDIS_URL", message(error), fix: "redis://[[user]:password@]host[:port][/db]"))
+            }
+        } else {
+            out.append(.warn("REDIS_URL", "not set; redis://127.0.0.1:6379/0 is used", fix: "set REDIS_URL to the deployment's Redis"))
+        }
+        if let level = env["SIPHON_LOG_LEVEL"], Logger.Level(rawValue: level.lowercased()) == nil {
+            out.append(.fail("SIPHON_LOG_LEVEL", "'\(level.prefix(20))' is not a level", fix: "trace, debug, info, notice, warning, error or critical"))
+        }
+        if let format = env["SIPHON_LOG_FORMAT"], !["text", "json"].contains(format.lowercased()) {
+            out.append(.fail("SIPHON_LOG_FORMAT", "must be text or json", fix: "SIPHON_LOG_FORMAT=json in production"))
+        }
+
+        if serves(.dispatcher) {
+            switch env["SIPHON_API_TOKEN"] {
+            case nil:
+                out.append(.fail("SIPHON_API_TOKEN", "not set: the dispatcher refuses to start", fix: "SIPHON_API_TOKEN=$(openssl rand -hex 32)"))
+            case let t? where t.lowercased().contains("change-me"):
+                break  // reported with the other placeholders
+            case let t? where t.count < 24:
+                out.append(.fail("SIPHON_API_TOKEN", "shorter than 24 characters", fix: "SIPHON_API_TOKEN=$(openssl rand -hex 32)"))
+            default:
+                out.append(.pass("SIPHON_API_TOKEN", "set"))
+            }
+        }
+        if serves(.dispatcher) || serves(.worker) {
+            if env["SIPHON_SECRET_KEY"] == nil {
+                out.append(.warn("SIPHON_SECRET_KEY", "not set: calls with an inline trunk password are refused",
+                                 fix: "the same SIPHON_SECRET_KEY=$(openssl rand -base64 32) on dispatchers and workers"))
+            } else {
+                do {
+                    _ = try SecretBox.from(env)
+                    out.append(.pass("SIPHON_SECRET_KEY", "a 32-byte key"))
+                } catch {
+                    out.append(.fail("SIPHON_SECRET_KEY", message(error), fix: "openssl rand -base64 32"))
+                }
+            }
+        }
+        if serves(.worker) {
+            out += telephony()
+            out += agents()
+        }
+        out += liveKit()
+        for name in env.values.keys.sorted() where Self.known.contains(name) || Self.providerKeys.values.contains(name) {
+            if env[name]?.lowercased().contains("change-me") == true {
+                out.append(.fail(name, "still the template's placeholder", fix: "replace it with the real value (see .env.example)"))
+            }
+        }
+        for name in env.values.keys.sorted() where !Self.known.contains(name) && !Self.providerKeys.values.contains(name)
+            && (name.hasPrefix("SIPHON_") || name.hasPrefix("SIP_") || name.hasPrefix("LIVEKIT_")) {
+            out.append(.warn(name, "not a variable Siphon reads (a typo?)", fix: "see .env.example for the names"))
+        }
+        return out
+    }
+
+    private func telephony() -> [CheckResult] {
+        var out: [CheckResult] = []
+        /// Runs `check` on the variable if set; a thrown error becomes a failure naming it.
+        func each(_ name: String, fix: String, _ check: (String) throws -> String?) {
+            guard let value = env[name] else { return }
+            do {
+                if let detail = try check(value) { out.append(.pass(name, detail)) }
+            } catch {
+                out.append(.fail(name, message(error), fix: fix))
+            }
+        }
+        if env["SIP_TRUNK_ADDRESS"] == nil {
+            out.append(.warn("SIP_TRUNK_ADDRESS", "not set: outbound SIP calls need a trunk in each job",
+                             fix: "SIP_TRUNK_ADDRESS=carrier-host[:port] (with SIP_USERNAME/SIP_PASSWORD if it authenticates)"))
+        }
+        each("SIP_TRUNK_ADDRESS", fix: "host or host:port of the carrier's SIP edge") { v in
+            let (host, port) = try TrunkSpec.hostPort(v)
+            return "\(host) port \(port)"
+        }
+        each("SIP_TRUNK_TRANSPORT", fix: "udp or tcp") { v in
+            guard ["udp", "tcp"].contains(v) else { throw SiphonError.invalid("must be udp or tcp") }
+            return nil
+        }
+        each("FROM_NUMBER", fix: "E.164: + and 7 to 15 digits") { v in "\(try PhoneNumber(v).e164)" }
+        if env["SIP_TRUNK_ADDRESS"] != nil, env["FROM_NUMBER"] == nil {
+            out.append(.warn("FROM_NUMBER", "not set: outbound calls present no caller id unless the job gives 'from'",
+                             fix: "FROM_NUMBER=+E164 (a number the carrier lets this trunk present)"))
+        }
+        if env["SIP_USERNAME"] != nil, env["SIP_PASSWORD"] == nil {
+            out.append(.fail("SIP_PASSWORD", "SIP_USERNAME is set without SIP_PASSWORD", fix: "set both, or neither for an IP-authenticated trunk"))
+        }
+        if env["SIPHON_PUBLIC_IP"] == nil {
+            out.append(.warn("SIPHON_PUBLIC_IP", "not set: workers advertise their first local IPv4 (wrong behind NAT)",
+                             fix: "SIPHON_PUBLIC_IP=<the worker's public address>"))
+        }
+        each("SIPHON_PUBLIC_IP", fix: "the address the carrier sees for this worker") { v in
+            guard CIDR.isValid(v), !v.contains("/") else { throw SiphonError.invalid("not an IP address") }
+            return nil
+        }
+        each("SIP_INBOUND_ALLOW", fix: "comma-separated IPv4/IPv6 addresses or a.b.c.d/n blocks") { v in
+            let items = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let bad = items.filter { !CIDR.isValid($0) }
+            guard bad.isEmpty else { throw SiphonError.invalid("not addresses or CIDRs: \(bad.joined(separator: ", ").prefix(80))") }
+            return "\(items.count) address(es) or block(s)"
+        }
+        if env["SIP_INBOUND_USERNAME"] != nil, env["SIP_INBOUND_PASSWORD"] == nil {
+            out.append(.fail("SIP_INBOUND_PASSWORD", "SIP_INBOUND_USERNAME is set without it", fix: "set both"))
+        }
+        each("SIP_INBOUND_NUMBERS", fix: "+E164=agent pairs, comma-separated") { _ in
+            "\(try TelephonyConfiguration.from(env).inboundNumbers.count) number(s)"
+        }
+        each("SIPHON_RECORDINGS_DIR", fix: "create it, writable by the worker's user") { dir in
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: dir) else {
+                throw SiphonError.invalid("not a writable directory")
+            }
+            return nil
+        }
+        return out
+    }
+
+    private func agents() -> [CheckResult] {
+        let path = agentConfigPath ?? env["SIPHON_AGENT_CONFIG"]
+        let name = path ?? "built-in agent"
+        do {
+            let config = try path.map { try AgentConfiguration.load(path: $0) } ?? AgentConfiguration.parse(OfflineEngines.defaultConfiguration, source: "built-in")
+            var out: [CheckResult] = []
+            for a in config.agents {
+                for p in [a.stt.provider, a.llm.provider, a.tts.provider] {
+                    if let key = Self.providerKeys[p], env[key] == nil {
+                        out.append(.fail("\(name): \(a.name)", "uses \(p) but \(key) is not set", fix: "set \(key) (from the provider's dashboard)"))
+                    }
+                }
+                do {
+                    _ = try AgentLoader.registry.makeAgent(a, environment: env)
+                    out.append(.pass("\(name): \(a.name)", "stt \(a.stt.provider), llm \(a.llm.provider), tts \(a.tts.provider)"))
+                } catch {
+                    out.append(.fail("\(name): \(a.name)", message(error), fix: "fix the named key in \(name)"))
+                }
+            }
+            return out
+        } catch {
+            return [.fail(name, message(error), fix: "fix the named key (docs/configuration.md lists them)")]
+        }
+    }
+
+    private func liveKit() -> [CheckResult] {
+        let keySet = env["LIVEKIT_API_KEY"] != nil, secretSet = env["LIVEKIT_API_SECRET"] != nil
+        guard env["LIVEKIT_URL"] != nil || keySet || secretSet else {
+            return [.skip("LIVEKIT", "not configured (the direct SIP path needs none)")]
+        }
+        var out: [CheckResult] = []
+        if keySet != secretSet {
+            out.append(.fail("LIVEKIT_API_SECRET", "LIVEKIT_API_KEY and LIVEKIT_API_SECRET go together", fix: "set both, as in LIVEKIT_KEYS"))
+        }
+        if let url = env["LIVEKIT_URL"], URL(string: url)?.scheme.map({ ["http", "https", "ws", "wss"].contains($0) }) != true {
+            out.append(.fail("LIVEKIT_URL", "not an http(s) or ws(s) URL", fix: "LIVEKIT_URL=http://livekit:7880"))
+        }
+        if let keys = env["LIVEKIT_KEYS"], let key = env["LIVEKIT_API_KEY"], let secret = env["LIVEKIT_API_SECRET"] {
+            let pairs = keys.split(separator: ",").map { $0.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) } }
+            if !pairs.contains(where: { $0.count == 2 && $0[0] == key && $0[1] == secret }) {
+                out.append(.fail("LIVEKIT_KEYS", "does not contain LIVEKIT_API_KEY: LIVEKIT_API_SECRET", fix: "LIVEKIT_KEYS=\"<key>: <secret>\" with the same pair"))
+            }
+        }
+        if secretSet, (env["LIVEKIT_API_SECRET"]?.count ?? 0) < 32 {
+            out.append(.warn("LIVEKIT_API_SECRET", "shorter than 32 characters", fix: "openssl rand -base64 32"))
+        }
+        if out.isEmpty { out.append(.pass("LIVEKIT", "URL and key pair consistent")) }
+        return out
+    }
+
+    private func message(_ error: any Error) -> String {
+        Redaction.redact((error as? SiphonError)?.message ?? "\(error)")
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import SiphonCore
+
+/// `siphon preflight` against a live local stack: redis-server (AOF), Kamailio as the SIP trunk
+/// (digest REGISTER), a LiveKit Twirp stand-in that checks tokens with LiveKit's own verifier, and
+/// the loopback barge-in rehearsal. Then one check made to fail on purpose.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct PreflightTests {
+    func run(_ redis: RedisServer, _ env: [String: String], skip: [String] = []) throws -> (Int32, [[String: Any]], String) {
+        let (status, out, err) = try SiphonProcess.run(["preflight", "--json", "--env-file", ""] + skip.flatMap { ["--skip", $0] },
+                                                       redis: redis.urlString, environment: env)
+        let line = out.split(separator: "\n").last.map(String.init) ?? ""
+        let checks = ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["checks"] as? [[String: Any]] ?? []
+        return (status, checks, out + err)
+    }
+
+    func status(_ checks: [[String: Any]], _ name: String) -> String? {
+        checks.first { $0["check"] as? String == name }?["status"] as? String
+    }
+
+    @Test func aHealthyStackPassesAndAWrongTrunkPasswordFails() async throws {
+        let redis = try RedisServer()
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let lkPort = LoopbackPort.free()
+        let lkSecret = "preflight-secret-\(UUID().uuidString)"
+        let livekit = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/livekit_twirp.py").path,
+                                                           String(lkPort), "APIpreflight", lkSecret],
+                                       environment: ProcessInfo.processInfo.environment, output: nil)
+        try await eventually(20, "the LiveKit stand-in") { (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(lkPort)/")!)) != nil }
+        var env = [
+            "SIPHON_API_TOKEN": "preflight-token-0123456789abcdef", "SIPHON_PUBLIC_IP": "127.0.0.1",
+            "SIP_TRUNK_ADDRESS": "127.0.0.1:\(kamailio.port)", "SIP_USERNAME": "siphon", "SIP_PASSWORD": kamailio.password,
+            "FROM_NUMBER": "+15550100000",
+            "LIVEKIT_URL": "http://127.0.0.1:\(lkPort)", "LIVEKIT_API_KEY": "APIpreflight", "LIVEKIT_API_SECRET": lkSecret,
+        ]
+        let (ok, checks, output) = try run(redis, env)
+        #expect(ok == 0, "\(output)")
+        for name in ["redis", "redis persistence", "sip trunk", "livekit", "vad", "codecs offline-receptionist", "barge-in"] {
+            #expect(status(checks, name) == "pass", "\(name): \(output)")
+        }
+
+        // On purpose: a wrong trunk password, and a LiveKit secret the server does not know.
+        env["SIP_PASSWORD"] = "wrong-password-1234"
+        env["LIVEKIT_API_SECRET"] = "not-the-servers-secret-0123456789"
+        let (bad, badChecks, badOutput) = try run(redis, env, skip: ["vad", "barge-in"])
+        #expect(bad == 1, "\(badOutput)")
+        #expect(status(badChecks, "sip trunk") == "fail" && badOutput.contains("REGISTER refused"), "\(badOutput)")
+        #expect(status(badChecks, "livekit") == "fail" && badOutput.contains("refused the token"), "\(badOutput)")
+        #expect(status(badChecks, "redis") == "pass")
+        #expect(!badOutput.contains("wrong-password-1234") && !badOutput.contains("not-the-servers-secret"))
+        _ = livekit
+    }
+
+    @Test func configCheckNamesWhatIsWrong() throws {
+        let dir = try Repository.temporaryDirectory("config-check")
+        let envFile = dir.appendingPathComponent(".env")
+        try """
+            REDIS_URL=redis://127.0.0.1:notaport/0
+            SIPHON_API_TOKEN=change-me
+            SIPHON_SECRET_KEY=tooshort
+            FROM_NUMBER=12345
+            SIP_INBOUND_ALLOW=10.0.0.0/33
+            SIP_TRUNK_ADRESS=sip.example.net
+            SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
+            """.write(to: envFile, atomically: true, encoding: .utf8)
+        try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
+            .write(to: dir.appendingPathComponent("agents.yaml"), atomically: true, encoding: .utf8)
+        let (status, out, err) = try SiphonProcess.run(["config", "check", "--env-file", envFile.path], redis: nil,
+                                                       environment: ["REDIS_URL": "", "SIPHON_API_TOKEN": "", "OPENAI_API_KEY": ""])
+        #expect(status == 1)
+        for expected in ["FAIL  REDIS_URL", "FAIL  SIPHON_API_TOKEN", "FAIL  SIPHON_SECRET_KEY", "FAIL  FROM_NUMBER", "FAIL  SIP_INBOUND_ALLOW",
+                         "WARN  SIP_TRUNK_ADRESS", "agents.yaml"] {
+            #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
+        }
+        #expect(out.contains("OPENAI_API_KEY is not set") || out.contains("tts.rte"), "\(out)")
+    }
+}
