@@ -15,7 +15,7 @@ RUN swift package resolve
 COPY Sources ./Sources
 COPY examples ./examples
 RUN swift build -c release --static-swift-stdlib --product siphon \
- && install -D "$(swift build -c release --show-bin-path)/siphon" /out/siphon
+ && install -D -s "$(swift build -c release --show-bin-path)/siphon" /out/siphon   # stripped
 
 # Runtime stage: Debian slim plus the shared libraries siphon links (hiredis, opus, speexdsp,
 # espeak-ng, pocketsphinx and its US English model for the offline engines). No compiler, no shell tools
