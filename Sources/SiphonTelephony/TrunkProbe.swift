@@ -107,7 +107,7 @@ public struct TrunkProbe: Sendable {
                                            credentials: DigestCredentials(username: username, password: trunk.password ?? ""), expires: 0)
             } catch {
                 result.registered = false
-                result.registerError = Redaction.redact("\(error)")
+                result.registerError = Redaction.redact((error as? SIPMessageError)?.reason ?? "\(error)")
             }
         }
         await transport.stop()

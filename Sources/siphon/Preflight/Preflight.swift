@@ -95,7 +95,7 @@ struct Preflight {
                              fix: "check the address and transport, and that the firewall lets SIP through both ways")
             }
             if r.registered == false {
-                return .fail("sip trunk", "\(r.address): REGISTER refused: \(r.registerError ?? "")",
+                return .fail("sip trunk", "\(r.address): \(r.registerError ?? "REGISTER refused")",
                              fix: "check SIP_USERNAME and SIP_PASSWORD with the carrier; 403 often means this source IP is not allowed")
             }
             let registered = r.registered == true ? ", credentials accepted (REGISTER \(r.registerExpires ?? 0) s)" : ""
