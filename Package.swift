@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SiphonRedis", targets: ["SiphonRedis"]),
         .library(name: "SiphonCluster", targets: ["SiphonCluster"]),
         .library(name: "SiphonAudio", targets: ["SiphonAudio"]),
+        .library(name: "SiphonLiveKit", targets: ["SiphonLiveKit"]),
         .library(name: "Siphon", targets: ["Siphon"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Only for `siphon bench media`: preloaded to count allocations, never linked into siphon.
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.0"),
     ],
@@ -96,6 +98,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "SiphonLiveKit",
+            dependencies: [
+                "SiphonCore", "SiphonRedis", "SiphonCluster",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "SiphonTelephony",
             dependencies: [
                 "SiphonCore", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonCluster",
@@ -105,7 +116,7 @@ let package = Package(
         .target(
             name: "Siphon",
             dependencies: [
-                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony",
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony", "SiphonLiveKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -115,7 +126,7 @@ let package = Package(
             dependencies: [
                 "Siphon",
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
-                "SiphonOffline", "SiphonTelephony",
+                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,7 +143,7 @@ let package = Package(
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline"],
+            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit"],
             swiftSettings: strict),
     ]
 )

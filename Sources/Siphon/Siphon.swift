@@ -3,6 +3,7 @@
 import Logging
 import ServiceLifecycle
 import SiphonCluster
+import SiphonLiveKit
 import SiphonRedis
 import SiphonTelephony
 
@@ -47,10 +48,23 @@ public enum Siphon {
         let keys = ClusterKeys(prefix: options.keyPrefix)
         var telephony = try options.telephony ?? TelephonyConfiguration.from(environment)
         telephony.defaultInboundAgent = telephony.defaultInboundAgent ?? agents.first?.name
+        let livekit = try LiveKitCredentials.from(environment)
         let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
-                                           drainTimeoutMs: options.drainTimeoutMs, agents: options.sip ? agents.map(\.name) : [], keys: keys)
+                                           drainTimeoutMs: options.drainTimeoutMs, agents: options.sip || livekit != nil ? agents.map(\.name) : [],
+                                           keys: keys)
         let url = try RedisURL(options.redis ?? environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
         var runners: [Transport: any CallRunner] = [.sim: SimCallRunner()]
+        if let livekit {
+            // Trunk provisioning shares a lock and a cache across workers through Redis.
+            let redis = RedisClient(RedisClient.Configuration(url: url, connections: 1), logger: options.logger)
+            let api = LiveKitAPI(credentials: livekit)
+            var c = LiveKitCallRunner.Configuration(roomURL: environment["LIVEKIT_URL"] ?? livekit.httpURL, defaultTrunk: telephony.defaultTrunk,
+                                                    trunkID: environment["LIVEKIT_SIP_TRUNK_ID"], secretBox: telephony.secretBox)
+            c.pollInterval = .milliseconds(250)
+            runners[.livekit] = LiveKitCallRunner(api: api, trunks: OutboundTrunkProvisioner(api: api, redis: redis, keyPrefix: options.keyPrefix,
+                                                                                             logger: options.logger),
+                                                  configuration: c)
+        }
         var service: TelephonyService?
         if options.sip {
             service = try await TelephonyService.start(configuration: telephony, agents: agents, logger: options.logger)

@@ -48,6 +48,10 @@ public struct CallContext: Sendable {
     /// Set once the worker has been told to stop the call; runners check it between media frames.
     public var stopRequested: Bool { control.reason != nil }
 
+    /// Why the worker stopped the call: a runner hangs up on `canceled`, and leaves the call
+    /// leg alone on `handoff` and `fenced` (another worker carries on with it).
+    public var stopReason: StopReason? { control.reason }
+
     @discardableResult
     public func appendTurn(_ turn: Turn) async throws -> Bool {
         try await retrying { try await store.appendTurn(turn, lease: lease) }

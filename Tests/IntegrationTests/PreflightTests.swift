@@ -28,7 +28,7 @@ struct PreflightTests {
         try await kamailio.waitReady()
         let lkPort = LoopbackPort.free()
         let lkSecret = "preflight-secret-\(UUID().uuidString)"
-        let livekit = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/livekit_twirp.py").path,
+        let livekit = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/livekit_server.py").path,
                                                            String(lkPort), "APIpreflight", lkSecret],
                                        environment: ProcessInfo.processInfo.environment, output: nil)
         try await eventually(20, "the LiveKit stand-in") { (try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(lkPort)/")!)) != nil }

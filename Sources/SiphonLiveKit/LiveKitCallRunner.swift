@@ -1,0 +1,271 @@
+import Foundation
+import Logging
+import SiphonCluster
+import SiphonCore
+
+/// The `livekit` transport: LiveKit SIP places the call into a room of its own; the worker creates
+/// the room, dials with CreateSIPParticipant, follows `sip.callStatus`, and hangs up by deleting
+/// the room. The call leg lives in LiveKit, not in the worker, so a worker that dies loses nothing
+/// of the line: the next one re-attaches to the room.
+public struct LiveKitCallRunner: CallRunner {
+    public struct Configuration: Sendable {
+        /// The workers' default trunk (`SIP_TRUNK_*`), provisioned in LiveKit on first use.
+        public var defaultTrunk: TrunkSpec?
+        /// An outbound trunk that already exists in LiveKit (`LIVEKIT_SIP_TRUNK_ID`); used when the
+        /// job names no trunk of its own.
+        public var trunkID: String?
+        /// Opens inline trunk passwords sealed by the dispatcher.
+        public var secretBox: SecretBox?
+        /// The WebSocket URL agents join rooms at (defaults to `LIVEKIT_URL`).
+        public var roomURL: String
+        /// How often the worker looks at the phone participant.
+        public var pollInterval: Duration = .milliseconds(250)
+
+        public init(roomURL: String, defaultTrunk: TrunkSpec? = nil, trunkID: String? = nil, secretBox: SecretBox? = nil) {
+            (self.roomURL, self.defaultTrunk, self.trunkID, self.secretBox) = (roomURL, defaultTrunk, trunkID, secretBox)
+        }
+    }
+
+    let api: LiveKitAPI
+    let trunks: OutboundTrunkProvisioner
+    let configuration: Configuration
+    let agent: (any LiveKitRoomAgent)?
+
+    public init(api: LiveKitAPI, trunks: OutboundTrunkProvisioner, configuration: Configuration, agent: (any LiveKitRoomAgent)? = nil) {
+        (self.api, self.trunks, self.configuration, self.agent) = (api, trunks, configuration, agent)
+    }
+
+    public static func roomName(_ callID: String) -> String { "siphon-\(callID)" }
+    public static func phoneIdentity(_ callID: String) -> String { "phone-\(callID)" }
+
+    public func run(_ call: CallContext) async throws -> CallEnd {
+        let room = Self.roomName(call.job.id)
+        let phone = Self.phoneIdentity(call.job.id)
+        let end: CallEnd
+        do {
+            if call.isResume, [.dialing, .ringing, .active].contains(call.statusAtStart) {
+                end = try await reattach(call, room: room, phone: phone)
+            } else {
+                end = try await dial(call, room: room, phone: phone)
+            }
+        } catch where Task.isCancelled || call.stopRequested {
+            await finish(call, room: room)
+            throw CancellationError()
+        }
+        if Task.isCancelled || call.stopRequested {
+            await finish(call, room: room)
+        } else {
+            await hangUp(room, call)
+        }
+        return end
+    }
+
+    // MARK: outbound
+
+    private func dial(_ call: CallContext, room: String, phone: String) async throws -> CallEnd {
+        let trunk: (id: String, setup: OutboundTrunkSetup?)
+        do {
+            trunk = try await resolveTrunk(call.job)
+        } catch let e as SiphonError {
+            return CallEnd(.failed, e.message)
+        } catch let e as TwirpError {
+            return CallEnd(.failed, "LiveKit trunk: \(e)")
+        }
+        var metadata = JSONWriter()
+        metadata.field("siphon_call_id", call.job.id)
+        metadata.field("agent", call.job.agent)
+        _ = try await api.createRoom(CreateRoomRequest(name: room, emptyTimeout: 60, departureTimeout: 10, maxParticipants: 8, metadata: metadata.finished()))
+        try await call.setFields(["livekit_room": room, "livekit_phone": phone, "livekit_trunk_id": trunk.id])
+        try await call.transition(.dialing)
+        var request = CreateSIPParticipantRequest(sipTrunkId: trunk.id, sipCallTo: call.job.to.e164, roomName: room,
+                                                  participantIdentity: phone, sipNumber: call.job.from?.e164)
+        request.participantName = "phone"
+        request.participantAttributes = ["siphon.call_id": call.job.id]
+        request.waitUntilAnswered = true
+        request.ringingTimeoutSeconds = Double(call.job.ringTimeout ?? 30)
+        request.maxCallDurationSeconds = call.job.maxDuration.map(Double.init)
+        request.playDialtone = false
+        let dialRequest = request
+        let outcome = await withTaskGroup(of: DialOutcome?.self) { group -> DialOutcome in
+            group.addTask {
+                do {
+                    return .answered(try await api.createSIPParticipant(dialRequest))
+                } catch let e as TwirpError {
+                    return .refused(e)
+                } catch {
+                    return .error(error)
+                }
+            }
+            group.addTask {
+                // CreateSIPParticipant answers only at the end; the phone's attributes say when it rings.
+                var ringing = false
+                while !Task.isCancelled, !ringing {
+                    try? await Task.sleep(for: configuration.pollInterval)
+                    let status = (try? await api.listParticipants(room: room))?.first { $0.identity == phone }?.sipCallStatus
+                    if status == "ringing" {
+                        ringing = true
+                        try? await call.transition(.ringing)
+                    }
+                }
+                return nil
+            }
+            var result = DialOutcome.error(CancellationError())
+            while let next = await group.next() {
+                if let next {
+                    result = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return result
+        }
+        switch outcome {
+        case .answered(let info):
+            try await call.setFields(["livekit_sip_call_id": info.sipCallId ?? ""])
+            try await call.transition(.active)
+            call.logger.info("LiveKit call answered", metadata: ["livekit.room": "\(room)", "livekit.sip_call_id": "\(info.sipCallId ?? "")"])
+            return try await converse(call, room: room, phone: phone, resume: false)
+        case .refused(let e):
+            if e.code == "not_found", e.sipStatus == nil, let setup = trunk.setup {
+                await trunks.invalidate(setup)  // the trunk was deleted behind our back: next call re-creates it
+            }
+            let (status, reason) = e.callEnd
+            return CallEnd(status, reason)
+        case .error(let error):
+            throw error
+        }
+    }
+
+    private enum DialOutcome: Sendable {
+        case answered(SIPParticipantInfo)
+        case refused(TwirpError)
+        case error(any Error)
+    }
+
+    /// The job's trunk, the configured trunk id, or the workers' default trunk, in that order.
+    func resolveTrunk(_ job: CallJob) async throws -> (id: String, setup: OutboundTrunkSetup?) {
+        var spec = job.trunk
+        if spec == nil || (spec?.address == nil && spec?.name == "default") {
+            if let id = configuration.trunkID { return (id, nil) }
+            spec = configuration.defaultTrunk
+        }
+        guard let spec, let address = spec.address else {
+            throw SiphonError(.configuration, "no LiveKit outbound trunk: the job names none; set LIVEKIT_SIP_TRUNK_ID or SIP_TRUNK_ADDRESS")
+        }
+        guard let number = job.from ?? spec.number else {
+            throw SiphonError(.configuration, "a LiveKit trunk needs the caller ID number: set SIP_TRUNK_NUMBER or the job's from")
+        }
+        var password = spec.password
+        if let sealed = spec.passwordSealed {
+            guard let box = configuration.secretBox else {
+                throw SiphonError(.configuration, "the job's trunk password is sealed but this worker has no SIPHON_SECRET_KEY")
+            }
+            password = try box.open(sealed)
+        }
+        let setup = try OutboundTrunkSetup(name: spec.name == "default" ? nil : spec.name, address: address, transport: spec.transport,
+                                           number: number, username: spec.username, password: password)
+        return (try await trunks.ensure(setup).trunkID, setup)
+    }
+
+    // MARK: takeover
+
+    /// The room and the SIP leg outlived the worker that dialled: adopt them.
+    private func reattach(_ call: CallContext, room: String, phone: String) async throws -> CallEnd {
+        let participant: ParticipantInfo?
+        do {
+            participant = try await api.listParticipants(room: room).first { $0.identity == phone }
+        } catch let e as TwirpError where e.code == "not_found" {
+            participant = nil
+        }
+        guard let participant, participant.state != "DISCONNECTED", participant.sipCallStatus != "hangup" else {
+            return call.statusAtStart == .active
+                ? CallEnd(.ended, "the phone left the room while no worker held the call")
+                : CallEnd(.failed, "the worker placing this call was lost while it was \(call.statusAtStart.rawValue), and LiveKit no longer has the call")
+        }
+        call.logger.info("re-attached to the LiveKit room", metadata: ["livekit.room": "\(room)", "sip.callStatus": "\(participant.sipCallStatus ?? "")"])
+        if participant.sipCallStatus != "active" {
+            // Still ringing: wait for the answer the dialling worker no longer can.
+            while true {
+                try await Task.sleep(for: configuration.pollInterval)
+                let now = try await api.listParticipants(room: room).first { $0.identity == phone }
+                guard let now, now.state != "DISCONNECTED" else { return CallEnd(.noAnswer, "the phone stopped ringing") }
+                if now.sipCallStatus == "active" { break }
+            }
+        }
+        if call.statusAtStart != .active { try await call.transition(.active) }
+        return try await converse(call, room: room, phone: phone, resume: true)
+    }
+
+    // MARK: the call
+
+    /// Runs the agent in the room (when one is wired) and watches the phone; the first to end ends the call.
+    private func converse(_ call: CallContext, room: String, phone: String, resume: Bool) async throws -> CallEnd {
+        let ticket = try LiveKitRoomTicket(
+            url: configuration.roomURL, room: room,
+            token: api.twirp.credentials.token(
+                identity: "agent-\(call.job.id)",
+                claims: LiveKitClaims(name: call.job.agent, kind: "agent", attributes: ["siphon.call_id": call.job.id],
+                                      video: VideoGrant(roomJoin: true, room: room, canPublish: true, canSubscribe: true, canPublishData: true, agent: true)),
+                ttl: Double(call.job.maxDuration ?? 86_400) + 600),
+            callerIdentity: phone)
+        let agent = self.agent
+        return try await withThrowingTaskGroup(of: CallEnd?.self) { group in
+            group.addTask { try await watchPhone(room: room, phone: phone) }
+            if let agent {
+                group.addTask { try await agent.converse(call, ticket: ticket, resume: resume) }
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let end = next { return end }
+            }
+            return CallEnd(.ended, "the room closed")
+        }
+    }
+
+    /// Returns when the phone has left the room (hung up) or the room is gone.
+    private func watchPhone(room: String, phone: String) async throws -> CallEnd {
+        var misses = 0
+        while true {
+            try await Task.sleep(for: configuration.pollInterval)
+            let participants: [ParticipantInfo]
+            do {
+                participants = try await api.listParticipants(room: room)
+                misses = 0
+            } catch let e as TwirpError where e.code == "not_found" {
+                return CallEnd(.ended, "the room was closed")
+            } catch let e as TwirpError where e.isTransient {
+                misses += 1  // LiveKit restarting: keep the call, the SIP leg is not ours to judge
+                if misses > 40 { throw e }
+                continue
+            }
+            guard let p = participants.first(where: { $0.identity == phone }), p.state != "DISCONNECTED", p.sipCallStatus != "hangup" else {
+                return CallEnd(.ended, "the phone hung up")
+            }
+        }
+    }
+
+    // MARK: hanging up
+
+    /// After a stop: hang up when the call was canceled; leave the room to the next worker on a
+    /// handoff or when fenced.
+    private func finish(_ call: CallContext, room: String) async {
+        if call.stopReason == .canceled { await hangUp(room, call) }
+    }
+
+    /// Deleting the room removes the phone participant: LiveKit SIP sends the BYE.
+    private func hangUp(_ room: String, _ call: CallContext) async {
+        let api = self.api
+        // Runs outside the (possibly cancelled) caller, so the request is not cancelled with it.
+        let result = await Task { () -> (any Error)? in
+            do {
+                try await api.deleteRoom(room)
+                return nil
+            } catch let e as TwirpError where e.code == "not_found" {
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        if let result { call.logger.warning("could not delete the LiveKit room", metadata: ["livekit.room": "\(room)", "error": "\(result)"]) }
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import Testing
+@testable import SiphonLiveKit
+import SiphonCluster
+import SiphonCore
+import SiphonRedis
+
+/// LiveKit's server API as Siphon speaks it, against a Twirp stand-in that parses every request
+/// into the official `livekit-protocol` messages (unknown fields rejected) and checks every token
+/// with `livekit-api`'s verifier; tokens cross-checked with that package both ways.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct LiveKitTests {
+    // MARK: tokens
+
+    func python(_ args: [String], stdin: String = "") throws -> [String] {
+        let input = try Repository.temporaryDirectory("lk-tokens").appendingPathComponent("in.txt")
+        try stdin.write(to: input, atomically: true, encoding: .utf8)
+        let out = try Repository.run("/bin/sh", ["-c", "exec \"$0\" \"$@\" < \(input.path)", Repository.python,
+                                                 Repository.root.appendingPathComponent("Tests/Peers/livekit_tokens.py").path] + args)
+        return out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{") || $0.hasPrefix("ey") }
+    }
+
+    func object(_ line: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+    }
+
+    @Test func siphonTokensPassLiveKitsVerifierGrantForGrant() throws {
+        let key = "APIcross", secret = "cross-secret-\(UUID().uuidString)"
+        let cases: [(String, LiveKitClaims)] = [
+            ("agent-call-1", LiveKitClaims(name: "Receptionist", metadata: #"{"a":1}"#, kind: "agent", attributes: ["siphon.call_id": "call-1"],
+                                           video: VideoGrant(roomJoin: true, room: "siphon-call-1", canPublish: true, canSubscribe: true,
+                                                             canPublishData: true, agent: true))),
+            ("", LiveKitAPI.roomCreate),
+            ("", LiveKitAPI.sipAdmin),
+            ("", LiveKitClaims(video: VideoGrant(roomAdmin: true, room: "siphon-call-2"), sip: SIPGrant(call: true))),
+            ("", LiveKitClaims(video: VideoGrant(roomList: true))),
+        ]
+        let tokens = try cases.map { try AccessToken(identity: $0.0, claims: $0.1).jwt(apiKey: key, apiSecret: secret) }
+        let verified = try python(["verify", key, secret], stdin: tokens.joined(separator: "\n") + "\n").map(object)
+        #expect(verified.count == cases.count)
+        let snake: [String: String] = ["roomJoin": "room_join", "roomCreate": "room_create", "roomAdmin": "room_admin", "roomList": "room_list",
+                                       "canPublish": "can_publish", "canSubscribe": "can_subscribe", "canPublishData": "can_publish_data"]
+        for ((identity, claims), v) in zip(cases, verified) {
+            #expect(v["error"] == nil, "\(v)")
+            #expect(v["identity"] as? String == identity)
+            #expect((v["name"] as? String ?? "") == (claims.name ?? ""))
+            #expect((v["kind"] as? String ?? "") == (claims.kind ?? ""))
+            #expect((v["metadata"] as? String ?? "") == (claims.metadata ?? ""))
+            #expect((v["attributes"] as? [String: String] ?? [:]) == (claims.attributes ?? [:]))
+            // Every grant Siphon set reads back the same through LiveKit's own model.
+            let video = v["video"] as? [String: Any] ?? [:]
+            let mine = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(claims.video ?? VideoGrant()))) as? [String: Any] ?? [:]
+            for (k, value) in mine {
+                let theirs = video[snake[k] ?? k]
+                #expect("\(theirs ?? "nil")" == "\(value)", "video.\(k)")
+            }
+            let sip = v["sip"] as? [String: Any] ?? [:]
+            #expect((sip["admin"] as? Bool ?? false) == (claims.sip?.admin ?? false))
+            #expect((sip["call"] as? Bool ?? false) == (claims.sip?.call ?? false))
+        }
+        // A token signed with another secret is refused by LiveKit's verifier.
+        let forged = try AccessToken(identity: "x", claims: LiveKitAPI.sipAdmin).jwt(apiKey: key, apiSecret: "not-the-secret-0123456789")
+        #expect(try python(["verify", key, secret], stdin: forged + "\n").map(object).first?["error"] != nil)
+    }
+
+    @Test func livekitApiTokensPassSiphonsVerifier() throws {
+        let key = "APIcross", secret = "cross-secret-\(UUID().uuidString)"
+        let lines = try python(["mint", key, secret])
+        #expect(lines.count == 8)
+        for i in stride(from: 0, to: lines.count - 1, by: 2) {
+            let expected = object(lines[i])
+            let token = try AccessToken.verify(lines[i + 1], keys: [key: secret])
+            #expect(token.apiKey == key)
+            #expect(token.identity == expected["identity"] as? String)
+            #expect((token.claims.name ?? "") == expected["name"] as? String)
+            #expect((token.claims.kind ?? "") == expected["kind"] as? String)
+            #expect(token.claims.attributes == ["siphon.test": "1"])
+            let video = expected["video"] as? [String: Any] ?? [:]
+            #expect(token.claims.video?.roomJoin == video["room_join"] as? Bool)
+            #expect(token.claims.video?.roomCreate == video["room_create"] as? Bool)
+            #expect(token.claims.video?.roomAdmin == video["room_admin"] as? Bool)
+            #expect(token.claims.video?.canPublish == video["can_publish"] as? Bool)
+            #expect(token.claims.video?.agent == video["agent"] as? Bool)
+            #expect((token.claims.video?.room ?? "") == (video["room"] as? String ?? ""))
+            let sip = expected["sip"] as? [String: Any]
+            #expect(token.claims.sip?.admin == sip?["admin"] as? Bool)
+            #expect(token.claims.sip?.call == sip?["call"] as? Bool)
+            // Refused: the wrong secret, a tampered payload, after expiry.
+            #expect(throws: SiphonError.self) { try AccessToken.verify(lines[i + 1], keys: [key: "other"]) }
+            var parts = lines[i + 1].split(separator: ".").map(String.init)
+            parts[1] = Base64URL.encode(Data(#"{"iss":"APIcross","exp":9999999999,"sip":{"admin":true}}"#.utf8))
+            #expect(throws: SiphonError.self) { try AccessToken.verify(parts.joined(separator: "."), keys: [key: secret]) }
+            #expect(throws: SiphonError.self) { try AccessToken.verify(lines[i + 1], keys: [key: secret], now: Date().addingTimeInterval(3600)) }
+        }
+    }
+
+    // MARK: the API
+
+    @Test func everyMethodParsesAsLiveKitsOwnMessageWithTheNarrowestGrant() async throws {
+        let peer = try await LiveKitPeer()
+        let api = LiveKitAPI(credentials: peer.credentials)
+        let trunk = try await api.createOutboundTrunk(SIPOutboundTrunkInfo(
+            name: "carrier", metadata: "{}", address: "sip.carrier.example:5060", transport: "SIP_TRANSPORT_UDP", numbers: ["+15550100000"],
+            authUsername: "acct", authPassword: "pw-1"))
+        let trunkID = try #require(trunk.sipTrunkId)
+        #expect(try await api.listOutboundTrunks(numbers: ["+15550100000"]).map(\.sipTrunkId) == [trunkID])
+        let inbound = try await api.createInboundTrunk(SIPInboundTrunkInfo(name: "in", numbers: ["+15550100001"], allowedAddresses: ["192.0.2.0/24"]))
+        let inboundID = try #require(inbound.sipTrunkId)
+        _ = try await api.replaceInboundTrunk(id: inboundID, with: SIPInboundTrunkInfo(name: "in", numbers: ["+15550100001"], allowedAddresses: ["192.0.2.7"]))
+        #expect(try await api.listInboundTrunks().first?.allowedAddresses == ["192.0.2.7"])
+        let rule = try await api.createDispatchRule(SIPDispatchRuleInfo(
+            rule: SIPDispatchRule(individual: .init(roomPrefix: "call-")), trunkIds: [inboundID], name: "r",
+            roomConfig: RoomConfiguration(agents: [RoomAgentDispatch(agentName: "Receptionist")])))
+        #expect(try await api.listDispatchRules(trunkIDs: [inboundID]).first?.roomConfig?.agents?.first?.agentName == "Receptionist")
+        _ = try await api.createRoom(CreateRoomRequest(name: "room-1", emptyTimeout: 60, departureTimeout: 10, maxParticipants: 4, metadata: "{}"))
+        #expect(try await api.listRooms().map(\.name) == ["room-1"])
+        var dial = CreateSIPParticipantRequest(sipTrunkId: trunkID, sipCallTo: "+15550109999", roomName: "room-1", participantIdentity: "phone")
+        dial.waitUntilAnswered = true
+        dial.ringingTimeoutSeconds = 20
+        dial.maxCallDurationSeconds = 600
+        dial.dtmf = "ww123#"
+        dial.headers = ["X-Campaign": "spring"]
+        dial.participantAttributes = ["lk.agent_name": "x"]
+        let answered = try await api.createSIPParticipant(dial)
+        #expect(answered.participantIdentity == "phone" && answered.sipCallId?.isEmpty == false)
+        let phone = try #require(try await api.listParticipants(room: "room-1").first)
+        #expect(phone.sipCallStatus == "active" && phone.kind == "SIP" && phone.attributes?["lk.agent_name"] == "x")
+        _ = try await api.transferSIPParticipant(TransferSIPParticipantRequest(participantIdentity: "phone", roomName: "room-1",
+                                                                              transferTo: "tel:+15550100777", playDialtone: true))
+        let dispatch = try await api.createDispatch(CreateAgentDispatchRequest(agentName: "Receptionist", room: "room-1", metadata: "{}"))
+        #expect(try await api.listDispatches(room: "room-1").map(\.id) == [dispatch.id])
+        try await api.deleteDispatch(id: try #require(dispatch.id), room: "room-1")
+        _ = try await api.createSIPParticipant(CreateSIPParticipantRequest(sipTrunkId: trunkID, sipCallTo: "+15550109998", roomName: "room-1",
+                                                                         participantIdentity: "phone-2"))
+        try await api.removeParticipant(room: "room-1", identity: "phone-2")
+        try await api.deleteRoom("room-1")
+        try await api.deleteDispatchRule(id: try #require(rule.sipDispatchRuleId))
+        try await api.deleteTrunk(id: inboundID)
+        try await api.deleteTrunk(id: trunkID)
+
+        let failures = try await peer.failures()
+        #expect(failures.isEmpty, "requests that are not LiveKit's messages: \(failures)")
+        let log = try await peer.requests()
+        let methods = Set(log.compactMap { $0["method"] as? String })
+        #expect(methods.count == 19, "\(methods.sorted())")
+        for entry in log {
+            let method = entry["method"] as? String ?? ""
+            let grants = entry["grants"] as? [String: Any] ?? [:]
+            let video = grants["video"] as? [String: Any], sip = grants["sip"] as? [String: Any]
+            switch method {
+            case "RoomService/CreateRoom", "RoomService/DeleteRoom":
+                #expect(video?.keys.sorted() == ["room_create"] && sip == nil, "\(method): \(grants)")
+            case "RoomService/ListRooms":
+                #expect(video?.keys.sorted() == ["room_list"] && sip == nil, "\(method): \(grants)")
+            case "RoomService/ListParticipants", "RoomService/RemoveParticipant", "AgentDispatchService/CreateDispatch",
+                 "AgentDispatchService/ListDispatch", "AgentDispatchService/DeleteDispatch":
+                #expect(video?.keys.sorted() == ["room", "room_admin"] && video?["room"] as? String == "room-1" && sip == nil, "\(method): \(grants)")
+            case "SIP/CreateSIPParticipant":
+                #expect(video == nil && sip?.keys.sorted() == ["call"], "\(method): \(grants)")
+            case "SIP/TransferSIPParticipant":
+                #expect(video?.keys.sorted() == ["room", "room_admin"] && sip?.keys.sorted() == ["call"], "\(method): \(grants)")
+            default:
+                #expect(video == nil && sip?.keys.sorted() == ["admin"], "\(method): \(grants)")
+            }
+        }
+        // The wire form of the dial, as LiveKit's own message reads it.
+        let create = try #require(log.first { $0["method"] as? String == "SIP/CreateSIPParticipant" }?["request"] as? [String: Any])
+        #expect(create["wait_until_answered"] as? Bool == true)
+        #expect(create["ringing_timeout"] as? String == "20s" && create["max_call_duration"] as? String == "600s")
+        #expect(create["dtmf"] as? String == "ww123#" && (create["headers"] as? [String: String]) == ["X-Campaign": "spring"])
+        #expect((create["participant_attributes"] as? [String: String]) == ["lk.agent_name": "x"])
+        #expect(log.first { $0["method"] as? String == "SIP/CreateSIPParticipant" }?["timeout_ms"] as? String == "22000")
+    }
+
+    @Test func sipFailuresBecomeCallStatusesAndBadRequestsClearErrors() async throws {
+        let peer = try await LiveKitPeer()
+        let api = LiveKitAPI(credentials: peer.credentials)
+        let trunk = try await api.createOutboundTrunk(SIPOutboundTrunkInfo(address: "sip.carrier.example", numbers: ["+15550100000"]))
+        let expected: [(String, CallStatus, Int, String)] = [
+            ("+15550100486", .busy, 486, "resource_exhausted"), ("+15550100480", .noAnswer, 480, "resource_exhausted"),
+            ("+15550100408", .noAnswer, 408, "deadline_exceeded"), ("+15550100403", .rejected, 403, "permission_denied"),
+            ("+15550100503", .failed, 503, "failed_precondition"),
+        ]
+        for (number, status, sip, code) in expected {
+            var req = CreateSIPParticipantRequest(sipTrunkId: try #require(trunk.sipTrunkId), sipCallTo: number, roomName: "r")
+            req.waitUntilAnswered = true
+            let error = try await #require(throws: TwirpError.self) { try await api.createSIPParticipant(req) }
+            #expect(error.code == code && error.sipStatus == sip, "\(error)")
+            #expect(error.callEnd.status == status, "\(number): \(error.callEnd)")
+        }
+        #expect(TwirpError(code: "failed_precondition", message: "x", meta: ["sip_status_code": "503", "sip_status": "Service Unavailable"],
+                           httpStatus: 412, method: "m").callEnd.reason == "trunk failure (SIP 503 Service Unavailable)")
+        // LiveKit's own validation, answered as twirp errors with the HTTP status twirp gives them.
+        let bad = try await #require(throws: TwirpError.self) {
+            try await api.createSIPParticipant(CreateSIPParticipantRequest(sipTrunkId: "ST_missing", sipCallTo: "+15550100001", roomName: "r"))
+        }
+        #expect(bad.code == "not_found" && bad.httpStatus == 404 && bad.callEnd.status == .failed)
+        let gone = try await #require(throws: TwirpError.self) { try await api.deleteRoom("never-created") }
+        #expect(gone.code == "not_found")
+        // A wrong secret: refused, and the secret appears nowhere in the error.
+        let wrong = LiveKitAPI(credentials: try LiveKitCredentials(url: peer.url, apiKey: peer.key, apiSecret: "wrong-secret-abcdef0123"))
+        let denied = try await #require(throws: TwirpError.self) { try await wrong.listRooms() }
+        #expect(denied.code == "unauthenticated" && !denied.description.contains("wrong-secret"))
+        // Not LiveKit at all (a proxy's page), and nothing listening.
+        #expect(TwirpError(httpStatus: 502, body: Data("<html>Bad Gateway</html>".utf8), method: "SIP/x").code == "unavailable")
+        let nobody = LiveKitAPI(credentials: try LiveKitCredentials(url: "http://127.0.0.1:\(LoopbackPort.free())", apiKey: "k", apiSecret: "s"),
+                                timeout: .seconds(2))
+        #expect(try await #require(throws: TwirpError.self) { try await nobody.listRooms() }.code == "unavailable")
+        #expect(throws: SiphonError.self) { try LiveKitCredentials(url: "livekit:7880", apiKey: "k", apiSecret: "s") }
+        #expect(try await peer.failures().isEmpty)
+    }
+
+    // MARK: trunks
+
+    @Test func trunkReuseOrCreateMakesOneTrunkForTenWorkersAndANewOneForARotatedPassword() async throws {
+        let peer = try await LiveKitPeer()
+        let redis = try RedisServer()
+        let logger = { var l = Logger(label: "test"); l.logLevel = .critical; return l }()
+        let api = LiveKitAPI(credentials: peer.credentials)
+        let setup = try OutboundTrunkSetup(address: "sip.carrier.example", number: PhoneNumber("+15550100000"), username: "acct", password: "first-password-1")
+        // Ten workers, each with its own Redis connection and an empty memory, at the same moment.
+        let clients = (0..<10).map { _ in RedisClient(RedisClient.Configuration(url: redis.url, connections: 1), logger: logger) }
+        let ids = try await withThrowingTaskGroup(of: OutboundTrunkProvisioner.Outcome.self) { group in
+            for client in clients {
+                group.addTask { try await OutboundTrunkProvisioner(api: api, redis: client, logger: logger).ensure(setup) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(ids.map(\.trunkID)).count == 1 && ids.filter(\.created).count == 1, "\(ids)")
+        #expect(try await peer.count("SIP/CreateSIPOutboundTrunk") == 1)
+
+        var rotated = setup
+        rotated.password = "second-password-2"
+        let second = try await OutboundTrunkProvisioner(api: api, redis: clients[0], logger: logger).ensure(rotated)
+        #expect(second.created && second.trunkID != ids[0].trunkID)
+        #expect(try await peer.count("SIP/CreateSIPOutboundTrunk") == 2)
+        // Both credential sets are found again, from Redis by a new worker, and from LiveKit's list
+        // when the cache is gone.
+        #expect(try await OutboundTrunkProvisioner(api: api, redis: clients[1], logger: logger).ensure(rotated) == .init(trunkID: second.trunkID, created: false))
+        _ = try await clients[0].send("FLUSHDB")
+        #expect(try await OutboundTrunkProvisioner(api: api, redis: clients[2], logger: logger).ensure(setup) == .init(trunkID: ids[0].trunkID, created: false))
+        #expect(try await peer.count("SIP/CreateSIPOutboundTrunk") == 2)
+        // Redis holds ids and HMACs, never the credentials.
+        let keys = try await clients[0].send("KEYS", "*").array?.compactMap(\.string) ?? []
+        #expect(!keys.isEmpty)
+        for k in keys {
+            let value = try await clients[0].send("GET", k).string ?? ""
+            #expect(!(k + value).contains("password") && !(k + value).contains("acct"), "\(k) = \(value)")
+        }
+        #expect(throws: SiphonError.self) { try OutboundTrunkSetup(address: "bad host!", number: PhoneNumber("+15550100000")) }
+        for c in clients { c.close() }
+    }
+
+    @Test func inboundRoutingIsIdempotentAndNeverOpen() async throws {
+        let peer = try await LiveKitPeer()
+        let routing = InboundRouting(api: LiveKitAPI(credentials: peer.credentials))
+        #expect(throws: SiphonError.self) { try InboundRoute(number: PhoneNumber("+15550100001"), agentName: "Receptionist") }
+        let route = try InboundRoute(number: PhoneNumber("+15550100001"), allowedAddresses: ["192.0.2.0/24"], agentName: "Receptionist")
+        let first = try await routing.ensure(route)
+        #expect(first.trunkCreated && first.ruleCreated)
+        let again = try await routing.ensure(route)
+        #expect(again == .init(trunkID: first.trunkID, ruleID: first.ruleID, trunkCreated: false, ruleCreated: false))
+        var moved = route
+        moved.agentName = "Sales"
+        moved.username = "carrier"
+        moved.password = "inbound-secret-1"
+        let changed = try await routing.ensure(moved)
+        #expect(changed.trunkID == first.trunkID && changed.ruleCreated && changed.ruleID != first.ruleID)
+        #expect(try await peer.count("SIP/CreateSIPInboundTrunk") == 1)
+        #expect(try await peer.count("SIP/DeleteSIPDispatchRule") == 1)
+        let rules = try await LiveKitAPI(credentials: peer.credentials).listDispatchRules()
+        #expect(rules.count == 1 && rules[0].roomConfig?.agents?.first?.agentName == "Sales" && rules[0].rule?.individual?.roomPrefix == "call-")
+        // Every inbound trunk Siphon sent was closed: allowed addresses or auth.
+        for entry in try await peer.requests() where (entry["method"] as? String ?? "").contains("InboundTrunk") {
+            let request = entry["request"] as? [String: Any] ?? [:]
+            let trunk = (request["trunk"] ?? request["replace"]) as? [String: Any]
+            if let trunk { #expect(trunk["allowed_addresses"] != nil || trunk["auth_password"] != nil, "\(trunk)") }
+        }
+        #expect(try await peer.failures().isEmpty)
+    }
+
+    // MARK: the transport
+
+    @Test func aLiveKitCallIsDialledFollowedAndHungUpByTheWorker() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000", "SIP_USERNAME": "acct",
+                                            "SIP_PASSWORD": "trunk-password-9"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-1", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-worker")
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        func place(_ to: String) async throws -> String {
+            try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber(to), transport: .livekit, ringTimeout: 20)).id
+        }
+
+        // Answered, then the phone hangs up.
+        let answered = try await place("+15550107001")
+        try await eventually(20, "answered") { try await cluster.status(answered) == .active }
+        let events = try await cluster.store.events(answered).map(\.type)
+        #expect(events.contains("dialing") && events.contains("ringing") && events.contains("answered"), "\(events) \(worker.output)")
+        try await peer.post("/_test/hangup", ["room": LiveKitCallRunner.roomName(answered)])
+        try await eventually(20, "ended") { try await cluster.status(answered) == .ended }
+        #expect(try await cluster.store.call(answered)?.reason == "the phone hung up")
+
+        // Busy.
+        let busy = try await place("+15550100486")
+        try await eventually(20, "busy") { try await cluster.status(busy) == .busy }
+
+        // Canceled through the API while active: the worker deletes the room (LiveKit sends the BYE).
+        let canceled = try await place("+15550107002")
+        try await eventually(20, "answered") { try await cluster.status(canceled) == .active }
+        _ = try await cluster.queue.cancel(canceled)
+        try await eventually(20, "canceled") { try await cluster.status(canceled) == .canceled }
+        try await eventually(10, "room deleted") {
+            try await peer.hangups().contains { $0["room"] as? String == LiveKitCallRunner.roomName(canceled) && $0["by"] as? String == "DeleteRoom" }
+        }
+        // One trunk for the three calls, provisioned from the workers' SIP_TRUNK_* settings.
+        #expect(try await peer.count("SIP/CreateSIPOutboundTrunk") == 1)
+        #expect(try await peer.failures().isEmpty)
+        #expect(!worker.output.contains("trunk-password-9") && !worker.output.contains(peer.secret))
+        let keys = try await cluster.client.send("KEYS", "*").array?.compactMap(\.string) ?? []
+        for k in keys where try await cluster.client.send("TYPE", k).string == "hash" {
+            #expect(!(try await cluster.client.send("HGETALL", k)).description.contains("trunk-password-9"))
+        }
+    }
+}
