@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SiphonCluster
 import SiphonCore
+import SiphonLiveKit
 import SiphonRedis
 
 /// Options every command shares.
@@ -65,6 +66,8 @@ func reporting<T>(_ body: () async throws -> T) async throws -> T {
     } catch let e as SiphonError {
         throw CleanExit.message("\(e.message)")
     } catch let e as RedisError {
+        throw CleanExit.message("\(e)")
+    } catch let e as TwirpError {
         throw CleanExit.message("\(e)")
     }
 }

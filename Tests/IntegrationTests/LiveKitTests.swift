@@ -280,6 +280,42 @@ struct LiveKitTests {
         #expect(try await peer.failures().isEmpty)
     }
 
+    // MARK: operator commands
+
+    @Test func operatorCommandsEnsureListAndMintTokens() async throws {
+        let peer = try await LiveKitPeer()
+        let redis = try RedisServer()
+        let env = peer.environment.merging(["TRUNK_PW": "cli-trunk-password-1"]) { $1 }
+        let ensure = ["livekit", "trunks", "ensure", "--address", "sip.carrier.example", "--number", "+15550100000", "--username", "acct",
+                      "--password-env", "TRUNK_PW", "--env-file", ""]
+        let (s1, o1, e1) = try SiphonProcess.run(ensure + ["--json"], redis: redis.urlString, environment: env)
+        #expect(s1 == 0 && o1.contains(#""created":"true""#), "\(o1)\(e1)")
+        let (s2, o2, _) = try SiphonProcess.run(ensure, redis: redis.urlString, environment: env)
+        #expect(s2 == 0 && o2.hasSuffix("(reused)\n"), "\(o2)")
+        _ = try await InboundRouting(api: LiveKitAPI(credentials: peer.credentials))
+            .ensure(InboundRoute(number: PhoneNumber("+15550100001"), allowedAddresses: ["192.0.2.1"], agentName: "Receptionist"))
+        let (s3, o3, _) = try SiphonProcess.run(["livekit", "trunks", "list", "--json", "--env-file", ""], redis: nil, environment: env)
+        let rows = (try JSONSerialization.jsonObject(with: Data(o3.utf8))) as? [[String: Any]] ?? []
+        #expect(s3 == 0 && rows.count == 2 && rows.first?["has_password"] as? Bool == true, "\(o3)")
+        #expect(!o3.contains("cli-trunk-password-1"))
+        let (s4, o4, _) = try SiphonProcess.run(["livekit", "rules", "list", "--env-file", ""], redis: nil, environment: env)
+        #expect(s4 == 0 && o4.contains("a room per call (call-…)") && o4.contains("agents Receptionist"), "\(o4)")
+        let (s5, o5, e5) = try SiphonProcess.run(["livekit", "token", "--identity", "ops", "--room", "call-9", "--grants", "join,subscribe,sip-call",
+                                                  "--ttl", "10m", "--env-file", ""], redis: nil, environment: env)
+        #expect(s5 == 0, "\(e5)")
+        let token = try AccessToken.verify(o5.trimmingCharacters(in: .whitespacesAndNewlines), keys: [peer.key: peer.secret])
+        #expect(token.identity == "ops" && token.claims.video?.roomJoin == true && token.claims.video?.room == "call-9")
+        #expect(token.claims.video?.canSubscribe == true && token.claims.video?.canPublish == false && token.claims.sip?.call == true)
+        #expect(abs(token.expires.timeIntervalSinceNow - 600) < 30)
+        let verified = try python(["verify", peer.key, peer.secret], stdin: o5).map(object)
+        #expect(verified.first?["identity"] as? String == "ops")
+        // Bad input: a clear message, exit 1.
+        let (s6, _, e6) = try SiphonProcess.run(["livekit", "token", "--identity", "x", "--grants", "join", "--env-file", ""], redis: nil, environment: env)
+        #expect(s6 != 0 && e6.contains("need --room"), "\(e6)")
+        let (s7, _, e7) = try SiphonProcess.run(["livekit", "trunks", "list", "--env-file", ""], redis: nil, environment: ["LIVEKIT_URL": ""])
+        #expect(s7 != 0 && e7.contains("LIVEKIT_URL is not set"), "\(e7)")
+    }
+
     // MARK: the transport
 
     @Test func aLiveKitCallIsDialledFollowedAndHungUpByTheWorker() async throws {

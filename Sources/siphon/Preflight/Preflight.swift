@@ -1,13 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import ServiceLifecycle
 import Siphon
 import SiphonAudio
 import SiphonCluster
 import SiphonCore
+import SiphonLiveKit
 import SiphonOffline
 import SiphonRedis
 import SiphonSIP
@@ -108,37 +106,38 @@ struct Preflight {
     // MARK: LiveKit
 
     func checkLiveKit() async -> CheckResult {
-        guard let url = env["LIVEKIT_URL"], let key = env["LIVEKIT_API_KEY"], let secret = env["LIVEKIT_API_SECRET"] else {
+        guard env["LIVEKIT_URL"] != nil, env["LIVEKIT_API_KEY"] != nil, env["LIVEKIT_API_SECRET"] != nil else {
             return .skip("livekit", "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET not all set")
         }
-        let token: String
+        let api: LiveKitAPI
         do {
-            token = try LiveKitToken.make(apiKey: key, apiSecret: secret, grants: ["video": ["roomList": true]], ttl: 60)
+            guard let credentials = try LiveKitCredentials.from(env) else { return .skip("livekit", "LIVEKIT_URL not set") }
+            api = LiveKitAPI(credentials: credentials, timeout: .seconds(5))
         } catch {
-            return .fail("livekit", "token generation: \(message(error))", fix: "set LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+            return .fail("livekit", message(error), fix: "LIVEKIT_URL=http://livekit:7880")
         }
-        let base = url.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
-        guard let endpoint = URL(string: base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/twirp/livekit.RoomService/ListRooms") else {
-            return .fail("livekit", "LIVEKIT_URL is not a URL", fix: "LIVEKIT_URL=http://livekit:7880")
-        }
-        var request = URLRequest(url: endpoint)
-        request.httpMethod = "POST"
-        request.timeoutInterval = 5
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data("{}".utf8)
+        let base = api.twirp.credentials.httpURL
         do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            switch status {
-            case 200: return .pass("livekit", "token signed; ListRooms answered 200 at \(base)")
-            case 401, 403:
-                return .fail("livekit", "the server refused the token (\(status))", fix: "LIVEKIT_API_KEY/SECRET must be a pair in the server's LIVEKIT_KEYS")
-            default:
-                return .fail("livekit", "ListRooms answered \(status): \(String(decoding: data.prefix(120), as: UTF8.self))", fix: "check LIVEKIT_URL points at livekit-server's HTTP port")
+            let started = ContinuousClock.now
+            let rooms = try await api.listRooms()
+            let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+            // The SIP API needs livekit-sip connected through Redis; say what it holds.
+            let sip: String
+            do {
+                let trunks = try await api.listOutboundTrunks()
+                let rules = try await api.listDispatchRules()
+                sip = "; SIP: \(trunks.count) outbound trunk(s), \(rules.count) dispatch rule(s)"
+            } catch let e as TwirpError {
+                return .warn("livekit", "token accepted (ListRooms \(rooms.count) room(s)), but the SIP API failed: \(e)",
+                             fix: "livekit-server needs Redis and a running livekit-sip for SIP calls")
             }
+            return .pass("livekit", "token signed; ListRooms answered in \(ms) ms at \(base)\(sip)")
+        } catch let e as TwirpError where e.code == "unauthenticated" || e.code == "permission_denied" {
+            return .fail("livekit", "the server refused the token (\(e.code))", fix: "LIVEKIT_API_KEY/SECRET must be a pair in the server's LIVEKIT_KEYS")
+        } catch let e as TwirpError where e.code == "unavailable" && e.httpStatus == 0 {
+            return .fail("livekit", "unreachable at \(base)", fix: "check LIVEKIT_URL and that livekit-server runs")
         } catch {
-            return .fail("livekit", "unreachable at \(base): \(error.localizedDescription)", fix: "check LIVEKIT_URL and that livekit-server runs")
+            return .fail("livekit", "\(error)", fix: "check LIVEKIT_URL points at livekit-server's HTTP port")
         }
     }
 
