@@ -9,7 +9,7 @@ import SiphonRedis
 struct LiveKitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "livekit", abstract: "LiveKit tokens, SIP trunks and dispatch rules.",
-        subcommands: [Token.self, Trunks.self, Rules.self])
+        subcommands: [Token.self, Trunks.self, Inbound.self, Rules.self])
 
     static func credentials(_ env: Environment) throws -> LiveKitCredentials {
         guard let c = try LiveKitCredentials.from(env) else {
@@ -144,6 +144,44 @@ struct LiveKitCommand: AsyncParsableCommand {
                     let auth = r.username.isEmpty ? "no auth" : "user \(r.username)\(r.hasPassword ? " + password" : "")"
                     let from = r.direction == "inbound" ? "from \(r.allowed.isEmpty ? "any address" : r.allowed.joined(separator: ","))" : "via \(r.address)"
                     print("\(r.id)  \(r.direction)  \(r.numbers.joined(separator: ","))  \(from)  \(auth)  \(r.name)")
+                }
+            }
+        }
+    }
+
+    struct Inbound: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Inbound numbers.", subcommands: [Ensure.self])
+
+        struct Ensure: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create or update the inbound trunk for a number and the rule that gives each call its own room with the agent.",
+                discussion: "Needs --allowed-address or --username with --password-env: an open trunk takes calls from anyone.")
+            @OptionGroup var common: CommonOptions
+            @Option(help: "The number callers dial, E.164.") var number: String
+            @Option(help: "A carrier signalling address or CIDR range allowed to send calls (repeatable).") var allowedAddress: [String] = []
+            @Option(help: "Digest username the carrier authenticates with.") var username: String?
+            @Option(help: "Environment variable holding the digest password.") var passwordEnv: String?
+            @Option(help: "The agent LiveKit dispatches into each call's room.") var agent: String
+            @Option(help: "Room name prefix.") var roomPrefix: String = "call-"
+            @Flag(help: "JSON output.") var json = false
+
+            func run() async throws {
+                let env = try common.environment()
+                let logger = common.bootstrapLogging(env, label: "siphon.livekit")
+                let outcome = try await reporting { () -> InboundRouting.Outcome in
+                    let password = try passwordEnv.map { name -> String in
+                        guard let value = env[name] else { throw SiphonError(.configuration, "\(name) is not set") }
+                        return value
+                    }
+                    let route = try InboundRoute(number: PhoneNumber(number), allowedAddresses: allowedAddress, username: username,
+                                                 password: password, agentName: agent, roomPrefix: roomPrefix)
+                    return try await InboundRouting(api: LiveKitAPI(credentials: try LiveKitCommand.credentials(env)), logger: logger).ensure(route)
+                }
+                if json {
+                    printJSON(["trunk_id": outcome.trunkID, "rule_id": outcome.ruleID,
+                               "trunk_created": String(outcome.trunkCreated), "rule_created": String(outcome.ruleCreated)])
+                } else {
+                    print("trunk \(outcome.trunkID) (\(outcome.trunkCreated ? "created" : "updated")), rule \(outcome.ruleID) (\(outcome.ruleCreated ? "created" : "unchanged"))")
                 }
             }
         }

@@ -292,8 +292,12 @@ struct LiveKitTests {
         #expect(s1 == 0 && o1.contains(#""created":"true""#), "\(o1)\(e1)")
         let (s2, o2, _) = try SiphonProcess.run(ensure, redis: redis.urlString, environment: env)
         #expect(s2 == 0 && o2.hasSuffix("(reused)\n"), "\(o2)")
-        _ = try await InboundRouting(api: LiveKitAPI(credentials: peer.credentials))
-            .ensure(InboundRoute(number: PhoneNumber("+15550100001"), allowedAddresses: ["192.0.2.1"], agentName: "Receptionist"))
+        let open = try SiphonProcess.run(["livekit", "inbound", "ensure", "--number", "+15550100001", "--agent", "Receptionist", "--env-file", ""],
+                                         redis: nil, environment: env)
+        #expect(open.0 != 0 && open.2.contains("open trunk"), "\(open)")
+        let inbound = try SiphonProcess.run(["livekit", "inbound", "ensure", "--number", "+15550100001", "--allowed-address", "192.0.2.1",
+                                             "--agent", "Receptionist", "--env-file", ""], redis: nil, environment: env)
+        #expect(inbound.0 == 0 && inbound.1.contains("(created), rule"), "\(inbound)")
         let (s3, o3, _) = try SiphonProcess.run(["livekit", "trunks", "list", "--json", "--env-file", ""], redis: nil, environment: env)
         let rows = (try JSONSerialization.jsonObject(with: Data(o3.utf8))) as? [[String: Any]] ?? []
         #expect(s3 == 0 && rows.count == 2 && rows.first?["has_password"] as? Bool == true, "\(o3)")
