@@ -98,6 +98,25 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "SiphonProviderKit",
+            dependencies: [
+                "SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonRedis",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonOpenAI",
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit", .product(name: "NIOFoundationCompat", package: "swift-nio")],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonAnthropic",
+            dependencies: ["SiphonCore", "SiphonAgent", "SiphonProviderKit"],
+            swiftSettings: strict),
+        .target(
             name: "SiphonLiveKit",
             dependencies: [
                 "SiphonCore", "SiphonRedis", "SiphonCluster",
@@ -126,7 +145,7 @@ let package = Package(
             dependencies: [
                 "Siphon",
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
-                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit",
+                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -143,7 +162,7 @@ let package = Package(
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit"],
+            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic"],
             swiftSettings: strict),
     ]
 )

@@ -25,16 +25,39 @@ public struct PluginRegistry: Sendable {
     }
 
     public func makeAgent(_ d: AgentDefinition, environment: Environment) throws -> Agent {
-        func missing(_ kind: String, _ p: ProviderConfiguration, _ known: [String]) -> SiphonError {
-            SiphonError(.configuration, "\(ConfigValue.join(p.path, "provider")): unknown \(kind) provider '\(p.provider)' (available: \(known.sorted().joined(separator: ", ")))")
-        }
-        guard let s = stt[d.stt.provider] else { throw missing("STT", d.stt, Array(stt.keys)) }
-        guard let l = llm[d.llm.provider] else { throw missing("LLM", d.llm, Array(llm.keys)) }
-        guard let t = tts[d.tts.provider] else { throw missing("TTS", d.tts, Array(tts.keys)) }
-        return Agent(
-            name: d.name, llm: try l(d.llm, environment), tts: try t(d.tts, environment), stt: try s(d.stt, environment),
+        Agent(
+            name: d.name, llm: try makeLLM(d.llm, environment), tts: try makeTTS(d.tts, environment), stt: try makeSTT(d.stt, environment),
             instructions: d.instructions, greeting: d.greeting, resumeLine: d.resumeLine, tools: d.tools.map(WebhookTool.make),
             vad: d.vad, turn: d.turn, temperature: d.temperature, contextWindow: d.contextWindow)
+    }
+
+    /// `provider: fallback` with a `chain:` of providers tried in order (see `FallbackLLM`).
+    public func makeLLM(_ p: ProviderConfiguration, _ env: Environment) throws -> any LanguageModel {
+        if p.provider == "fallback" { return FallbackLLM(try chain(p).map { try makeLLM($0, env) }) }
+        guard let f = llm[p.provider] else { throw Self.unknown("LLM", p, Array(llm.keys)) }
+        return try f(p, env)
+    }
+
+    public func makeTTS(_ p: ProviderConfiguration, _ env: Environment) throws -> any TextToSpeech {
+        if p.provider == "fallback" { return FallbackTTS(try chain(p).map { try makeTTS($0, env) }) }
+        guard let f = tts[p.provider] else { throw Self.unknown("TTS", p, Array(tts.keys)) }
+        return try f(p, env)
+    }
+
+    public func makeSTT(_ p: ProviderConfiguration, _ env: Environment) throws -> any SpeechToText {
+        if p.provider == "fallback" { return FallbackSTT(try chain(p).map { try makeSTT($0, env) }) }
+        guard let f = stt[p.provider] else { throw Self.unknown("STT", p, Array(stt.keys)) }
+        return try f(p, env)
+    }
+
+    private func chain(_ p: ProviderConfiguration) throws -> [ProviderConfiguration] {
+        let items = try p.checked(["chain"]).require("chain").list()
+        guard items.count >= 2 else { throw SiphonError(.configuration, "\(ConfigValue.join(p.path, "chain")): a fallback chain names at least two providers") }
+        return try items.map { try ProviderConfiguration($0) }
+    }
+
+    static func unknown(_ kind: String, _ p: ProviderConfiguration, _ known: [String]) -> SiphonError {
+        SiphonError(.configuration, "\(ConfigValue.join(p.path, "provider")): unknown \(kind) provider '\(p.provider)' (available: \((known + ["fallback"]).sorted().joined(separator: ", ")))")
     }
 }
 

@@ -2,6 +2,8 @@ import Foundation
 import SiphonAgent
 import SiphonCore
 import SiphonOffline
+import SiphonOpenAI
+import SiphonAnthropic
 
 /// Where a worker's agents come from: `--config FILE`, or the built-in offline receptionist.
 enum AgentLoader {
@@ -9,6 +11,8 @@ enum AgentLoader {
     static var registry: PluginRegistry {
         var r = PluginRegistry()
         r.merge(OfflineEngines.registry)
+        r.merge(OpenAIPlugins.registry)
+        r.merge(AnthropicPlugins.registry)
         return r
     }
 
