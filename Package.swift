@@ -159,6 +159,7 @@ let package = Package(
         .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
         .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .testTarget(name: "SiphonProviderKitTests", dependencies: ["SiphonProviderKit", "SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

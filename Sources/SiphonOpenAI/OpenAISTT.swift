@@ -95,14 +95,12 @@ final class OpenAISTTStream: STTStream {
                 s.utterance += frame.samples
                 return nil
             }
-            if s.inSpeech {
-                s.inSpeech = false
-                defer { s.utterance.removeAll() }
-                return s.utterance
-            }
             s.preroll.append(frame)
             if s.preroll.count > Self.prerollFrames { s.preroll.removeFirst() }
-            return nil
+            guard s.inSpeech else { return nil }
+            s.inSpeech = false
+            defer { s.utterance.removeAll() }
+            return s.utterance
         }
         if let ended { submit(ended, rate: frame.sampleRate) }
     }

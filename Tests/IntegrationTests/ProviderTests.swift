@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import Testing
+import SiphonAgent
+import SiphonAudio
+import SiphonCore
+@testable import SiphonAnthropic
+@testable import SiphonOpenAI
+@testable import SiphonProviderKit
+import SiphonRedis
+
+/// The provider clients against local servers that speak each provider's wire protocol; the
+/// servers are first proved faithful by driving them with the official Python SDKs.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ProviderTests {
+    func openAI(_ peer: ProviderPeer, retries: Int = 2, timeout: Duration = .seconds(10)) -> OpenAIConfiguration {
+        var c = OpenAIConfiguration(provider: "openai", baseURL: peer.openAIBase, apiKey: "sk-test")
+        c.retry = RetryPolicy(maxRetries: retries, baseDelay: .milliseconds(20))
+        c.firstByteTimeout = timeout
+        return c
+    }
+
+    func collect(_ llm: any LanguageModel, _ prompt: String, tools: [ToolSpec] = []) async throws -> (String, [ToolCall], [LLMEvent]) {
+        var text = "", calls: [ToolCall] = [], events: [LLMEvent] = []
+        for try await e in try await llm.stream(LLMRequest(messages: [.system("Be brief."), .user(prompt)], tools: tools)) {
+            events.append(e)
+            switch e {
+            case .text(let t): text += t
+            case .toolCall(let c): calls.append(c)
+            case .usage: break
+            }
+        }
+        return (text, calls, events)
+    }
+
+    func failure(_ llm: any LanguageModel, _ prompt: String) async -> (ProviderError?, String) {
+        var text = ""
+        do {
+            for try await e in try await llm.stream(LLMRequest(messages: [.user(prompt)])) { if case .text(let t) = e { text += t } }
+            return (nil, text)
+        } catch {
+            return (error as? ProviderError, text)
+        }
+    }
+
+    @Test func theStandInsAreFaithfulToTheOfficialSDKs() async throws {
+        let peer = try await ProviderPeer()
+        let out = try Repository.run(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
+        let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        #expect(checks.count == 15, "\(out)")
+        for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
+    }
+
+    @Test func openAIStreamsTextUsageAndToolCalls() async throws {
+        let peer = try await ProviderPeer()
+        let (text, _, events) = try await collect(OpenAILLM(configuration: openAI(peer), model: "mock-ok"), "hi there")
+        #expect(text == "Hello there! How can I help?")
+        #expect(events.last == .usage(promptTokens: 4, completionTokens: 8))
+        let tools = [ToolSpec(name: "book", description: "Book a slot", parameters: #"{"type":"object","properties":{"day":{"type":"string"}}}"#),
+                     ToolSpec(name: "end_call", description: "Hang up")]
+        let (_, calls, _) = try await collect(OpenAILLM(configuration: openAI(peer), model: "mock-tool"), "book", tools: tools)
+        #expect(calls == [ToolCall(id: "call_a", name: "book", arguments: #"{"day": "Tuesday"}"#), ToolCall(id: "call_b", name: "end_call", arguments: "{}")])
+        // A compatible server without usage reporting: no stream_options sent.
+        let (plain, _, plainEvents) = try await collect(OpenAILLM(configuration: openAI(peer), model: "mock-ok", includeUsage: false), "hi")
+        #expect(plain == text && !plainEvents.contains { if case .usage = $0 { true } else { false } })
+    }
+
+    @Test func openAIErrorsAreClassifiedAndRetriedOnlyWhenWaitingHelps() async throws {
+        let peer = try await ProviderPeer()
+        func attempts(_ body: () async throws -> Void) async throws -> Int {
+            let before = try await peer.requests()
+            try await body()
+            return try await peer.requests() - before
+        }
+        var reply = ""
+        #expect(try await attempts { reply = try await collect(OpenAILLM(configuration: openAI(peer), model: "mock-429-once"), "r1").0 } == 2)
+        #expect(reply.hasPrefix("Hello"))
+        reply = ""
+        #expect(try await attempts { reply = try await collect(OpenAILLM(configuration: openAI(peer), model: "mock-503-once"), "r2").0 } == 2)
+        #expect(reply.hasPrefix("Hello"))
+        var quota: ProviderError?
+        #expect(try await attempts { quota = await failure(OpenAILLM(configuration: openAI(peer), model: "mock-quota"), "q").0 } == 1)
+        #expect(quota?.kind == .quotaExceeded && quota?.code == "insufficient_quota" && quota?.requestID == "req_mock")
+        var limited: ProviderError?
+        #expect(try await attempts { limited = await failure(OpenAILLM(configuration: openAI(peer), model: "mock-429"), "r3").0 } == 3)
+        #expect(limited?.kind == .rateLimited && limited?.retryAfter == .milliseconds(50))
+        var wrongKey = openAI(peer)
+        wrongKey.apiKey = "sk-wrong"
+        let (auth, _) = await failure(OpenAILLM(configuration: wrongKey, model: "mock-ok"), "x")
+        #expect(auth?.kind == .authentication && auth?.code == "invalid_api_key" && !(auth?.description.contains("sk-wrong") ?? true))
+        let (bad, _) = await failure(OpenAILLM(configuration: openAI(peer), model: "mock-bad"), "x")
+        #expect(bad?.kind == .badRequest && bad?.status == 400)
+        let (slow, _) = await failure(OpenAILLM(configuration: openAI(peer, retries: 0, timeout: .milliseconds(500)), model: "mock-slow"), "x")
+        #expect(slow?.kind == .timeout, "\(String(describing: slow))")
+        // Cut short after words went out: an error, not a replay (the caller may have heard them).
+        var cut: (ProviderError?, String) = (nil, "")
+        #expect(try await attempts { cut = await failure(OpenAILLM(configuration: openAI(peer), model: "mock-truncated"), "t") } == 1)
+        #expect(cut.0.map { [.malformed, .connection].contains($0.kind) } == true && cut.1 == "Hello there!", "\(String(describing: cut.0))")
+        let (midStream, said) = await failure(OpenAILLM(configuration: openAI(peer), model: "mock-stream-error"), "e")
+        #expect(midStream?.kind == .server && said == "Hello there!")
+        let nowhere = OpenAIConfiguration(provider: "openai", baseURL: "http://127.0.0.1:\(LoopbackPort.free())/v1", apiKey: "k")
+        #expect(await failure(OpenAILLM(configuration: { var c = nowhere; c.retry = .none; return c }(), model: "m"), "x").0?.kind == .connection)
+    }
+
+    @Test func anthropicStreamsTextToolsAndItsErrors() async throws {
+        let peer = try await ProviderPeer()
+        func claude(_ model: String, retries: Int = 2, key: String = "sk-ant-test") -> AnthropicLLM {
+            var o = ProviderOptions()
+            o.retry = RetryPolicy(maxRetries: retries, baseDelay: .milliseconds(20))
+            return AnthropicLLM(model: model, apiKey: key, baseURL: peer.anthropicBase, options: o)
+        }
+        let (text, _, events) = try await collect(claude("mock-ok"), "hi")
+        #expect(text == "Hello there! How can I help?" && events.last == .usage(promptTokens: 12, completionTokens: 8))
+        let (said, calls, _) = try await collect(claude("mock-tool"), "book", tools: [ToolSpec(name: "book", description: "Book")])
+        #expect(said == "Booking that." && calls == [ToolCall(id: "toolu_mock", name: "book", arguments: #"{"day": "Tuesday"}"#)])
+        #expect(try await collect(claude("mock-429-once"), "again").0.hasPrefix("Hello"))
+        #expect(await failure(claude("mock-overloaded", retries: 0), "x").0.map { ($0.kind, $0.status, $0.code) } ?? (.configuration, nil, nil) == (.server, 529, "overloaded_error"))
+        #expect(await failure(claude("mock-quota"), "x").0?.kind == .quotaExceeded)
+        #expect(await failure(claude("mock-ok", key: "sk-ant-wrong"), "x").0?.kind == .authentication)
+        let (streamError, before) = await failure(claude("mock-stream-error"), "x")
+        #expect(streamError?.kind == .server && streamError?.code == "overloaded_error" && before == "Hello there!")
+        let truncated = await failure(claude("mock-truncated"), "x").0
+        #expect(truncated.map { [.malformed, .connection].contains($0.kind) } == true, "\(String(describing: truncated))")
+        // The history Siphon keeps maps onto Claude's content blocks.
+        let body = try claude("m").requestBody(LLMRequest(messages: [
+            .system("S"), .user("book Tuesday"), ChatMessage(role: .assistant, content: "", toolCalls: [ToolCall(id: "t1", name: "book", arguments: #"{"day":"Tue"}"#)]),
+            ChatMessage(role: .tool, content: "booked", toolCallID: "t1"), .user("thanks"),
+        ]))
+        let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        let messages = try #require(json["messages"] as? [[String: Any]])
+        #expect(json["system"] as? String == "S" && messages.map { $0["role"] as? String } == ["user", "assistant", "user"])
+        #expect(((messages[2]["content"] as? [[String: Any]])?.map { $0["type"] as? String }) == ["tool_result", "text"])
+    }
+
+    @Test func fallbackTakesTheTurnWhenTheFirstProviderFailsBeforeAnswering() async throws {
+        let peer = try await ProviderPeer()
+        var claudeOptions = ProviderOptions()
+        claudeOptions.retry = .none
+        let claude = AnthropicLLM(model: "mock-ok", apiKey: "sk-ant-test", baseURL: peer.anthropicBase, options: claudeOptions)
+        let chain = FallbackLLM([OpenAILLM(configuration: openAI(peer, retries: 0), model: "mock-503"), claude])
+        #expect(try await collect(chain, "fallback please").0 == "Hello there! How can I help?")
+        // After words have gone out, the failure is not replayed on the next provider.
+        let late = FallbackLLM([OpenAILLM(configuration: openAI(peer, retries: 0), model: "mock-truncated"), claude])
+        let (error, said) = await failure(late, "late")
+        #expect(error.map { [.malformed, .connection].contains($0.kind) } == true && said == "Hello there!")
+        // TTS: the same, per sentence.
+        let voices = FallbackTTS([try OpenAITTS(configuration: openAI(peer, retries: 0), model: "mock-tts-503"),
+                                  try OpenAITTS(configuration: openAI(peer), model: "mock-tts")])
+        var samples = 0
+        for try await f in try await voices.synthesize("Hello") { samples += f.samples.count }
+        #expect(samples == 6_240)  // 0.25 s at 24 kHz, in whole 20 ms frames
+    }
+
+    @Test func theCircuitOpensAfterRepeatedServerFailuresAndSparesTheProvider() async throws {
+        let peer = try await ProviderPeer()
+        let llm = OpenAILLM(configuration: openAI(peer, retries: 0), model: "mock-503")
+        for _ in 0..<5 { #expect(await failure(llm, "c").0?.kind == .server) }
+        let before = try await peer.requests()
+        #expect(await failure(llm, "c").0?.kind == .circuitOpen)
+        #expect(try await peer.requests() == before)
+    }
+
+    @Test func openAISpeechAndTranscriptionCarryAudio() async throws {
+        let peer = try await ProviderPeer()
+        let tts = try OpenAITTS(configuration: openAI(peer), model: "mock-tts", voice: "alloy")
+        var frames: [AudioFrame] = []
+        for try await f in try await tts.synthesize("Hello there") { frames.append(f) }
+        #expect(frames.count == 28 && frames.allSatisfy { $0.sampleRate == 24_000 && $0.samples.count == 480 })  // 0.55 s
+        #expect(frames[0].levelDB > -30)
+        var heard = 0
+        do {
+            for try await f in try await OpenAITTS(configuration: openAI(peer), model: "mock-truncated").synthesize("Hello there") { heard += f.samples.count }
+            Issue.record("a truncated body must fail")
+        } catch {
+            #expect((error as? ProviderError)?.kind == .connection || (error as? ProviderError)?.kind == .malformed, "\(error)")
+        }
+
+        let stt = OpenAISTT(configuration: openAI(peer), model: "mock-stt")
+        let stream = try await stt.open()
+        let silence = AudioFrame.silence(sampleRate: 16_000)
+        let voice = AudioFrame(sampleRate: 16_000, samples: (0..<320).map { Int16(4000 * sin(Double($0) / 5)) })
+        for _ in 0..<20 { try await stream.send(silence, speech: false) }
+        for _ in 0..<50 { try await stream.send(voice, speech: true) }   // 1 s of speech
+        try await stream.send(silence, speech: false)                     // the caller stops
+        for _ in 0..<25 { try await stream.send(voice, speech: true) }   // and says a little more
+        try await stream.flush()
+        await stream.close()
+        var texts: [String] = []
+        for try await t in stream.transcripts { texts.append(t.text) }
+        // With the audio heard before speech: 300 ms before the first, the one silent frame before the second.
+        #expect(texts == ["heard 1.30 seconds at 16000 Hz", "heard 0.52 seconds at 16000 Hz"])
+    }
+
+    @Test func aFleetRateLimitIsSharedThroughRedis() async throws {
+        let redis = try RedisServer()
+        let logger = Logger(label: "test")
+        let a = RedisClient(RedisClient.Configuration(url: redis.url, connections: 1), logger: logger)
+        let b = RedisClient(RedisClient.Configuration(url: redis.url, connections: 1), logger: logger)
+        // One request per 100 s, two at once: two workers together get two, the third waits.
+        var w1 = FleetRateLimiter(redis: a, provider: "openai", apiKey: "sk-one", ratePerSecond: 0.01, burst: 2)
+        var w2 = FleetRateLimiter(redis: b, provider: "openai", apiKey: "sk-one", ratePerSecond: 0.01, burst: 2)
+        (w1.maxWait, w2.maxWait) = (.milliseconds(100), .milliseconds(100))
+        try await w1.acquire(provider: "openai")
+        try await w2.acquire(provider: "openai")
+        let error = await #expect(throws: ProviderError.self) { try await w1.acquire(provider: "openai") }
+        #expect(error?.kind == .rateLimited && (error?.retryAfter ?? .zero) > .seconds(50))
+        // Another key has its own bucket; Redis never sees a key.
+        try await FleetRateLimiter(redis: a, provider: "openai", apiKey: "sk-two", ratePerSecond: 0.01, burst: 1).acquire(provider: "openai")
+        let keys = try await a.send("KEYS", "*").array?.compactMap(\.string) ?? []
+        #expect(keys.count == 2 && keys.allSatisfy { !$0.contains("sk-") })
+        a.close()
+        b.close()
+    }
+
+    @Test func keysAreCheckedWhenTheWorkerStartsAndOptionsAreValidated() throws {
+        var registry = PluginRegistry()
+        registry.merge(OpenAIPlugins.registry)
+        registry.merge(AnthropicPlugins.registry)
+        let yaml = """
+            agents:
+              - name: a
+                instructions: x
+                stt: {provider: openai}
+                llm:
+                  provider: fallback
+                  chain:
+                    - {provider: openai, model: gpt-4o-mini, timeout: 5, max_retries: 1}
+                    - {provider: anthropic, model: claude-haiku-4-5}
+                tts: {provider: openai, voice: coral}
+            """
+        let config = try AgentConfiguration.parse(yaml, source: "test")
+        let noKeys = Environment([:])
+        let missing = #expect(throws: SiphonError.self) { try registry.makeAgent(config.agents[0], environment: noKeys) }
+        #expect(missing?.message.contains("OPENAI_API_KEY") == true)
+        let agent = try registry.makeAgent(config.agents[0], environment: Environment(["OPENAI_API_KEY": "sk-a", "ANTHROPIC_API_KEY": "sk-b"]))
+        #expect(agent.llm.name == "fallback(openai:gpt-4o-mini, anthropic:claude-haiku-4-5)")
+        // Local servers need no key; an unknown option or voice is named.
+        let local = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "provider: openai, model: gpt-4o-mini", with: "provider: ollama, model: llama3.2")
+            .replacingOccurrences(of: "voice: coral", with: "voice: robot"), source: "test")
+        let voice = #expect(throws: SiphonError.self) { try registry.makeAgent(local.agents[0], environment: Environment(["OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"])) }
+        #expect(voice?.message.contains("'robot' is not an OpenAI voice") == true)
+        let typo = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "max_retries: 1", with: "max_retrys: 1"), source: "test")
+        #expect(throws: SiphonError.self) { try registry.makeAgent(typo.agents[0], environment: Environment(["OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"])) }
+    }
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Proves provider_server.py faithful: the official SDKs (openai, anthropic) drive every scenario
+and must parse what it sends exactly as they parse the real services. Prints one JSON line per
+check: {"check", "ok", "detail"}. Usage: provider_sdk_check.py PORT"""
+import io
+import json
+import sys
+import wave
+
+import anthropic
+import openai
+
+port = int(sys.argv[1])
+base = f"http://127.0.0.1:{port}"
+results = []
+
+
+def check(name, fn):
+    try:
+        ok, detail = fn()
+    except Exception as e:  # noqa: BLE001 - any failure is a failed check
+        ok, detail = False, f"{type(e).__name__}: {e}"
+    results.append({"check": name, "ok": bool(ok), "detail": str(detail)[:300]})
+
+
+oa = openai.OpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=2)
+
+
+def oa_text(model, prompt):
+    stream = oa.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}], stream=True,
+                                        stream_options={"include_usage": True})
+    text, usage = "", None
+    for c in stream:
+        if c.choices and c.choices[0].delta.content:
+            text += c.choices[0].delta.content
+        if c.usage:
+            usage = c.usage
+    return text, usage
+
+
+def openai_ok():
+    text, usage = oa_text("mock-ok", "hi there")
+    return text == "Hello there! How can I help?" and usage.completion_tokens == 8, (text, usage)
+
+
+def openai_tools():
+    with oa.chat.completions.stream(model="mock-tool", messages=[{"role": "user", "content": "book"}],
+                                    tools=[{"type": "function", "function": {"name": "book", "parameters": {"type": "object"}}},
+                                           {"type": "function", "function": {"name": "end_call", "parameters": {"type": "object"}}}]) as s:
+        final = s.get_final_completion()
+    calls = final.choices[0].message.tool_calls
+    got = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls]
+    return got == [("call_a", "book", {"day": "Tuesday"}), ("call_b", "end_call", {})], got
+
+
+def openai_retries_429():
+    text, _ = oa_text("mock-429-once", "retry me please 1")
+    return text.startswith("Hello"), text
+
+
+def openai_retries_503():
+    text, _ = oa_text("mock-503-once", "retry me please 2")
+    return text.startswith("Hello"), text
+
+
+def openai_quota():
+    try:
+        oa_text("mock-quota", "q")
+    except openai.RateLimitError as e:
+        return e.code == "insufficient_quota" and e.request_id == "req_mock", (e.code, e.request_id)
+    return False, "no error"
+
+
+def openai_auth():
+    try:
+        openai.OpenAI(base_url=base + "/v1", api_key="sk-wrong", max_retries=0).chat.completions.create(
+            model="mock-ok", messages=[{"role": "user", "content": "x"}], stream=True)
+    except openai.AuthenticationError as e:
+        return e.code == "invalid_api_key", e.code
+    return False, "no error"
+
+
+def openai_stream_error():
+    try:
+        oa_text("mock-stream-error", "x")
+    except openai.APIError as e:
+        return "server had an error" in str(e), str(e)
+    return False, "no error"
+
+
+def openai_speech():
+    with oa.audio.speech.with_streaming_response.create(model="mock-tts", voice="alloy", input="Hello", response_format="pcm") as r:
+        data = b"".join(r.iter_bytes())
+    return len(data) == int(0.25 * 24000) * 2, len(data)
+
+
+def openai_transcription():
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000)
+    buf.name = "a.wav"
+    buf.seek(0)
+    t = oa.audio.transcriptions.create(model="mock-stt", file=buf)
+    return t.text == "heard 1.00 seconds at 16000 Hz", t.text
+
+
+an = anthropic.Anthropic(base_url=base, api_key="sk-ant-test", max_retries=2)
+
+
+def anthropic_ok():
+    with an.messages.stream(model="mock-ok", max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    return text == "Hello there! How can I help?" and final.usage.output_tokens == 8 and final.stop_reason == "end_turn", (text, final.usage)
+
+
+def anthropic_tools():
+    with an.messages.stream(model="mock-tool", max_tokens=100, messages=[{"role": "user", "content": "book"}],
+                            tools=[{"name": "book", "input_schema": {"type": "object"}}]) as s:
+        final = s.get_final_message()
+    blocks = [(b.type, getattr(b, "name", None), getattr(b, "input", None)) for b in final.content]
+    return blocks == [("text", None, None), ("tool_use", "book", {"day": "Tuesday"})] and final.stop_reason == "tool_use", blocks
+
+
+def anthropic_overloaded():
+    try:
+        anthropic.Anthropic(base_url=base, api_key="sk-ant-test", max_retries=0).messages.create(
+            model="mock-overloaded", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    except anthropic.APIStatusError as e:
+        return e.status_code == 529 and e.body["error"]["type"] == "overloaded_error", (e.status_code, e.body)
+    return False, "no error"
+
+
+def anthropic_retries_429():
+    with an.messages.stream(model="mock-429-once", max_tokens=10, messages=[{"role": "user", "content": "retry 3"}]) as s:
+        text = "".join(s.text_stream)
+    return text.startswith("Hello"), text
+
+
+def anthropic_stream_error():
+    try:
+        with an.messages.stream(model="mock-stream-error", max_tokens=10, messages=[{"role": "user", "content": "x"}]) as s:
+            "".join(s.text_stream)
+    except anthropic.APIStatusError as e:
+        return "Overloaded" in str(e), str(e)
+    return False, "no error"
+
+
+def anthropic_auth():
+    try:
+        anthropic.Anthropic(base_url=base, api_key="sk-ant-wrong", max_retries=0).messages.create(
+            model="mock-ok", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    except anthropic.AuthenticationError as e:
+        return e.status_code == 401, e.status_code
+    return False, "no error"
+
+
+for name, fn in list(globals().items()):
+    if name.startswith(("openai_", "anthropic_")) and callable(fn):
+        check(name, fn)
+for r in results:
+    print(json.dumps(r), flush=True)
