@@ -47,7 +47,7 @@ struct ProviderTests {
         let peer = try await ProviderPeer()
         let out = try Repository.run(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 15, "\(out)")
+        #expect(checks.count == 17, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 
@@ -241,5 +241,31 @@ struct ProviderTests {
         #expect(voice?.message.contains("'robot' is not an OpenAI voice") == true)
         let typo = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "max_retries: 1", with: "max_retrys: 1"), source: "test")
         #expect(throws: SiphonError.self) { try registry.makeAgent(typo.agents[0], environment: Environment(["OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"])) }
+    }
+
+    @Test func commandsTryProvidersByHand() async throws {
+        let peer = try await ProviderPeer()
+        let env = ["OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test"]
+        let base = ["--env-file", "", "--base-url", peer.openAIBase]
+        let (s1, o1, _) = try SiphonProcess.run(["llm", "--model", "mock-ok"] + base + ["hi"], redis: nil, environment: env)
+        #expect(s1 == 0 && o1 == "Hello there! How can I help?\n", "\(o1)")
+        let (s2, o2, _) = try SiphonProcess.run(["llm", "--provider", "anthropic", "--model", "mock-ok", "--env-file", "", "--base-url", peer.anthropicBase, "hi"],
+                                                redis: nil, environment: env)
+        #expect(s2 == 0 && o2.hasPrefix("Hello there!"), "\(o2)")
+        let wav = try Repository.temporaryDirectory("tts").appendingPathComponent("out.wav").path
+        let (s3, o3, e3) = try SiphonProcess.run(["tts", "--model", "mock-tts", "--text", "Hello world"] + base + ["--out", wav], redis: nil, environment: env)
+        #expect(s3 == 0 && o3.contains("0.56 s at 24000 Hz"), "\(o3)\(e3)")
+        let (s4, o4, _) = try SiphonProcess.run(["stt", "--model", "mock-stt", "--in", wav] + base, redis: nil, environment: env)
+        #expect(s4 == 0 && o4 == "heard 0.56 seconds at 24000 Hz\n", "\(o4)")
+        let check = ["providers", "check", "--json", "--env-file", "", "--openai-base-url", peer.openAIBase, "--anthropic-base-url", peer.anthropicBase]
+        let (s5, o5, _) = try SiphonProcess.run(check, redis: nil, environment: env)
+        let rows = (try JSONSerialization.jsonObject(with: Data(o5.utf8))) as? [[String: Any]] ?? []
+        #expect(s5 == 0 && rows.map { $0["provider"] as? String } == ["openai", "anthropic"] && rows.allSatisfy { $0["status"] as? String == "ok" }, "\(o5)")
+        let (s6, o6, _) = try SiphonProcess.run(check, redis: nil, environment: ["OPENAI_API_KEY": "sk-revoked", "ANTHROPIC_API_KEY": "sk-ant-test"])
+        #expect(s6 == 1 && o6.contains("invalid key") && !o6.contains("sk-revoked"), "\(o6)")
+        let (s7, _, e7) = try SiphonProcess.run(["llm", "--model", "mock-quota"] + base + ["hi"], redis: nil, environment: env)
+        #expect(s7 != 0 && e7.contains("quota_exceeded"), "\(e7)")
+        let (s8, _, e8) = try SiphonProcess.run(["llm", "--env-file", "", "hi"], redis: nil, environment: ["OPENAI_API_KEY": ""])
+        #expect(s8 != 0 && e8.contains("OPENAI_API_KEY"), "\(e8)")
     }
 }

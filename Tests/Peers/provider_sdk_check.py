@@ -107,6 +107,11 @@ def openai_transcription():
     return t.text == "heard 1.00 seconds at 16000 Hz", t.text
 
 
+def openai_models():
+    ids = [m.id for m in oa.models.list()]
+    return ids == ["gpt-4o-mini"], ids
+
+
 an = anthropic.Anthropic(base_url=base, api_key="sk-ant-test", max_retries=2)
 
 
@@ -147,6 +152,11 @@ def anthropic_stream_error():
     except anthropic.APIStatusError as e:
         return "Overloaded" in str(e), str(e)
     return False, "no error"
+
+
+def anthropic_models():
+    ids = [m.id for m in an.models.list()]
+    return ids == ["claude-haiku-4-5"], ids
 
 
 def anthropic_auth():

@@ -243,6 +243,19 @@ async def messages(request):
     return await sse(request, events)
 
 
+async def models(request):
+    """The smallest authenticated request each API offers (what `siphon providers check` sends)."""
+    if request.headers.get("anthropic-version"):
+        if (request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")) != "sk-ant-test":
+            return anthropic_error(401, "authentication_error", "invalid x-api-key")
+        return web.json_response({"data": [{"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5",
+                                            "created_at": "2025-10-01T00:00:00Z"}], "has_more": False, "first_id": "claude-haiku-4-5",
+                                  "last_id": "claude-haiku-4-5"})
+    if request.headers.get("Authorization") != "Bearer sk-test":
+        return openai_error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+    return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "system"}]})
+
+
 async def stats(request):
     return web.json_response({"requests": sum(attempts.values())})
 
@@ -252,6 +265,7 @@ app.router.add_post("/v1/chat/completions", chat)
 app.router.add_post("/v1/audio/speech", speech)
 app.router.add_post("/v1/audio/transcriptions", transcriptions)
 app.router.add_post("/v1/messages", messages)
+app.router.add_get("/v1/models", models)
 app.router.add_get("/_stats", stats)
 print("ready", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)

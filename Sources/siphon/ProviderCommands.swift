@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import SiphonAgent
+import SiphonAnthropic
+import SiphonAudio
+import SiphonCore
+import SiphonOpenAI
+import SiphonProviderKit
+
+/// Building a provider from command-line flags, for trying one by hand.
+enum ProviderFlags {
+    static func llm(_ provider: String, model: String?, baseURL: String?, env: Environment) throws -> any LanguageModel {
+        if provider == "anthropic" {
+            let key = try APIKey.resolve(explicit: nil, environment: env, variable: "ANTHROPIC_API_KEY", provider: "anthropic", path: "--provider")
+            return AnthropicLLM(model: model ?? "claude-haiku-4-5", apiKey: key, baseURL: baseURL ?? "https://api.anthropic.com")
+        }
+        let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
+        guard let model = model ?? (provider == "openai" ? "gpt-4o-mini" : nil) else {
+            throw SiphonError(.configuration, "--model is required for \(provider)")
+        }
+        return OpenAILLM(configuration: c, model: model, includeUsage: provider == "openai")
+    }
+
+    static func tts(_ provider: String, model: String?, voice: String?, baseURL: String?, env: Environment) throws -> any TextToSpeech {
+        guard provider == "openai" else { throw SiphonError(.configuration, "--provider: TTS providers here: openai") }
+        let c = try OpenAIConfiguration.preset("openai", baseURL: baseURL, environment: env, path: "--provider")
+        return try OpenAITTS(configuration: c, model: model ?? "gpt-4o-mini-tts", voice: voice ?? "alloy")
+    }
+
+    static func stt(_ provider: String, model: String?, baseURL: String?, language: String?, env: Environment) throws -> OpenAISTT {
+        guard provider == "openai" || provider == "groq" else { throw SiphonError(.configuration, "--provider: STT providers here: openai, groq") }
+        let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
+        return OpenAISTT(configuration: c, model: model ?? (provider == "groq" ? "whisper-large-v3-turbo" : "gpt-4o-mini-transcribe"), language: language)
+    }
+}
+
+struct LLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "llm", abstract: "Stream a model's reply to a prompt.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "openai, anthropic, or an OpenAI-compatible preset: groq, together, openrouter, deepseek, xai, ollama, vllm, llamacpp.") var provider = "openai"
+    @Option(help: "Model name.") var model: String?
+    @Option(help: "API base URL (an OpenAI-compatible server).") var baseURL: String?
+    @Option(help: "System instructions.") var system: String?
+    @Argument(help: "The prompt.") var prompt: String
+
+    func run() async throws {
+        let env = try common.environment()
+        _ = common.bootstrapLogging(env, label: "siphon.providers")
+        let stats = try await reporting { () -> String in
+            let llm = try ProviderFlags.llm(provider, model: model, baseURL: baseURL, env: env)
+            var messages = system.map { [ChatMessage.system($0)] } ?? []
+            messages.append(.user(prompt))
+            var clock = RequestClock()
+            var usage = ""
+            do {
+                for try await e in try await llm.stream(LLMRequest(messages: messages)) {
+                    clock.firstByte()
+                    switch e {
+                    case .text(let t): FileHandle.standardOutput.write(Data(t.utf8))
+                    case .toolCall(let c): print("\n[tool \(c.name) \(c.arguments)]")
+                    case .usage(let p, let c): usage = ", \(p) prompt + \(c) completion tokens"
+                    }
+                }
+            } catch let e as ProviderError {
+                throw SiphonError(.unavailable, "\(e)")
+            }
+            return "first token \(clock.firstByteAt.map(\.ms) ?? "-"), total \(clock.elapsed.ms)\(usage)"
+        }
+        print("")
+        FileHandle.standardError.write(Data("[\(stats)]\n".utf8))
+    }
+}
+
+struct TTSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tts", abstract: "Synthesise text to a WAV file.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "openai.") var provider = "openai"
+    @Option(help: "Text to speak.") var text: String
+    @Option(help: "Output WAV file.") var out: String
+    @Option(help: "Model name.") var model: String?
+    @Option(help: "Voice.") var voice: String?
+    @Option(help: "API base URL.") var baseURL: String?
+
+    func run() async throws {
+        let env = try common.environment()
+        _ = common.bootstrapLogging(env, label: "siphon.providers")
+        let summary = try await reporting { () -> String in
+            let tts = try ProviderFlags.tts(provider, model: model, voice: voice, baseURL: baseURL, env: env)
+            var samples: [Int16] = []
+            var rate = tts.sampleRate
+            var clock = RequestClock()
+            do {
+                for try await f in try await tts.synthesize(text) {
+                    clock.firstByte()
+                    rate = f.sampleRate
+                    samples += f.samples
+                }
+            } catch let e as ProviderError {
+                throw SiphonError(.unavailable, "\(e)")
+            }
+            try WAVFile(sampleRate: rate, samples: samples).write(out)
+            return String(format: "%@: %.2f s at %d Hz; first audio %@, total %@", out, Double(samples.count) / Double(rate), rate,
+                          clock.firstByteAt.map(\.ms) ?? "-", clock.elapsed.ms)
+        }
+        print(summary)
+    }
+}
+
+struct STTCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stt", abstract: "Transcribe a WAV file.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "openai or groq.") var provider = "openai"
+    @Option(name: .customLong("in"), help: "Input WAV file (PCM16 or G.711).") var input: String
+    @Option(help: "Model name.") var model: String?
+    @Option(help: "Language (ISO-639-1).") var language: String?
+    @Option(help: "API base URL.") var baseURL: String?
+
+    func run() async throws {
+        let env = try common.environment()
+        _ = common.bootstrapLogging(env, label: "siphon.providers")
+        let text = try await reporting { () -> String in
+            let wav = try WAVFile.read(input)
+            let stt = try ProviderFlags.stt(provider, model: model, baseURL: baseURL, language: language, env: env)
+            do {
+                return try await stt.transcribe(wav.samples, sampleRate: wav.sampleRate)
+            } catch let e as ProviderError {
+                throw SiphonError(.unavailable, "\(e)")
+            }
+        }
+        print(text)
+    }
+}
+
+struct ProvidersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "providers", abstract: "AI provider tools.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check each configured provider's key with its smallest authenticated request.",
+            discussion: "A provider is configured when its key variable is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, …). Exit 1 if any fails.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Check this OpenAI-compatible base URL instead of the preset's (with OPENAI_API_KEY).") var openaiBaseURL: String?
+        @Option(help: "Anthropic base URL.") var anthropicBaseURL: String?
+        @Flag(help: "JSON output.") var json = false
+
+        struct Row: Encodable {
+            var provider: String
+            var status: String
+            var latencyMs: Int?
+            var detail: String
+            enum CodingKeys: String, CodingKey { case provider, status, latencyMs = "latency_ms", detail }
+        }
+
+        func run() async throws {
+            let env = try common.environment()
+            _ = common.bootstrapLogging(env, label: "siphon.providers")
+            var rows: [Row] = []
+            func record(_ provider: String, _ check: () async throws -> Duration) async {
+                do {
+                    let took = try await check()
+                    rows.append(Row(provider: provider, status: "ok", latencyMs: Int((took.seconds * 1000).rounded()), detail: "key accepted"))
+                } catch let e as ProviderError {
+                    let status = e.kind == .authentication || e.kind == .permission ? "invalid key" : "failed"
+                    rows.append(Row(provider: provider, status: status, latencyMs: nil, detail: "\(e)"))
+                } catch {
+                    rows.append(Row(provider: provider, status: "failed", latencyMs: nil, detail: "\(error)"))
+                }
+            }
+            for (name, preset) in OpenAIConfiguration.presets.sorted(by: { $0.key < $1.key }) {
+                guard let variable = preset.keyVariable, env[variable] != nil else { continue }
+                let base = name == "openai" ? openaiBaseURL : nil
+                await record(name) { try await OpenAIConfiguration.preset(name, baseURL: base, environment: env).check() }
+            }
+            if let key = env["ANTHROPIC_API_KEY"] {
+                await record("anthropic") { try await AnthropicLLM(model: "-", apiKey: key, baseURL: anthropicBaseURL ?? "https://api.anthropic.com").check() }
+            }
+            if json {
+                printJSON(rows)
+            } else if rows.isEmpty {
+                print("no provider keys set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, …)")
+            } else {
+                for r in rows { print("\(r.provider): \(r.status)\(r.latencyMs.map { " in \($0) ms" } ?? "") — \(r.detail)") }
+            }
+            if rows.contains(where: { $0.status != "ok" }) { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var ms: String { String(format: "%.0f ms", seconds * 1000) }
+}
