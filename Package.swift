@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         // Only for `siphon bench media`: preloaded to count allocations, never linked into siphon.
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.0"),
     ],
@@ -103,6 +104,9 @@ let package = Package(
                 "SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonRedis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -111,6 +115,14 @@ let package = Package(
         .target(
             name: "SiphonOpenAI",
             dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit", .product(name: "NIOFoundationCompat", package: "swift-nio")],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonDeepgram",
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonCartesia",
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit"],
             swiftSettings: strict),
         .target(
             name: "SiphonAnthropic",
@@ -145,7 +157,7 @@ let package = Package(
             dependencies: [
                 "Siphon",
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
-                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic",
+                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -163,7 +175,7 @@ let package = Package(
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic"],
+            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia"],
             swiftSettings: strict),
     ]
 )

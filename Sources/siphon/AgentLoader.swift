@@ -4,6 +4,8 @@ import SiphonCore
 import SiphonOffline
 import SiphonOpenAI
 import SiphonAnthropic
+import SiphonCartesia
+import SiphonDeepgram
 
 /// Where a worker's agents come from: `--config FILE`, or the built-in offline receptionist.
 enum AgentLoader {
@@ -13,6 +15,8 @@ enum AgentLoader {
         r.merge(OfflineEngines.registry)
         r.merge(OpenAIPlugins.registry)
         r.merge(AnthropicPlugins.registry)
+        r.merge(DeepgramPlugins.registry)
+        r.merge(CartesiaPlugins.registry)
         return r
     }
 

@@ -5,6 +5,8 @@ import SiphonAgent
 import SiphonAudio
 import SiphonCore
 @testable import SiphonAnthropic
+@testable import SiphonCartesia
+@testable import SiphonDeepgram
 @testable import SiphonOpenAI
 @testable import SiphonProviderKit
 import SiphonRedis
@@ -47,7 +49,7 @@ struct ProviderTests {
         let peer = try await ProviderPeer()
         let out = try Repository.run(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 17, "\(out)")
+        #expect(checks.count == 21, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 
@@ -267,5 +269,79 @@ struct ProviderTests {
         #expect(s7 != 0 && e7.contains("quota_exceeded"), "\(e7)")
         let (s8, _, e8) = try SiphonProcess.run(["llm", "--env-file", "", "hi"], redis: nil, environment: ["OPENAI_API_KEY": ""])
         #expect(s8 != 0 && e8.contains("OPENAI_API_KEY"), "\(e8)")
+    }
+
+    // MARK: streaming speech providers
+
+    static func speech(rate: Int, seconds: Double) -> [AudioFrame] {
+        let n = Int(Double(rate) * seconds) / (rate / 50)
+        return (0..<n).map { k in AudioFrame(sampleRate: rate, samples: (0..<(rate / 50)).map { i in Int16(6000 * sin(Double(k * rate / 50 + i) / 3)) }) }
+    }
+
+    @Test func deepgramTranscribesLiveOverItsWebSocket() async throws {
+        let peer = try await ProviderPeer()
+        let ws = "ws://127.0.0.1:\(peer.port)"
+        for encoding in [DeepgramSTT.Encoding.linear16, .mulaw] {
+            let stt = try DeepgramSTT(apiKey: "dg-test", model: "nova-3", encoding: encoding, sampleRate: 8000, baseURL: ws)
+            let stream = try await stt.open()
+            let quiet = AudioFrame.silence(sampleRate: 8000)
+            for _ in 0..<10 { try await stream.send(quiet, speech: false) }
+            for f in Self.speech(rate: 8000, seconds: 1.2) { try await stream.send(f, speech: true) }
+            for _ in 0..<25 { try await stream.send(quiet, speech: false) }   // 500 ms: Deepgram's endpointing (300 ms) fires
+            for f in Self.speech(rate: 8000, seconds: 0.4) { try await stream.send(f, speech: true) }
+            try await stream.flush()                                            // Finalize: the pending segment now
+            await stream.close()
+            var finals: [String] = [], interims = 0
+            for try await t in stream.transcripts { if t.isFinal { finals.append(t.text) } else { interims += 1 } }
+            #expect(finals == ["heard 1.20 seconds", "heard 0.40 seconds"], "\(encoding)")
+            #expect(interims >= 5, "\(encoding)")
+        }
+        // A bad key and a concurrency limit are told apart at the handshake.
+        let refused = await #expect(throws: ProviderError.self) { _ = try await DeepgramSTT(apiKey: "dg-wrong", baseURL: ws).open() }
+        #expect(refused?.kind == .authentication && refused?.status == 401 && refused?.message == "Invalid credentials." && refused?.requestID == "req_mock")
+        let busy = await #expect(throws: ProviderError.self) { _ = try await DeepgramSTT(apiKey: "dg-test", model: "mock-429", baseURL: ws).open() }
+        #expect(busy?.kind == .rateLimited && busy?.retryAfter == .seconds(1))
+        // A close frame with an error ends the transcripts with that error.
+        let failing = try await DeepgramSTT(apiKey: "dg-test", model: "mock-error", baseURL: ws).open()
+        try await failing.send(AudioFrame.silence(sampleRate: 8000), speech: false)
+        let closed = await #expect(throws: ProviderError.self) { for try await _ in failing.transcripts {} }
+        #expect(closed?.code == "1011" && closed?.message.hasPrefix("NET-0001") == true)
+        await failing.close()
+        #expect(throws: SiphonError.self) { try DeepgramSTT(apiKey: "k", encoding: .mulaw, sampleRate: 16000) }
+    }
+
+    @Test func deepgramAuraAndCartesiaSpeakAtTheLinesRate() async throws {
+        let peer = try await ProviderPeer()
+        let aura = try DeepgramAuraTTS(apiKey: "dg-test", sampleRate: 8000, baseURL: "http://127.0.0.1:\(peer.port)")
+        var frames: [AudioFrame] = []
+        for try await f in try await aura.synthesize("Hello") { frames.append(f) }
+        #expect(frames.count == 13 && frames.allSatisfy { $0.sampleRate == 8000 && $0.samples.count == 160 })
+
+        // Cartesia: μ-law 8 kHz straight from the provider, one shared socket, a context per sentence.
+        let cartesia = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", output: .mulaw8k, baseURL: "ws://127.0.0.1:\(peer.port)")
+        async let a = Self.collect(cartesia, "Hello there")
+        async let b = Self.collect(cartesia, "Goodbye")
+        let (first, second) = try await (a, b)
+        #expect(first.count == 28 && second.count == 18 && (first + second).allSatisfy { $0.sampleRate == 8000 })
+        #expect(first[2].levelDB > -30)
+        let linear = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", output: .linear(16000), baseURL: "ws://127.0.0.1:\(peer.port)")
+        #expect(try await Self.collect(linear, "Hi").allSatisfy { $0.sampleRate == 16000 && $0.samples.count == 320 })
+        // Errors: a rate limit inside the socket, a bad key at the handshake.
+        let limited = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "v", model: "mock-429", baseURL: "ws://127.0.0.1:\(peer.port)")
+        let e429 = await #expect(throws: ProviderError.self) { _ = try await Self.collect(limited, "x") }
+        #expect(e429?.kind == .rateLimited && e429?.code == "concurrency_limited")
+        let badKey = try CartesiaTTS(apiKey: "sk-wrong", voiceID: "v", baseURL: "ws://127.0.0.1:\(peer.port)")
+        let e401 = await #expect(throws: ProviderError.self) { _ = try await Self.collect(badKey, "x") }
+        #expect(e401?.kind == .authentication && e401?.status == 401)
+        // Barge-in: stopping after the first frame cancels the context; the socket keeps serving.
+        let slow = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", model: "mock-slow", baseURL: "ws://127.0.0.1:\(peer.port)")
+        for try await _ in try await slow.synthesize("A long sentence that the caller interrupts") { break }
+        #expect(try await Self.collect(slow, "Next").count == 10)
+    }
+
+    static func collect(_ tts: any TextToSpeech, _ text: String) async throws -> [AudioFrame] {
+        var out: [AudioFrame] = []
+        for try await f in try await tts.synthesize(text) { out.append(f) }
+        return out
     }
 }

@@ -2,8 +2,10 @@
 """Proves provider_server.py faithful: the official SDKs (openai, anthropic) drive every scenario
 and must parse what it sends exactly as they parse the real services. Prints one JSON line per
 check: {"check", "ok", "detail"}. Usage: provider_sdk_check.py PORT"""
+import base64
 import io
 import json
+import math
 import sys
 import wave
 
@@ -168,8 +170,67 @@ def anthropic_auth():
     return False, "no error"
 
 
+def deepgram_client(key="dg-test"):
+    from deepgram import DeepgramClient
+    from deepgram.environment import DeepgramClientEnvironment
+    env = DeepgramClientEnvironment(base=base, production=f"ws://127.0.0.1:{port}", agent=f"ws://127.0.0.1:{port}", agent_rest=base)
+    return DeepgramClient(api_key=key, environment=env)
+
+
+def speech_pcm(rate, seconds_speech, seconds_quiet):
+    loud = b"".join(int(6000 * math.sin(i / 3)).to_bytes(2, "little", signed=True) for i in range(int(rate * seconds_speech)))
+    return b"\0\0" * int(rate * 0.2) + loud + b"\0\0" * int(rate * seconds_quiet)
+
+
+def deepgram_listen():
+    seen = []
+    with deepgram_client().listen.v1.connect(model="nova-3", encoding="linear16", sample_rate="8000", interim_results="true",
+                                             endpointing="300", vad_events="true") as s:
+        audio = speech_pcm(8000, 1.0, 0.5)
+        for i in range(0, len(audio), 320):
+            s.send_media(audio[i:i + 320])
+        s.send_close_stream()
+        for msg in s:
+            seen.append(type(msg).__name__ + ":" + (msg.channel.alternatives[0].transcript if getattr(msg, "is_final", False) else ""))
+    finals = [x for x in seen if x.endswith("seconds")]
+    return finals == ["ListenV1Results:heard 1.00 seconds"] and any(x.startswith("ListenV1SpeechStarted") for x in seen) \
+        and any(x.startswith("ListenV1UtteranceEnd") for x in seen) and any(x.startswith("ListenV1Metadata") for x in seen), seen
+
+
+def deepgram_auth():
+    try:
+        with deepgram_client("dg-wrong").listen.v1.connect(model="nova-3") as s:
+            s.send_close_stream()
+    except Exception as e:  # the SDK raises on a refused handshake
+        return "401" in str(e) or "credentials" in str(e).lower(), f"{type(e).__name__}: {e}"
+    return False, "no error"
+
+
+def deepgram_speak():
+    audio = b"".join(deepgram_client().speak.v1.audio.generate(text="Hello", model="aura-2-thalia-en", encoding="linear16",
+                                                               sample_rate=8000, container="none"))
+    return len(audio) == 2 * 2000, len(audio)
+
+
+def cartesia_tts():
+    from cartesia import Cartesia
+    client = Cartesia(api_key="sk-cartesia", base_url=base, websocket_base_url=f"ws://127.0.0.1:{port}")
+    audio, types = b"", []
+    with client.tts.websocket_connect() as conn:
+        ctx = conn.context(model_id="sonic-2", voice={"mode": "id", "id": "voice-1"},
+                           output_format={"container": "raw", "encoding": "pcm_mulaw", "sample_rate": 8000})
+        ctx.push("Hello ")
+        ctx.push("there")
+        ctx.no_more_inputs()
+        for ev in ctx.receive():
+            types.append(ev.type)
+            if ev.type == "chunk":
+                audio += base64.b64decode(ev.data) if isinstance(ev.data, str) else ev.audio
+    return len(audio) == int(0.05 * 6 * 8000) + int(0.05 * 5 * 8000) and types[-1] == "done", (len(audio), types[-3:])
+
+
 for name, fn in list(globals().items()):
-    if name.startswith(("openai_", "anthropic_")) and callable(fn):
+    if name.startswith(("openai_", "anthropic_", "deepgram_", "cartesia_")) and name != "deepgram_client" and callable(fn):
         check(name, fn)
 for r in results:
     print(json.dumps(r), flush=True)

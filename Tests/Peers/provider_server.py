@@ -13,6 +13,10 @@ The model name picks the behaviour, so official SDKs and Siphon drive the same s
 Keys: OpenAI "Bearer sk-test"; Anthropic x-api-key or Bearer "sk-ant-test".
 GET /_stats → attempts per scenario. Usage: provider_server.py PORT"""
 import asyncio
+import warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+import audioop  # noqa: E402 - Python 3.11 has it; the stand-ins need G.711 and RMS
+import base64
 import hashlib
 import io
 import json
@@ -69,7 +73,8 @@ async def sse(request, events):
     for item in events:
         if isinstance(item, float):
             await asyncio.sleep(item)
-        elif item is None:  # truncate: drop the connection
+        elif item is None:  # truncate: drop the connection (after the client has had what was sent)
+            await asyncio.sleep(0.1)
             request.transport.close()
             return resp
         else:
@@ -123,7 +128,7 @@ async def chat(request):
                 events.append(None)
             if model == "mock-stream-error" and i == 2:
                 events.append("data: " + json.dumps({"error": {"message": "The server had an error", "type": "server_error", "code": None}}) + "\n\n")
-                events.append(None)
+                return await sse(request, events)
         events.append(chunk(finish="stop"))
     if usage:
         events.append(chunk(choices=False, usage={"prompt_tokens": prompt_tokens, "completion_tokens": len(TEXT), "total_tokens": prompt_tokens + len(TEXT)}))
@@ -132,7 +137,7 @@ async def chat(request):
 
 
 def tone(seconds, rate=24000):
-    n = int(seconds * rate)
+    n = int(round(seconds * rate))
     return b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(n))
 
 
@@ -234,7 +239,7 @@ async def messages(request):
                 events.append(None)
             if model == "mock-stream-error" and i == 2:
                 events.append(ev("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}))
-                events.append(None)
+                return await sse(request, events)
         events += [ev("content_block_stop", {"index": 0}),
                    ev("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": len(TEXT)}})]
     events.append(ev("message_stop", {}))
@@ -256,6 +261,169 @@ async def models(request):
     return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "system"}]})
 
 
+# ---- Deepgram ------------------------------------------------------------------------------------
+
+def dg_refuse(status, code, message):
+    return web.json_response({"err_code": code, "err_msg": message, "request_id": "req_mock"}, status=status,
+                             headers={"dg-error": message, "dg-request-id": "req_mock", **({"retry-after": "1"} if status == 429 else {})})
+
+
+def dg_results(text, start, duration, final, speech_final=False, from_finalize=False):
+    return {"type": "Results", "channel_index": [0, 1], "duration": duration, "start": start, "is_final": final,
+            "speech_final": speech_final, "from_finalize": from_finalize,
+            "channel": {"alternatives": [{"transcript": text, "confidence": 0.98,
+                                          "words": [{"word": w, "start": start, "end": start + duration, "confidence": 0.98} for w in text.split()]}]},
+            "metadata": {"request_id": "req_mock", "model_uuid": "00000000-0000-0000-0000-000000000000",
+                         "model_info": {"name": "mock", "version": "1", "arch": "mock"}}}
+
+
+async def listen(request):
+    """Deepgram live STT: frames of 20 ms, loud ones are speech; a segment is finalised after
+    `endpointing` ms of quiet (or on Finalize / CloseStream) as "heard N.NN seconds"."""
+    if request.headers.get("Authorization") != "Token dg-test":
+        return dg_refuse(401, "INVALID_AUTH", "Invalid credentials.")
+    q = request.query
+    model = q.get("model", "")
+    if model == "mock-429":
+        return dg_refuse(429, "TOO_MANY_REQUESTS", "Too many concurrent requests.")
+    encoding, rate = q.get("encoding", "linear16"), int(q.get("sample_rate", "16000"))
+    if encoding not in ("linear16", "mulaw"):
+        return dg_refuse(400, "Bad Request", "unsupported encoding")
+    endpointing = int(q.get("endpointing", "10"))
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    frame = rate // 50
+    state = {"pending": b"", "speech": 0, "quiet": 0, "at": 0.0, "start": 0.0}
+
+    async def final(from_finalize=False):
+        if state["speech"]:
+            seconds = state["speech"] / 50
+            await ws.send_json(dg_results(f"heard {seconds:.2f} seconds", state["start"], seconds, True, True, from_finalize))
+            await ws.send_json({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": state["start"] + seconds})
+        state["speech"], state["quiet"] = 0, 0
+
+    async for msg in ws:
+        if msg.type == web.WSMsgType.BINARY:
+            if not msg.data:
+                await ws.close(code=1002, message=b"DATA-0000: empty audio frame")
+                break
+            if model == "mock-error":
+                await ws.close(code=1011, message=b"NET-0001: the stand-in failed on purpose")
+                break
+            pcm = audioop.ulaw2lin(msg.data, 2) if encoding == "mulaw" else msg.data
+            state["pending"] += pcm
+            while len(state["pending"]) >= frame * 2:
+                chunk, state["pending"] = state["pending"][:frame * 2], state["pending"][frame * 2:]
+                loud = audioop.rms(chunk, 2) > 300
+                if loud:
+                    if not state["speech"]:
+                        state["start"] = state["at"]
+                        await ws.send_json({"type": "SpeechStarted", "channel": [0, 1], "timestamp": state["at"]})
+                    state["speech"] += 1
+                    state["quiet"] = 0
+                    if state["speech"] % 10 == 0:
+                        await ws.send_json(dg_results("heard", state["start"], state["speech"] / 50, False))
+                elif state["speech"]:
+                    state["quiet"] += 1
+                    if state["quiet"] * 20 >= endpointing:
+                        await final()
+                state["at"] += 0.02
+        elif msg.type == web.WSMsgType.TEXT:
+            kind = json.loads(msg.data).get("type")
+            if kind == "Finalize":
+                await final(from_finalize=True)
+            elif kind == "CloseStream":
+                await final()
+                await ws.send_json({"type": "Metadata", "transaction_key": "deprecated", "request_id": "req_mock", "sha256": "0" * 64,
+                                    "created": "2026-11-26T00:00:00.000Z", "duration": state["at"], "channels": 1})
+                await ws.close(code=1000)
+                break
+            elif kind != "KeepAlive":
+                await ws.send_json({"type": "Error", "variant": "bad_message", "description": f"unknown message type {kind}"})
+    return ws
+
+
+async def speak(request):
+    """Deepgram Aura REST: raw audio at the asked rate, 50 ms per character."""
+    if request.headers.get("Authorization") != "Token dg-test":
+        return dg_refuse(401, "INVALID_AUTH", "Invalid credentials.")
+    body = await request.read()
+    text = json.loads(body).get("text")
+    q = request.query
+    if not text:
+        return dg_refuse(400, "Bad Request", "text is required")
+    if (failure := scenario_failure(q.get("model", ""), body, "openai")) is not None:
+        return failure
+    rate = int(q.get("sample_rate", "24000"))
+    pcm = tone(0.05 * len(text), rate)
+    resp = web.StreamResponse(headers={"Content-Type": "audio/l16", "dg-request-id": "req_mock"})
+    await resp.prepare(request)
+    for i in range(0, len(pcm), 1001):
+        await resp.write(pcm[i:i + 1001])
+    await resp.write_eof()
+    return resp
+
+
+# ---- Cartesia ------------------------------------------------------------------------------------
+
+async def cartesia_ws(request):
+    """Cartesia TTS WebSocket: contexts by context_id, transcripts continued until continue:false,
+    audio as base64 chunks in the requested raw encoding, then done; cancel stops a context."""
+    key = (request.headers.get("Authorization", "").removeprefix("Bearer ") or request.headers.get("X-API-Key")
+           or request.query.get("api_key") or request.query.get("access_token"))
+    version = request.headers.get("Cartesia-Version") or request.query.get("cartesia_version")
+    if key != "sk-cartesia":
+        return web.json_response({"error_code": "unauthorized", "title": "Unauthorized", "message": "Invalid API key", "request_id": "req_mock"},
+                                 status=401)
+    if not version:
+        return web.json_response({"error_code": "missing_version", "title": "Bad Request", "message": "Cartesia-Version is required"}, status=400)
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    canceled, last_task = set(), {}
+
+    async def speak_context(ctx, req, text, last, previous):
+        if previous is not None:
+            await previous  # a context's pieces are spoken in order
+        fmt = req["output_format"]
+        rate, encoding = int(fmt["sample_rate"]), fmt["encoding"]
+        pcm = tone(0.05 * len(text), rate) if text else b""
+        data = audioop.lin2ulaw(pcm, 2) if encoding == "pcm_mulaw" else pcm
+        step = rate // 10 * (1 if encoding == "pcm_mulaw" else 2)  # 100 ms per chunk
+        for i in range(0, len(data), step):
+            if ctx in canceled:
+                return
+            if req["model_id"] == "mock-slow":
+                await asyncio.sleep(0.05)
+            await ws.send_json({"type": "chunk", "context_id": ctx, "data": base64.b64encode(data[i:i + step]).decode(), "done": False,
+                                "status_code": 206, "step_time": 1.0})
+        if last and ctx not in canceled:
+            await ws.send_json({"type": "done", "context_id": ctx, "done": True, "status_code": 200})
+
+    async for msg in ws:
+        if msg.type != web.WSMsgType.TEXT:
+            continue
+        req = json.loads(msg.data)
+        ctx = req.get("context_id")
+        if req.get("cancel"):
+            canceled.add(ctx)
+            continue
+        missing = [k for k in ("context_id", "model_id", "transcript", "voice", "output_format") if k not in req]
+        if missing:
+            await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 400, "error_code": "invalid_request",
+                                "title": "Bad Request", "message": f"missing {missing}"})
+            continue
+        if req["model_id"] == "mock-429":
+            await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 429, "error_code": "concurrency_limited",
+                                "title": "Too Many Requests", "message": "Concurrency limit reached"})
+            continue
+        if req["output_format"].get("encoding") not in ("pcm_mulaw", "pcm_s16le", "pcm_f32le", "pcm_alaw"):
+            await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 400, "error_code": "invalid_output_format",
+                                "message": "unsupported encoding"})
+            continue
+        last_task[ctx] = asyncio.ensure_future(speak_context(ctx, req, req["transcript"], not req.get("continue", False), last_task.get(ctx)))
+    return ws
+
+
 async def stats(request):
     return web.json_response({"requests": sum(attempts.values())})
 
@@ -266,6 +434,9 @@ app.router.add_post("/v1/audio/speech", speech)
 app.router.add_post("/v1/audio/transcriptions", transcriptions)
 app.router.add_post("/v1/messages", messages)
 app.router.add_get("/v1/models", models)
+app.router.add_get("/v1/listen", listen)
+app.router.add_post("/v1/speak", speak)
+app.router.add_get("/tts/websocket", cartesia_ws)
 app.router.add_get("/_stats", stats)
 print("ready", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)

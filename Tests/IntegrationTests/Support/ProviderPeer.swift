@@ -12,7 +12,7 @@ final class ProviderPeer: @unchecked Sendable {
     init() async throws {
         port = LoopbackPort.free()
         process = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_server.py").path, String(port)],
-                                   environment: ProcessInfo.processInfo.environment, output: nil)
+                                   environment: ProcessInfo.processInfo.environment, output: ProcessInfo.processInfo.environment["SIPHON_PEER_LOG"])
         try await eventually(20, "the provider stand-ins") { (try? await self.requests()) != nil }
     }
 

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import SiphonAgent
+import SiphonAudio
+import SiphonCore
+import SiphonProviderKit
+
+/// Cartesia Sonic over its WebSocket (`/tts/websocket`). One socket per voice, kept open and
+/// shared by every call on the worker; each sentence is a context of its own (`context_id`),
+/// sent as a continuation (`continue: true`) and closed with an empty transcript, so the
+/// sentence's audio streams back as soon as the model has it. For G.711 calls the output is
+/// `pcm_mulaw` at 8 kHz, exactly the line's format: no resampling anywhere.
+public struct CartesiaTTS: TextToSpeech {
+    public enum Output: Sendable, Equatable {
+        /// `pcm_mulaw` at 8 kHz (G.711 μ-law calls).
+        case mulaw8k
+        /// `pcm_s16le` at a rate of choice (the pipeline's rate).
+        case linear(Int)
+    }
+
+    public let model: String
+    public let voiceID: String
+    public let output: Output
+    public var language: String?
+    let connection: CartesiaConnection
+
+    public static let version = "2024-11-13"
+
+    public init(apiKey: String, voiceID: String, model: String = "sonic-2", output: Output = .mulaw8k, language: String? = nil,
+                baseURL: String = "wss://api.cartesia.ai", logger: Logger = Logger(label: "siphon.providers")) throws {
+        if case .linear(let rate) = output, ![8000, 16000, 22050, 24000, 44100, 48000].contains(rate) {
+            throw SiphonError(.configuration, "tts.sample_rate must be 8000, 16000, 22050, 24000, 44100 or 48000")
+        }
+        guard !voiceID.isEmpty else { throw SiphonError(.configuration, "tts.voice: a Cartesia voice id is required") }
+        (self.model, self.voiceID, self.output, self.language) = (model, voiceID, output, language)
+        connection = CartesiaConnection(url: "\(baseURL)/tts/websocket?cartesia_version=\(Self.version)",
+                                        headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", Self.version)], logger: logger)
+    }
+
+    public var name: String { "cartesia:\(model)" }
+    public var sampleRate: Int { if case .linear(let r) = output { r } else { 8000 } }
+
+    var outputFormat: [String: Any] {
+        switch output {
+        case .mulaw8k: ["container": "raw", "encoding": "pcm_mulaw", "sample_rate": 8000]
+        case .linear(let r): ["container": "raw", "encoding": "pcm_s16le", "sample_rate": r]
+        }
+    }
+
+    public func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
+        let contextID = "siphon-" + UUID().uuidString.lowercased()
+        var request: [String: Any] = ["context_id": contextID, "model_id": model, "transcript": text, "continue": true,
+                                      "voice": ["mode": "id", "id": voiceID], "output_format": outputFormat]
+        if let language { request["language"] = language }
+        var end = request
+        (end["transcript"], end["continue"]) = ("", false)
+        let messages = [try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys]),
+                        try JSONSerialization.data(withJSONObject: end, options: [.sortedKeys])].map { String(decoding: $0, as: UTF8.self) }
+        let chunks = try await connection.start(contextID, messages: messages)
+        let rate = sampleRate, mulaw = output == .mulaw8k, connection = self.connection
+        return AsyncThrowingStream { c in
+            let task = Task {
+                var clock = RequestClock()
+                var framer = PCMFramer(sampleRate: rate)
+                do {
+                    for try await bytes in chunks {
+                        let frames = mulaw ? framer.feed(samples: bytes.map(G711.ulawDecode)) : framer.feed(bytes)
+                        for f in frames {
+                            clock.firstByte()
+                            c.yield(f)
+                        }
+                    }
+                    if let last = framer.finish() { c.yield(last) }
+                    ProviderMetrics.usage("cartesia", .tts, unit: "characters", Double(text.count))
+                    clock.finish("cartesia", .tts)
+                    c.finish()
+                } catch {
+                    clock.finish("cartesia", .tts, error: error)
+                    c.finish(throwing: error)
+                }
+            }
+            c.onTermination = { reason in
+                task.cancel()
+                // Barge-in: tell Cartesia to stop generating this context.
+                if case .cancelled = reason { Task { await connection.cancel(contextID) } }
+            }
+        }
+    }
+}
+
+/// The shared socket: connects on first use, routes each message to its context by
+/// `context_id`, and after a failure fails the contexts in flight and reconnects on next use.
+actor CartesiaConnection {
+    let url: String
+    let headers: [(String, String)]
+    let logger: Logger
+    private var socket: WebSocketConnection?
+    private var contexts: [String: AsyncThrowingStream<[UInt8], any Error>.Continuation] = [:]
+
+    init(url: String, headers: [(String, String)], logger: Logger) { (self.url, self.headers, self.logger) = (url, headers, logger) }
+
+    func start(_ contextID: String, messages: [String]) async throws -> AsyncThrowingStream<[UInt8], any Error> {
+        let socket = try await connected()
+        let (stream, sink) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        contexts[contextID] = sink
+        do {
+            for m in messages { try await socket.send(m) }
+        } catch {
+            contexts[contextID] = nil
+            throw error
+        }
+        return stream
+    }
+
+    func cancel(_ contextID: String) async {
+        guard let sink = contexts.removeValue(forKey: contextID) else { return }
+        sink.finish()
+        try? await socket?.send(#"{"context_id":"\#(contextID)","cancel":true}"#)
+    }
+
+    private func connected() async throws -> WebSocketConnection {
+        if let socket { return socket }
+        let s = try await WebSocketConnection.connect(url, headers: headers, provider: "cartesia", classify: Self.handshakeError)
+        socket = s
+        Task { await self.read(s) }
+        return s
+    }
+
+    private func read(_ s: WebSocketConnection) async {
+        var failure: any Error = ProviderError(provider: "cartesia", kind: .connection, message: "the socket closed")
+        do {
+            for try await message in s.messages {
+                guard case .text(let text) = message else { continue }
+                try route(text)
+            }
+            if let close = s.serverClose {
+                failure = ProviderError(provider: "cartesia", kind: close.code == 1000 ? .connection : .server, code: String(close.code), message: close.reason)
+            }
+        } catch {
+            failure = error
+        }
+        if socket === s { socket = nil }
+        for (_, sink) in contexts { sink.finish(throwing: failure) }
+        contexts.removeAll()
+    }
+
+    /// `chunk` (base64 audio), `done`, `error` (by `status_code`: 429 concurrency, 4xx request);
+    /// timestamps and flush acknowledgements are not needed for speaking.
+    private func route(_ text: String) throws {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw ProviderError(provider: "cartesia", kind: .malformed, message: "message is not JSON")
+        }
+        guard let id = o["context_id"] as? String, let sink = contexts[id] else { return }
+        switch o["type"] as? String {
+        case "chunk":
+            guard let b64 = o["data"] as? String, let data = Data(base64Encoded: b64) else {
+                contexts[id] = nil
+                return sink.finish(throwing: ProviderError(provider: "cartesia", kind: .malformed, message: "chunk without base64 data"))
+            }
+            sink.yield([UInt8](data))
+            if o["done"] as? Bool == true { contexts[id] = nil; sink.finish() }
+        case "done":
+            contexts[id] = nil
+            sink.finish()
+        case "error":
+            contexts[id] = nil
+            let status = o["status_code"] as? Int
+            sink.finish(throwing: ProviderError(provider: "cartesia", kind: status.map(ProviderError.kind(forStatus:)) ?? .server, status: status,
+                                                code: o["error_code"] as? String, message: o["message"] as? String ?? o["error"] as? String ?? o["title"] as? String ?? "error"))
+        default:
+            break
+        }
+    }
+
+    static func handshakeError(_ status: Int, _ headers: [(String, String)], _ body: String) -> ProviderError {
+        struct Wire: Decodable { var error_code: String?; var message: String?; var title: String? }
+        let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.utf8))
+        return ProviderError(provider: "cartesia", kind: ProviderError.kind(forStatus: status), status: status, code: wire?.error_code,
+                             message: wire?.message ?? wire?.title ?? body, requestID: headers.first { $0.0.lowercased() == "x-request-id" }?.1)
+    }
+}
+
+/// `tts.provider: cartesia`, key from `CARTESIA_API_KEY` or `api_key`.
+public enum CartesiaPlugins {
+    public static var registry: PluginRegistry {
+        var r = PluginRegistry()
+        r.tts["cartesia"] = { p, env in
+            let m = try p.checked(["model", "voice", "language", "encoding", "sample_rate", "api_key", "base_url"])
+            let key = try APIKey.resolve(explicit: m.string("api_key"), environment: env, variable: "CARTESIA_API_KEY", provider: "cartesia", path: p.path)
+            let output: CartesiaTTS.Output = switch try m.string("encoding") ?? "pcm_mulaw" {
+            case "pcm_mulaw": .mulaw8k
+            case "pcm_s16le": .linear(try m.int("sample_rate") ?? 16000)
+            default: throw SiphonError(.configuration, "\(ConfigValue.join(p.path, "encoding")): pcm_mulaw (G.711 calls) or pcm_s16le")
+            }
+            return try CartesiaTTS(apiKey: key, voiceID: try m.require("voice").string(), model: try m.string("model") ?? "sonic-2", output: output,
+                                   language: try m.string("language"), baseURL: try m.string("base_url") ?? "wss://api.cartesia.ai")
+        }
+        return r
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import NIOHTTP1
+import SiphonAgent
+import SiphonAudio
+import SiphonCore
+import SiphonProviderKit
+
+/// Deepgram Aura over REST (`POST /v1/speak`): raw linear16 (no container) at the rate asked
+/// for — 8 kHz for a G.711 call, so nothing is resampled — streamed into 20 ms frames.
+public struct DeepgramAuraTTS: TextToSpeech {
+    public let apiKey: String
+    public let model: String
+    public let sampleRate: Int
+    public var retry = RetryPolicy()
+    let client: ProviderHTTPClient
+
+    public init(apiKey: String, model: String = "aura-2-thalia-en", sampleRate: Int = 8000, baseURL: String = "https://api.deepgram.com",
+                options: ProviderOptions = ProviderOptions()) throws {
+        guard [8000, 16000, 24000, 48000].contains(sampleRate) else { throw SiphonError(.configuration, "tts.sample_rate must be 8000, 16000, 24000 or 48000") }
+        (self.apiKey, self.model, self.sampleRate, self.retry) = (apiKey, model, sampleRate, options.retry)
+        client = ProviderHTTPClient(provider: "deepgram", baseURL: baseURL, firstByteTimeout: options.firstByteTimeout, limiter: options.limiter) { status, body, headers in
+            DeepgramSTT.handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
+        }
+    }
+
+    public var name: String { "deepgram:\(model)" }
+
+    public func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
+        let body = try JSONSerialization.data(withJSONObject: ["text": text])
+        let path = "/v1/speak?model=\(model)&encoding=linear16&sample_rate=\(sampleRate)&container=none"
+        let client = self.client, rate = sampleRate, headers = [("Authorization", "Token \(apiKey)"), ("Content-Type", "application/json")]
+        return Retrier.stream(retry) { _ in
+            let started = RequestClock()
+            let response = try await client.send(path, headers: headers, body: body)
+            return AsyncThrowingStream { c in
+                let task = Task {
+                    var clock = started
+                    var framer = PCMFramer(sampleRate: rate)
+                    do {
+                        for try await chunk in client.chunks(response) {
+                            for f in framer.feed(chunk.readableBytesView) {
+                                clock.firstByte()
+                                c.yield(f)
+                            }
+                        }
+                        if let last = framer.finish() { c.yield(last) }
+                        ProviderMetrics.usage("deepgram", .tts, unit: "characters", Double(text.count))
+                        clock.finish("deepgram", .tts)
+                        c.finish()
+                    } catch {
+                        clock.finish("deepgram", .tts, error: error)
+                        c.finish(throwing: error)
+                    }
+                }
+                c.onTermination = { _ in task.cancel() }
+            }
+        }
+    }
+}
