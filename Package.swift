@@ -125,6 +125,10 @@ let package = Package(
             dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit"],
             swiftSettings: strict),
         .target(
+            name: "SiphonElevenLabs",
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit"],
+            swiftSettings: strict),
+        .target(
             name: "SiphonAnthropic",
             dependencies: ["SiphonCore", "SiphonAgent", "SiphonProviderKit"],
             swiftSettings: strict),
@@ -157,7 +161,7 @@ let package = Package(
             dependencies: [
                 "Siphon",
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
-                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia",
+                "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia", "SiphonElevenLabs",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -175,7 +179,7 @@ let package = Package(
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia"],
+            dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia", "SiphonElevenLabs"],
             swiftSettings: strict),
     ]
 )

@@ -6,6 +6,7 @@ import SiphonOpenAI
 import SiphonAnthropic
 import SiphonCartesia
 import SiphonDeepgram
+import SiphonElevenLabs
 
 /// Where a worker's agents come from: `--config FILE`, or the built-in offline receptionist.
 enum AgentLoader {
@@ -17,6 +18,7 @@ enum AgentLoader {
         r.merge(AnthropicPlugins.registry)
         r.merge(DeepgramPlugins.registry)
         r.merge(CartesiaPlugins.registry)
+        r.merge(ElevenLabsPlugins.registry)
         return r
     }
 

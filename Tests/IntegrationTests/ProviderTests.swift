@@ -7,6 +7,7 @@ import SiphonCore
 @testable import SiphonAnthropic
 @testable import SiphonCartesia
 @testable import SiphonDeepgram
+@testable import SiphonElevenLabs
 @testable import SiphonOpenAI
 @testable import SiphonProviderKit
 import SiphonRedis
@@ -49,7 +50,7 @@ struct ProviderTests {
         let peer = try await ProviderPeer()
         let out = try Repository.run(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 21, "\(out)")
+        #expect(checks.count == 23, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 
@@ -337,6 +338,23 @@ struct ProviderTests {
         let slow = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", model: "mock-slow", baseURL: "ws://127.0.0.1:\(peer.port)")
         for try await _ in try await slow.synthesize("A long sentence that the caller interrupts") { break }
         #expect(try await Self.collect(slow, "Next").count == 10)
+    }
+
+    @Test func elevenLabsStreamsInputAndReportsItsInBandErrors() async throws {
+        let peer = try await ProviderPeer()
+        let ws = "ws://127.0.0.1:\(peer.port)"
+        let tts = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .ulaw8000, baseURL: ws)
+        let frames = try await Self.collect(tts, "Hello there.")
+        #expect(frames.count == 30 && frames.allSatisfy { $0.sampleRate == 8000 && $0.samples.count == 160 })  // 0.6 s
+        let pcm = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .pcm16000, baseURL: ws)
+        #expect(try await Self.collect(pcm, "Hi").allSatisfy { $0.sampleRate == 16000 })
+        let idle = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "mock-timeout", baseURL: ws)
+        let timeout = await #expect(throws: ProviderError.self) { _ = try await Self.collect(idle, "x") }
+        #expect(timeout?.code == "input_timeout_exceeded" && timeout?.message.contains("timeout of 20.0 seconds") == true)
+        let bad = try ElevenLabsTTS(apiKey: "sk-bad", voiceID: "voice1", baseURL: ws)
+        let refused = await #expect(throws: ProviderError.self) { _ = try await Self.collect(bad, "x") }
+        #expect(refused?.kind == .authentication && refused?.code == "invalid_api_key")
+        #expect(throws: SiphonError.self) { try ElevenLabsTTS(apiKey: "k", voiceID: "../x") }
     }
 
     static func collect(_ tts: any TextToSpeech, _ text: String) async throws -> [AudioFrame] {

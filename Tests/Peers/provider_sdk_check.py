@@ -229,8 +229,29 @@ def cartesia_tts():
     return len(audio) == int(0.05 * 6 * 8000) + int(0.05 * 5 * 8000) and types[-1] == "done", (len(audio), types[-3:])
 
 
+def elevenlabs_realtime():
+    from elevenlabs.client import ElevenLabs
+    client = ElevenLabs(api_key="sk-eleven", base_url=base)
+    client.text_to_speech._ws_base_url = f"ws://127.0.0.1:{port}"  # the SDK forces wss://; the stand-in is plain ws
+    audio = b"".join(client.text_to_speech.convert_realtime(voice_id="voice1", text=iter(["Hello ", "there. "]), model_id="eleven_flash_v2_5",
+                                                             output_format="ulaw_8000"))
+    return len(audio) == int(0.05 * 5 * 8000) + int(0.05 * 6 * 8000), len(audio)
+
+
+def elevenlabs_timeout():
+    from elevenlabs.client import ElevenLabs
+    from elevenlabs.core.api_error import ApiError
+    client = ElevenLabs(api_key="sk-eleven", base_url=base)
+    client.text_to_speech._ws_base_url = f"ws://127.0.0.1:{port}"
+    try:
+        b"".join(client.text_to_speech.convert_realtime(voice_id="mock-timeout", text=iter(["Hi "]), output_format="ulaw_8000"))
+    except ApiError as e:
+        return e.status_code == 1008, (e.status_code, e.body)
+    return False, "no error"
+
+
 for name, fn in list(globals().items()):
-    if name.startswith(("openai_", "anthropic_", "deepgram_", "cartesia_")) and name != "deepgram_client" and callable(fn):
+    if name.startswith(("openai_", "anthropic_", "deepgram_", "cartesia_", "elevenlabs_")) and name != "deepgram_client" and callable(fn):
         check(name, fn)
 for r in results:
     print(json.dumps(r), flush=True)

@@ -424,6 +424,67 @@ async def cartesia_ws(request):
     return ws
 
 
+# ---- ElevenLabs ----------------------------------------------------------------------------------
+
+async def elevenlabs_ws(request):
+    """ElevenLabs stream-input: the opening " " message (may carry the key), text chunks buffered
+    until flush or the empty text, audio as base64 in output_format with alignment, then isFinal.
+    Voice "mock-timeout" answers like a socket left idle: in-band error, then close 1008."""
+    if request.headers.get("xi-api-key") not in ("sk-eleven", None):
+        return web.json_response({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401)
+    fmt = request.query.get("output_format", "mp3_44100_128")
+    if fmt != "ulaw_8000" and not fmt.startswith("pcm_"):
+        return web.json_response({"detail": {"status": "invalid_output_format", "message": "this stand-in serves ulaw and pcm"}}, status=400)
+    voice = request.match_info["voice"]
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    rate = 8000 if fmt == "ulaw_8000" else int(fmt.split("_")[1])
+    buffered, first, key = "", True, request.headers.get("xi-api-key")
+
+    async def generate(text):
+        pcm = tone(0.05 * len(text.strip()), rate)
+        data = audioop.lin2ulaw(pcm, 2) if fmt == "ulaw_8000" else pcm
+        step = rate // 5 * (1 if fmt == "ulaw_8000" else 2)
+        for i in range(0, len(data), step):
+            await ws.send_json({"audio": base64.b64encode(data[i:i + step]).decode(), "isFinal": None,
+                                "normalizedAlignment": {"charStartTimesMs": [0], "charDurationsMs": [50], "chars": [text[:1] or " "]},
+                                "alignment": {"charStartTimesMs": [0], "charDurationsMs": [50], "chars": [text[:1] or " "]}})
+
+    async for msg in ws:
+        if msg.type != web.WSMsgType.TEXT:
+            continue
+        data = json.loads(msg.data)
+        if first:
+            first = False
+            key = key or data.get("xi-api-key")
+            if key != "sk-eleven":
+                await ws.send_json({"message": "Invalid API key", "error": "invalid_api_key", "code": 1008})
+                await ws.close(code=1008, message=b"Invalid API key")
+                break
+            if data.get("text") != " ":
+                await ws.send_json({"message": "The first message must be a single space", "error": "invalid_request", "code": 1008})
+                await ws.close(code=1008, message=b"invalid first message")
+                break
+            if voice == "mock-timeout":
+                await ws.send_json({"message": "Have not received a new text input within the timeout of 20.0 seconds",
+                                    "error": "input_timeout_exceeded", "code": 1008})
+                await ws.close(code=1008, message=b"Have not received a new text input within the timeout of 20.0 seconds")
+                break
+            continue
+        text = data.get("text", "")
+        if text == "":
+            if buffered.strip():
+                await generate(buffered)
+            await ws.send_json({"isFinal": True})
+            await ws.close(code=1000)
+            break
+        buffered += text
+        if data.get("flush") or data.get("try_trigger_generation"):
+            await generate(buffered)
+            buffered = ""
+    return ws
+
+
 async def stats(request):
     return web.json_response({"requests": sum(attempts.values())})
 
@@ -437,6 +498,7 @@ app.router.add_get("/v1/models", models)
 app.router.add_get("/v1/listen", listen)
 app.router.add_post("/v1/speak", speak)
 app.router.add_get("/tts/websocket", cartesia_ws)
+app.router.add_get("/v1/text-to-speech/{voice}/stream-input", elevenlabs_ws)
 app.router.add_get("/_stats", stats)
 print("ready", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
