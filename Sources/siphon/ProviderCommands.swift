@@ -3,6 +3,9 @@ import Foundation
 import SiphonAgent
 import SiphonAnthropic
 import SiphonAudio
+import SiphonCartesia
+import SiphonDeepgram
+import SiphonElevenLabs
 import SiphonCore
 import SiphonOpenAI
 import SiphonProviderKit
@@ -22,15 +25,38 @@ enum ProviderFlags {
     }
 
     static func tts(_ provider: String, model: String?, voice: String?, baseURL: String?, env: Environment) throws -> any TextToSpeech {
-        guard provider == "openai" else { throw SiphonError(.configuration, "--provider: TTS providers here: openai") }
-        let c = try OpenAIConfiguration.preset("openai", baseURL: baseURL, environment: env, path: "--provider")
-        return try OpenAITTS(configuration: c, model: model ?? "gpt-4o-mini-tts", voice: voice ?? "alloy")
+        func key(_ variable: String) throws -> String {
+            try APIKey.resolve(explicit: nil, environment: env, variable: variable, provider: provider, path: "--provider")
+        }
+        switch provider {
+        case "openai":
+            let c = try OpenAIConfiguration.preset("openai", baseURL: baseURL, environment: env, path: "--provider")
+            return try OpenAITTS(configuration: c, model: model ?? "gpt-4o-mini-tts", voice: voice ?? "alloy")
+        case "deepgram":
+            return try DeepgramAuraTTS(apiKey: try key("DEEPGRAM_API_KEY"), model: model ?? "aura-2-thalia-en", sampleRate: 8000,
+                                       baseURL: baseURL ?? "https://api.deepgram.com")
+        case "cartesia":
+            guard let voice else { throw SiphonError(.configuration, "--voice (a Cartesia voice id) is required") }
+            return try CartesiaTTS(apiKey: try key("CARTESIA_API_KEY"), voiceID: voice, model: model ?? "sonic-2", baseURL: baseURL ?? "wss://api.cartesia.ai")
+        case "elevenlabs":
+            guard let voice else { throw SiphonError(.configuration, "--voice (an ElevenLabs voice id) is required") }
+            return try ElevenLabsTTS(apiKey: try key("ELEVEN_API_KEY"), voiceID: voice, model: model ?? "eleven_flash_v2_5", baseURL: baseURL ?? "wss://api.elevenlabs.io")
+        default:
+            throw SiphonError(.configuration, "--provider: TTS providers are openai, deepgram, cartesia, elevenlabs")
+        }
     }
 
-    static func stt(_ provider: String, model: String?, baseURL: String?, language: String?, env: Environment) throws -> OpenAISTT {
-        guard provider == "openai" || provider == "groq" else { throw SiphonError(.configuration, "--provider: STT providers here: openai, groq") }
-        let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
-        return OpenAISTT(configuration: c, model: model ?? (provider == "groq" ? "whisper-large-v3-turbo" : "gpt-4o-mini-transcribe"), language: language)
+    static func stt(_ provider: String, model: String?, baseURL: String?, language: String?, env: Environment) throws -> any SpeechToText {
+        switch provider {
+        case "openai", "groq":
+            let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
+            return OpenAISTT(configuration: c, model: model ?? (provider == "groq" ? "whisper-large-v3-turbo" : "gpt-4o-mini-transcribe"), language: language)
+        case "deepgram":
+            let key = try APIKey.resolve(explicit: nil, environment: env, variable: "DEEPGRAM_API_KEY", provider: provider, path: "--provider")
+            return try DeepgramSTT(apiKey: key, model: model ?? "nova-3", language: language, sampleRate: 8000, baseURL: baseURL ?? "wss://api.deepgram.com")
+        default:
+            throw SiphonError(.configuration, "--provider: STT providers are openai, groq, deepgram")
+        }
     }
 }
 
@@ -74,7 +100,7 @@ struct LLMCommand: AsyncParsableCommand {
 struct TTSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tts", abstract: "Synthesise text to a WAV file.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "openai.") var provider = "openai"
+    @Option(help: "openai, deepgram, cartesia or elevenlabs.") var provider = "openai"
     @Option(help: "Text to speak.") var text: String
     @Option(help: "Output WAV file.") var out: String
     @Option(help: "Model name.") var model: String?
@@ -109,7 +135,7 @@ struct TTSCommand: AsyncParsableCommand {
 struct STTCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stt", abstract: "Transcribe a WAV file.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "openai or groq.") var provider = "openai"
+    @Option(help: "openai, groq or deepgram.") var provider = "openai"
     @Option(name: .customLong("in"), help: "Input WAV file (PCM16 or G.711).") var input: String
     @Option(help: "Model name.") var model: String?
     @Option(help: "Language (ISO-639-1).") var language: String?
@@ -122,7 +148,21 @@ struct STTCommand: AsyncParsableCommand {
             let wav = try WAVFile.read(input)
             let stt = try ProviderFlags.stt(provider, model: model, baseURL: baseURL, language: language, env: env)
             do {
-                return try await stt.transcribe(wav.samples, sampleRate: wav.sampleRate)
+                if let batch = stt as? OpenAISTT { return try await batch.transcribe(wav.samples, sampleRate: wav.sampleRate) }
+                // A streaming recogniser hears the file as a call would: 20 ms frames at its rate.
+                let samples = try Resampler(from: wav.sampleRate, to: stt.sampleRate).process(wav.samples)
+                let stream = try await stt.open()
+                let n = AudioFrame.samplesPerFrame(stt.sampleRate)
+                for start in stride(from: 0, to: samples.count, by: n) {
+                    var chunk = Array(samples[start..<min(samples.count, start + n)])
+                    chunk += [Int16](repeating: 0, count: n - chunk.count)
+                    try await stream.send(AudioFrame(sampleRate: stt.sampleRate, samples: chunk), speech: true)
+                }
+                try await stream.flush()
+                await stream.close()
+                var finals: [String] = []
+                for try await t in stream.transcripts where t.isFinal { finals.append(t.text) }
+                return finals.joined(separator: " ")
             } catch let e as ProviderError {
                 throw SiphonError(.unavailable, "\(e)")
             }
