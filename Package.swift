@@ -164,6 +164,8 @@ let package = Package(
                 "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia", "SiphonElevenLabs",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -35,23 +35,20 @@ public struct AnthropicLLM: LanguageModel {
             return AsyncThrowingStream { c in
                 let task = Task {
                     var clock = started
-                    var decoder = SSEDecoder()
-                    var assembler = MessageStreamAssembler()
+                    var parser = MessagesStreamParser()
                     do {
-                        reading: for try await chunk in client.chunks(response) {
-                            for event in try decoder.feed(chunk.readableBytesView) {
-                                for e in try assembler.consume(event) {
-                                    clock.firstByte()
-                                    c.yield(e)
-                                    if case .usage(let p, let n) = e {
-                                        ProviderMetrics.usage("anthropic", .llm, unit: "prompt_tokens", Double(p))
-                                        ProviderMetrics.usage("anthropic", .llm, unit: "completion_tokens", Double(n))
-                                    }
+                        for try await chunk in client.chunks(response) {
+                            for e in try parser.feed(chunk.readableBytesView) {
+                                clock.firstByte()
+                                c.yield(e)
+                                if case .usage(let p, let n) = e {
+                                    ProviderMetrics.usage("anthropic", .llm, unit: "prompt_tokens", Double(p))
+                                    ProviderMetrics.usage("anthropic", .llm, unit: "completion_tokens", Double(n))
                                 }
-                                if assembler.stopped { break reading }
                             }
+                            if parser.isDone { break }
                         }
-                        guard assembler.stopped else {
+                        guard parser.isDone else {
                             throw ProviderError(provider: "anthropic", kind: .malformed, message: "the stream ended before message_stop")
                         }
                         clock.finish("anthropic", .llm)
@@ -123,9 +120,24 @@ public struct AnthropicLLM: LanguageModel {
     }
 }
 
+/// A Messages event stream, bytes in, events out; `isDone` after `message_stop`.
+public struct MessagesStreamParser: Sendable {
+    private var decoder = SSEDecoder()
+    private var assembler = MessageStreamAssembler()
+    public var isDone: Bool { assembler.stopped }
+
+    public init() {}
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [LLMEvent] {
+        var out: [LLMEvent] = []
+        for event in try decoder.feed(bytes) where !assembler.stopped { out += try assembler.consume(event) }
+        return out
+    }
+}
+
 /// The Messages stream's events in order: message_start, content blocks (start, deltas, stop),
 /// message_delta (usage so far), message_stop; `ping` anywhere; `error` after a 200.
-struct MessageStreamAssembler {
+struct MessageStreamAssembler: Sendable {
     private(set) var stopped = false
     private var inputTokens = 0
     private var blocks: [Int: (id: String, name: String, json: String)] = [:]

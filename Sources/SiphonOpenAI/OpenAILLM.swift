@@ -28,23 +28,20 @@ public struct OpenAILLM: LanguageModel {
             return AsyncThrowingStream { c in
                 let task = Task {
                     var clock = started
-                    var decoder = SSEDecoder()
-                    var assembler = ChatStreamAssembler(provider: provider)
+                    var parser = ChatCompletionStreamParser(provider: provider)
                     do {
-                        reading: for try await chunk in client.chunks(response) {
-                            for event in try decoder.feed(chunk.readableBytesView) {
-                                if event.data.hasPrefix("[DONE]") { assembler.done = true; break reading }
-                                for e in try assembler.consume(event.data) {
-                                    clock.firstByte()
-                                    c.yield(e)
-                                    if case .usage(let p, let n) = e {
-                                        ProviderMetrics.usage(provider, .llm, unit: "prompt_tokens", Double(p))
-                                        ProviderMetrics.usage(provider, .llm, unit: "completion_tokens", Double(n))
-                                    }
+                        for try await chunk in client.chunks(response) {
+                            for e in try parser.feed(chunk.readableBytesView) {
+                                clock.firstByte()
+                                c.yield(e)
+                                if case .usage(let p, let n) = e {
+                                    ProviderMetrics.usage(provider, .llm, unit: "prompt_tokens", Double(p))
+                                    ProviderMetrics.usage(provider, .llm, unit: "completion_tokens", Double(n))
                                 }
                             }
+                            if parser.isDone { break }
                         }
-                        for e in try assembler.finish() { c.yield(e) }
+                        for e in try parser.finish() { c.yield(e) }
                         clock.finish(provider, .llm)
                         c.finish()
                     } catch {
@@ -91,9 +88,34 @@ public struct OpenAILLM: LanguageModel {
     }
 }
 
+/// A Chat Completions event stream, bytes in, events out (SSE framing, `[DONE]`, chunks).
+public struct ChatCompletionStreamParser: Sendable {
+    private var decoder = SSEDecoder()
+    private var assembler: ChatStreamAssembler
+    public private(set) var isDone = false
+
+    public init(provider: String) { assembler = ChatStreamAssembler(provider: provider) }
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [LLMEvent] {
+        var out: [LLMEvent] = []
+        for event in try decoder.feed(bytes) where !isDone {
+            if event.data.hasPrefix("[DONE]") {
+                isDone = true
+                assembler.done = true
+            } else {
+                out += try assembler.consume(event.data)
+            }
+        }
+        return out
+    }
+
+    /// At the end of the body: the tool calls still held, or an error if the stream was cut short.
+    public mutating func finish() throws -> [LLMEvent] { try assembler.finish() }
+}
+
 /// Turns `chat.completion.chunk` payloads into events. Tool calls are handed out whole, once the
 /// model says it is done with them (`finish_reason`) or the stream ends.
-struct ChatStreamAssembler {
+struct ChatStreamAssembler: Sendable {
     let provider: String
     var done = false
     private var finished = false
