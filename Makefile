@@ -19,6 +19,7 @@ bench: deps
 	scripts/bench-media.sh
 	scripts/bench-sip.sh
 	scripts/bench-calls.sh
+	scripts/bench-providers.sh
 
 chaos: deps
 	scripts/chaos-run.sh

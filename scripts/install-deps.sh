@@ -31,10 +31,12 @@ fi
 PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
   pjsua2-python       # PJSIP, the main SIP interop peer
-  livekit-api         # LiveKit's token verifier, behind the preflight test's Twirp stand-in
+  livekit-api         # LiveKit's token verifier and livekit-protocol's messages, behind the Twirp stand-in
   pyyaml jsonschema   # Compose files checked against the Compose Specification schema
   kubernetes-validate # Kubernetes manifests checked against the Kubernetes schemas (offline)
   prometheus-client   # its parser checks what /metrics serves
+  aiohttp             # the provider stand-ins (HTTP, SSE and WebSocket servers)
+  openai anthropic deepgram-sdk cartesia elevenlabs  # official SDKs prove the stand-ins faithful
 )
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
