@@ -32,33 +32,18 @@ public struct AnthropicLLM: LanguageModel {
         return Retrier.stream(retry) { _ in
             let started = RequestClock()
             let response = try await client.send("/v1/messages", headers: headers, body: body)
-            return AsyncThrowingStream { c in
-                let task = Task {
-                    var clock = started
-                    var parser = MessagesStreamParser()
-                    do {
-                        for try await chunk in client.chunks(response) {
-                            for e in try parser.feed(chunk.readableBytesView) {
-                                clock.firstByte()
-                                c.yield(e)
-                                if case .usage(let p, let n) = e {
-                                    ProviderMetrics.usage("anthropic", .llm, unit: "prompt_tokens", Double(p))
-                                    ProviderMetrics.usage("anthropic", .llm, unit: "completion_tokens", Double(n))
-                                }
-                            }
-                            if parser.isDone { break }
-                        }
-                        guard parser.isDone else {
-                            throw ProviderError(provider: "anthropic", kind: .malformed, message: "the stream ended before message_stop")
-                        }
-                        clock.finish("anthropic", .llm)
-                        c.finish()
-                    } catch {
-                        clock.finish("anthropic", .llm, error: error)
-                        c.finish(throwing: error)
+            return ProviderStream.make("anthropic", .llm, started: started) { emit in
+                var parser = MessagesStreamParser()
+                for try await chunk in client.chunks(response) {
+                    for e in try parser.feed(chunk.readableBytesView) {
+                        emit(e)
+                        LLMUsage.record(e, provider: "anthropic")
                     }
+                    if parser.isDone { break }
                 }
-                c.onTermination = { _ in task.cancel() }
+                guard parser.isDone else {
+                    throw ProviderError(provider: "anthropic", kind: .malformed, message: "the stream ended before message_stop")
+                }
             }
         }
     }

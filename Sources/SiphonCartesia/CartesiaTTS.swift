@@ -58,32 +58,18 @@ public struct CartesiaTTS: TextToSpeech {
                         try JSONSerialization.data(withJSONObject: end, options: [.sortedKeys])].map { String(decoding: $0, as: UTF8.self) }
         let chunks = try await connection.start(contextID, messages: messages)
         let rate = sampleRate, mulaw = output == .mulaw8k, connection = self.connection
-        return AsyncThrowingStream { c in
-            let task = Task {
-                var clock = RequestClock()
-                var framer = PCMFramer(sampleRate: rate)
-                do {
-                    for try await bytes in chunks {
-                        let frames = mulaw ? framer.feed(samples: bytes.map(G711.ulawDecode)) : framer.feed(bytes)
-                        for f in frames {
-                            clock.firstByte()
-                            c.yield(f)
-                        }
-                    }
-                    if let last = framer.finish() { c.yield(last) }
-                    ProviderMetrics.usage("cartesia", .tts, unit: "characters", Double(text.count))
-                    clock.finish("cartesia", .tts)
-                    c.finish()
-                } catch {
-                    clock.finish("cartesia", .tts, error: error)
-                    c.finish(throwing: error)
+        return ProviderStream.make("cartesia", .tts) { emit in
+            var framer = PCMFramer(sampleRate: rate)
+            try await withTaskCancellationHandler {
+                for try await bytes in chunks {
+                    for f in mulaw ? framer.feed(samples: bytes.map(G711.ulawDecode)) : framer.feed(bytes) { emit(f) }
                 }
-            }
-            c.onTermination = { reason in
-                task.cancel()
+            } onCancel: {
                 // Barge-in: tell Cartesia to stop generating this context.
-                if case .cancelled = reason { Task { await connection.cancel(contextID) } }
+                Task { await connection.cancel(contextID) }
             }
+            if let last = framer.finish() { emit(last) }
+            ProviderMetrics.usage("cartesia", .tts, unit: "characters", Double(text.count))
         }
     }
 }

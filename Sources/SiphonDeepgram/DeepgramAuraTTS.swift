@@ -28,32 +28,7 @@ public struct DeepgramAuraTTS: TextToSpeech {
     public func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
         let body = try JSONSerialization.data(withJSONObject: ["text": text])
         let path = "/v1/speak?model=\(model)&encoding=linear16&sample_rate=\(sampleRate)&container=none"
-        let client = self.client, rate = sampleRate, headers = [("Authorization", "Token \(apiKey)"), ("Content-Type", "application/json")]
-        return Retrier.stream(retry) { _ in
-            let started = RequestClock()
-            let response = try await client.send(path, headers: headers, body: body)
-            return AsyncThrowingStream { c in
-                let task = Task {
-                    var clock = started
-                    var framer = PCMFramer(sampleRate: rate)
-                    do {
-                        for try await chunk in client.chunks(response) {
-                            for f in framer.feed(chunk.readableBytesView) {
-                                clock.firstByte()
-                                c.yield(f)
-                            }
-                        }
-                        if let last = framer.finish() { c.yield(last) }
-                        ProviderMetrics.usage("deepgram", .tts, unit: "characters", Double(text.count))
-                        clock.finish("deepgram", .tts)
-                        c.finish()
-                    } catch {
-                        clock.finish("deepgram", .tts, error: error)
-                        c.finish(throwing: error)
-                    }
-                }
-                c.onTermination = { _ in task.cancel() }
-            }
-        }
+        return ProviderStream.pcmSpeech(client: client, path: path, headers: [("Authorization", "Token \(apiKey)"), ("Content-Type", "application/json")],
+                                        body: body, sampleRate: sampleRate, characters: text.count, retry: retry)
     }
 }

@@ -25,31 +25,16 @@ public struct OpenAILLM: LanguageModel {
         return Retrier.stream(configuration.retry) { _ in
             let started = RequestClock()
             let response = try await client.send("/chat/completions", headers: headers + [("Accept", "text/event-stream")], body: body)
-            return AsyncThrowingStream { c in
-                let task = Task {
-                    var clock = started
-                    var parser = ChatCompletionStreamParser(provider: provider)
-                    do {
-                        for try await chunk in client.chunks(response) {
-                            for e in try parser.feed(chunk.readableBytesView) {
-                                clock.firstByte()
-                                c.yield(e)
-                                if case .usage(let p, let n) = e {
-                                    ProviderMetrics.usage(provider, .llm, unit: "prompt_tokens", Double(p))
-                                    ProviderMetrics.usage(provider, .llm, unit: "completion_tokens", Double(n))
-                                }
-                            }
-                            if parser.isDone { break }
-                        }
-                        for e in try parser.finish() { c.yield(e) }
-                        clock.finish(provider, .llm)
-                        c.finish()
-                    } catch {
-                        clock.finish(provider, .llm, error: error)
-                        c.finish(throwing: error)
+            return ProviderStream.make(provider, .llm, started: started) { emit in
+                var parser = ChatCompletionStreamParser(provider: provider)
+                for try await chunk in client.chunks(response) {
+                    for e in try parser.feed(chunk.readableBytesView) {
+                        emit(e)
+                        LLMUsage.record(e, provider: provider)
                     }
+                    if parser.isDone { break }
                 }
-                c.onTermination = { _ in task.cancel() }
+                for e in try parser.finish() { emit(e) }
             }
         }
     }

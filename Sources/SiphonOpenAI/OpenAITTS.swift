@@ -32,36 +32,7 @@ public struct OpenAITTS: TextToSpeech {
         if let speed { body["speed"] = speed }
         if let instructions { body["instructions"] = instructions }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let client = self.client, headers = configuration.headers + [("Accept", "application/octet-stream")], provider = configuration.provider
-        let rate = sampleRate
-        return Retrier.stream(configuration.retry) { _ in
-            let started = RequestClock()
-            let response = try await client.send("/audio/speech", headers: headers, body: data)
-            return AsyncThrowingStream { c in
-                let task = Task {
-                    var clock = started
-                    var framer = PCMFramer(sampleRate: rate)
-                    var samples = 0
-                    do {
-                        for try await chunk in client.chunks(response) {
-                            for f in framer.feed(chunk.readableBytesView) {
-                                clock.firstByte()
-                                samples += f.samples.count
-                                c.yield(f)
-                            }
-                        }
-                        if let last = framer.finish() { samples += last.samples.count; c.yield(last) }
-                        ProviderMetrics.usage(provider, .tts, unit: "characters", Double(text.count))
-                        ProviderMetrics.usage(provider, .tts, unit: "audio_seconds", Double(samples) / Double(rate))
-                        clock.finish(provider, .tts)
-                        c.finish()
-                    } catch {
-                        clock.finish(provider, .tts, error: error)
-                        c.finish(throwing: error)
-                    }
-                }
-                c.onTermination = { _ in task.cancel() }
-            }
-        }
+        return ProviderStream.pcmSpeech(client: client, path: "/audio/speech", headers: configuration.headers + [("Accept", "application/octet-stream")],
+                                        body: data, sampleRate: sampleRate, characters: text.count, retry: configuration.retry)
     }
 }

@@ -1,4 +1,5 @@
 import Metrics
+import SiphonAgent
 
 /// Per request, for cost and latency reporting: time to first byte/token, duration, and the units
 /// providers bill by (tokens, characters, audio seconds). Exported as Prometheus series with the
@@ -34,5 +35,14 @@ public struct RequestClock: Sendable {
     public func finish(_ provider: String, _ capability: ProviderMetrics.Capability, error: (any Error)? = nil) {
         let outcome = error.map { ($0 as? ProviderError)?.kind.rawValue ?? "error" } ?? "ok"
         ProviderMetrics.request(provider, capability, firstByte: firstByteAt, total: elapsed, outcome: outcome)
+    }
+}
+
+/// Token counts from an LLM's usage event, for cost reporting.
+public enum LLMUsage {
+    public static func record(_ event: LLMEvent, provider: String) {
+        guard case .usage(let prompt, let completion) = event else { return }
+        ProviderMetrics.usage(provider, .llm, unit: "prompt_tokens", Double(prompt))
+        ProviderMetrics.usage(provider, .llm, unit: "completion_tokens", Double(completion))
     }
 }
