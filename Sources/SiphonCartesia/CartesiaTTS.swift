@@ -184,3 +184,17 @@ public enum CartesiaPlugins {
         return r
     }
 }
+
+extension CartesiaTTS {
+    /// The smallest authenticated request (`GET /voices?limit=1` on the REST API).
+    public static func check(apiKey: String, baseURL: String = "https://api.cartesia.ai") async throws -> Duration {
+        let client = ProviderHTTPClient(provider: "cartesia", baseURL: baseURL) { status, body, headers in
+            CartesiaConnection.handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
+        }
+        let started = ContinuousClock.now
+        let response = try await client.send("/voices?limit=1", method: .GET,
+                                             headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", version)], body: nil)
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return ContinuousClock.now - started
+    }
+}

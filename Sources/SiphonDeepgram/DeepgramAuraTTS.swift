@@ -32,3 +32,13 @@ public struct DeepgramAuraTTS: TextToSpeech {
                                         body: body, sampleRate: sampleRate, characters: text.count, retry: retry)
     }
 }
+
+extension DeepgramAuraTTS {
+    /// The smallest authenticated request (`GET /v1/projects`).
+    public func check() async throws -> Duration {
+        let started = ContinuousClock.now
+        let response = try await client.send("/v1/projects", method: .GET, headers: [("Authorization", "Token \(apiKey)")], body: nil)
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return ContinuousClock.now - started
+    }
+}

@@ -177,10 +177,13 @@ struct ProvidersCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check each configured provider's key with its smallest authenticated request.",
-            discussion: "A provider is configured when its key variable is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, …). Exit 1 if any fails.")
+            discussion: "A provider is configured when its key variable is set (OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPGRAM_API_KEY, CARTESIA_API_KEY, ELEVEN_API_KEY, GROQ_API_KEY, …). Exit 1 if any fails.")
         @OptionGroup var common: CommonOptions
         @Option(help: "Check this OpenAI-compatible base URL instead of the preset's (with OPENAI_API_KEY).") var openaiBaseURL: String?
         @Option(help: "Anthropic base URL.") var anthropicBaseURL: String?
+        @Option(help: "Deepgram base URL.") var deepgramBaseURL: String?
+        @Option(help: "Cartesia base URL (REST).") var cartesiaBaseURL: String?
+        @Option(help: "ElevenLabs base URL (REST).") var elevenlabsBaseURL: String?
         @Flag(help: "JSON output.") var json = false
 
         struct Row: Encodable {
@@ -213,6 +216,15 @@ struct ProvidersCommand: AsyncParsableCommand {
             }
             if let key = env["ANTHROPIC_API_KEY"] {
                 await record("anthropic") { try await AnthropicLLM(model: "-", apiKey: key, baseURL: anthropicBaseURL ?? "https://api.anthropic.com").check() }
+            }
+            if let key = env["DEEPGRAM_API_KEY"] {
+                await record("deepgram") { try await DeepgramAuraTTS(apiKey: key, baseURL: deepgramBaseURL ?? "https://api.deepgram.com").check() }
+            }
+            if let key = env["CARTESIA_API_KEY"] {
+                await record("cartesia") { try await CartesiaTTS.check(apiKey: key, baseURL: cartesiaBaseURL ?? "https://api.cartesia.ai") }
+            }
+            if let key = env["ELEVEN_API_KEY"] ?? env["ELEVENLABS_API_KEY"] {
+                await record("elevenlabs") { try await ElevenLabsTTS.check(apiKey: key, baseURL: elevenlabsBaseURL ?? "https://api.elevenlabs.io") }
             }
             if json {
                 printJSON(rows)

@@ -48,9 +48,11 @@ struct ProviderTests {
 
     @Test func theStandInsAreFaithfulToTheOfficialSDKs() async throws {
         let peer = try await ProviderPeer()
-        let out = try Repository.run(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
+        // Bounded: an SDK that never returns must fail the test, not hang the run.
+        let out = try Repository.run("/usr/bin/timeout", ["120", Repository.python,
+                                                          Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 23, "\(out)")
+        #expect(checks.count == 26, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 
@@ -154,6 +156,25 @@ struct ProviderTests {
         #expect(samples == 6_240)  // 0.25 s at 24 kHz, in whole 20 ms frames
     }
 
+    @Test func aRecogniserThatFailsMidCallIsReplacedAndTheCallGoesOn() async throws {
+        let peer = try await ProviderPeer()
+        // Deepgram's socket fails on the first audio (close 1011); OpenAI's per-utterance STT takes over.
+        let stt = FallbackSTT([try DeepgramSTT(apiKey: "dg-test", model: "mock-error", baseURL: "ws://127.0.0.1:\(peer.port)"),
+                               OpenAISTT(configuration: openAI(peer), model: "mock-stt")])
+        let stream = try await stt.open()
+        let quiet = AudioFrame.silence(sampleRate: 8000)
+        try await stream.send(quiet, speech: false)
+        try await Task.sleep(for: .milliseconds(300))  // the failure reaches the chain, which opens the next recogniser
+        for f in Self.speech(rate: 8000, seconds: 1.0) { try await stream.send(f, speech: true) }
+        try await stream.send(quiet, speech: false)
+        try await stream.flush()
+        await stream.close()
+        var texts: [String] = []
+        for try await t in stream.transcripts where t.isFinal { texts.append(t.text) }
+        // Exactly the speech: the quiet frame before it went to the recogniser that failed.
+        #expect(texts == ["heard 1.00 seconds at 8000 Hz"], "\(texts)")
+    }
+
     @Test func theCircuitOpensAfterRepeatedServerFailuresAndSparesTheProvider() async throws {
         let peer = try await ProviderPeer()
         let llm = OpenAILLM(configuration: openAI(peer, retries: 0), model: "mock-503")
@@ -248,7 +269,8 @@ struct ProviderTests {
 
     @Test func commandsTryProvidersByHand() async throws {
         let peer = try await ProviderPeer()
-        let env = ["OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test"]
+        let env = ["OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test", "DEEPGRAM_API_KEY": "dg-test", "CARTESIA_API_KEY": "sk-cartesia",
+                   "ELEVEN_API_KEY": "sk-eleven"]
         let base = ["--env-file", "", "--base-url", peer.openAIBase]
         let (s1, o1, _) = try SiphonProcess.run(["llm", "--model", "mock-ok"] + base + ["hi"], redis: nil, environment: env)
         #expect(s1 == 0 && o1 == "Hello there! How can I help?\n", "\(o1)")
@@ -260,12 +282,17 @@ struct ProviderTests {
         #expect(s3 == 0 && o3.contains("0.56 s at 24000 Hz"), "\(o3)\(e3)")
         let (s4, o4, _) = try SiphonProcess.run(["stt", "--model", "mock-stt", "--in", wav] + base, redis: nil, environment: env)
         #expect(s4 == 0 && o4 == "heard 0.56 seconds at 24000 Hz\n", "\(o4)")
-        let check = ["providers", "check", "--json", "--env-file", "", "--openai-base-url", peer.openAIBase, "--anthropic-base-url", peer.anthropicBase]
+        let check = ["providers", "check", "--json", "--env-file", "", "--openai-base-url", peer.openAIBase, "--anthropic-base-url", peer.anthropicBase,
+                     "--deepgram-base-url", peer.anthropicBase, "--cartesia-base-url", peer.anthropicBase, "--elevenlabs-base-url", peer.anthropicBase]
         let (s5, o5, _) = try SiphonProcess.run(check, redis: nil, environment: env)
         let rows = (try JSONSerialization.jsonObject(with: Data(o5.utf8))) as? [[String: Any]] ?? []
-        #expect(s5 == 0 && rows.map { $0["provider"] as? String } == ["openai", "anthropic"] && rows.allSatisfy { $0["status"] as? String == "ok" }, "\(o5)")
-        let (s6, o6, _) = try SiphonProcess.run(check, redis: nil, environment: ["OPENAI_API_KEY": "sk-revoked", "ANTHROPIC_API_KEY": "sk-ant-test"])
-        #expect(s6 == 1 && o6.contains("invalid key") && !o6.contains("sk-revoked"), "\(o6)")
+        #expect(s5 == 0 && rows.map { $0["provider"] as? String } == ["openai", "anthropic", "deepgram", "cartesia", "elevenlabs"]
+                && rows.allSatisfy { $0["status"] as? String == "ok" }, "\(o5)")
+        var revoked = env
+        (revoked["OPENAI_API_KEY"], revoked["CARTESIA_API_KEY"]) = ("sk-revoked", "sk-revoked-too")
+        let (s6, o6, _) = try SiphonProcess.run(check, redis: nil, environment: revoked)
+        let bad = ((try JSONSerialization.jsonObject(with: Data(o6.utf8))) as? [[String: Any]] ?? []).filter { $0["status"] as? String == "invalid key" }
+        #expect(s6 == 1 && bad.map { $0["provider"] as? String } == ["openai", "cartesia"] && !o6.contains("sk-revoked"), "\(o6)")
         let (s7, _, e7) = try SiphonProcess.run(["llm", "--model", "mock-quota"] + base + ["hi"], redis: nil, environment: env)
         #expect(s7 != 0 && e7.contains("quota_exceeded"), "\(e7)")
         let (s8, _, e8) = try SiphonProcess.run(["llm", "--env-file", "", "hi"], redis: nil, environment: ["OPENAI_API_KEY": ""])

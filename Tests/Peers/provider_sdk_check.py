@@ -238,6 +238,24 @@ def elevenlabs_realtime():
     return len(audio) == int(0.05 * 5 * 8000) + int(0.05 * 6 * 8000), len(audio)
 
 
+def elevenlabs_models():
+    from elevenlabs.client import ElevenLabs
+    ids = [m.model_id for m in ElevenLabs(api_key="sk-eleven", base_url=base).models.list()]
+    return ids == ["eleven_flash_v2_5"], ids
+
+
+def deepgram_projects():
+    projects = deepgram_client().manage.v1.projects.list().projects
+    return [p.project_id for p in projects] == ["p-1"], projects
+
+
+def cartesia_voices():
+    from cartesia import Cartesia
+    page = Cartesia(api_key="sk-cartesia", base_url=base, max_retries=0).voices.list(limit=1)
+    ids = [v.id for v in page.data]  # the first page only: iterating pages is the SDK's business
+    return ids == ["voice-1"], ids
+
+
 def elevenlabs_timeout():
     from elevenlabs.client import ElevenLabs
     from elevenlabs.core.api_error import ApiError

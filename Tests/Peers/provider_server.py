@@ -250,6 +250,10 @@ async def messages(request):
 
 async def models(request):
     """The smallest authenticated request each API offers (what `siphon providers check` sends)."""
+    if "xi-api-key" in request.headers:  # ElevenLabs
+        if request.headers["xi-api-key"] != "sk-eleven":
+            return web.json_response({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401)
+        return web.json_response([{"model_id": "eleven_flash_v2_5", "name": "Eleven Flash v2.5", "can_do_text_to_speech": True}])
     if request.headers.get("anthropic-version"):
         if (request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")) != "sk-ant-test":
             return anthropic_error(401, "authentication_error", "invalid x-api-key")
@@ -485,6 +489,22 @@ async def elevenlabs_ws(request):
     return ws
 
 
+async def projects(request):
+    if request.headers.get("Authorization") != "Token dg-test":
+        return dg_refuse(401, "INVALID_AUTH", "Invalid credentials.")
+    return web.json_response({"projects": [{"project_id": "p-1", "name": "Siphon"}]})
+
+
+async def voices(request):
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ") or request.headers.get("X-API-Key")
+    if key != "sk-cartesia":
+        return web.json_response({"error_code": "unauthorized", "title": "Unauthorized", "message": "Invalid API key"}, status=401)
+    if not request.headers.get("Cartesia-Version"):
+        return web.json_response({"error_code": "missing_version", "message": "Cartesia-Version is required"}, status=400)
+    return web.json_response({"data": [{"id": "voice-1", "name": "Katie", "description": "", "is_public": True, "is_owner": False,
+                                         "language": "en", "created_at": "2025-01-01T00:00:00Z"}], "has_more": False, "next_page": None})
+
+
 async def stats(request):
     return web.json_response({"requests": sum(attempts.values())})
 
@@ -496,6 +516,8 @@ app.router.add_post("/v1/audio/transcriptions", transcriptions)
 app.router.add_post("/v1/messages", messages)
 app.router.add_get("/v1/models", models)
 app.router.add_get("/v1/listen", listen)
+app.router.add_get("/v1/projects", projects)
+app.router.add_get("/voices", voices)
 app.router.add_post("/v1/speak", speak)
 app.router.add_get("/tts/websocket", cartesia_ws)
 app.router.add_get("/v1/text-to-speech/{voice}/stream-input", elevenlabs_ws)
