@@ -89,6 +89,7 @@ public final class RTPSession: Sendable {
         var stats = Statistics()
         var lastSR: (ntpMiddle: UInt32, received: ContinuousClock.Instant)?
         var remoteSSRC: UInt32?
+        var pipelineRate = 16000
     }
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "siphon.rtp"),
@@ -97,12 +98,27 @@ public final class RTPSession: Sendable {
         self.logger = logger
         self.group = group
         ssrc = UInt32.random(in: 1...UInt32.max)
-        state = Mutex(State())
+        var initial = State()
+        initial.pipelineRate = configuration.pipelineRate
+        state = Mutex(initial)
         (incoming, incomingSink) = AsyncStream<AudioFrame>.makeStream(bufferingPolicy: .bufferingNewest(50))
         (dtmf, dtmfSink) = AsyncStream<Character>.makeStream()
     }
 
     public var localPort: Int { state.withLock { $0.localPort } }
+
+    /// The rate frames are delivered and accepted at for this call.
+    public var pipelineRate: Int { state.withLock { $0.pipelineRate } }
+
+    /// Sets the call's pipeline rate before the media clock starts: a G.711 call runs at 8 kHz
+    /// end to end, so audio already at the line's rate (8 kHz STT, μ-law TTS) is never resampled.
+    public func setPipelineRate(_ rate: Int) throws {
+        guard [8000, 16000, 24000, 48000].contains(rate) else { throw SiphonError.invalid("pipeline rate \(rate) is not 8, 16, 24 or 48 kHz") }
+        try state.withLock { s in
+            guard !s.running, s.recorder == nil else { throw SiphonError(.conflict, "the pipeline rate is set before the media clock starts") }
+            s.pipelineRate = rate
+        }
+    }
     public var statistics: Statistics { state.withLock { s in var st = s.stats; st.jitter = s.jitter?.statistics ?? .init(); return st } }
     /// Frames queued for sending (40 ms = 2 frames, etc.).
     public var queuedFrames: Int { state.withLock { $0.outbound.count } }
@@ -195,13 +211,16 @@ public final class RTPSession: Sendable {
     /// Records both directions, one 20 ms frame each per tick: received left, sent right (on a
     /// worker: caller left, agent right).
     public func record(to path: String) throws {
-        let writer = try WAVStreamWriter(path: path, sampleRate: configuration.pipelineRate, channels: 2)
+        let writer = try WAVStreamWriter(path: path, sampleRate: pipelineRate, channels: 2)
         state.withLock { $0.recorder = writer }
     }
 
     /// Runs the 20 ms clock until `stop()` or cancellation.
     public func run() async {
-        state.withLock { $0.running = true }
+        let pipelineRate = state.withLock { s in
+            s.running = true
+            return s.pipelineRate
+        }
         var codec: (any MediaCodec)?
         var codecName = ""
         var toPipeline: Resampler?
@@ -210,16 +229,16 @@ public final class RTPSession: Sendable {
         var tick = 0
         let clock = ContinuousClock()
         var deadline = clock.now
-        let pipelineSamples = configuration.pipelineRate / 50
+        let pipelineSamples = pipelineRate / 50
         while !Task.isCancelled, state.withLock({ $0.running }) {
             deadline = deadline.advanced(by: .milliseconds(20))
             let parameters = state.withLock { $0.parameters }
             if let p = parameters, p.codec != codecName {
                 codecName = p.codec
-                codec = try? Self.makeCodec(p.codec, pipelineRate: configuration.pipelineRate)
-                if let c = codec, c.sampleRate != configuration.pipelineRate {
-                    toPipeline = try? Resampler(from: c.sampleRate, to: configuration.pipelineRate)
-                    fromPipeline = try? Resampler(from: configuration.pipelineRate, to: c.sampleRate)
+                codec = try? Self.makeCodec(p.codec, pipelineRate: pipelineRate)
+                if let c = codec, c.sampleRate != pipelineRate {
+                    toPipeline = try? Resampler(from: c.sampleRate, to: pipelineRate)
+                    fromPipeline = try? Resampler(from: pipelineRate, to: c.sampleRate)
                 } else {
                     toPipeline = nil
                     fromPipeline = nil
@@ -245,7 +264,7 @@ public final class RTPSession: Sendable {
                     state.withLock { $0.stats.framesPlayed += 1 }
                 }
             }
-            incomingSink.yield(AudioFrame(sampleRate: configuration.pipelineRate, samples: frame))
+            incomingSink.yield(AudioFrame(sampleRate: pipelineRate, samples: frame))
             // Sending: one frame out.
             state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
             if let codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: fromPipeline) }

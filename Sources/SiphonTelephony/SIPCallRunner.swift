@@ -151,6 +151,9 @@ public struct SIPCallRunner: CallRunner {
                           resume: Bool) async throws -> CallEnd {
         let service = self.service
         let policy = service.configuration.policy
+        // Narrowband calls run the whole pipeline at the line's 8 kHz (see TelephonyService.pipelineRate(for:)).
+        try media.setPipelineRate(TelephonyService.pipelineRate(for: await sipCall.media?.codec))
+        let pipelineRate = media.pipelineRate
         await sipCall.setOfferHandler { offer in
             let (answer, negotiated) = try SDPNegotiator.answer(offer, policy: policy, address: service.configuration.advertisedHost, port: port,
                                                                  sessionID: UInt64.random(in: 1...(1 << 40)), version: 2)
@@ -167,7 +170,7 @@ public struct SIPCallRunner: CallRunner {
         }
         let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)
         let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call),
-                                        pipelineRate: TelephonyService.pipelineRate, logger: call.logger)
+                                        pipelineRate: pipelineRate, logger: call.logger)
         let (digits, digitSink) = AsyncStream<Character>.makeStream()
         let remoteEnd = RemoteEnd()
         let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in

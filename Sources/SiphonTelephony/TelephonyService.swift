@@ -19,7 +19,15 @@ public final class TelephonyService: Sendable {
     let logger: Logger
     private let pending = Mutex<[String: PendingIncoming]>([:])
     private let worker = Mutex<Worker?>(nil)
+    /// The agent pipeline's rate for wideband calls (Opus).
     static let pipelineRate = 16000
+
+    /// G.711 calls run at 8 kHz end to end: the VAD is tuned for it, and STT and TTS that speak
+    /// the line's rate (Deepgram at 8 kHz, Cartesia and ElevenLabs μ-law) are never resampled.
+    /// Wideband codecs keep 16 kHz.
+    static func pipelineRate(for codec: AudioCodec?) -> Int {
+        codec?.clockRate == 8000 ? 8000 : pipelineRate
+    }
 
     struct PendingIncoming: @unchecked Sendable {
         let call: IncomingCall

@@ -195,8 +195,8 @@ struct Preflight {
 
     // MARK: codecs
 
-    /// The trunk side is G.711 at 8 kHz (or Opus at 48 kHz); the pipeline runs at 16 kHz; each STT and
-    /// TTS rate must be one the resampler converts from and to.
+    /// The trunk side is G.711 at 8 kHz (or Opus at 48 kHz); a G.711 call's pipeline runs at 8 kHz
+    /// (Opus: 16 kHz); each STT and TTS rate must be one the resampler converts from and to.
     func checkCodecs() -> [CheckResult] {
         let agents: [Agent]
         do {
@@ -204,7 +204,7 @@ struct Preflight {
         } catch {
             return [.skip("codecs", "the agent configuration did not load (see the environment checks)")]
         }
-        let pipeline = 16000
+        let pipeline = 8000  // G.711, what carriers send
         return agents.map { a in
             let rates = [("STT", a.stt.sampleRate), ("TTS", a.tts.sampleRate)]
             let bad = rates.filter { !Resampler.supportedRates.contains($0.1) }
@@ -212,7 +212,7 @@ struct Preflight {
                 return .fail("codecs \(a.name)", bad.map { "\($0.0) at \($0.1) Hz" }.joined(separator: ", ") + " cannot be resampled",
                              fix: "use \(Resampler.supportedRates.sorted().map(String.init).joined(separator: "/")) Hz")
             }
-            let path = "trunk PCMU/PCMA 8 kHz ↔ pipeline \(pipeline / 1000) kHz; STT \(a.stt.sampleRate) Hz"
+            let path = "trunk PCMU/PCMA and pipeline \(pipeline / 1000) kHz; STT \(a.stt.sampleRate) Hz"
                 + (a.stt.sampleRate == pipeline ? " (no resampling)" : " (resampled)") + "; TTS \(a.tts.sampleRate) Hz"
                 + (a.tts.sampleRate == pipeline ? " (no resampling)" : " (resampled)")
             if a.tts.sampleRate < 8000 || a.stt.sampleRate < 8000 {
