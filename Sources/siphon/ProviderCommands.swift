@@ -186,46 +186,11 @@ struct ProvidersCommand: AsyncParsableCommand {
         @Option(help: "ElevenLabs base URL (REST).") var elevenlabsBaseURL: String?
         @Flag(help: "JSON output.") var json = false
 
-        struct Row: Encodable {
-            var provider: String
-            var status: String
-            var latencyMs: Int?
-            var detail: String
-            enum CodingKeys: String, CodingKey { case provider, status, latencyMs = "latency_ms", detail }
-        }
-
         func run() async throws {
             let env = try common.environment()
             _ = common.bootstrapLogging(env, label: "siphon.providers")
-            var rows: [Row] = []
-            func record(_ provider: String, _ check: () async throws -> Duration) async {
-                do {
-                    let took = try await check()
-                    rows.append(Row(provider: provider, status: "ok", latencyMs: Int((took.seconds * 1000).rounded()), detail: "key accepted"))
-                } catch let e as ProviderError {
-                    let status = e.kind == .authentication || e.kind == .permission ? "invalid key" : "failed"
-                    rows.append(Row(provider: provider, status: status, latencyMs: nil, detail: "\(e)"))
-                } catch {
-                    rows.append(Row(provider: provider, status: "failed", latencyMs: nil, detail: "\(error)"))
-                }
-            }
-            for (name, preset) in OpenAIConfiguration.presets.sorted(by: { $0.key < $1.key }) {
-                guard let variable = preset.keyVariable, env[variable] != nil else { continue }
-                let base = name == "openai" ? openaiBaseURL : nil
-                await record(name) { try await OpenAIConfiguration.preset(name, baseURL: base, environment: env).check() }
-            }
-            if let key = env["ANTHROPIC_API_KEY"] {
-                await record("anthropic") { try await AnthropicLLM(model: "-", apiKey: key, baseURL: anthropicBaseURL ?? "https://api.anthropic.com").check() }
-            }
-            if let key = env["DEEPGRAM_API_KEY"] {
-                await record("deepgram") { try await DeepgramAuraTTS(apiKey: key, baseURL: deepgramBaseURL ?? "https://api.deepgram.com").check() }
-            }
-            if let key = env["CARTESIA_API_KEY"] {
-                await record("cartesia") { try await CartesiaTTS.check(apiKey: key, baseURL: cartesiaBaseURL ?? "https://api.cartesia.ai") }
-            }
-            if let key = env["ELEVEN_API_KEY"] ?? env["ELEVENLABS_API_KEY"] {
-                await record("elevenlabs") { try await ElevenLabsTTS.check(apiKey: key, baseURL: elevenlabsBaseURL ?? "https://api.elevenlabs.io") }
-            }
+            let rows = await ProviderChecks(env: env, baseURLs: ["openai": openaiBaseURL, "anthropic": anthropicBaseURL, "deepgram": deepgramBaseURL,
+                                                                "cartesia": cartesiaBaseURL, "elevenlabs": elevenlabsBaseURL].compactMapValues { $0 }).run()
             if json {
                 printJSON(rows)
             } else if rows.isEmpty {
@@ -235,6 +200,60 @@ struct ProvidersCommand: AsyncParsableCommand {
             }
             if rows.contains(where: { $0.status != "ok" }) { throw ExitCode(1) }
         }
+    }
+}
+
+/// Each provider whose key is set, asked its smallest authenticated request (`siphon providers
+/// check` and `siphon preflight`).
+struct ProviderChecks {
+    struct Row: Encodable {
+        var provider: String
+        var status: String
+        var latencyMs: Int?
+        var detail: String
+        enum CodingKeys: String, CodingKey { case provider, status, latencyMs = "latency_ms", detail }
+    }
+
+    let env: Environment
+    /// Per provider, a base URL instead of the public endpoint (else `<PROVIDER>_BASE_URL`, the
+    /// variable the official SDKs read, e.g. `OPENAI_BASE_URL` for a proxy or a compatible server).
+    var baseURLs: [String: String] = [:]
+
+    func run() async -> [Row] {
+        var baseURLs = self.baseURLs
+        for name in ["openai", "anthropic", "deepgram", "cartesia", "elevenlabs"] where baseURLs[name] == nil {
+            baseURLs[name] = env["\(name.uppercased())_BASE_URL"]
+        }
+        var rows: [Row] = []
+        func record(_ provider: String, _ check: () async throws -> Duration) async {
+            do {
+                let took = try await check()
+                rows.append(Row(provider: provider, status: "ok", latencyMs: Int((took.seconds * 1000).rounded()), detail: "key accepted"))
+            } catch let e as ProviderError {
+                let status = e.kind == .authentication || e.kind == .permission ? "invalid key" : "failed"
+                rows.append(Row(provider: provider, status: status, latencyMs: nil, detail: "\(e)"))
+            } catch {
+                rows.append(Row(provider: provider, status: "failed", latencyMs: nil, detail: "\(error)"))
+            }
+        }
+        for (name, preset) in OpenAIConfiguration.presets.sorted(by: { $0.key < $1.key }) {
+            guard let variable = preset.keyVariable, env[variable] != nil else { continue }
+            let base = name == "openai" ? baseURLs["openai"] : nil
+            await record(name) { try await OpenAIConfiguration.preset(name, baseURL: base, environment: env).check() }
+        }
+        if let key = env["ANTHROPIC_API_KEY"] {
+            await record("anthropic") { try await AnthropicLLM(model: "-", apiKey: key, baseURL: baseURLs["anthropic"] ?? "https://api.anthropic.com").check() }
+        }
+        if let key = env["DEEPGRAM_API_KEY"] {
+            await record("deepgram") { try await DeepgramAuraTTS(apiKey: key, baseURL: baseURLs["deepgram"] ?? "https://api.deepgram.com").check() }
+        }
+        if let key = env["CARTESIA_API_KEY"] {
+            await record("cartesia") { try await CartesiaTTS.check(apiKey: key, baseURL: baseURLs["cartesia"] ?? "https://api.cartesia.ai") }
+        }
+        if let key = env["ELEVEN_API_KEY"] ?? env["ELEVENLABS_API_KEY"] {
+            await record("elevenlabs") { try await ElevenLabsTTS.check(apiKey: key, baseURL: baseURLs["elevenlabs"] ?? "https://api.elevenlabs.io") }
+        }
+        return rows
     }
 }
 

@@ -293,6 +293,18 @@ struct ProviderTests {
         let (s6, o6, _) = try SiphonProcess.run(check, redis: nil, environment: revoked)
         let bad = ((try JSONSerialization.jsonObject(with: Data(o6.utf8))) as? [[String: Any]] ?? []).filter { $0["status"] as? String == "invalid key" }
         #expect(s6 == 1 && bad.map { $0["provider"] as? String } == ["openai", "cartesia"] && !o6.contains("sk-revoked"), "\(o6)")
+        // The same checks inside `siphon preflight`, the endpoints from the SDKs' *_BASE_URL variables.
+        let others = ["environment", "redis", "sip", "livekit", "vad", "codecs", "barge-in"].flatMap { ["--skip", $0] }
+        var preflightEnv = revoked
+        for name in ["OPENAI", "ANTHROPIC", "DEEPGRAM", "CARTESIA", "ELEVENLABS"] {
+            preflightEnv["\(name)_BASE_URL"] = name == "OPENAI" ? peer.openAIBase : peer.anthropicBase
+        }
+        let (s9, o9, _) = try SiphonProcess.run(["preflight", "--json", "--env-file", ""] + others, redis: nil, environment: preflightEnv)
+        let line = o9.split(separator: "\n").last.map(String.init) ?? ""
+        let results = ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["checks"] as? [[String: Any]] ?? []
+        let statuses = Dictionary(uniqueKeysWithValues: results.compactMap { r in (r["check"] as? String).map { ($0, r["status"] as? String ?? "") } })
+        #expect(s9 == 1 && statuses["provider openai"] == "fail" && statuses["provider cartesia"] == "fail" && statuses["provider anthropic"] == "pass"
+                && statuses["provider deepgram"] == "pass" && statuses["provider elevenlabs"] == "pass", "\(o9)")
         let (s7, _, e7) = try SiphonProcess.run(["llm", "--model", "mock-quota"] + base + ["hi"], redis: nil, environment: env)
         #expect(s7 != 0 && e7.contains("quota_exceeded"), "\(e7)")
         let (s8, _, e8) = try SiphonProcess.run(["llm", "--env-file", "", "hi"], redis: nil, environment: ["OPENAI_API_KEY": ""])

@@ -14,7 +14,7 @@ import SiphonTelephony
 /// The pre-flight checklist (docs/preflight.md, in the same order): environment, Redis, SIP trunk,
 /// LiveKit, VAD calibration, codec alignment, and a barge-in rehearsed over loopback SIP.
 struct Preflight {
-    static let checks = ["environment", "redis", "sip", "livekit", "vad", "codecs", "barge-in"]
+    static let checks = ["environment", "redis", "sip", "livekit", "providers", "vad", "codecs", "barge-in"]
 
     var env: Environment
     var agentConfigPath: String?
@@ -32,6 +32,7 @@ struct Preflight {
         if !skip.contains("redis") { out += await checkRedis() }
         if !skip.contains("sip") { out.append(await checkTrunk()) }
         if !skip.contains("livekit") { out.append(await checkLiveKit()) }
+        if !skip.contains("providers") { out += await checkProviders() }
         if !skip.contains("vad") { out.append(await checkVAD()) }
         if !skip.contains("codecs") { out += checkCodecs() }
         if !skip.contains("barge-in") { out.append(await checkBargeIn()) }
@@ -138,6 +139,21 @@ struct Preflight {
             return .fail("livekit", "unreachable at \(base)", fix: "check LIVEKIT_URL and that livekit-server runs")
         } catch {
             return .fail("livekit", "\(error)", fix: "check LIVEKIT_URL points at livekit-server's HTTP port")
+        }
+    }
+
+    // MARK: AI providers
+
+    /// Every provider whose key is set: the key is valid and the endpoint answers (with latency).
+    func checkProviders() async -> [CheckResult] {
+        let rows = await ProviderChecks(env: env).run()
+        guard !rows.isEmpty else { return [.skip("providers", "no provider keys set (the offline engines need none)")] }
+        return rows.map { r in
+            switch r.status {
+            case "ok": .pass("provider \(r.provider)", "key accepted in \(r.latencyMs ?? 0) ms")
+            case "invalid key": .fail("provider \(r.provider)", r.detail, fix: "check the key (revoked, or for another project or region)")
+            default: .fail("provider \(r.provider)", r.detail, fix: "check outbound HTTPS from this host to the provider")
+            }
         }
     }
 
