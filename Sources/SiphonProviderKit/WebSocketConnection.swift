@@ -42,6 +42,23 @@ public final class WebSocketConnection: Sendable {
         }
         let tls = scheme == "wss"
         let port = url.port ?? (tls ? 443 : 80)
+        // The same circuit as HTTP: a provider whose handshakes keep failing is skipped at once.
+        let breaker = CircuitBreaker.shared("\(provider) ws \(host):\(port)")
+        try breaker.admit()
+        do {
+            let connection = try await open(url: url, host: host, port: port, tls: tls, headers: headers, provider: provider, timeout: timeout,
+                                             maxMessageBytes: maxMessageBytes, classify: classify)
+            breaker.succeeded()
+            return connection
+        } catch {
+            breaker.failed(error)
+            throw error
+        }
+    }
+
+    private static func open(url: URL, host: String, port: Int, tls: Bool, headers: [(String, String)], provider: String, timeout: Duration,
+                             maxMessageBytes: Int,
+                             classify: @escaping @Sendable (Int, [(String, String)], String) -> ProviderError) async throws -> WebSocketConnection {
         var target = url.path.isEmpty ? "/" : url.path
         if let q = url.query { target += "?" + q }
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
@@ -61,7 +78,9 @@ public final class WebSocketConnection: Sendable {
                 }
                 .connect(host: host, port: port).get()
         } catch {
-            throw ProviderError(provider: provider, kind: error is ChannelError ? .timeout : .connection, message: "connect to \(host):\(port): \(error)")
+            let e = ProviderError(provider: provider, kind: error is ChannelError ? .timeout : .connection, message: "connect to \(host):\(port): \(error)")
+            handshake.abandon(e)  // its promise must not be left unfulfilled
+            throw e
         }
         var request = "GET \(target) HTTP/1.1\r\nHost: \(host)\((tls && port == 443) || (!tls && port == 80) ? "" : ":\(port)")\r\n"
         request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: \(key)\r\n"
@@ -213,6 +232,11 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail(ProviderError(provider: "", kind: .connection, message: "\(error)"))
         context.close(promise: nil)
+    }
+
+    /// The connection never came up: nothing will answer the promise.
+    func abandon(_ e: ProviderError) {
+        promise.futureResult.eventLoop.execute { self.fail(e) }
     }
 
     private func finish(_ h: Head) {

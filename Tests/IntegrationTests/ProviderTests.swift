@@ -348,6 +348,14 @@ struct ProviderTests {
         #expect(closed?.code == "1011" && closed?.message.hasPrefix("NET-0001") == true)
         await failing.close()
         #expect(throws: SiphonError.self) { try DeepgramSTT(apiKey: "k", encoding: .mulaw, sampleRate: 16000) }
+        // Handshakes that keep failing open the endpoint's circuit, as for HTTP.
+        let nowhere = try DeepgramSTT(apiKey: "dg-test", baseURL: "ws://127.0.0.1:\(LoopbackPort.free())")
+        for _ in 0..<5 {
+            let e = await #expect(throws: ProviderError.self) { _ = try await nowhere.open() }
+            #expect(e?.kind == .connection)
+        }
+        let open = await #expect(throws: ProviderError.self) { _ = try await nowhere.open() }
+        #expect(open?.kind == .circuitOpen)
     }
 
     @Test func deepgramAuraAndCartesiaSpeakAtTheLinesRate() async throws {
