@@ -31,12 +31,13 @@ fi
 PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
   pjsua2-python       # PJSIP, the main SIP interop peer
-  livekit-api         # LiveKit's token verifier and livekit-protocol's messages, behind the Twirp stand-in
+  livekit-api==1.2.2 livekit-protocol==1.1.29  # LiveKit's token verifier and messages, behind the Twirp stand-in
   pyyaml jsonschema   # Compose files checked against the Compose Specification schema
   kubernetes-validate # Kubernetes manifests checked against the Kubernetes schemas (offline)
   prometheus-client   # its parser checks what /metrics serves
-  aiohttp             # the provider stand-ins (HTTP, SSE and WebSocket servers)
-  openai anthropic deepgram-sdk cartesia elevenlabs  # official SDKs prove the stand-ins faithful
+  aiohttp==3.14.5     # the provider stand-ins (HTTP, SSE and WebSocket servers)
+  # The official SDKs prove the stand-ins faithful; pinned to the versions the checks were written against.
+  openai==3.57.0 anthropic==2.14.0 deepgram-sdk==7.17.0 cartesia==4.2.0 elevenlabs==2.78.0
 )
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
