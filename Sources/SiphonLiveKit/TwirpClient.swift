@@ -29,14 +29,14 @@ public struct TwirpClient: Sendable {
         req.method = .POST
         req.headers.add(name: "Authorization", value: "Bearer \(token)")
         req.headers.add(name: "Content-Type", value: "application/json")
-        req.headers.add(name: "X-Twirp-Timeout-Ms", value: String(deadline.milliseconds))
+        req.headers.add(name: "X-Twirp-Timeout-Ms", value: String(deadline.wholeMilliseconds))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         req.body = .bytes(ByteBuffer(data: try encoder.encode(request)))
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await http.execute(req, timeout: .milliseconds(deadline.milliseconds + 2_000))
+            response = try await http.execute(req, timeout: .milliseconds(deadline.wholeMilliseconds + 2_000))
             body = try await response.body.collect(upTo: 8 << 20)
         } catch let error as HTTPClientError {
             throw TwirpError(code: "unavailable", message: "\(error) at \(credentials.httpURL)", httpStatus: 0, method: name)
@@ -53,10 +53,6 @@ public struct TwirpClient: Sendable {
             throw TwirpError(code: "malformed", message: "unreadable reply: \(error)", httpStatus: 200, method: name)
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 /// protojson's `google.protobuf.Duration`: "30s", "1.5s".

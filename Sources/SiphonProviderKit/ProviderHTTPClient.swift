@@ -48,8 +48,7 @@ public struct ProviderHTTPClient: Sendable {
         if let body { request.body = .bytes(ByteBuffer(data: body)) }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .nanoseconds(Int64(firstByteTimeout.components.seconds) * 1_000_000_000
-                                                                            + firstByteTimeout.components.attoseconds / 1_000_000_000))
+            response = try await http.execute(request, timeout: .milliseconds(firstByteTimeout.wholeMilliseconds))
         } catch {
             let e = Self.transportError(provider, error)
             breaker.failed(e)

@@ -67,7 +67,7 @@ public final class WebSocketConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(timeout.milliseconds))
+                .connectTimeout(.milliseconds(timeout.wholeMilliseconds))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let sslContext {
@@ -336,8 +336,4 @@ private final class FrameHandler: ChannelInboundHandler, @unchecked Sendable {
         b.write(webSocketErrorCode: code)
         return Int(b.readInteger(as: UInt16.self) ?? 1005)
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -86,7 +86,7 @@ public struct TrunkProbe: Sendable {
             let reply = try await ua.options(target: target, peer: peer)
             let rtt = ContinuousClock.now - started
             result = Result(address: address, transport: trunk.transport, optionsStatus: reply.status ?? 0, optionsReason: reply.reason ?? "",
-                            roundTripMs: Int(rtt.components.seconds * 1000 + rtt.components.attoseconds / 1_000_000_000_000_000),
+                            roundTripMs: Int(rtt.wholeMilliseconds),
                             server: reply.header("Server") ?? reply.header("User-Agent"), allow: reply.header("Allow"))
             result.reachable = true
         } catch let e as SIPMessageError {

@@ -115,10 +115,10 @@ struct BenchProvidersCommand: AsyncParsableCommand {
         for _ in 0..<runs {
             var t = ContinuousClock.now
             _ = try await raw()
-            rawMs.append((ContinuousClock.now - t).msValue)
+            rawMs.append((ContinuousClock.now - t).seconds * 1000)
             t = ContinuousClock.now
             let produced = try await client()
-            clientMs.append((ContinuousClock.now - t).msValue)
+            clientMs.append((ContinuousClock.now - t).seconds * 1000)
             guard produced > 0 else { throw SiphonError(.internal, "the client produced nothing") }
         }
         let r = median(rawMs), c = median(clientMs)
@@ -131,7 +131,7 @@ struct BenchProvidersCommand: AsyncParsableCommand {
             let t = ContinuousClock.now
             let n = try parse(chunks)
             guard n == tokens else { throw SiphonError(.internal, "parsed \(n) tokens, expected \(tokens)") }
-            best = min(best, (ContinuousClock.now - t).msValue)
+            best = min(best, (ContinuousClock.now - t).seconds * 1000)
         }
         return best * 1000 / Double(tokens)
     }
@@ -169,8 +169,4 @@ struct Bodies: Sendable {
         let tone = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         pcm = stride(from: 0, to: bytes, by: 4096).map { ByteBuffer(bytes: tone.prefix(min(4096, bytes - $0))) }
     }
-}
-
-extension Duration {
-    var msValue: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }

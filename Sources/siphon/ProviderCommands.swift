@@ -258,6 +258,5 @@ struct ProviderChecks {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
     var ms: String { String(format: "%.0f ms", seconds * 1000) }
 }

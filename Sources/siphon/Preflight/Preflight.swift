@@ -121,7 +121,7 @@ struct Preflight {
         do {
             let started = ContinuousClock.now
             let rooms = try await api.listRooms()
-            let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+            let ms = (ContinuousClock.now - started).wholeMilliseconds
             // The SIP API needs livekit-sip connected through Redis; say what it holds.
             let sip: String
             do {
