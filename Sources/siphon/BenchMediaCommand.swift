@@ -122,17 +122,7 @@ struct BenchMediaCommand: AsyncParsableCommand {
                 out = audioop.lin2ulaw(narrow, 2)
             print((time.perf_counter() - t0) / n * 1e6)
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return PythonBaseline.measure(script)
     }
 }
 

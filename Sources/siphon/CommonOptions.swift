@@ -4,6 +4,7 @@ import Logging
 import SiphonCluster
 import SiphonCore
 import SiphonLiveKit
+import SiphonProviderKit
 import SiphonRedis
 
 /// Options every command shares.
@@ -68,6 +69,8 @@ func reporting<T>(_ body: () async throws -> T) async throws -> T {
     } catch let e as RedisError {
         throw CleanExit.message("\(e)")
     } catch let e as TwirpError {
+        throw CleanExit.message("\(e)")
+    } catch let e as ProviderError {
         throw CleanExit.message("\(e)")
     }
 }

@@ -78,17 +78,13 @@ struct LLMCommand: AsyncParsableCommand {
             messages.append(.user(prompt))
             var clock = RequestClock()
             var usage = ""
-            do {
-                for try await e in try await llm.stream(LLMRequest(messages: messages)) {
-                    clock.firstByte()
-                    switch e {
-                    case .text(let t): FileHandle.standardOutput.write(Data(t.utf8))
-                    case .toolCall(let c): print("\n[tool \(c.name) \(c.arguments)]")
-                    case .usage(let p, let c): usage = ", \(p) prompt + \(c) completion tokens"
-                    }
+            for try await e in try await llm.stream(LLMRequest(messages: messages)) {
+                clock.firstByte()
+                switch e {
+                case .text(let t): FileHandle.standardOutput.write(Data(t.utf8))
+                case .toolCall(let c): print("\n[tool \(c.name) \(c.arguments)]")
+                case .usage(let p, let c): usage = ", \(p) prompt + \(c) completion tokens"
                 }
-            } catch let e as ProviderError {
-                throw SiphonError(.unavailable, "\(e)")
             }
             return "first token \(clock.firstByteAt.map(\.ms) ?? "-"), total \(clock.elapsed.ms)\(usage)"
         }
@@ -115,14 +111,10 @@ struct TTSCommand: AsyncParsableCommand {
             var samples: [Int16] = []
             var rate = tts.sampleRate
             var clock = RequestClock()
-            do {
-                for try await f in try await tts.synthesize(text) {
-                    clock.firstByte()
-                    rate = f.sampleRate
-                    samples += f.samples
-                }
-            } catch let e as ProviderError {
-                throw SiphonError(.unavailable, "\(e)")
+            for try await f in try await tts.synthesize(text) {
+                clock.firstByte()
+                rate = f.sampleRate
+                samples += f.samples
             }
             try WAVFile(sampleRate: rate, samples: samples).write(out)
             return String(format: "%@: %.2f s at %d Hz; first audio %@, total %@", out, Double(samples.count) / Double(rate), rate,
@@ -147,25 +139,21 @@ struct STTCommand: AsyncParsableCommand {
         let text = try await reporting { () -> String in
             let wav = try WAVFile.read(input)
             let stt = try ProviderFlags.stt(provider, model: model, baseURL: baseURL, language: language, env: env)
-            do {
-                if let batch = stt as? OpenAISTT { return try await batch.transcribe(wav.samples, sampleRate: wav.sampleRate) }
-                // A streaming recogniser hears the file as a call would: 20 ms frames at its rate.
-                let samples = try Resampler(from: wav.sampleRate, to: stt.sampleRate).process(wav.samples)
-                let stream = try await stt.open()
-                let n = AudioFrame.samplesPerFrame(stt.sampleRate)
-                for start in stride(from: 0, to: samples.count, by: n) {
-                    var chunk = Array(samples[start..<min(samples.count, start + n)])
-                    chunk += [Int16](repeating: 0, count: n - chunk.count)
-                    try await stream.send(AudioFrame(sampleRate: stt.sampleRate, samples: chunk), speech: true)
-                }
-                try await stream.flush()
-                await stream.close()
-                var finals: [String] = []
-                for try await t in stream.transcripts where t.isFinal { finals.append(t.text) }
-                return finals.joined(separator: " ")
-            } catch let e as ProviderError {
-                throw SiphonError(.unavailable, "\(e)")
+            if let batch = stt as? OpenAISTT { return try await batch.transcribe(wav.samples, sampleRate: wav.sampleRate) }
+            // A streaming recogniser hears the file as a call would: 20 ms frames at its rate.
+            let samples = try Resampler(from: wav.sampleRate, to: stt.sampleRate).process(wav.samples)
+            let stream = try await stt.open()
+            let n = AudioFrame.samplesPerFrame(stt.sampleRate)
+            for start in stride(from: 0, to: samples.count, by: n) {
+                var chunk = Array(samples[start..<min(samples.count, start + n)])
+                chunk += [Int16](repeating: 0, count: n - chunk.count)
+                try await stream.send(AudioFrame(sampleRate: stt.sampleRate, samples: chunk), speech: true)
             }
+            try await stream.flush()
+            await stream.close()
+            var finals: [String] = []
+            for try await t in stream.transcripts where t.isFinal { finals.append(t.text) }
+            return finals.joined(separator: " ")
         }
         print(text)
     }
