@@ -118,7 +118,8 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "SiphonDeepgram",
-            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit", .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: ["SiphonCore", "SiphonAudio", "SiphonAgent", "SiphonProviderKit", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict),
         .target(
             name: "SiphonCartesia",

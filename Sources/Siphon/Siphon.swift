@@ -58,9 +58,8 @@ public enum Siphon {
             // Trunk provisioning shares a lock and a cache across workers through Redis.
             let redis = RedisClient(RedisClient.Configuration(url: url, connections: 1), logger: options.logger)
             let api = LiveKitAPI(credentials: livekit)
-            var c = LiveKitCallRunner.Configuration(roomURL: environment["LIVEKIT_URL"] ?? livekit.httpURL, defaultTrunk: telephony.defaultTrunk,
+            let c = LiveKitCallRunner.Configuration(roomURL: environment["LIVEKIT_URL"] ?? livekit.httpURL, defaultTrunk: telephony.defaultTrunk,
                                                     trunkID: environment["LIVEKIT_SIP_TRUNK_ID"], secretBox: telephony.secretBox)
-            c.pollInterval = .milliseconds(250)
             runners[.livekit] = LiveKitCallRunner(api: api, trunks: OutboundTrunkProvisioner(api: api, redis: redis, keyPrefix: options.keyPrefix,
                                                                                              logger: options.logger),
                                                   configuration: c)

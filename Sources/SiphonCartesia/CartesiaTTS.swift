@@ -59,10 +59,10 @@ public struct CartesiaTTS: TextToSpeech {
         let chunks = try await connection.start(contextID, messages: messages)
         let rate = sampleRate, mulaw = output == .mulaw8k, connection = self.connection
         return ProviderStream.make("cartesia", .tts) { emit in
-            var framer = PCMFramer(sampleRate: rate)
+            var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
             try await withTaskCancellationHandler {
                 for try await bytes in chunks {
-                    for f in mulaw ? framer.feed(samples: bytes.map(G711.ulawDecode)) : framer.feed(bytes) { emit(f) }
+                    for f in framer.feed(bytes) { emit(f) }
                 }
             } onCancel: {
                 // Barge-in: tell Cartesia to stop generating this context.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Logging
 import Synchronization
 import SiphonAgent
@@ -128,12 +129,20 @@ final class DeepgramSTTStream: STTStream {
     }
 
     func send(_ frame: AudioFrame, speech: Bool) async throws {
-        let bytes: [UInt8]
+        // The frame's payload is written straight into the message buffer: one allocation per frame.
+        var buffer = ByteBuffer()
         switch encoding {
-        case .mulaw: bytes = frame.samples.map(G711.ulawEncode)
-        case .linear16: bytes = frame.samples.withUnsafeBytes { Array($0) }  // little-endian hosts
+        case .mulaw:
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frame.samples.count) { out in
+                frame.samples.withUnsafeBufferPointer { pcm in
+                    G711.encode(.ulaw, pcm, into: UnsafeMutableBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self), count: pcm.count))
+                }
+                return frame.samples.count
+            }
+        case .linear16:
+            frame.samples.withUnsafeBytes { _ = buffer.writeBytes($0) }  // little-endian hosts, as linear16 is
         }
-        try await socket.send(binary: bytes)
+        try await socket.send(binary: buffer)
         lastSend.value.withLock { $0 = ContinuousClock.now }
         sentSamples.withLock { $0.0 += frame.samples.count; $0.1 = frame.sampleRate }
     }

@@ -61,7 +61,7 @@ public struct ElevenLabsTTS: TextToSpeech {
         return AsyncThrowingStream { c in
             let task = Task {
                 var clock = started
-                var framer = PCMFramer(sampleRate: rate)
+                var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
                 var inBand: ProviderError?
                 var sendFailure: (any Error)?
                 do {
@@ -74,7 +74,7 @@ public struct ElevenLabsTTS: TextToSpeech {
                         guard case .text(let json) = message,
                               let o = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { continue }
                         if let b64 = o["audio"] as? String, let data = Data(base64Encoded: b64) {
-                            let frames = mulaw ? framer.feed(samples: data.map(G711.ulawDecode)) : framer.feed(data)
+                            let frames = framer.feed(data)
                             for f in frames {
                                 clock.firstByte()
                                 c.yield(f)

@@ -18,8 +18,11 @@ public struct LiveKitCallRunner: CallRunner {
         public var secretBox: SecretBox?
         /// The WebSocket URL agents join rooms at (defaults to `LIVEKIT_URL`).
         public var roomURL: String
-        /// How often the worker looks at the phone participant.
+        /// How often the worker looks at the phone participant while it dials (to see it ring).
         public var pollInterval: Duration = .milliseconds(250)
+        /// How often during the call: a hang-up is noticed within this, at one ListParticipants per
+        /// call per interval against LiveKit (the room media connection will bring the event itself).
+        public var watchInterval: Duration = .seconds(1)
 
         public init(roomURL: String, defaultTrunk: TrunkSpec? = nil, trunkID: String? = nil, secretBox: SecretBox? = nil) {
             (self.roomURL, self.defaultTrunk, self.trunkID, self.secretBox) = (roomURL, defaultTrunk, trunkID, secretBox)
@@ -226,7 +229,7 @@ public struct LiveKitCallRunner: CallRunner {
     private func watchPhone(room: String, phone: String) async throws -> CallEnd {
         var misses = 0
         while true {
-            try await Task.sleep(for: configuration.pollInterval)
+            try await Task.sleep(for: configuration.watchInterval)
             let participants: [ParticipantInfo]
             do {
                 participants = try await api.listParticipants(room: room)
@@ -235,7 +238,7 @@ public struct LiveKitCallRunner: CallRunner {
                 return CallEnd(.ended, "the room was closed")
             } catch let e as TwirpError where e.isTransient {
                 misses += 1  // LiveKit restarting: keep the call, the SIP leg is not ours to judge
-                if misses > 40 { throw e }
+                if misses > 30 { throw e }
                 continue
             }
             guard let p = participants.first(where: { $0.identity == phone }), p.state != "DISCONNECTED", p.sipCallStatus != "hangup" else {

@@ -140,6 +140,11 @@ public final class WebSocketConnection: Sendable {
         try await write(.binary, ByteBuffer(bytes: binary))
     }
 
+    /// A payload already in a buffer (audio written in place: no intermediate array per frame).
+    public func send(binary buffer: ByteBuffer) async throws {
+        try await write(.binary, buffer)
+    }
+
     /// Sends a close frame; the server answers with its own and the message stream ends.
     public func close(code: Int = 1000, reason: String = "") async {
         var data = ByteBuffer()

@@ -63,6 +63,12 @@ struct WireTests {
             #expect(frames.count == 3 && frames.allSatisfy { $0.samples.count == 480 }, "chunk \(chunk)")
             #expect(Array(frames.flatMap(\.samples).prefix(1000)) == samples, "chunk \(chunk)")
         }
+        // μ-law (Cartesia pcm_mulaw, ElevenLabs ulaw_8000): one byte per sample, decoded as it is framed.
+        let codes = (0..<400).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        var mulaw = PCMFramer(sampleRate: 8000, encoding: .mulaw)
+        let frames = mulaw.feed(codes[..<150]) + mulaw.feed(codes[150...]) + [mulaw.finish()].compactMap { $0 }
+        #expect(frames.count == 3 && frames.allSatisfy { $0.samples.count == 160 })
+        #expect(Array(frames.flatMap(\.samples).prefix(400)) == codes.map(G711.ulawDecode))
     }
 
     @Test func theCircuitOpensOnProviderFaultsOnlyAndTriesAgainAfterTheCooldown() async throws {
