@@ -66,27 +66,42 @@ public struct FallbackSTT: SpeechToText {
 enum FallbackChain {
     static func run<T: Sendable>(_ count: Int, logger: Logger, name: @escaping @Sendable (Int) -> String,
                                  _ open: @escaping @Sendable (Int) async throws -> AsyncThrowingStream<T, any Error>) -> AsyncThrowingStream<T, any Error> {
+        UntilAnswered.stream(open) { i, error in
+            guard i + 1 < count else { return false }
+            logger.warning("provider failed before answering; falling back", metadata: [
+                "provider": "\(name(i))", "next": "\(name(i + 1))", "error": "\(error)"])
+            return true
+        }
+    }
+}
+
+/// Relays the first attempt that answers. An attempt that fails before producing anything is
+/// followed by another if `proceed` says so (after waiting: a retry; with another provider: a
+/// fallback); once something went out — and may have been spoken — a failure is the caller's,
+/// since a replay would say things twice.
+public enum UntilAnswered {
+    public static func stream<T: Sendable>(
+        _ open: @escaping @Sendable (_ attempt: Int) async throws -> AsyncThrowingStream<T, any Error>,
+        proceed: @escaping @Sendable (_ attempt: Int, _ error: any Error) async -> Bool
+    ) -> AsyncThrowingStream<T, any Error> {
         AsyncThrowingStream { c in
             let task = Task {
-                var lastError: (any Error)?
-                for i in 0..<count {
+                var attempt = 0
+                while true {
                     var produced = false
                     do {
-                        for try await item in try await open(i) {
+                        for try await item in try await open(attempt) {
                             produced = true
                             c.yield(item)
                         }
                         return c.finish()
                     } catch {
-                        if Task.isCancelled || produced { return c.finish(throwing: error) }
-                        lastError = error
-                        if i + 1 < count {
-                            logger.warning("provider failed before answering; falling back", metadata: [
-                                "provider": "\(name(i))", "next": "\(name(i + 1))", "error": "\(error)"])
-                        }
+                        if Task.isCancelled { return c.finish(throwing: CancellationError()) }
+                        guard !produced, await proceed(attempt, error) else { return c.finish(throwing: error) }
+                        if Task.isCancelled { return c.finish(throwing: CancellationError()) }
+                        attempt += 1
                     }
                 }
-                c.finish(throwing: lastError ?? CancellationError())
             }
             c.onTermination = { _ in task.cancel() }
         }

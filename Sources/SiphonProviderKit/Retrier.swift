@@ -1,33 +1,14 @@
+import SiphonAgent
+
 /// Runs provider requests with a `RetryPolicy`. A stream is retried only while it has produced
-/// nothing: once a token or an audio frame went out (and may have been spoken), a failure is the
-/// caller's to handle — a replay would say things twice.
+/// nothing (`UntilAnswered`): once a token or an audio frame went out, a failure is the caller's.
 public enum Retrier {
     public static func stream<T: Sendable>(
         _ policy: RetryPolicy, _ open: @escaping @Sendable (_ attempt: Int) async throws -> AsyncThrowingStream<T, any Error>
     ) -> AsyncThrowingStream<T, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                var attempt = 0
-                while true {
-                    var produced = false
-                    do {
-                        for try await item in try await open(attempt) {
-                            produced = true
-                            continuation.yield(item)
-                        }
-                        continuation.finish()
-                        return
-                    } catch {
-                        if Task.isCancelled { return continuation.finish(throwing: CancellationError()) }
-                        guard !produced, let wait = policy.delay(beforeRetry: attempt, after: error) else {
-                            return continuation.finish(throwing: error)
-                        }
-                        attempt += 1
-                        do { try await Task.sleep(for: wait) } catch { return continuation.finish(throwing: CancellationError()) }
-                    }
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        UntilAnswered.stream(open) { attempt, error in
+            guard let wait = policy.delay(beforeRetry: attempt, after: error) else { return false }
+            return (try? await Task.sleep(for: wait)) != nil
         }
     }
 

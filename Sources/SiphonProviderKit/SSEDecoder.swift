@@ -38,10 +38,6 @@ public struct SSEDecoder: Sendable {
         return out
     }
 
-    /// At end of stream: an event not terminated by a blank line is incomplete and dropped (the
-    /// spec's rule), so a truncated stream never yields half a JSON object.
-    public var hasPartialEvent: Bool { !line.isEmpty || !data.isEmpty }
-
     private mutating func endLine() -> SSEEvent? {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {

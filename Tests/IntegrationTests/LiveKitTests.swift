@@ -272,11 +272,13 @@ struct LiveKitTests {
         let rules = try await LiveKitAPI(credentials: peer.credentials).listDispatchRules()
         #expect(rules.count == 1 && rules[0].roomConfig?.agents?.first?.agentName == "Sales" && rules[0].rule?.individual?.roomPrefix == "call-")
         // Every inbound trunk Siphon sent was closed: allowed addresses or auth.
-        for entry in try await peer.requests() where (entry["method"] as? String ?? "").contains("InboundTrunk") {
-            let request = entry["request"] as? [String: Any] ?? [:]
-            let trunk = (request["trunk"] ?? request["replace"]) as? [String: Any]
-            if let trunk { #expect(trunk["allowed_addresses"] != nil || trunk["auth_password"] != nil, "\(trunk)") }
-        }
+        let sent = try await peer.requests().filter { ["SIP/CreateSIPInboundTrunk", "SIP/UpdateSIPInboundTrunk"].contains($0["method"] as? String ?? "") }
+            .compactMap { entry -> [String: Any]? in
+                let request = entry["request"] as? [String: Any] ?? [:]
+                return (request["trunk"] ?? request["replace"]) as? [String: Any]
+            }
+        #expect(sent.count == 3)  // created, then replaced twice
+        for trunk in sent { #expect(trunk["allowed_addresses"] != nil || trunk["auth_password"] != nil, "\(trunk)") }
         #expect(try await peer.failures().isEmpty)
     }
 

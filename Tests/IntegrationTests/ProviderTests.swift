@@ -197,6 +197,7 @@ struct ProviderTests {
             Issue.record("a truncated body must fail")
         } catch {
             #expect((error as? ProviderError)?.kind == .connection || (error as? ProviderError)?.kind == .malformed, "\(error)")
+            #expect(heard > 0)  // audio went out first: the failure is reported, not replayed
         }
 
         let stt = OpenAISTT(configuration: openAI(peer), model: "mock-stt")

@@ -161,6 +161,7 @@ async def speech(request):
         await resp.write(pcm[i:i + n])
         i += n
         if req["model"] == "mock-truncated" and i > len(pcm) // 2:
+            await asyncio.sleep(0.1)  # let the client have what was sent, then drop the connection
             request.transport.close()
             return resp
         await asyncio.sleep(0)
