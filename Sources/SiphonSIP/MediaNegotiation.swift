@@ -97,7 +97,9 @@ public enum SDPNegotiator {
                 a.direction = direction
                 media.append(a)
             } else {
-                media.append(MediaDescription(type: m.type, port: 0, proto: m.proto, formats: m.formats.isEmpty ? [0] : [m.formats[0]]))
+                var rejected = MediaDescription(type: m.type, port: 0, proto: m.proto, formats: m.formats.isEmpty ? [0] : [m.formats[0]])
+                rejected.otherFormats = Array(m.otherFormats.prefix(1))
+                media.append(rejected)
             }
         }
         let sdp = SessionDescription(sessionID: sessionID, sessionVersion: version, originAddress: address, connectionAddress: address, media: media)

@@ -118,6 +118,9 @@ public struct MediaDescription: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
     public var proto: String
     public var formats: [Int]
+    /// The format tokens of a non-RTP stream (T.38's `t38`, BFCP's `*`), kept so a rejected
+    /// stream is answered with the offer's own format (RFC 3264 6).
+    public var otherFormats: [String] = []
     public var rtpmaps: [Int: RTPMap] = [:]
     public var fmtp: [Int: String] = [:]
     public var ptime: Int?
@@ -133,17 +136,24 @@ public struct MediaDescription: Sendable, Equatable, CustomStringConvertible {
 
     init(mLine value: String) throws {
         let f = value.split(separator: " ")
-        guard f.count >= 4, let port = Int(f[1].split(separator: "/")[0]), (0...65535).contains(port) else {
+        guard f.count >= 4, let port = f[1].split(separator: "/", omittingEmptySubsequences: false).first.flatMap({ Int($0) }), (0...65535).contains(port) else {
             throw SIPMessageError(400, "bad SDP m= line")
         }
         type = String(f[0])
         self.port = port
         proto = String(f[2])
-        formats = proto.hasPrefix("RTP/") ? try f[3...].map { s in
-            guard let n = Int(s), (0...127).contains(n) else { throw SIPMessageError(400, "bad RTP payload type '\(s)'") }
-            return n
-        } : []
+        if proto.hasPrefix("RTP/") {
+            formats = try f[3...].map { s in
+                guard let n = Int(s), (0...127).contains(n) else { throw SIPMessageError(400, "bad RTP payload type '\(s)'") }
+                return n
+            }
+        } else {
+            formats = []
+            otherFormats = f[3...].map(String.init)
+        }
     }
+
+    public var isRTP: Bool { proto.hasPrefix("RTP/") }
 
     mutating func add(attribute a: String) throws {
         if let d = MediaDirection(rawValue: a) {
@@ -183,7 +193,7 @@ public struct MediaDescription: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var s = "m=\(type) \(port) \(proto) \(formats.map(String.init).joined(separator: " "))\r\n"
+        var s = "m=\(type) \(port) \(proto) \((isRTP ? formats.map(String.init) : otherFormats).joined(separator: " "))\r\n"
         if let c = connectionAddress { s += "c=IN \(c.contains(":") ? "IP6" : "IP4") \(c)\r\n" }
         for pt in formats {
             if let m = rtpmaps[pt] { s += "a=rtpmap:\(pt) \(m.encoding)/\(m.clockRate)\(m.channels > 1 ? "/\(m.channels)" : "")\r\n" }
