@@ -54,11 +54,12 @@ public actor IncomingCall {
         var headers: [(String, String)] = [("Contact", agent.contact(source.transport))]
         headers += agent.capabilityHeaders()
         for rr in request.values("Record-Route") { headers.append(("Record-Route", rr)) }
-        if let se = request.header("Session-Expires").flatMap({ Int($0.split(separator: ";")[0].trimmingLWS()) }) {
-            let refresher = request.header("Session-Expires")?.lowercased().contains("refresher=uas") == true ? "uas" : "uac"
-            dialog.sessionExpires = se
-            dialog.weRefresh = refresher == "uas"
-            headers.append(("Session-Expires", "\(se);refresher=\(refresher)"))
+        if let requested = request.sessionExpires {
+            // The caller refreshes unless it asked us to (RFC 4028 9).
+            let timer = SessionExpires(seconds: requested.seconds, refresher: requested.refresher ?? "uac")
+            dialog.sessionExpires = timer.seconds
+            dialog.weRefresh = timer.refresher == "uas"
+            headers.append(("Session-Expires", timer.headerValue))
             headers.append(("Require", "timer"))
         }
         let call = SIPCall(dialog: dialog, media: media, agent: agent, logger: agent.logger)

@@ -151,9 +151,7 @@ public actor SIPCall {
         case "NOTIFY":
             await transaction.respond(status: 200)
             if request.header("Event")?.lowercased().hasPrefix("refer") == true,
-               let frag = String(bytes: request.body, encoding: .utf8),
-               let line = frag.split(whereSeparator: \.isNewline).first, line.hasPrefix("SIP/2.0 "),
-               let code = Int(line.split(separator: " ")[1]) {
+               let code = SIPMessage.sipfragStatus(request.body) {
                 eventSink.yield(.transferProgress(status: code))
                 if code >= 200 { resolveTransfer(code) }
             }

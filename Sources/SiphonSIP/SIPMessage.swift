@@ -89,6 +89,17 @@ public struct SIPMessage: Sendable, Equatable {
         return (n, String(parts[1]))
     }
 
+    /// The Session-Expires header (RFC 4028), nil when absent or malformed.
+    public var sessionExpires: SessionExpires? { header("Session-Expires").flatMap(SessionExpires.init(parsing:)) }
+
+    /// The status code in a message/sipfrag body (RFC 3515 NOTIFY progress: "SIP/2.0 180 Ringing").
+    public static func sipfragStatus(_ body: [UInt8]) -> Int? {
+        let line = body.prefix { $0 != 13 && $0 != 10 }
+        guard let start = try? SIPParser.parseStartLine(Substring(String(decoding: line, as: UTF8.self))),
+              case .response(let status, _) = start else { return nil }
+        return status
+    }
+
     public func vias() throws -> [ViaHeader] { try values("Via").map { try ViaHeader(parsing: $0) } }
 
     public var topVia: ViaHeader? { values("Via").first.flatMap { try? ViaHeader(parsing: $0) } }

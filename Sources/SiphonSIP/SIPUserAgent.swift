@@ -340,10 +340,9 @@ public actor SIPUserAgent {
             routeSet: Array(response.values("Record-Route").reversed()), peer: call.peer, isCaller: true,
             sdpSessionID: call.offer.sessionID, sdpVersion: call.offer.sessionVersion, remoteSDP: String(bytes: response.body, encoding: .utf8),
             localSDP: call.offer.description)
-        if let se = response.header("Session-Expires") {
-            let parts = se.split(separator: ";")
-            dialog.sessionExpires = parts.first.flatMap { Int($0.trimmingLWS()) }
-            dialog.weRefresh = !se.lowercased().contains("refresher=uas")
+        if let timer = response.sessionExpires {
+            dialog.sessionExpires = timer.seconds
+            dialog.weRefresh = timer.refresher != "uas"
         }
         try await sendAck(for: response, inviteCSeq: dialog.localSeq, dialog: dialog)
         var media: NegotiatedMedia?
@@ -535,6 +534,11 @@ public actor SIPUserAgent {
             await transaction.respond(status: 406, headers: [("Accept", "application/sdp")])
             return
         }
+        if let timer = request.sessionExpires, timer.seconds < SessionExpires.minimumSeconds {
+            // RFC 4028 6: an interval below our Min-SE is refused, never shortened silently.
+            await transaction.respond(status: 422, headers: [("Min-SE", String(SessionExpires.minimumSeconds))])
+            return
+        }
         var offer: SessionDescription?
         if !request.body.isEmpty {
             guard let text = String(bytes: request.body, encoding: .utf8), let sdp = try? SessionDescription(parsing: text) else {
@@ -597,11 +601,10 @@ public enum CIDR {
     }
 
     static func contains(_ block: String, _ address: String) -> Bool {
-        let parts = block.split(separator: "/")
-        guard parts.count <= 2 else { return false }
-        guard let net = ipv4(String(parts[0])), let ip = ipv4(address) else { return block == address }
-        let bits = parts.count == 2 ? Int(parts[1]) ?? 32 : 32
-        guard (0...32).contains(bits) else { return false }
+        let parts = block.split(separator: "/", omittingEmptySubsequences: false)
+        guard let first = parts.first, parts.count <= 2 else { return false }
+        guard let net = ipv4(String(first)), let ip = ipv4(address) else { return block == address }
+        guard let bits = parts.count == 2 ? Int(parts[1]) : 32, (0...32).contains(bits) else { return false }
         let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - bits)
         return net & mask == ip & mask
     }

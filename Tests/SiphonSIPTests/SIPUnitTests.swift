@@ -69,7 +69,10 @@ import Testing
     @Test func refusesOffersWithNothingInCommonOrBrokenLines() throws {
         let g729 = try SessionDescription(parsing: pjsipOffer.replacingOccurrences(of: "RTP/AVP 8 0 96 101", with: "RTP/AVP 18"))
         #expect(throws: SIPMessageError.self) { try SDPNegotiator.answer(g729, policy: MediaPolicy(), address: "x", port: 1, sessionID: 1, version: 1) }
-        for broken in ["v=1\r\n", "v=0\r\no=x\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1000 RTP/AVP 0\r\n"] {
+        // The "/" ports were found by the fuzzer: a bare slash split into nothing and trapped.
+        for broken in ["v=1\r\n", "v=0\r\no=x\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio x RTP/AVP 0\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 1000 RTP/AVP 0\r\n",
+                       "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio / RTP/AVP 0\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio // RTP/AVP 0\r\n",
+                       "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio /2 RTP/AVP 0\r\n"] {
             #expect(throws: SIPMessageError.self) { try SessionDescription(parsing: broken) }
         }
     }
@@ -112,6 +115,27 @@ import Testing
         #expect(CIDR.contains("10.1.2.3", "10.1.2.3") && !CIDR.contains("10.1.2.3", "10.1.2.4"))
         #expect(CIDR.contains("0.0.0.0/0", "8.8.8.8"))
         #expect(!CIDR.contains("junk/99", "1.2.3.4"))
+        for junk in ["/", "//", "/8", "", "1.2.3.4/"] { #expect(!CIDR.contains(junk, "1.2.3.4"), "\(junk)") }
+    }
+
+    @Test func sessionExpiresHeadersParseOrAreIgnored() {
+        #expect(SessionExpires(parsing: "1800") == SessionExpires(seconds: 1800))
+        #expect(SessionExpires(parsing: " 90 ; refresher = UAS") == SessionExpires(seconds: 90, refresher: "uas"))
+        #expect(SessionExpires(parsing: "600;refresher=uac;x=y")?.headerValue == "600;refresher=uac")
+        #expect(SessionExpires(parsing: "600;refresher=proxy") == SessionExpires(seconds: 600))
+        for junk in ["", ";", ";refresher=uas", "-5", "0", "abc", "1e3", "99999999999999999999", "+90"] {
+            #expect(SessionExpires(parsing: junk) == nil, "\(junk)")
+        }
+    }
+
+    @Test func sipfragStatusLines() {
+        #expect(SIPMessage.sipfragStatus(Array("SIP/2.0 180 Ringing\r\n".utf8)) == 180)
+        #expect(SIPMessage.sipfragStatus(Array("SIP/2.0 200 OK".utf8)) == 200)
+        #expect(SIPMessage.sipfragStatus(Array("SIP/2.0 503 \r\nRetry-After: 5\r\n".utf8)) == 503)
+        // "SIP/2.0 " with no code used to index past the split and trap the worker.
+        for junk in ["SIP/2.0 ", "SIP/2.0", "SIP/2.0 99 x", "SIP/2.0 abc OK", "", "\r\n", "INVITE sip:a@b SIP/2.0"] {
+            #expect(SIPMessage.sipfragStatus(Array(junk.utf8)) == nil, "\(junk)")
+        }
     }
 
     @Test func dialogRequestsFollowTheRouteSet() throws {

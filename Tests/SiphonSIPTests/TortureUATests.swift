@@ -93,4 +93,40 @@ actor RecordingSender: SIPMessageSender {
         #expect(challenge?.status == 401)
         #expect(challenge?.values("WWW-Authenticate").isEmpty == false || challenge?.header("WWW-Authenticate") != nil)
     }
+
+    /// RFC 4028: a session interval under our Min-SE gets 422 with Min-SE; a malformed one turns
+    /// session timers off for the call instead of failing it.
+    @Test func sessionIntervalsBelowMinSEAreRefusedAndJunkIsIgnored() async throws {
+        let peer = SIPPeer(host: "127.0.0.1", port: 5099, transport: .udp)
+        for (sessionExpires, expected) in [("30", 422), ("89;refresher=uac", 422), (";", 404), ("/", 404), ("1800", 404)] {
+            let recorder = RecordingSender()
+            var config = SIPUserAgentConfiguration(advertisedHost: "127.0.0.1")
+            config.inboundTrunks = [InboundTrunk(name: "test", allowedAddresses: ["127.0.0.1"])]
+            let ua = SIPUserAgent(configuration: config, sender: recorder, localPorts: [.udp: 5060])
+            await ua.attach()
+            await ua.onIncomingCall { call in await call.reject(status: 404) }
+            let invite = Array("""
+                INVITE sip:+15550200123@127.0.0.1 SIP/2.0\r
+                Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKse\(expected)\r
+                From: <sip:+15550100000@127.0.0.1>;tag=1\r
+                To: <sip:+15550200123@127.0.0.1>\r
+                Call-ID: se-\(sessionExpires)@127.0.0.1\r
+                CSeq: 1 INVITE\r
+                Max-Forwards: 70\r
+                Contact: <sip:x@127.0.0.1:5099>\r
+                Supported: timer\r
+                Session-Expires: \(sessionExpires)\r
+                Content-Length: 0\r
+                \r
+
+                """.utf8)
+            await ua.stack.receive(.datagram(invite, from: peer))
+            for _ in 0..<500 where await recorder.responses.filter({ ($0.status ?? 0) >= 200 }).isEmpty {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let final = await recorder.responses.first { ($0.status ?? 0) >= 200 }
+            #expect(final?.status == expected, "Session-Expires: \(sessionExpires)")
+            if expected == 422 { #expect(final?.header("Min-SE") == "90") }
+        }
+    }
 }
