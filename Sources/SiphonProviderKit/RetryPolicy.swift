@@ -29,16 +29,24 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// Parses `retry-after-ms`, then `retry-after` (seconds, fractional, or an HTTP-date).
     public static func retryAfter(_ header: (String) -> String?, now: Date = Date()) -> Duration? {
-        if let ms = header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), ms >= 0 {
-            return .milliseconds(Int64(ms))
+        if let ms = header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), let wait = bounded(seconds: ms / 1000) {
+            return wait
         }
         guard let value = header("retry-after")?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(value) { return bounded(seconds: seconds) }
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = f.date(from: value) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        return bounded(seconds: max(0, date.timeIntervalSince(now)))
+    }
+
+    /// A provider's wait as a Duration: negative, NaN and infinite values ("inf" parses as a
+    /// Double) are ignored rather than trapping in the Int conversion; huge ones are capped at a
+    /// day, which is "do not retry" all the same.
+    static func bounded(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0 else { return nil }
+        return .milliseconds(Int64(min(seconds, 86_400) * 1000))
     }
 }

@@ -48,6 +48,12 @@ struct WireTests {
         let date = "Fri, 15 Jan 2027 08:00:10 GMT"
         #expect(RetryPolicy.retryAfter({ ["retry-after": date][$0] }, now: Date(timeIntervalSince1970: 1_800_000_000)) == .seconds(10))
         #expect(RetryPolicy.retryAfter { ["retry-after": "soon"][$0] } == nil)
+        // Values a Double parses but an Int64 cannot hold used to trap the worker.
+        let day = Duration.seconds(86_400)
+        for (junk, wait) in [("inf", nil), ("-inf", nil), ("nan", nil), ("-5", nil), ("1e300", day)] as [(String, Duration?)] {
+            #expect(RetryPolicy.retryAfter { ["retry-after": junk][$0] } == wait, "\(junk)")
+            #expect(RetryPolicy.retryAfter { ["retry-after-ms": junk, "retry-after": "3"][$0] } == wait ?? .seconds(3), "ms \(junk)")
+        }
     }
 
     @Test func pcmFramesDoNotDependOnChunkBoundaries() {
