@@ -65,6 +65,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Run sim calls only (no SIP sockets).") var noSip = false
     @Option(help: "Port of /metrics and /healthz (0: none).") var metricsPort: Int = 9464
 
+    func validate() throws {
+        guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity: 1 to 10000 calls") }
+        guard (50...60_000).contains(heartbeatMs) else { throw ValidationError("--heartbeat-ms: 50 to 60000") }
+        guard drainTimeout.isFinite, (0...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout: 0 to 3600 seconds") }
+        guard (0...65535).contains(sipPort), (0...65535).contains(metricsPort) else { throw ValidationError("ports are 0 to 65535") }
+    }
+
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.worker")
