@@ -22,7 +22,7 @@ public enum TelephoneEventSender {
         guard let event = TelephoneEvent.event(for: digit) else { return nil }
         let step = clockRate / 50
         let frames = max(2, duration / 20)
-        var out: [TelephoneEvent] = (1..<frames).map { TelephoneEvent(event: event, end: false, volume: volume, duration: UInt16(step * $0)) }
+        var out: [TelephoneEvent] = (1..<frames).map { TelephoneEvent(event: event, end: false, volume: volume, duration: UInt16(min(65535, step * $0))) }
         let total = UInt16(min(65535, step * frames))
         out += Array(repeating: TelephoneEvent(event: event, end: true, volume: volume, duration: total), count: 3)
         return out

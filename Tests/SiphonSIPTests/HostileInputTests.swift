@@ -1,0 +1,92 @@
+import Foundation
+import SiphonAudio
+import Testing
+@testable import SiphonRTP
+@testable import SiphonSIP
+
+/// What a peer on the network controls — RTP, RTCP, RFC 4733 events, Digest challenges, the jitter
+/// buffer's view of sequence numbers and timestamps — fed with seeded random mutations of valid
+/// input. Every one must be parsed or refused; none may trap the worker. (The SIP text layer has its
+/// own libFuzzer target; these parsers are binary and small enough for a plain mutation loop.)
+@Suite struct HostileInputTests {
+    /// SplitMix64: the same inputs on every run and machine.
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func mutate(_ seed: [UInt8], _ rng: inout Seeded) -> [UInt8] {
+        var b = seed
+        for _ in 0..<Int.random(in: 1...6, using: &rng) {
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            case 1 where !b.isEmpty: b.removeLast(Int.random(in: 0...b.count, using: &rng))
+            case 2: b += (0..<Int.random(in: 1...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 3 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &rng)] ^= 1 << UInt8.random(in: 0...7, using: &rng)
+            default: b = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+        }
+        return b
+    }
+
+    @Test func rtpRtcpAndTelephoneEventsNeverTrap() throws {
+        var rng = Seeded(state: 4733)
+        let rtp = RTPPacket(marker: true, payloadType: 101, sequence: 7, timestamp: 160, ssrc: 9, payload: TelephoneEvent(event: 5, duration: 800).bytes).serialized()
+        let report = RTCPReport(ssrc: 7, sender: .init(ntpTimestamp: 1, rtpTimestamp: 2, packetCount: 3, octetCount: 4),
+                                blocks: [.init(ssrc: 9, fractionLost: 1, cumulativeLost: -2, highestSequence: 3, jitter: 4, lastSR: 5, delaySinceLastSR: 6)],
+                                cname: "siphon@host").serialized()
+        var parsed = 0, reports = 0
+        var receiver = TelephoneEventReceiver()
+        for _ in 0..<50_000 {
+            let packet = Self.mutate(rtp, &rng)
+            if let p = try? RTPPacket(parsing: packet) {
+                parsed += 1
+                _ = receiver.receive(p)
+                _ = try? TelephoneEvent(parsing: p.payload)
+            }
+            _ = RTPPacket.looksLikeRTCP(packet)
+            if (try? RTCPReport(parsing: Self.mutate(report, &rng))) != nil { reports += 1 }
+        }
+        // The loop must have exercised the accepting paths too, not only the refusals.
+        #expect(parsed > 1000 && reports > 1000, "parsed \(parsed) RTP, \(reports) RTCP")
+    }
+
+    @Test func theJitterBufferSurvivesAnySequenceTimestampAndSenderMix() {
+        var rng = Seeded(state: 3550)
+        let buffer = JitterBuffer(configuration: .init(clockRate: 8000))
+        var frames = 0
+        var arrival: UInt64 = 1_000_000
+        for i in 0..<100_000 {
+            // Mostly a plausible stream with jumps, wraps, duplicates and new senders thrown in.
+            let seq = Int.random(in: 0..<10, using: &rng) == 0 ? UInt16.random(in: 0...UInt16.max, using: &rng) : UInt16(truncatingIfNeeded: i)
+            let ts = Int.random(in: 0..<10, using: &rng) == 0 ? UInt32.random(in: 0...UInt32.max, using: &rng) : UInt32(truncatingIfNeeded: i * 160)
+            let ssrc: UInt32 = Int.random(in: 0..<1000, using: &rng) == 0 ? UInt32.random(in: 0...3, using: &rng) : 1
+            arrival &+= UInt64.random(in: 0...60_000_000, using: &rng)
+            buffer.insert(RTPPacket(payloadType: 0, sequence: seq, timestamp: ts, ssrc: ssrc, payload: [UInt8(truncatingIfNeeded: i)]), arrivalNanoseconds: arrival)
+            if case .frame = buffer.pop() { frames += 1 }
+        }
+        #expect(frames > 10_000, "\(frames) frames played")
+        #expect((buffer.configuration.minDelayFrames...buffer.configuration.maxDelayFrames).contains(buffer.targetDelayFrames))
+    }
+
+    @Test func digestChallengesFromAServerNeverTrap() throws {
+        var rng = Seeded(state: 7616)
+        let challenge = Array(#"Digest realm="sip.example.com", nonce="a1b2\"c3", algorithm=SHA-256, qop="auth,auth-int", opaque="x", stale=TRUE"#.utf8)
+        var accepted = 0
+        for _ in 0..<20_000 {
+            let text = String(decoding: Self.mutate(challenge, &rng), as: UTF8.self)
+            guard let c = try? DigestChallenge(parsing: text) else { continue }
+            accepted += 1
+            if c.isSupported {
+                _ = try DigestAuthentication.authorization(challenge: c, credentials: .init(username: "u", password: "p"), method: "INVITE", uri: "sip:a@b")
+            }
+        }
+        #expect(accepted > 1000, "\(accepted) challenges accepted")
+    }
+}
