@@ -1,10 +1,12 @@
 // libFuzzer target for the SIP message layer (built by scripts/fuzz-sip.sh with -sanitize=fuzzer,address).
 // Any input must parse or be refused with SIPMessageError — never crash or hang — and whatever
-// parses must survive serialise → parse with the same start line, headers and body.
+// parses must survive serialise → parse with the same start line, headers and body. Inputs that
+// once crashed it are kept in Fuzz/regressions and replayed by the unit tests.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSIPMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    _ = SIPMessage.sipfragStatus(bytes)
     guard let message = try? SIPParser.parse(datagram: bytes) else { return 0 }
     if message.isRequest { _ = try? SIPValidation.validate(request: message) } else { _ = try? SIPValidation.validate(response: message) }
     _ = try? message.vias()
@@ -12,12 +14,22 @@ public func fuzzSIPMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? message.to()
     _ = try? message.contacts()
     _ = message.requestURI
-    if let text = String(bytes: message.body, encoding: .utf8) { _ = try? SessionDescription(parsing: text) }
+    _ = message.sessionExpires
+    if let text = String(bytes: message.body, encoding: .utf8), let sdp = try? SessionDescription(parsing: text) {
+        _ = try? SDPNegotiator.answer(sdp, policy: MediaPolicy(), address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
+        _ = try? SDPNegotiator.accept(answer: sdp, policy: MediaPolicy())
+        check((try? SessionDescription(parsing: sdp.description)) != nil, "a parsed SDP does not parse back from its own text")
+    }
     let again = try? SIPParser.parse(datagram: message.serialized())
-    precondition(again?.startLine == message.startLine, "start line changed in a round trip")
-    precondition(again?.body == message.body, "body changed in a round trip")
+    check(again?.startLine == message.startLine, "start line changed in a round trip")
+    check(again?.body == message.body, "body changed in a round trip")
     var framer = SIPStreamFramer()
     framer.append(message.serialized())
-    precondition((try? framer.next())?.body == message.body, "TCP framing disagrees with datagram parsing")
+    check((try? framer.next())?.body == message.body, "TCP framing disagrees with datagram parsing")
     return 0
+}
+
+/// A failed property, with its message even in -O builds (a precondition's is dropped there).
+func check(_ condition: Bool, _ message: StaticString) {
+    if !condition { fatalError("\(message)") }
 }
