@@ -1,5 +1,6 @@
 import Foundation
 import SiphonAudio
+import SiphonCore
 import Testing
 @testable import SiphonRTP
 @testable import SiphonSIP
@@ -9,19 +10,7 @@ import Testing
 /// input. Every one must be parsed or refused; none may trap the worker. (The SIP text layer has its
 /// own libFuzzer target; these parsers are binary and small enough for a plain mutation loop.)
 @Suite struct HostileInputTests {
-    /// SplitMix64: the same inputs on every run and machine.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func mutate(_ seed: [UInt8], _ rng: inout Seeded) -> [UInt8] {
+    static func mutate(_ seed: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var b = seed
         for _ in 0..<Int.random(in: 1...6, using: &rng) {
             switch Int.random(in: 0..<5, using: &rng) {
@@ -36,7 +25,7 @@ import Testing
     }
 
     @Test func rtpRtcpAndTelephoneEventsNeverTrap() throws {
-        var rng = Seeded(state: 4733)
+        var rng = SeededRandom(seed: 4733)
         let rtp = RTPPacket(marker: true, payloadType: 101, sequence: 7, timestamp: 160, ssrc: 9, payload: TelephoneEvent(event: 5, duration: 800).bytes).serialized()
         let report = RTCPReport(ssrc: 7, sender: .init(ntpTimestamp: 1, rtpTimestamp: 2, packetCount: 3, octetCount: 4),
                                 blocks: [.init(ssrc: 9, fractionLost: 1, cumulativeLost: -2, highestSequence: 3, jitter: 4, lastSR: 5, delaySinceLastSR: 6)],
@@ -58,7 +47,7 @@ import Testing
     }
 
     @Test func theJitterBufferSurvivesAnySequenceTimestampAndSenderMix() {
-        var rng = Seeded(state: 3550)
+        var rng = SeededRandom(seed: 3550)
         let buffer = JitterBuffer(configuration: .init(clockRate: 8000))
         var frames = 0
         var arrival: UInt64 = 1_000_000
@@ -76,7 +65,7 @@ import Testing
     }
 
     @Test func digestChallengesFromAServerNeverTrap() throws {
-        var rng = Seeded(state: 7616)
+        var rng = SeededRandom(seed: 7616)
         let challenge = Array(#"Digest realm="sip.example.com", nonce="a1b2\"c3", algorithm=SHA-256, qop="auth,auth-int", opaque="x", stale=TRUE"#.utf8)
         var accepted = 0
         for _ in 0..<20_000 {

@@ -185,7 +185,7 @@ struct Preflight {
                 speech += [Int16](repeating: 0, count: 6000)
             }
             let labels = Self.activity(speech)
-            var rng = SplitMix(seed: 7)
+            var rng = SeededRandom(seed: 7)
             let speechRMS = sqrt(speech.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, labels.filter { $0 }.count * 160)))
             let noiseLevel = speechRMS / pow(10, 10.0 / 20)
             let line = speech.map { s -> Int16 in
@@ -313,21 +313,4 @@ struct Preflight {
     }
 
     private func message(_ error: any Error) -> String { Redaction.redact((error as? SiphonError)?.message ?? "\(error)") }
-}
-
-/// A small deterministic generator for the calibration noise.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextGaussian() -> Double {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
-        return sqrt(-2 * log(u1)) * cos(2 * .pi * u2)
-    }
 }
