@@ -34,8 +34,10 @@ public struct InboundRoute: Sendable, Equatable {
 }
 
 /// Creates or updates the inbound trunk for a number and the dispatch rule that puts each call in
-/// its own room with the agent dispatched. Idempotent: running it again changes nothing, and a
-/// changed route updates the trunk in place and replaces the rule.
+/// its own room with the agent dispatched. Idempotent: running it again sends nothing but two
+/// lists (the trunk's metadata carries a fingerprint of its settings, so an unchanged trunk is
+/// recognised without LiveKit echoing its password), and a changed route updates the trunk in
+/// place and replaces the rule.
 public struct InboundRouting: Sendable {
     let api: LiveKitAPI
     let logger: Logger
@@ -50,13 +52,19 @@ public struct InboundRouting: Sendable {
     }
 
     public func ensure(_ route: InboundRoute) async throws -> Outcome {
-        var trunk = SIPInboundTrunkInfo(name: "siphon inbound \(route.number.e164)", metadata: #"{"siphon":"inbound"}"#, numbers: [route.number.e164],
+        let fingerprint = CredentialFingerprint.of(
+            [route.number.e164, route.allowedAddresses.joined(separator: ","), route.username ?? "", route.password ?? ""],
+            secret: api.twirp.credentials.apiSecret)
+        var trunk = SIPInboundTrunkInfo(name: "siphon inbound \(route.number.e164)", metadata: #"{"siphon":"inbound","siphon_route":"\#(fingerprint)"}"#,
+                                        numbers: [route.number.e164],
                                         allowedAddresses: route.allowedAddresses.isEmpty ? nil : route.allowedAddresses,
                                         authUsername: route.username, authPassword: route.password)
         let existing = try await api.listInboundTrunks(numbers: [route.number.e164]).first { ($0.numbers ?? []).contains(route.number.e164) }
         let trunkID: String
         let trunkCreated: Bool
-        if let id = existing?.sipTrunkId, !id.isEmpty {
+        if let existing, let id = existing.sipTrunkId, !id.isEmpty, Self.sameTrunk(existing, trunk) {
+            (trunkID, trunkCreated) = (id, false)
+        } else if let id = existing?.sipTrunkId, !id.isEmpty {
             trunk.sipTrunkId = nil
             _ = try await api.replaceInboundTrunk(id: id, with: trunk)
             (trunkID, trunkCreated) = (id, false)
@@ -84,6 +92,13 @@ public struct InboundRouting: Sendable {
         }
         logger.info("created LiveKit dispatch rule", metadata: ["rule_id": "\(ruleID)", "agent": "\(route.agentName)"])
         return Outcome(trunkID: trunkID, ruleID: ruleID, trunkCreated: trunkCreated, ruleCreated: true)
+    }
+
+    /// The fingerprint covers the password LiveKit may not echo; the visible fields are compared
+    /// too, so a trunk edited by hand is put back.
+    static func sameTrunk(_ a: SIPInboundTrunkInfo, _ b: SIPInboundTrunkInfo) -> Bool {
+        a.metadata == b.metadata && a.name == b.name && (a.numbers ?? []) == (b.numbers ?? [])
+            && (a.allowedAddresses ?? []) == (b.allowedAddresses ?? []) && (a.authUsername ?? "") == (b.authUsername ?? "")
     }
 
     static func sameRule(_ a: SIPDispatchRuleInfo, _ b: SIPDispatchRuleInfo) -> Bool {

@@ -139,11 +139,9 @@ public actor OutboundTrunkProvisioner {
 
     static func metadata(_ fp: String) -> String { #"{"siphon_credentials":"\#(fp)"}"# }
 
-    /// HMAC-SHA256 of the credentials under the API secret, 128 bits in hex.
     func fingerprint(_ s: OutboundTrunkSetup) -> String {
-        let text = [s.address.lowercased(), s.transport ?? "", s.number.e164, s.username ?? "", s.password ?? ""].joined(separator: "\n")
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: Data(api.twirp.credentials.apiSecret.utf8)))
-        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        CredentialFingerprint.of([s.address.lowercased(), s.transport ?? "", s.number.e164, s.username ?? "", s.password ?? ""],
+                                 secret: api.twirp.credentials.apiSecret)
     }
 
     /// Deletes the lock only if this worker still holds it.

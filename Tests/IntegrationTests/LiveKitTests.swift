@@ -261,6 +261,7 @@ struct LiveKitTests {
         #expect(first.trunkCreated && first.ruleCreated)
         let again = try await routing.ensure(route)
         #expect(again == .init(trunkID: first.trunkID, ruleID: first.ruleID, trunkCreated: false, ruleCreated: false))
+        #expect(try await peer.count("SIP/UpdateSIPInboundTrunk") == 0)
         var moved = route
         moved.agentName = "Sales"
         moved.username = "carrier"
@@ -277,7 +278,7 @@ struct LiveKitTests {
                 let request = entry["request"] as? [String: Any] ?? [:]
                 return (request["trunk"] ?? request["replace"]) as? [String: Any]
             }
-        #expect(sent.count == 3)  // created, then replaced twice
+        #expect(sent.count == 2)  // created, then replaced once: the unchanged route sent nothing
         for trunk in sent { #expect(trunk["allowed_addresses"] != nil || trunk["auth_password"] != nil, "\(trunk)") }
         #expect(try await peer.failures().isEmpty)
     }
