@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SiphonAgent
 import SiphonAudio
 import SiphonCore
@@ -22,19 +21,20 @@ public struct CartesiaTTS: TextToSpeech {
     public let voiceID: String
     public let output: Output
     public var language: String?
-    let connection: CartesiaConnection
+    let connection: ContextSocket
 
     public static let version = "2024-11-13"
 
     public init(apiKey: String, voiceID: String, model: String = "sonic-2", output: Output = .mulaw8k, language: String? = nil,
-                baseURL: String = "wss://api.cartesia.ai", logger: Logger = Logger(label: "siphon.providers")) throws {
+                baseURL: String = "wss://api.cartesia.ai") throws {
         if case .linear(let rate) = output, ![8000, 16000, 22050, 24000, 44100, 48000].contains(rate) {
             throw SiphonError(.configuration, "tts.sample_rate must be 8000, 16000, 22050, 24000, 44100 or 48000")
         }
         guard !voiceID.isEmpty else { throw SiphonError(.configuration, "tts.voice: a Cartesia voice id is required") }
         (self.model, self.voiceID, self.output, self.language) = (model, voiceID, output, language)
-        connection = CartesiaConnection(url: "\(baseURL)/tts/websocket?cartesia_version=\(Self.version)",
-                                        headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", Self.version)], logger: logger)
+        connection = ContextSocket(url: "\(baseURL)/tts/websocket?cartesia_version=\(Self.version)",
+                                   headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", Self.version)], provider: "cartesia",
+                                   classify: Self.handshakeError, router: Self.route)
     }
 
     public var name: String { "cartesia:\(model)" }
@@ -66,7 +66,7 @@ public struct CartesiaTTS: TextToSpeech {
                 }
             } onCancel: {
                 // Barge-in: tell Cartesia to stop generating this context.
-                Task { await connection.cancel(contextID) }
+                Task { await connection.cancel(contextID, message: #"{"context_id":"\#(contextID)","cancel":true}"#) }
             }
             if let last = framer.finish() { emit(last) }
             ProviderMetrics.usage("cartesia", .tts, unit: "characters", Double(text.count))
@@ -74,91 +74,33 @@ public struct CartesiaTTS: TextToSpeech {
     }
 }
 
-/// The shared socket: connects on first use, routes each message to its context by
-/// `context_id`, and after a failure fails the contexts in flight and reconnects on next use.
-actor CartesiaConnection {
-    let url: String
-    let headers: [(String, String)]
-    let logger: Logger
-    private var socket: WebSocketConnection?
-    private var contexts: [String: AsyncThrowingStream<[UInt8], any Error>.Continuation] = [:]
-
-    init(url: String, headers: [(String, String)], logger: Logger) { (self.url, self.headers, self.logger) = (url, headers, logger) }
-
-    func start(_ contextID: String, messages: [String]) async throws -> AsyncThrowingStream<[UInt8], any Error> {
-        let socket = try await connected()
-        let (stream, sink) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        contexts[contextID] = sink
-        do {
-            for m in messages { try await socket.send(m) }
-        } catch {
-            contexts[contextID] = nil
-            throw error
-        }
-        return stream
-    }
-
-    func cancel(_ contextID: String) async {
-        guard let sink = contexts.removeValue(forKey: contextID) else { return }
-        sink.finish()
-        try? await socket?.send(#"{"context_id":"\#(contextID)","cancel":true}"#)
-    }
-
-    private func connected() async throws -> WebSocketConnection {
-        if let socket { return socket }
-        let s = try await WebSocketConnection.connect(url, headers: headers, provider: "cartesia", classify: Self.handshakeError)
-        socket = s
-        Task { await self.read(s) }
-        return s
-    }
-
-    private func read(_ s: WebSocketConnection) async {
-        var failure: any Error = ProviderError(provider: "cartesia", kind: .connection, message: "the socket closed")
-        do {
-            for try await message in s.messages {
-                guard case .text(let text) = message else { continue }
-                try route(text)
-            }
-            if let close = s.serverClose {
-                failure = ProviderError(provider: "cartesia", kind: close.code == 1000 ? .connection : .server, code: String(close.code), message: close.reason)
-            }
-        } catch {
-            failure = error
-        }
-        if socket === s { socket = nil }
-        for (_, sink) in contexts { sink.finish(throwing: failure) }
-        contexts.removeAll()
-    }
-
+extension CartesiaTTS {
     /// `chunk` (base64 audio), `done`, `error` (by `status_code`: 429 concurrency, 4xx request);
     /// timestamps and flush acknowledgements are not needed for speaking.
-    private func route(_ text: String) throws {
+    @Sendable static func route(_ text: String) -> ContextSocket.Event {
         guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw ProviderError(provider: "cartesia", kind: .malformed, message: "message is not JSON")
+            return .failed(context: nil, ProviderError(provider: "cartesia", kind: .malformed, message: "message is not JSON"))
         }
-        guard let id = o["context_id"] as? String, let sink = contexts[id] else { return }
+        guard let id = o["context_id"] as? String else { return .ignored }
         switch o["type"] as? String {
         case "chunk":
             guard let b64 = o["data"] as? String, let data = Data(base64Encoded: b64) else {
-                contexts[id] = nil
-                return sink.finish(throwing: ProviderError(provider: "cartesia", kind: .malformed, message: "chunk without base64 data"))
+                return .failed(context: id, ProviderError(provider: "cartesia", kind: .malformed, message: "chunk without base64 data"))
             }
-            sink.yield([UInt8](data))
-            if o["done"] as? Bool == true { contexts[id] = nil; sink.finish() }
+            return .audio(context: id, bytes: [UInt8](data), last: o["done"] as? Bool == true)
         case "done":
-            contexts[id] = nil
-            sink.finish()
+            return .done(context: id)
         case "error":
-            contexts[id] = nil
             let status = o["status_code"] as? Int
-            sink.finish(throwing: ProviderError(provider: "cartesia", kind: status.map(ProviderError.kind(forStatus:)) ?? .server, status: status,
-                                                code: o["error_code"] as? String, message: o["message"] as? String ?? o["error"] as? String ?? o["title"] as? String ?? "error"))
+            return .failed(context: id, ProviderError(provider: "cartesia", kind: status.map(ProviderError.kind(forStatus:)) ?? .server, status: status,
+                                                      code: o["error_code"] as? String,
+                                                      message: o["message"] as? String ?? o["error"] as? String ?? o["title"] as? String ?? "error"))
         default:
-            break
+            return .ignored
         }
     }
 
-    static func handshakeError(_ status: Int, _ headers: [(String, String)], _ body: String) -> ProviderError {
+    @Sendable static func handshakeError(_ status: Int, _ headers: [(String, String)], _ body: String) -> ProviderError {
         struct Wire: Decodable { var error_code: String?; var message: String?; var title: String? }
         let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.utf8))
         return ProviderError(provider: "cartesia", kind: ProviderError.kind(forStatus: status), status: status, code: wire?.error_code,
@@ -189,7 +131,7 @@ extension CartesiaTTS {
     /// The smallest authenticated request (`GET /voices?limit=1` on the REST API).
     public static func check(apiKey: String, baseURL: String = "https://api.cartesia.ai") async throws -> Duration {
         let client = ProviderHTTPClient(provider: "cartesia", baseURL: baseURL) { status, body, headers in
-            CartesiaConnection.handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
+            handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
         }
         let started = ContinuousClock.now
         let response = try await client.send("/voices?limit=1", method: .GET,

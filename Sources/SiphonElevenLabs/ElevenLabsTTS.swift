@@ -4,10 +4,12 @@ import SiphonAudio
 import SiphonCore
 import SiphonProviderKit
 
-/// ElevenLabs over its input-streaming WebSocket (`/v1/text-to-speech/{voice}/stream-input`):
-/// the opening message (a single space, voice settings, a short chunk schedule so audio starts
-/// early), the sentence with `flush`, then the empty text that ends the input; audio comes back
-/// as base64 in the output format asked for — `ulaw_8000` for G.711 calls, no resampling.
+/// ElevenLabs over its multi-context WebSocket (`/v1/text-to-speech/{voice}/multi-stream-input`):
+/// sockets kept open and shared by every call on the worker (at most five contexts each, the
+/// provider's limit), one context per sentence — opened with a single space, voice settings and a
+/// short chunk schedule so audio starts early, the sentence with `flush`, then `close_context` —
+/// and its audio routed back by `contextId` as base64 in the output format asked for: `ulaw_8000`
+/// for G.711 calls, no resampling. A barge-in stops listening to the context.
 public struct ElevenLabsTTS: TextToSpeech {
     public enum Output: String, Sendable {
         case ulaw8000 = "ulaw_8000"
@@ -34,6 +36,10 @@ public struct ElevenLabsTTS: TextToSpeech {
     public var stability: Double?
     public var similarityBoost: Double?
     public var baseURL: String
+    let sockets: ContextSocketPool
+
+    /// The provider's limit on concurrent contexts per connection.
+    public static let contextsPerSocket = 5
 
     public init(apiKey: String, voiceID: String, model: String = "eleven_flash_v2_5", output: Output = .ulaw8000,
                 baseURL: String = "wss://api.elevenlabs.io") throws {
@@ -41,73 +47,76 @@ public struct ElevenLabsTTS: TextToSpeech {
             throw SiphonError(.configuration, "tts.voice: an ElevenLabs voice id (letters and digits)")
         }
         (self.apiKey, self.voiceID, self.model, self.output, self.baseURL) = (apiKey, voiceID, model, output, baseURL)
+        // inactivity_timeout at its maximum: an idle shared socket is closed by the server after
+        // that long and reopened on next use.
+        let url = "\(baseURL)/v1/text-to-speech/\(voiceID)/multi-stream-input?model_id=\(model)&output_format=\(output.rawValue)&inactivity_timeout=180"
+        let headers = [("xi-api-key", apiKey)]
+        sockets = ContextSocketPool(contextsPerSocket: Self.contextsPerSocket) {
+            ContextSocket(url: url, headers: headers, provider: "elevenlabs", classify: Self.handshakeError, router: Self.route)
+        }
     }
 
     public var name: String { "elevenlabs:\(model)" }
     public var sampleRate: Int { output.rate }
 
     public func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
-        let url = "\(baseURL)/v1/text-to-speech/\(voiceID)/stream-input?model_id=\(model)&output_format=\(output.rawValue)"
+        let contextID = "siphon-" + UUID().uuidString.lowercased()
         var settings: [String: Any] = [:]
         if let stability { settings["stability"] = stability }
         if let similarityBoost { settings["similarity_boost"] = similarityBoost }
-        var opening: [String: Any] = ["text": " ", "generation_config": ["chunk_length_schedule": [50]]]
+        var opening: [String: Any] = ["text": " ", "context_id": contextID, "generation_config": ["chunk_length_schedule": [50]]]
         if !settings.isEmpty { opening["voice_settings"] = settings }
-        let messages = try [opening, ["text": text.hasSuffix(" ") ? text : text + " ", "flush": true], ["text": ""]]
-            .map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+        let close = Self.json(["context_id": contextID, "close_context": true])
+        let messages = [Self.json(opening), Self.json(["text": text.hasSuffix(" ") ? text : text + " ", "context_id": contextID, "flush": true]), close]
         let started = RequestClock()
-        let socket = try await WebSocketConnection.connect(url, headers: [("xi-api-key", apiKey)], provider: "elevenlabs", classify: Self.handshakeError)
-        let rate = sampleRate, mulaw = output == .ulaw8000
-        return AsyncThrowingStream { c in
-            let task = Task {
-                var clock = started
-                var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
-                var inBand: ProviderError?
-                var sendFailure: (any Error)?
-                do {
-                    // A send can fail because the server already closed on an error it sent
-                    // in-band: read first, blame the send only if the server said nothing.
-                    for m in messages {
-                        do { try await socket.send(m) } catch { sendFailure = error; break }
+        let (socket, chunks) = try await sockets.start(contextID, messages: messages)
+        let rate = sampleRate, mulaw = output == .ulaw8000, sockets = self.sockets
+        return ProviderStream.make("elevenlabs", .tts, started: started) { emit in
+            var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
+            do {
+                try await withTaskCancellationHandler {
+                    for try await bytes in chunks {
+                        for f in framer.feed(bytes) { emit(f) }
                     }
-                    reading: for try await message in socket.messages {
-                        guard case .text(let json) = message,
-                              let o = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { continue }
-                        if let b64 = o["audio"] as? String, let data = Data(base64Encoded: b64) {
-                            let frames = framer.feed(data)
-                            for f in frames {
-                                clock.firstByte()
-                                c.yield(f)
-                            }
-                        }
-                        if let error = o["error"] as? String {
-                            // In-band error, then the server closes with the same code.
-                            inBand = ProviderError(provider: "elevenlabs", kind: error.contains("quota") ? .quotaExceeded : error.contains("rate") || error.contains("concurrent") ? .rateLimited : .badRequest,
-                                                   code: error, message: o["message"] as? String ?? error)
-                        }
-                        if o["isFinal"] as? Bool == true { break reading }
-                    }
-                    if let inBand { throw inBand }
-                    if let sendFailure { throw sendFailure }
-                    if let close = socket.serverClose, close.code != 1000 {
-                        throw ProviderError(provider: "elevenlabs", kind: .server, code: String(close.code), message: close.reason)
-                    }
-                    if let last = framer.finish() { c.yield(last) }
-                    socket.abort()
-                    ProviderMetrics.usage("elevenlabs", .tts, unit: "characters", Double(text.count))
-                    clock.finish("elevenlabs", .tts)
-                    c.finish()
-                } catch {
-                    socket.abort()
-                    clock.finish("elevenlabs", .tts, error: inBand ?? error)
-                    c.finish(throwing: inBand ?? error)
+                } onCancel: {
+                    // The context was closed with the sentence: ElevenLabs finishes it whatever we
+                    // send, so a barge-in only stops listening (its late audio is dropped).
+                    Task { await socket.cancel(contextID, message: nil) }
                 }
+            } catch {
+                await sockets.release(socket)
+                throw error
             }
-            c.onTermination = { _ in
-                task.cancel()
-                socket.abort()
-            }
+            await sockets.release(socket)
+            if let last = framer.finish() { emit(last) }
+            ProviderMetrics.usage("elevenlabs", .tts, unit: "characters", Double(text.count))
         }
+    }
+
+    static func json(_ object: [String: Any]) -> String {
+        // Only strings, numbers, booleans and arrays of them: serialisation cannot fail.
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// `audio` (base64) and `isFinal` by `contextId`; an in-band error (`{message, error, code}`,
+    /// then a close with that code) fails its context, or every context when it names none.
+    @Sendable static func route(_ text: String) -> ContextSocket.Event {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            return .failed(context: nil, ProviderError(provider: "elevenlabs", kind: .malformed, message: "message is not JSON"))
+        }
+        let id = o["contextId"] as? String ?? o["context_id"] as? String
+        if let error = o["error"] as? String {
+            let kind: ProviderError.Kind = error.contains("quota") ? .quotaExceeded : error.contains("rate") || error.contains("concurrent") ? .rateLimited : .badRequest
+            return .failed(context: id, ProviderError(provider: "elevenlabs", kind: kind, code: error, message: o["message"] as? String ?? error))
+        }
+        guard let id else { return .ignored }
+        if let b64 = o["audio"] as? String {
+            guard let data = Data(base64Encoded: b64) else {
+                return .failed(context: id, ProviderError(provider: "elevenlabs", kind: .malformed, message: "audio that is not base64"))
+            }
+            return .audio(context: id, bytes: [UInt8](data), last: o["isFinal"] as? Bool == true)
+        }
+        return o["isFinal"] as? Bool == true ? .done(context: id) : .ignored
     }
 
     static func handshakeError(_ status: Int, _ headers: [(String, String)], _ body: String) -> ProviderError {

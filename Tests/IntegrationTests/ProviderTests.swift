@@ -388,14 +388,34 @@ struct ProviderTests {
         #expect(try await Self.collect(slow, "Next").count == 10)
     }
 
-    @Test func elevenLabsStreamsInputAndReportsItsInBandErrors() async throws {
+    @Test func elevenLabsSharesContextSocketsAndReportsItsInBandErrors() async throws {
         let peer = try await ProviderPeer()
         let ws = "ws://127.0.0.1:\(peer.port)"
-        let tts = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .ulaw8000, baseURL: ws)
+        var tts = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .ulaw8000, baseURL: ws)
+        tts.stability = 0.6
         let frames = try await Self.collect(tts, "Hello there.")
         #expect(frames.count == 30 && frames.allSatisfy { $0.sampleRate == 8000 && $0.samples.count == 160 })  // 0.6 s
+        #expect(frames[5].levelDB > -30)
+        // Sentences after the first reuse the socket; seven at once need a second one (five contexts each).
+        #expect(try await Self.collect(tts, "Goodbye").count == 18)
+        #expect(try await peer.elevenLabs().sockets == 1)
+        // Paced audio (mock-slow) keeps the first five contexts open while the last two start.
+        var shared = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", model: "mock-slow", output: .ulaw8000, baseURL: ws)
+        shared.stability = 0.6
+        let counts = try await withThrowingTaskGroup(of: Int.self) { [shared] group in
+            for n in 1...7 { group.addTask { try await Self.collect(shared, String(repeating: "a", count: n * 2)).count } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(counts.sorted() == [5, 10, 15, 20, 25, 30, 35])  // each context got exactly its own audio
+        let stats = try await peer.elevenLabs()
+        #expect(stats.sockets == 3 && stats.maxContexts == 5 && stats.refused.isEmpty, "\(stats)")  // one before, two for the seven
+        // Barge-in: stop after the first frame; the context's late audio never reaches the next one.
+        let slow = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", model: "mock-slow", baseURL: ws)
+        for try await _ in try await slow.synthesize("A long sentence that the caller interrupts") { break }
+        #expect(try await Self.collect(slow, "Next").count == 10)
         let pcm = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .pcm16000, baseURL: ws)
         #expect(try await Self.collect(pcm, "Hi").allSatisfy { $0.sampleRate == 16000 })
+        #expect(try await peer.elevenLabs().refused.isEmpty)
         let idle = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "mock-timeout", baseURL: ws)
         let timeout = await #expect(throws: ProviderError.self) { _ = try await Self.collect(idle, "x") }
         #expect(timeout?.code == "input_timeout_exceeded" && timeout?.message.contains("timeout of 20.0 seconds") == true)

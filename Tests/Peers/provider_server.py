@@ -431,6 +431,13 @@ async def cartesia_ws(request):
 
 # ---- ElevenLabs ----------------------------------------------------------------------------------
 
+async def eleven_idle_timeout(ws):
+    """What ElevenLabs does to a socket left idle: the error in-band, then a close with its code."""
+    await ws.send_json({"message": "Have not received a new text input within the timeout of 20.0 seconds",
+                        "error": "input_timeout_exceeded", "code": 1008})
+    await ws.close(code=1008, message=b"Have not received a new text input within the timeout of 20.0 seconds")
+
+
 async def elevenlabs_ws(request):
     """ElevenLabs stream-input: the opening " " message (may carry the key), text chunks buffered
     until flush or the empty text, audio as base64 in output_format with alignment, then isFinal.
@@ -471,9 +478,7 @@ async def elevenlabs_ws(request):
                 await ws.close(code=1008, message=b"invalid first message")
                 break
             if voice == "mock-timeout":
-                await ws.send_json({"message": "Have not received a new text input within the timeout of 20.0 seconds",
-                                    "error": "input_timeout_exceeded", "code": 1008})
-                await ws.close(code=1008, message=b"Have not received a new text input within the timeout of 20.0 seconds")
+                await eleven_idle_timeout(ws)
                 break
             continue
         text = data.get("text", "")
@@ -488,6 +493,124 @@ async def elevenlabs_ws(request):
             await generate(buffered)
             buffered = ""
     return ws
+
+
+eleven_multi = {"sockets": 0, "max_contexts": 0, "refused": []}
+
+
+def eleven_model(data):
+    """The ElevenLabs SDK model a client message must be, by what it carries; None: none fits."""
+    from elevenlabs.types import CloseContext, CloseSocket, FlushContext, InitialiseContext, KeepContextAlive, SendTextMulti
+    if "close_socket" in data:
+        return CloseSocket
+    if "close_context" in data:
+        return CloseContext
+    if data.get("text") == "" and "context_id" in data:
+        return KeepContextAlive
+    if "voice_settings" in data or "generation_config" in data or data.get("text") == " ":
+        return InitialiseContext
+    if "text" in data and "context_id" in data:
+        return SendTextMulti
+    if "flush" in data:
+        return FlushContext
+    return None
+
+
+async def elevenlabs_multi_ws(request):
+    """ElevenLabs multi-context socket: contexts by context_id (at most five open at once), each
+    opened with a single space, text buffered until flush, close_context speaks what is left and
+    ends with isFinal; audio and isFinal carry contextId. Every client message must validate as
+    the SDK's model for it, and every reply as the SDK's ReceiveMessageMulti; a message that does
+    not is answered in-band and the socket closed 1008, as the service does. Model "mock-slow"
+    paces audio at 50 ms a chunk; voice "mock-timeout" answers like a socket left idle."""
+    from elevenlabs.core.pydantic_utilities import parse_obj_as
+    from elevenlabs.v_1_text_to_speech_voice_id_multi_stream_input.types import ReceiveMessageMulti
+    if request.headers.get("xi-api-key") != "sk-eleven":
+        return web.json_response({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status=401)
+    fmt, model = request.query.get("output_format", "mp3_44100_128"), request.query.get("model_id", "")
+    if fmt != "ulaw_8000" and not fmt.startswith("pcm_"):
+        return web.json_response({"detail": {"status": "invalid_output_format", "message": "this stand-in serves ulaw and pcm"}}, status=400)
+    if not 1 <= int(request.query.get("inactivity_timeout", "20")) <= 180:
+        return web.json_response({"detail": {"status": "invalid_request", "message": "inactivity_timeout: 1 to 180"}}, status=400)
+    voice = request.match_info["voice"]
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    eleven_multi["sockets"] += 1
+    rate = 8000 if fmt == "ulaw_8000" else int(fmt.split("_")[1])
+    contexts, tail, active = {}, {}, set()  # id → buffered text; id → its last generation task; ids until isFinal
+
+    async def reply(message):
+        parse_obj_as(ReceiveMessageMulti, message)  # what we send must be what the SDK reads
+        await ws.send_json(message)
+
+    async def generate(ctx, text, final, previous):
+        if previous is not None:
+            await previous  # a context's audio comes out in order
+        pcm = tone(0.05 * len(text.strip()), rate) if text.strip() else b""
+        data = audioop.lin2ulaw(pcm, 2) if fmt == "ulaw_8000" else pcm
+        step = rate // 5 * (1 if fmt == "ulaw_8000" else 2)
+        for i in range(0, len(data), step):
+            if model == "mock-slow":
+                await asyncio.sleep(0.05)
+            if ws.closed:
+                return
+            await reply({"audio": base64.b64encode(data[i:i + step]).decode(), "contextId": ctx,
+                         "normalizedAlignment": {"charStartTimesMs": [0], "charDurationsMs": [50], "chars": [text[:1]]}})
+        if final and not ws.closed:
+            await reply({"isFinal": True, "contextId": ctx})
+        if final:
+            active.discard(ctx)
+
+    async def refuse(reason, error="invalid_request"):
+        eleven_multi["refused"].append(reason)
+        await ws.send_json({"message": reason, "error": error, "code": 1008})
+        await ws.close(code=1008, message=reason.encode()[:120])
+
+    async for msg in ws:
+        if msg.type != web.WSMsgType.TEXT:
+            continue
+        data = json.loads(msg.data)
+        kind = eleven_model(data)
+        if kind is None:
+            await refuse(f"unknown message {sorted(data)}")
+            break
+        try:
+            parse_obj_as(kind, data)
+        except Exception as e:
+            await refuse(f"{kind.__name__}: {e}")
+            break
+        if voice == "mock-timeout":
+            await eleven_idle_timeout(ws)
+            break
+        if data.get("close_socket"):
+            break
+        ctx = data["context_id"]
+        if ctx not in contexts:
+            if data.get("text") != " ":
+                await refuse(f"context {ctx} must open with a single space")
+                break
+            contexts[ctx] = ""
+            active.add(ctx)
+            eleven_multi["max_contexts"] = max(eleven_multi["max_contexts"], len(active))
+            if len(active) > 5:
+                await refuse("too many concurrent contexts on this connection (5)", "max_active_conversations")
+                break
+            continue
+        if data.get("close_context"):
+            text = contexts.pop(ctx)
+            tail[ctx] = asyncio.ensure_future(generate(ctx, text, True, tail.get(ctx)))
+            continue
+        contexts[ctx] += data.get("text", "")
+        if data.get("flush"):
+            text, contexts[ctx] = contexts[ctx], ""
+            tail[ctx] = asyncio.ensure_future(generate(ctx, text, False, tail.get(ctx)))
+    for task in tail.values():
+        task.cancel()
+    return ws
+
+
+async def eleven_stats(request):
+    return web.json_response(eleven_multi)
 
 
 async def projects(request):
@@ -522,6 +645,8 @@ app.router.add_get("/voices", voices)
 app.router.add_post("/v1/speak", speak)
 app.router.add_get("/tts/websocket", cartesia_ws)
 app.router.add_get("/v1/text-to-speech/{voice}/stream-input", elevenlabs_ws)
+app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", elevenlabs_multi_ws)
+app.router.add_get("/_stats/elevenlabs", eleven_stats)
 app.router.add_get("/_stats", stats)
 print("ready", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)

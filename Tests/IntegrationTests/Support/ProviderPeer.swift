@@ -26,4 +26,12 @@ final class ProviderPeer: @unchecked Sendable {
         let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/_stats")!)
         return ((try JSONSerialization.jsonObject(with: data)) as? [String: Any])?["requests"] as? Int ?? -1
     }
+
+    /// The ElevenLabs multi-context stand-in's counters: sockets opened, the most contexts one
+    /// socket held, and the messages it refused (each with the SDK model it failed).
+    func elevenLabs() async throws -> (sockets: Int, maxContexts: Int, refused: [String]) {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/_stats/elevenlabs")!)
+        let o = (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return (o["sockets"] as? Int ?? -1, o["max_contexts"] as? Int ?? -1, o["refused"] as? [String] ?? ["unreadable stats"])
+    }
 }
