@@ -241,6 +241,8 @@ public actor SIPUserAgent {
         var cseq: UInt32 = 1
         var authorization: (String, String)?
         var staleRetries = 0
+        var sessionExpires = configuration.sessionExpires
+        var minSE: Int?  // what a 422 asked for: sent back as Min-SE (RFC 4028 7.4)
         if let c = call.credentials { dialogCredentials[callID] = c }
         for _ in 0..<4 {
             var invite = SIPMessage(startLine: .request(method: "INVITE", uri: call.target.description))
@@ -253,7 +255,8 @@ public actor SIPUserAgent {
             invite.add("Contact", contact(call.peer.transport))
             invite.add("User-Agent", configuration.userAgent)
             for (n, v) in capabilityHeaders() where n != "Accept" { invite.add(n, v) }
-            if let se = configuration.sessionExpires { invite.add("Session-Expires", String(se)) }
+            if let se = sessionExpires { invite.add("Session-Expires", String(se)) }
+            if let minSE { invite.add("Min-SE", String(minSE)) }
             for (n, v) in call.headers { invite.add(n, v) }
             if let authorization { invite.add(authorization.0, authorization.1) }
             invite.add("Content-Type", "application/sdp")
@@ -273,6 +276,13 @@ public actor SIPUserAgent {
                 if challenge?.stale == true { staleRetries += 1 }
                 guard staleRetries < 2 else { throw SIPCallFailure(kind: .authentication, status: status, reason: "repeated stale nonces") }
                 authorization = try authorize(response, credentials: credentials, method: "INVITE", uri: call.target.description)
+                cseq += 1
+                continue
+            }
+            // RFC 4028 7.4: the callee wants a longer session interval; ask again with its Min-SE.
+            if status == 422, let current = sessionExpires, let asked = response.header("Min-SE").flatMap(SessionExpires.init(parsing:))?.seconds,
+               asked > current, asked <= 86_400 {
+                (sessionExpires, minSE) = (asked, asked)
                 cseq += 1
                 continue
             }

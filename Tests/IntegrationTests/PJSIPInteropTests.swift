@@ -215,6 +215,23 @@ struct PJSIPInteropTests {
         #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(await media.samples, from: 16000, to: 8000)) > 0.6)
     }
 
+    /// RFC 4028 7.4: PJSIP wants sessions of at least 2000 s and answers our 1800 with 422 and
+    /// Min-SE; we ask again with its interval, and the call comes up with that session timer.
+    @Test func sessionIntervalTooSmallIsRetriedWithTheCalleesMinSE() async throws {
+        let peer = try PJSIPPeer(play: nil, record: false, actions: "1.0:hangup", minSE: 2000)
+        try await peer.waitReady()
+        let siphon = try await Endpoint()
+        let media = try await Media()
+        let call = try await siphon.ua.invite(OutboundCall(
+            target: try SIPURI("sip:peer@127.0.0.1:\(peer.port)"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+            peer: SIPPeer(host: "127.0.0.1", port: peer.port), offer: Self.offer(port: media.port)))
+        #expect(await call.snapshot().sessionExpires == 2000)
+        #expect(await call.snapshot().localSeq == 2)  // the second INVITE, after the 422
+        for await e in call.events { if case .ended = e { break } }
+        try await peer.waitExit()
+        media.stop()
+    }
+
     @Test func busyAndRingTimeoutMapToCallOutcomes() async throws {
         let siphon = try await Endpoint()
         let media = try await Media()

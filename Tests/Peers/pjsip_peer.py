@@ -108,6 +108,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--auth-user")
     ap.add_argument("--auth-password")
+    ap.add_argument("--min-se", type=int, help="session timer Min-SE: INVITEs asking for less get 422")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -134,6 +135,9 @@ def main():
     acfg.idUri = f"sip:peer@127.0.0.1:{args.port}"
     acfg.mediaConfig.transportConfig.port = args.rtp_port
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    if args.min_se:
+        acfg.callConfig.timerMinSESec = args.min_se
+        acfg.callConfig.timerSessExpiresSec = max(args.min_se, 1800)
     if args.auth_user:
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.auth_user, 0, args.auth_password or ""))
     acc = Account(peer)
