@@ -38,9 +38,6 @@ public actor ContextSocket {
         (self.url, self.headers, self.provider, self.classify, self.router) = (url, headers, provider, classify, router)
     }
 
-    /// Contexts still waiting for audio.
-    public var inFlight: Int { contexts.count }
-
     /// Opens a context: sends `messages` and returns the context's audio bytes as they arrive.
     public func start(_ contextID: String, messages: [String]) async throws -> AsyncThrowingStream<[UInt8], any Error> {
         let socket = try await connected()
@@ -149,7 +146,4 @@ public actor ContextSocketPool {
     public func release(_ socket: ContextSocket) {
         if let i = sockets.firstIndex(where: { $0.socket === socket }) { sockets[i].load -= 1 }
     }
-
-    /// Sockets opened so far.
-    public var count: Int { sockets.count }
 }
