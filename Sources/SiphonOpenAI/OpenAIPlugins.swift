@@ -25,13 +25,34 @@ public enum OpenAIPlugins {
         }
         for name in ["openai", "groq"] {
             r.stt[name] = { p, env in
-                let m = try p.checked(Set(["model", "language", "prompt", "base_url", "api_key", "organization", "project"]).union(ProviderOptions.keys))
+                let realtimeKeys: Set<String> = name == "openai" ? ["realtime", "encoding", "silence_ms", "threshold"] : []
+                let m = try p.checked(Set(["model", "language", "prompt", "base_url", "api_key", "organization", "project"]).union(ProviderOptions.keys)
+                    .union(realtimeKeys))
+                if try m.bool("realtime") == true { return try realtimeSTT(m, env, path: p.path) }
                 return OpenAISTT(configuration: try configuration(name, m, env, path: p.path),
                                  model: try m.string("model") ?? (name == "groq" ? "whisper-large-v3-turbo" : "gpt-4o-mini-transcribe"),
                                  language: try m.string("language"), prompt: try m.string("prompt"))
             }
         }
         return r
+    }
+
+    /// `stt: {provider: openai, realtime: true}`: the streaming transcription session.
+    static func realtimeSTT(_ m: ConfigMap, _ env: Environment, path: String) throws -> OpenAIRealtimeSTT {
+        guard let encoding = OpenAIRealtimeSTT.Encoding(rawValue: try m.string("encoding") ?? "pcmu") else {
+            throw SiphonError(.configuration, "\(ConfigValue.join(path, "encoding")): pcmu (μ-law 8 kHz, telephone calls) or pcm (24 kHz)")
+        }
+        var stt = OpenAIRealtimeSTT(configuration: try configuration("openai", m, env, path: path), model: try m.string("model") ?? "gpt-4o-transcribe",
+                                    language: try m.string("language"), prompt: try m.string("prompt"), encoding: encoding)
+        if let ms = try m.int("silence_ms") {
+            guard (100...5000).contains(ms) else { throw SiphonError(.configuration, "\(ConfigValue.join(path, "silence_ms")): 100 to 5000") }
+            stt.silenceMs = ms
+        }
+        if let t = try m.number("threshold") {
+            guard (0...1).contains(t) else { throw SiphonError(.configuration, "\(ConfigValue.join(path, "threshold")): 0 to 1") }
+            stt.threshold = t
+        }
+        return stt
     }
 
     static func configuration(_ name: String, _ m: ConfigMap, _ env: Environment, path: String) throws -> OpenAIConfiguration {

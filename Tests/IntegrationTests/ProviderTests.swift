@@ -52,7 +52,7 @@ struct ProviderTests {
         let out = try Repository.run("/usr/bin/timeout", ["120", Repository.python,
                                                           Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 26, "\(out)")
+        #expect(checks.count == 27, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 
@@ -266,6 +266,20 @@ struct ProviderTests {
         #expect(voice?.message.contains("'robot' is not an OpenAI voice") == true)
         let typo = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "max_retries: 1", with: "max_retrys: 1"), source: "test")
         #expect(throws: SiphonError.self) { try registry.makeAgent(typo.agents[0], environment: Environment(["OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"])) }
+        // The Realtime transcription session is an option of the openai recogniser, checked like the others.
+        let keys = Environment(["OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"])
+        let realtime = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "stt: {provider: openai}",
+                                                                              with: "stt: {provider: openai, realtime: true, silence_ms: 400}"), source: "test")
+        let stt = try #require(try registry.makeAgent(realtime.agents[0], environment: keys).stt as? OpenAIRealtimeSTT)
+        #expect(stt.sampleRate == 8000 && stt.silenceMs == 400 && stt.url == "wss://api.openai.com/v1/realtime?intent=transcription")
+        for wrong in ["encoding: opus", "silence_ms: 10", "threshold: 2"] {
+            let config = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "stt: {provider: openai}", with: "stt: {provider: openai, realtime: true, \(wrong)}"),
+                                                      source: "test")
+            let e = #expect(throws: SiphonError.self) { try registry.makeAgent(config.agents[0], environment: keys) }
+            #expect(e?.message.contains(String(wrong.prefix { $0 != ":" })) == true, "\(wrong): \(e?.message ?? "")")
+        }
+        let groq = try AgentConfiguration.parse(yaml.replacingOccurrences(of: "stt: {provider: openai}", with: "stt: {provider: groq, realtime: true}"), source: "test")
+        #expect(throws: SiphonError.self) { try registry.makeAgent(groq.agents[0], environment: keys.setting("GROQ_API_KEY", "k")) }
     }
 
     @Test func commandsTryProvidersByHand() async throws {
@@ -317,6 +331,45 @@ struct ProviderTests {
     static func speech(rate: Int, seconds: Double) -> [AudioFrame] {
         let n = Int(Double(rate) * seconds) / (rate / 50)
         return (0..<n).map { k in AudioFrame(sampleRate: rate, samples: (0..<(rate / 50)).map { i in Int16(6000 * sin(Double(k * rate / 50 + i) / 3)) }) }
+    }
+
+    /// The Realtime transcription session: μ-law straight from the line (or 24 kHz PCM), the
+    /// server's VAD ends the first utterance, `flush` commits the second; deltas arrive as interim
+    /// transcripts before each final.
+    @Test func openAIRealtimeTranscriptionStreamsTheCallsAudio() async throws {
+        let peer = try await ProviderPeer()
+        let quiet8k = AudioFrame.silence(sampleRate: 8000)
+        for (encoding, rate) in [(OpenAIRealtimeSTT.Encoding.pcmu, 8000), (.pcm, 24_000)] {
+            let stt = OpenAIRealtimeSTT(configuration: openAI(peer), model: "gpt-4o-transcribe", language: "en", encoding: encoding)
+            #expect(stt.sampleRate == rate)
+            let stream = try await stt.open()
+            for f in Self.speech(rate: rate, seconds: 1.2) { try await stream.send(f, speech: true) }
+            for _ in 0..<25 { try await stream.send(rate == 8000 ? quiet8k : AudioFrame.silence(sampleRate: rate), speech: false) }  // 500 ms
+            for f in Self.speech(rate: rate, seconds: 0.4) { try await stream.send(f, speech: true) }
+            try await stream.flush()
+            var finals: [String] = [], interims: [String] = []
+            for try await t in stream.transcripts {
+                if t.isFinal { finals.append(t.text) } else { interims.append(t.text) }
+                if finals.count == 2 { break }
+            }
+            await stream.close()
+            #expect(finals == ["heard 1.20 seconds", "heard 0.40 seconds"], "\(encoding)")
+            #expect(interims.prefix(3) == ["heard", "heard 1.20", "heard 1.20 seconds"], "\(encoding)")
+        }
+        // An empty commit is not an error; a bad key is refused at the handshake; a bad model in-band.
+        let idle = try await OpenAIRealtimeSTT(configuration: openAI(peer)).open()
+        try await idle.flush()
+        for _ in 0..<5 { try await idle.send(AudioFrame.silence(sampleRate: 8000), speech: false) }
+        await idle.close()
+        for try await t in idle.transcripts { Issue.record("an idle session transcribed '\(t.text)'") }
+        var wrongKey = openAI(peer)
+        wrongKey.apiKey = "sk-wrong"
+        let refused = await #expect(throws: ProviderError.self) { _ = try await OpenAIRealtimeSTT(configuration: wrongKey).open() }
+        #expect(refused?.kind == .authentication && refused?.status == 401 && refused?.code == "invalid_api_key")
+        let bad = try await OpenAIRealtimeSTT(configuration: openAI(peer), model: "mock-bad").open()
+        let invalid = await #expect(throws: ProviderError.self) { for try await _ in bad.transcripts {} }
+        #expect(invalid?.kind == .badRequest && invalid?.code == "invalid_model")
+        await bad.close()
     }
 
     @Test func deepgramTranscribesLiveOverItsWebSocket() async throws {

@@ -2,10 +2,14 @@
 """Proves provider_server.py faithful: the official SDKs (openai, anthropic) drive every scenario
 and must parse what it sends exactly as they parse the real services. Prints one JSON line per
 check: {"check", "ok", "detail"}. Usage: provider_sdk_check.py PORT"""
+import warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+import audioop  # noqa: E402
 import base64
 import io
 import json
 import math
+import struct
 import sys
 import wave
 
@@ -227,6 +231,36 @@ def cartesia_tts():
             if ev.type == "chunk":
                 audio += base64.b64decode(ev.data) if isinstance(ev.data, str) else ev.audio
     return len(audio) == int(0.05 * 6 * 8000) + int(0.05 * 5 * 8000) and types[-1] == "done", (len(audio), types[-3:])
+
+
+def openai_realtime_transcription():
+    """The SDK's Realtime client in a transcription session: μ-law audio in, server VAD, deltas and
+    the completed transcript out (and a commit of an empty buffer answered with an error event)."""
+    client = openai.OpenAI(api_key="sk-test", base_url=base + "/v1", websocket_base_url=f"ws://127.0.0.1:{port}/v1")
+    tone = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(8000))
+    ulaw, quiet = audioop.lin2ulaw(tone, 2), audioop.lin2ulaw(b"\0\0" * 4000, 2)
+    seen, deltas = [], ""
+    with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+        conn.session.update(session={"type": "transcription", "audio": {"input": {
+            "format": {"type": "audio/pcmu"}, "transcription": {"model": "gpt-4o-transcribe", "language": "en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}}})
+        audio = ulaw + quiet  # 1 s of tone, then 0.5 s of silence: the server VAD ends the utterance
+        for i in range(0, len(audio), 160):
+            conn.input_audio_buffer.append(audio=base64.b64encode(audio[i:i + 160]).decode())
+        for event in conn:
+            seen.append(event.type)
+            if event.type == "conversation.item.input_audio_transcription.delta":
+                deltas += event.delta
+            if event.type == "conversation.item.input_audio_transcription.completed":
+                transcript = event.transcript
+                break
+        conn.input_audio_buffer.commit()
+        for event in conn:
+            if event.type == "error":
+                empty = event.error.code
+                break
+    return (transcript == deltas == "heard 1.00 seconds" and empty == "input_audio_buffer_commit_empty"
+            and seen[:2] == ["session.created", "session.updated"]), (transcript, deltas, seen[:6])
 
 
 def elevenlabs_realtime():

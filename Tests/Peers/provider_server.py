@@ -369,6 +369,109 @@ async def speak(request):
     return resp
 
 
+async def realtime_ws(request):
+    """OpenAI Realtime transcription session (/v1/realtime?intent=transcription): session.created,
+    then session.update sets the format (audio/pcm 24 kHz, audio/pcmu, audio/pcma), the model and
+    server VAD; appended audio is cut into utterances by energy (speech_started, speech_stopped
+    after silence_duration_ms, committed), each transcribed as "heard S seconds" (S = its speech)
+    in word deltas and a completed event; input_audio_buffer.commit transcribes what is pending.
+    Every client event must validate as the SDK's RealtimeClientEvent (else an `error` event, as
+    the service answers), and every event sent as its RealtimeServerEvent. Model "mock-bad": the
+    session.update is refused with an invalid_request_error."""
+    from pydantic import TypeAdapter
+    from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+    if request.headers.get("Authorization") != "Bearer sk-test":
+        return openai_error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
+    if request.query.get("intent") != "transcription":
+        return openai_error(400, "this stand-in serves transcription sessions (intent=transcription)", "invalid_request_error")
+    client_events, server_events = TypeAdapter(RealtimeClientEvent), TypeAdapter(RealtimeServerEvent)
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    n = {"event": 0, "item": 0}
+    st = {"format": {"type": "audio/pcm", "rate": 24000}, "model": "gpt-4o-transcribe", "silence_ms": 500,
+          "heard": 0, "silence": 0, "item": None, "at": 0}
+
+    async def send(event):
+        n["event"] += 1
+        event = {"event_id": f"event_{n['event']}", **event}
+        server_events.validate_python(event)  # what we send must be what the SDK reads
+        await ws.send_json(event)
+
+    async def error(type_, code, message, event_id=None):
+        await send({"type": "error", "error": {"type": type_, "code": code, "message": message, "param": None, "event_id": event_id}})
+
+    def session():
+        return {"type": "transcription", "audio": {"input": {"format": st["format"], "transcription": {"model": st["model"]},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": st["silence_ms"]}}}}
+
+    def rate():
+        return 24000 if st["format"]["type"] == "audio/pcm" else 8000
+
+    async def finish(by_vad):
+        item, seconds = st["item"], st["heard"] / rate()
+        st.update(item=None, heard=0, silence=0)
+        if by_vad:
+            await send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": st["at"] * 1000 // rate(), "item_id": item})
+        await send({"type": "input_audio_buffer.committed", "item_id": item, "previous_item_id": None})
+        text = f"heard {seconds:.2f} seconds"
+        for i, word in enumerate(text.split(" ")):
+            await send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item, "content_index": 0,
+                        "delta": word if i == 0 else " " + word})
+        await send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item, "content_index": 0,
+                    "transcript": text, "usage": {"type": "duration", "seconds": round(seconds, 3)}})
+
+    await send({"type": "session.created", "session": session()})
+    async for msg in ws:
+        if msg.type != web.WSMsgType.TEXT:
+            continue
+        data = json.loads(msg.data)
+        try:
+            client_events.validate_python(data)
+        except Exception as e:  # noqa: BLE001 - the service answers any malformed event with an error event
+            await error("invalid_request_error", "invalid_value", str(e)[:300], data.get("event_id"))
+            continue
+        kind = data["type"]
+        if kind == "session.update":
+            audio = data["session"].get("audio", {}).get("input", {})
+            model = audio.get("transcription", {}).get("model", st["model"])
+            if model.startswith("mock-bad"):
+                await error("invalid_request_error", "invalid_model", f"Model '{model}' is not a transcription model", data.get("event_id"))
+                continue
+            st["model"], st["format"] = model, audio.get("format", st["format"])
+            st["silence_ms"] = (audio.get("turn_detection") or {}).get("silence_duration_ms", st["silence_ms"])
+            await send({"type": "session.updated", "session": session()})
+        elif kind == "input_audio_buffer.append":
+            raw = base64.b64decode(data["audio"])
+            pcm = {"audio/pcmu": lambda b: audioop.ulaw2lin(b, 2), "audio/pcma": lambda b: audioop.alaw2lin(b, 2)}.get(
+                st["format"]["type"], lambda b: b)(raw)
+            step = rate() // 50 * 2  # 20 ms
+            for i in range(0, len(pcm) - step + 1, step):
+                chunk = pcm[i:i + step]
+                st["at"] += step // 2
+                if audioop.rms(chunk, 2) > 300:
+                    if st["item"] is None:
+                        n["item"] += 1
+                        st["item"] = f"item_{n['item']}"
+                        await send({"type": "input_audio_buffer.speech_started", "audio_start_ms": st["at"] * 1000 // rate(),
+                                    "item_id": st["item"]})
+                    st["heard"] += step // 2
+                    st["silence"] = 0
+                elif st["item"] is not None:
+                    st["silence"] += step // 2
+                    if st["silence"] * 1000 // rate() >= st["silence_ms"]:
+                        await finish(True)
+        elif kind == "input_audio_buffer.commit":
+            if st["item"] is None:
+                await error("invalid_request_error", "input_audio_buffer_commit_empty", "Error committing input audio buffer: buffer is empty",
+                            data.get("event_id"))
+            else:
+                await finish(False)
+        elif kind == "input_audio_buffer.clear":
+            st.update(item=None, heard=0, silence=0)
+            await send({"type": "input_audio_buffer.cleared"})
+    return ws
+
+
 # ---- Cartesia ------------------------------------------------------------------------------------
 
 async def cartesia_ws(request):
@@ -644,6 +747,7 @@ app.router.add_get("/v1/projects", projects)
 app.router.add_get("/voices", voices)
 app.router.add_post("/v1/speak", speak)
 app.router.add_get("/tts/websocket", cartesia_ws)
+app.router.add_get("/v1/realtime", realtime_ws)
 app.router.add_get("/v1/text-to-speech/{voice}/stream-input", elevenlabs_ws)
 app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", elevenlabs_multi_ws)
 app.router.add_get("/_stats/elevenlabs", eleven_stats)
