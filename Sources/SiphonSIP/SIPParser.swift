@@ -80,15 +80,20 @@ public enum SIPParser {
                     if !more.isEmpty { message.headers[message.headers.count - 1].value += " " + String(decoding: more, as: UTF8.self) }
                     continue
                 }
-                headerLines += 1
-                guard headerLines <= maxHeaders else { throw SIPMessageError(400, "too many header lines") }
                 guard let colon = line.firstIndex(of: 58) else { throw SIPMessageError(400, "header line without ':'") }
                 let name = trimmed(UnsafeBufferPointer(rebasing: line[0..<colon]))
                 guard !name.isEmpty, name.allSatisfy(SIPChar.isToken) else {
                     throw SIPMessageError(400, "bad header name '\(String(decoding: name.prefix(40), as: UTF8.self))'")
                 }
+                let canonical = SIPHeaderName.normalize(name)
+                // Content-Length is left out of the count: serialising always writes one, and a
+                // message that parsed must parse again after it.
+                if canonical != "Content-Length" {
+                    headerLines += 1
+                    guard headerLines <= maxHeaders else { throw SIPMessageError(400, "too many header lines") }
+                }
                 let value = trimmed(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
-                message.headers.append(.init(SIPHeaderName.normalize(name), String(decoding: value, as: UTF8.self)))
+                message.headers.append(.init(canonical, String(decoding: value, as: UTF8.self)))
             }
             return message
         }

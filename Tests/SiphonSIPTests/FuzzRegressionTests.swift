@@ -3,7 +3,8 @@ import Testing
 @testable import SiphonSIP
 
 /// Every input that once crashed the SIP fuzzer (Fuzz/regressions), replayed through the same
-/// layers the fuzz target drives: each must parse or be refused, never trap.
+/// layers and properties the fuzz target checks: each must parse, never trap, and parse again
+/// from its own serialisation.
 @Suite struct FuzzRegressionTests {
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fuzz/regressions")
@@ -16,6 +17,8 @@ import Testing
             _ = SIPMessage.sipfragStatus(bytes)
             let message = try SIPParser.parse(datagram: bytes)  // all of these are well-framed messages
             _ = message.sessionExpires
+            let again = try SIPParser.parse(datagram: message.serialized())
+            #expect(again.startLine == message.startLine && again.body == message.body && again.headers.count >= message.headers.count, "\(name)")
             let text = try #require(String(bytes: message.body, encoding: .utf8), "\(name)")
             if let sdp = try? SessionDescription(parsing: text) {
                 _ = try? SDPNegotiator.answer(sdp, policy: MediaPolicy(), address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
