@@ -20,4 +20,21 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
         return sqrt(-2 * log(u1)) * cos(2 * .pi * u2)
     }
+
+    /// `seed` with one to six random edits — a byte replaced, flipped, inserted or the tail cut —
+    /// or, now and then, replaced by noise: inputs near valid ones, for hostile-input tests.
+    public mutating func mutated(_ seed: [UInt8]) -> [UInt8] {
+        var b = seed
+        for _ in 0..<Int.random(in: 1...6, using: &self) {
+            switch Int.random(in: 0..<5, using: &self) {
+            case 0 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &self)] = UInt8.random(in: 0...255, using: &self)
+            case 1 where !b.isEmpty: b.removeLast(Int.random(in: 0...b.count, using: &self))
+            case 2: b.insert(contentsOf: (0..<Int.random(in: 1...40, using: &self)).map { _ in UInt8.random(in: 0...255, using: &self) },
+                             at: Int.random(in: 0...b.count, using: &self))
+            case 3 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &self)] ^= 1 << UInt8.random(in: 0...7, using: &self)
+            default: b = (0..<Int.random(in: 0...64, using: &self)).map { _ in UInt8.random(in: 0...255, using: &self) }
+            }
+        }
+        return b
+    }
 }

@@ -10,20 +10,6 @@ import Testing
 /// input. Every one must be parsed or refused; none may trap the worker. (The SIP text layer has its
 /// own libFuzzer target; these parsers are binary and small enough for a plain mutation loop.)
 @Suite struct HostileInputTests {
-    static func mutate(_ seed: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
-        var b = seed
-        for _ in 0..<Int.random(in: 1...6, using: &rng) {
-            switch Int.random(in: 0..<5, using: &rng) {
-            case 0 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
-            case 1 where !b.isEmpty: b.removeLast(Int.random(in: 0...b.count, using: &rng))
-            case 2: b += (0..<Int.random(in: 1...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            case 3 where !b.isEmpty: b[Int.random(in: 0..<b.count, using: &rng)] ^= 1 << UInt8.random(in: 0...7, using: &rng)
-            default: b = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            }
-        }
-        return b
-    }
-
     @Test func rtpRtcpAndTelephoneEventsNeverTrap() throws {
         var rng = SeededRandom(seed: 4733)
         let rtp = RTPPacket(marker: true, payloadType: 101, sequence: 7, timestamp: 160, ssrc: 9, payload: TelephoneEvent(event: 5, duration: 800).bytes).serialized()
@@ -33,14 +19,14 @@ import Testing
         var parsed = 0, reports = 0
         var receiver = TelephoneEventReceiver()
         for _ in 0..<50_000 {
-            let packet = Self.mutate(rtp, &rng)
+            let packet = rng.mutated(rtp)
             if let p = try? RTPPacket(parsing: packet) {
                 parsed += 1
                 _ = receiver.receive(p)
                 _ = try? TelephoneEvent(parsing: p.payload)
             }
             _ = RTPPacket.looksLikeRTCP(packet)
-            if (try? RTCPReport(parsing: Self.mutate(report, &rng))) != nil { reports += 1 }
+            if (try? RTCPReport(parsing: rng.mutated(report))) != nil { reports += 1 }
         }
         // The loop must have exercised the accepting paths too, not only the refusals.
         #expect(parsed > 1000 && reports > 1000, "parsed \(parsed) RTP, \(reports) RTCP")
@@ -69,7 +55,7 @@ import Testing
         let challenge = Array(#"Digest realm="sip.example.com", nonce="a1b2\"c3", algorithm=SHA-256, qop="auth,auth-int", opaque="x", stale=TRUE"#.utf8)
         var accepted = 0
         for _ in 0..<20_000 {
-            let text = String(decoding: Self.mutate(challenge, &rng), as: UTF8.self)
+            let text = String(decoding: rng.mutated(challenge), as: UTF8.self)
             guard let c = try? DigestChallenge(parsing: text) else { continue }
             accepted += 1
             if c.isSupported {
