@@ -21,6 +21,8 @@ public struct CartesiaTTS: TextToSpeech {
     public let voiceID: String
     public let output: Output
     public var language: String?
+    /// A sentence with no audio by then fails with `timeout` (the next voice in a fallback chain takes it).
+    public var firstAudioTimeout: Duration = .seconds(10)
     let connection: ContextSocket
 
     public static let version = "2024-11-13"
@@ -56,7 +58,7 @@ public struct CartesiaTTS: TextToSpeech {
         (end["transcript"], end["continue"]) = ("", false)
         let messages = [try JSONSerialization.data(withJSONObject: request, options: [.sortedKeys]),
                         try JSONSerialization.data(withJSONObject: end, options: [.sortedKeys])].map { String(decoding: $0, as: UTF8.self) }
-        let chunks = try await connection.start(contextID, messages: messages)
+        let chunks = try await connection.start(contextID, messages: messages, firstAudioTimeout: firstAudioTimeout)
         let rate = sampleRate, mulaw = output == .mulaw8k, connection = self.connection
         return ProviderStream.make("cartesia", .tts) { emit in
             var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
@@ -113,15 +115,17 @@ public enum CartesiaPlugins {
     public static var registry: PluginRegistry {
         var r = PluginRegistry()
         r.tts["cartesia"] = { p, env in
-            let m = try p.checked(["model", "voice", "language", "encoding", "sample_rate", "api_key", "base_url"])
+            let m = try p.checked(["model", "voice", "language", "encoding", "sample_rate", "api_key", "base_url", "timeout"])
             let key = try APIKey.resolve(explicit: m.string("api_key"), environment: env, variable: "CARTESIA_API_KEY", provider: "cartesia", path: p.path)
             let output: CartesiaTTS.Output = switch try m.string("encoding") ?? "pcm_mulaw" {
             case "pcm_mulaw": .mulaw8k
             case "pcm_s16le": .linear(try m.int("sample_rate") ?? 16000)
             default: throw SiphonError(.configuration, "\(ConfigValue.join(p.path, "encoding")): pcm_mulaw (G.711 calls) or pcm_s16le")
             }
-            return try CartesiaTTS(apiKey: key, voiceID: try m.require("voice").string(), model: try m.string("model") ?? "sonic-2", output: output,
-                                   language: try m.string("language"), baseURL: try m.string("base_url") ?? "wss://api.cartesia.ai")
+            var tts = try CartesiaTTS(apiKey: key, voiceID: try m.require("voice").string(), model: try m.string("model") ?? "sonic-2", output: output,
+                                      language: try m.string("language"), baseURL: try m.string("base_url") ?? "wss://api.cartesia.ai")
+            if let t = try ProviderOptions.timeout(m) { tts.firstAudioTimeout = t }
+            return tts
         }
         return r
     }

@@ -36,6 +36,8 @@ public struct ElevenLabsTTS: TextToSpeech {
     public var stability: Double?
     public var similarityBoost: Double?
     public var baseURL: String
+    /// A sentence with no audio by then fails with `timeout` (the next voice in a fallback chain takes it).
+    public var firstAudioTimeout: Duration = .seconds(10)
     let sockets: ContextSocketPool
 
     /// The provider's limit on concurrent contexts per connection.
@@ -69,7 +71,7 @@ public struct ElevenLabsTTS: TextToSpeech {
         let close = Self.json(["context_id": contextID, "close_context": true])
         let messages = [Self.json(opening), Self.json(["text": text.hasSuffix(" ") ? text : text + " ", "context_id": contextID, "flush": true]), close]
         let started = RequestClock()
-        let (socket, chunks) = try await sockets.start(contextID, messages: messages)
+        let (socket, chunks) = try await sockets.start(contextID, messages: messages, firstAudioTimeout: firstAudioTimeout)
         let rate = sampleRate, mulaw = output == .ulaw8000, sockets = self.sockets
         return ProviderStream.make("elevenlabs", .tts, started: started) { emit in
             var framer = PCMFramer(sampleRate: rate, encoding: mulaw ? .mulaw : .linear16)
@@ -132,7 +134,7 @@ public enum ElevenLabsPlugins {
     public static var registry: PluginRegistry {
         var r = PluginRegistry()
         r.tts["elevenlabs"] = { p, env in
-            let m = try p.checked(["voice", "model", "output_format", "stability", "similarity_boost", "api_key", "base_url"])
+            let m = try p.checked(["voice", "model", "output_format", "stability", "similarity_boost", "api_key", "base_url", "timeout"])
             let key = try APIKey.resolve(explicit: m.string("api_key") ?? env["ELEVENLABS_API_KEY"], environment: env, variable: "ELEVEN_API_KEY",
                                          provider: "elevenlabs", path: p.path)
             guard let output = ElevenLabsTTS.Output(rawValue: try m.string("output_format") ?? "ulaw_8000") else {
@@ -142,6 +144,7 @@ public enum ElevenLabsPlugins {
                                         output: output, baseURL: try m.string("base_url") ?? "wss://api.elevenlabs.io")
             tts.stability = try m.number("stability")
             tts.similarityBoost = try m.number("similarity_boost")
+            if let t = try ProviderOptions.timeout(m) { tts.firstAudioTimeout = t }
             return tts
         }
         return r

@@ -1,4 +1,5 @@
 import Foundation
+import SiphonCore
 
 /// A provider WebSocket that carries many syntheses at once, each under its own context id
 /// (Cartesia's contexts, ElevenLabs' multi-context socket). Connects on first use, routes each
@@ -29,6 +30,8 @@ public actor ContextSocket {
     /// Why the last socket ended, for a context whose messages went out as it was closing.
     private var lastFailure: (any Error)?
     private var contexts: [String: AsyncThrowingStream<[UInt8], any Error>.Continuation] = [:]
+    /// Contexts that have had audio (the first-audio timeout no longer applies).
+    private var heard: Set<String> = []
     /// The error an in-band message announced for the whole socket, reported instead of the close
     /// that follows it.
     private var socketFailure: ProviderError?
@@ -38,11 +41,20 @@ public actor ContextSocket {
         (self.url, self.headers, self.provider, self.classify, self.router) = (url, headers, provider, classify, router)
     }
 
-    /// Opens a context: sends `messages` and returns the context's audio bytes as they arrive.
-    public func start(_ contextID: String, messages: [String]) async throws -> AsyncThrowingStream<[UInt8], any Error> {
+    /// Opens a context: sends `messages` and returns the context's audio bytes as they arrive. A
+    /// context with no audio within `firstAudioTimeout` fails with `timeout`, so a stalled
+    /// provider hands the sentence to the next one in a fallback chain instead of leaving the
+    /// caller in silence.
+    public func start(_ contextID: String, messages: [String], firstAudioTimeout: Duration? = nil) async throws -> AsyncThrowingStream<[UInt8], any Error> {
         let socket = try await connected()
         let (stream, sink) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         contexts[contextID] = sink
+        if let limit = firstAudioTimeout {
+            Task { [weak self] in
+                try? await Task.sleep(for: limit)
+                await self?.expire(contextID, after: limit)
+            }
+        }
         do {
             for m in messages { try await socket.send(m) }
         } catch {
@@ -56,6 +68,7 @@ public actor ContextSocket {
     /// Stops routing a context (barge-in) and tells the provider with `message`, if any.
     public func cancel(_ contextID: String, message: String?) async {
         guard let sink = contexts.removeValue(forKey: contextID) else { return }
+        heard.remove(contextID)
         sink.finish()
         if let message { try? await socket?.send(message) }
     }
@@ -91,17 +104,31 @@ public actor ContextSocket {
         lastFailure = socketFailure ?? failure
         for (_, sink) in contexts { sink.finish(throwing: socketFailure ?? failure) }
         contexts.removeAll()
+        heard.removeAll()
+    }
+
+    private func expire(_ contextID: String, after limit: Duration) {
+        guard !heard.contains(contextID), let sink = contexts.removeValue(forKey: contextID) else { return }
+        sink.finish(throwing: ProviderError(provider: provider, kind: .timeout, message: "no audio within \(limit.wholeMilliseconds) ms"))
+    }
+
+    private func finish(_ contextID: String, throwing error: ProviderError? = nil) {
+        heard.remove(contextID)
+        guard let sink = contexts.removeValue(forKey: contextID) else { return }
+        if let error { sink.finish(throwing: error) } else { sink.finish() }
     }
 
     private func route(_ text: String) {
         switch router(text) {
         case .audio(let id, let bytes, let last):
-            contexts[id]?.yield(bytes)
-            if last { contexts.removeValue(forKey: id)?.finish() }
+            guard let sink = contexts[id] else { return }
+            heard.insert(id)
+            sink.yield(bytes)
+            if last { finish(id) }
         case .done(let id):
-            contexts.removeValue(forKey: id)?.finish()
+            finish(id)
         case .failed(let id?, let error):
-            contexts.removeValue(forKey: id)?.finish(throwing: error)
+            finish(id, throwing: error)
         case .failed(nil, let error):
             socketFailure = error
         case .ignored:
@@ -125,7 +152,8 @@ public actor ContextSocketPool {
 
     /// Starts a context on a socket with room for it. Call `release` with the socket once the
     /// context's stream has ended.
-    public func start(_ contextID: String, messages: [String]) async throws -> (ContextSocket, AsyncThrowingStream<[UInt8], any Error>) {
+    public func start(_ contextID: String, messages: [String], firstAudioTimeout: Duration? = nil) async throws
+        -> (ContextSocket, AsyncThrowingStream<[UInt8], any Error>) {
         let index: Int
         if let free = sockets.firstIndex(where: { $0.load < contextsPerSocket }) {
             index = free
@@ -136,7 +164,7 @@ public actor ContextSocketPool {
         sockets[index].load += 1
         let socket = sockets[index].socket
         do {
-            return (socket, try await socket.start(contextID, messages: messages))
+            return (socket, try await socket.start(contextID, messages: messages, firstAudioTimeout: firstAudioTimeout))
         } catch {
             release(socket)
             throw error

@@ -17,10 +17,7 @@ public struct ProviderOptions: Sendable {
 
     public static func read(_ m: ConfigMap, provider: String, apiKey: String, environment: Environment) throws -> ProviderOptions {
         var o = ProviderOptions()
-        if let t = try m.number("timeout") {
-            guard (0.5...120).contains(t) else { throw SiphonError(.configuration, "\(ConfigValue.join(m.path, "timeout")): 0.5 to 120 seconds") }
-            o.firstByteTimeout = .milliseconds(Int64(t * 1000))
-        }
+        if let t = try timeout(m) { o.firstByteTimeout = t }
         if let r = try m.int("max_retries") {
             guard (0...10).contains(r) else { throw SiphonError(.configuration, "\(ConfigValue.join(m.path, "max_retries")): 0 to 10") }
             o.retry.maxRetries = r
@@ -32,5 +29,12 @@ public struct ProviderOptions: Sendable {
             o.limiter = FleetRateLimiter(redis: redis, provider: provider, apiKey: apiKey, ratePerSecond: rate, burst: try m.int("rate_burst"))
         }
         return o
+    }
+
+    /// `timeout`: seconds to the first byte (HTTP) or the first audio of a sentence (TTS sockets), 0.5 to 120.
+    public static func timeout(_ m: ConfigMap) throws -> Duration? {
+        guard let t = try m.number("timeout") else { return nil }
+        guard (0.5...120).contains(t) else { throw SiphonError(.configuration, "\(ConfigValue.join(m.path, "timeout")): 0.5 to 120 seconds") }
+        return .milliseconds(Int64(t * 1000))
     }
 }

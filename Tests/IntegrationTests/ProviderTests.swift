@@ -439,6 +439,11 @@ struct ProviderTests {
         let slow = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", model: "mock-slow", baseURL: "ws://127.0.0.1:\(peer.port)")
         for try await _ in try await slow.synthesize("A long sentence that the caller interrupts") { break }
         #expect(try await Self.collect(slow, "Next").count == 10)
+        // A provider that accepts the sentence and never speaks: a timeout, so a fallback voice can take it.
+        var stalled = try CartesiaTTS(apiKey: "sk-cartesia", voiceID: "voice-1", model: "mock-stall", baseURL: "ws://127.0.0.1:\(peer.port)")
+        stalled.firstAudioTimeout = .milliseconds(300)
+        let stall = await #expect(throws: ProviderError.self) { _ = try await Self.collect(stalled, "Hello") }
+        #expect(stall?.kind == .timeout && stall?.isRetryable == true)
     }
 
     @Test func elevenLabsSharesContextSocketsAndReportsItsInBandErrors() async throws {
@@ -469,6 +474,13 @@ struct ProviderTests {
         let pcm = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", output: .pcm16000, baseURL: ws)
         #expect(try await Self.collect(pcm, "Hi").allSatisfy { $0.sampleRate == 16000 })
         #expect(try await peer.elevenLabs().refused.isEmpty)
+        // Accepted and never spoken: a timeout; the shared socket goes on serving the next sentence.
+        var stalled = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "voice1", model: "mock-stall", baseURL: ws)
+        stalled.firstAudioTimeout = .milliseconds(300)
+        let stall = await #expect(throws: ProviderError.self) { _ = try await Self.collect(stalled, "Hello") }
+        #expect(stall?.kind == .timeout)
+        let fallback = FallbackTTS([stalled, tts])
+        #expect(try await Self.collect(fallback, "Goodbye").count == 18)  // the next voice took the sentence
         let idle = try ElevenLabsTTS(apiKey: "sk-eleven", voiceID: "mock-timeout", baseURL: ws)
         let timeout = await #expect(throws: ProviderError.self) { _ = try await Self.collect(idle, "x") }
         #expect(timeout?.code == "input_timeout_exceeded" && timeout?.message.contains("timeout of 20.0 seconds") == true)

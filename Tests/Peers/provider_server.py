@@ -520,6 +520,8 @@ async def cartesia_ws(request):
             await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 400, "error_code": "invalid_request",
                                 "title": "Bad Request", "message": f"missing {missing}"})
             continue
+        if req["model_id"] == "mock-stall":
+            continue  # accepted and never answered: a provider stuck mid-request
         if req["model_id"] == "mock-429":
             await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 429, "error_code": "concurrency_limited",
                                 "title": "Too Many Requests", "message": "Concurrency limit reached"})
@@ -625,7 +627,8 @@ async def elevenlabs_multi_ws(request):
     ends with isFinal; audio and isFinal carry contextId. Every client message must validate as
     the SDK's model for it, and every reply as the SDK's ReceiveMessageMulti; a message that does
     not is answered in-band and the socket closed 1008, as the service does. Model "mock-slow"
-    paces audio at 50 ms a chunk; voice "mock-timeout" answers like a socket left idle."""
+    paces audio at 50 ms a chunk, "mock-stall" never answers; voice "mock-timeout" answers like a
+    socket left idle."""
     from elevenlabs.core.pydantic_utilities import parse_obj_as
     from elevenlabs.v_1_text_to_speech_voice_id_multi_stream_input.types import ReceiveMessageMulti
     if request.headers.get("xi-api-key") != "sk-eleven":
@@ -649,6 +652,8 @@ async def elevenlabs_multi_ws(request):
     async def generate(ctx, text, final, previous):
         if previous is not None:
             await previous  # a context's audio comes out in order
+        if model == "mock-stall":
+            return  # a provider stuck mid-request: no audio, no isFinal
         pcm = tone(0.05 * len(text.strip()), rate) if text.strip() else b""
         data = audioop.lin2ulaw(pcm, 2) if fmt == "ulaw_8000" else pcm
         step = rate // 5 * (1 if fmt == "ulaw_8000" else 2)
