@@ -80,25 +80,32 @@ final class OpenAIRealtimeSTTStream: STTStream {
     let transcripts: AsyncThrowingStream<Transcript, any Error>
     private let reader: Task<Void, Never>
     private let sent = SampleCount()
+    private let pending: RealtimePending
 
     init(socket: WebSocketConnection, provider: String, encoding: OpenAIRealtimeSTT.Encoding) {
         (self.socket, self.provider, self.encoding) = (socket, provider, encoding)
         let (stream, sink) = AsyncThrowingStream<Transcript, any Error>.makeStream()
         transcripts = stream
+        let pending = RealtimePending()
+        self.pending = pending
         reader = Task {
             var interim = TranscriptDeltas()
             do {
                 for try await message in socket.messages {
                     guard case .text(let text) = message else { continue }
-                    if let t = try interim.event(text, provider: provider) { sink.yield(t) }
+                    let t = try interim.event(text, provider: provider)
+                    pending.update(interim.lastEvent)
+                    if let t { sink.yield(t) }
                 }
                 if let close = socket.serverClose, close.code != 1000 {
                     throw ProviderError(provider: provider, kind: .server, code: String(close.code), message: close.reason)
                 }
                 sink.finish()
             } catch {
-                sink.finish(throwing: error)
+                // After our own close, a connection torn down is the end, not a failure.
+                if pending.hasEnded { sink.finish() } else { sink.finish(throwing: error) }
             }
+            pending.end()
         }
     }
 
@@ -120,10 +127,18 @@ final class OpenAIRealtimeSTTStream: STTStream {
     /// `input_audio_buffer.commit`: transcribe what is buffered now instead of waiting for the
     /// server VAD's silence.
     func flush() async throws {
+        pending.committing()
         try await socket.send(#"{"type":"input_audio_buffer.commit"}"#)
     }
 
+    /// Waits (up to 3 s) for the transcripts of what was committed, then closes: like Deepgram's
+    /// CloseStream, the words said just before the end are not lost.
     func close() async {
+        let deadline = ContinuousClock.now + .seconds(3)
+        while pending.outstanding, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        pending.end()
         await socket.close()
         reader.cancel()
         if let seconds = sent.seconds { ProviderMetrics.usage(provider, .stt, unit: "audio_seconds", seconds) }
@@ -135,11 +150,14 @@ final class OpenAIRealtimeSTTStream: STTStream {
 /// except an empty buffer committed by `flush` (nothing was pending).
 struct TranscriptDeltas {
     private var text: [String: String] = [:]
+    /// The type of the last event read (with the error code for `error`), for `RealtimePending`.
+    private(set) var lastEvent = ""
 
     mutating func event(_ json: String, provider: String) throws -> Transcript? {
         guard let o = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let type = o["type"] as? String else {
             throw ProviderError(provider: provider, kind: .malformed, message: "event is not JSON with a type: \(json.prefix(80))")
         }
+        lastEvent = type == "error" ? "error:" + ((o["error"] as? [String: Any])?["code"] as? String ?? "") : type
         let item = o["item_id"] as? String ?? ""
         switch type {
         case "conversation.item.input_audio_transcription.delta":
@@ -165,6 +183,35 @@ struct TranscriptDeltas {
             return nil  // session.*, input_audio_buffer.*, conversation.item.* carry nothing to say
         }
     }
+}
+
+/// Commits asked for and not yet acknowledged, and utterances committed and not yet transcribed.
+final class RealtimePending: Sendable {
+    private let counts = Mutex((commits: 0, items: 0, ended: false))
+
+    func committing() { counts.withLock { $0.commits += 1 } }
+
+    func update(_ event: String) {
+        counts.withLock { c in
+            switch event {
+            case "input_audio_buffer.committed":
+                // Committed by our flush, or by the server's VAD (which we did not count).
+                c.commits = max(0, c.commits - 1)
+                c.items += 1
+            case "error:input_audio_buffer_commit_empty": c.commits = max(0, c.commits - 1)
+            case "conversation.item.input_audio_transcription.completed", "conversation.item.input_audio_transcription.failed":
+                c.items = max(0, c.items - 1)
+            default: break
+            }
+        }
+    }
+
+    /// The session ended (closed or failed): nothing more will come.
+    func end() { counts.withLock { $0.ended = true } }
+
+    var hasEnded: Bool { counts.withLock { $0.ended } }
+
+    var outstanding: Bool { counts.withLock { !$0.ended && ($0.commits > 0 || $0.items > 0) } }
 }
 
 /// Audio sent so far, for the usage metric.

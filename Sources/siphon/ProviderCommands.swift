@@ -46,8 +46,13 @@ enum ProviderFlags {
         }
     }
 
-    static func stt(_ provider: String, model: String?, baseURL: String?, language: String?, env: Environment) throws -> any SpeechToText {
+    static func stt(_ provider: String, model: String?, baseURL: String?, language: String?, realtime: Bool = false, env: Environment) throws -> any SpeechToText {
         switch provider {
+        case "openai" where realtime:
+            let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
+            return OpenAIRealtimeSTT(configuration: c, model: model ?? "gpt-4o-transcribe", language: language)
+        case _ where realtime:
+            throw SiphonError(.configuration, "--realtime: only the openai provider has a Realtime transcription session")
         case "openai", "groq":
             let c = try OpenAIConfiguration.preset(provider, baseURL: baseURL, environment: env, path: "--provider")
             return OpenAISTT(configuration: c, model: model ?? (provider == "groq" ? "whisper-large-v3-turbo" : "gpt-4o-mini-transcribe"), language: language)
@@ -132,13 +137,14 @@ struct STTCommand: AsyncParsableCommand {
     @Option(help: "Model name.") var model: String?
     @Option(help: "Language (ISO-639-1).") var language: String?
     @Option(help: "API base URL.") var baseURL: String?
+    @Flag(help: "OpenAI only: stream over the Realtime transcription session (μ-law 8 kHz) instead of one upload.") var realtime = false
 
     func run() async throws {
         let env = try common.environment()
         _ = common.bootstrapLogging(env, label: "siphon.providers")
         let text = try await reporting { () -> String in
             let wav = try WAVFile.read(input)
-            let stt = try ProviderFlags.stt(provider, model: model, baseURL: baseURL, language: language, env: env)
+            let stt = try ProviderFlags.stt(provider, model: model, baseURL: baseURL, language: language, realtime: realtime, env: env)
             if let batch = stt as? OpenAISTT { return try await batch.transcribe(wav.samples, sampleRate: wav.sampleRate) }
             // A streaming recogniser hears the file as a call would: 20 ms frames at its rate.
             let samples = try Resampler(from: wav.sampleRate, to: stt.sampleRate).process(wav.samples)

@@ -297,6 +297,8 @@ struct ProviderTests {
         #expect(s3 == 0 && o3.contains("0.56 s at 24000 Hz"), "\(o3)\(e3)")
         let (s4, o4, _) = try SiphonProcess.run(["stt", "--model", "mock-stt", "--in", wav] + base, redis: nil, environment: env)
         #expect(s4 == 0 && o4 == "heard 0.56 seconds at 24000 Hz\n", "\(o4)")
+        let (s4r, o4r, e4r) = try SiphonProcess.run(["stt", "--realtime", "--in", wav] + base, redis: nil, environment: env)
+        #expect(s4r == 0 && o4r == "heard 0.56 seconds\n", "\(o4r)\(e4r)")  // streamed as μ-law 8 kHz, committed at the end
         let check = ["providers", "check", "--json", "--env-file", "", "--openai-base-url", peer.openAIBase, "--anthropic-base-url", peer.anthropicBase,
                      "--deepgram-base-url", peer.anthropicBase, "--cartesia-base-url", peer.anthropicBase, "--elevenlabs-base-url", peer.anthropicBase]
         let (s5, o5, _) = try SiphonProcess.run(check, redis: nil, environment: env)
@@ -347,12 +349,11 @@ struct ProviderTests {
             for _ in 0..<25 { try await stream.send(rate == 8000 ? quiet8k : AudioFrame.silence(sampleRate: rate), speech: false) }  // 500 ms
             for f in Self.speech(rate: rate, seconds: 0.4) { try await stream.send(f, speech: true) }
             try await stream.flush()
+            await stream.close()  // waits for the committed utterance's transcript, then ends the session
             var finals: [String] = [], interims: [String] = []
             for try await t in stream.transcripts {
                 if t.isFinal { finals.append(t.text) } else { interims.append(t.text) }
-                if finals.count == 2 { break }
             }
-            await stream.close()
             #expect(finals == ["heard 1.20 seconds", "heard 0.40 seconds"], "\(encoding)")
             #expect(interims.prefix(3) == ["heard", "heard 1.20", "heard 1.20 seconds"], "\(encoding)")
         }
