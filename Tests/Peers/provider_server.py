@@ -627,7 +627,7 @@ async def elevenlabs_multi_ws(request):
     ends with isFinal; audio and isFinal carry contextId. Every client message must validate as
     the SDK's model for it, and every reply as the SDK's ReceiveMessageMulti; a message that does
     not is answered in-band and the socket closed 1008, as the service does. Model "mock-slow"
-    paces audio at 50 ms a chunk, "mock-stall" never answers; voice "mock-timeout" answers like a
+    waits 200 ms before the first audio and paces it at 50 ms a chunk, "mock-stall" never answers; voice "mock-timeout" answers like a
     socket left idle."""
     from elevenlabs.core.pydantic_utilities import parse_obj_as
     from elevenlabs.v_1_text_to_speech_voice_id_multi_stream_input.types import ReceiveMessageMulti
@@ -654,6 +654,8 @@ async def elevenlabs_multi_ws(request):
             await previous  # a context's audio comes out in order
         if model == "mock-stall":
             return  # a provider stuck mid-request: no audio, no isFinal
+        if model == "mock-slow" and text.strip():
+            await asyncio.sleep(0.2)  # time to first audio: contexts started together are all open at once
         pcm = tone(0.05 * len(text.strip()), rate) if text.strip() else b""
         data = audioop.lin2ulaw(pcm, 2) if fmt == "ulaw_8000" else pcm
         step = rate // 5 * (1 if fmt == "ulaw_8000" else 2)
