@@ -156,14 +156,7 @@ final class DeepgramSTTStream: STTStream {
     func close() async {
         keepAlive.cancel()
         try? await socket.send(#"{"type":"CloseStream"}"#)
-        let reader = self.reader
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await reader.value; return true }
-            group.addTask { try? await Task.sleep(for: .seconds(3)); return false }
-            defer { group.cancelAll() }
-            return await group.next() ?? false
-        }
-        if !finished { socket.abort() }
+        if await !reader.finish(within: .seconds(3)) { socket.abort() }
         let (samples, rate) = sentSamples.withLock { $0 }
         if rate > 0 { ProviderMetrics.usage("deepgram", .stt, unit: "audio_seconds", Double(samples) / Double(rate)) }
     }

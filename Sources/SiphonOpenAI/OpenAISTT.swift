@@ -105,13 +105,14 @@ final class OpenAISTTStream: STTStream {
         if let ended { submit(ended, rate: frame.sampleRate) }
     }
 
+    /// Submits the pending utterance and returns: the call's frame loop calls this when the caller
+    /// stops, and must not wait out an HTTP round trip.
     func flush() async throws {
         let pending = state.withLock { s -> [Int16] in
             defer { s.utterance.removeAll(); s.inSpeech = false }
             return s.utterance
         }
         submit(pending, rate: stt.sampleRate)
-        await state.withLock { $0.last }?.value
     }
 
     private func submit(_ samples: [Int16], rate: Int) {
@@ -125,14 +126,16 @@ final class OpenAISTTStream: STTStream {
                 await previous?.value
                 switch result {
                 case .success(let text): if !text.isEmpty { sink.yield(Transcript(text: text.trimmingCharacters(in: .whitespaces), isFinal: true)) }
+                case .failure(is CancellationError): break  // given up at close
                 case .failure(let error): sink.finish(throwing: error)
                 }
             }
         }
     }
 
+    /// Waits (up to 5 s) for the utterances already submitted — the caller's last words — then ends.
     func close() async {
-        state.withLock { $0.last }?.cancel()
+        if let last = state.withLock({ $0.last }) { _ = await last.finish(within: .seconds(5)) }
         sink.finish()
     }
 }

@@ -214,6 +214,18 @@ struct ProviderTests {
         for try await t in stream.transcripts { texts.append(t.text) }
         // With the audio heard before speech: 300 ms before the first, the one silent frame before the second.
         #expect(texts == ["heard 1.30 seconds at 16000 Hz", "heard 0.52 seconds at 16000 Hz"])
+
+        // `flush` runs in the call's frame loop: it submits and returns, whatever the server does.
+        // The server holds this transcription until released, which happens only after flush returned;
+        // close then waits for the caller's last words.
+        let held = try await OpenAISTT(configuration: openAI(peer), model: "mock-held").open()
+        for _ in 0..<25 { try await held.send(voice, speech: true) }
+        try await held.flush()
+        try await peer.releaseHeld()
+        await held.close()
+        var last: [String] = []
+        for try await t in held.transcripts { last.append(t.text) }
+        #expect(last == ["heard 0.50 seconds at 16000 Hz"])
     }
 
     @Test func aFleetRateLimitIsSharedThroughRedis() async throws {

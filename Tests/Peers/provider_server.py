@@ -28,6 +28,7 @@ import wave
 from aiohttp import web
 
 attempts = {}
+released = asyncio.Event()
 TEXT = ["Hello", " there", "!", " How", " can", " I", " help", "?"]
 
 
@@ -181,6 +182,8 @@ async def transcriptions(request):
     raw = upload.file.read()
     if (failure := scenario_failure(model, raw, "openai")) is not None:
         return failure
+    if model == "mock-held":
+        await released.wait()  # answers only once the test calls GET /_release
     try:
         with wave.open(io.BytesIO(raw)) as w:
             seconds, rate = w.getnframes() / w.getframerate(), w.getframerate()
@@ -739,6 +742,11 @@ async def voices(request):
                                          "language": "en", "created_at": "2025-01-01T00:00:00Z"}], "has_more": False, "next_page": None})
 
 
+async def release(request):
+    released.set()
+    return web.json_response({"released": True})
+
+
 async def stats(request):
     return web.json_response({"requests": sum(attempts.values())})
 
@@ -759,5 +767,6 @@ app.router.add_get("/v1/text-to-speech/{voice}/stream-input", elevenlabs_ws)
 app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", elevenlabs_multi_ws)
 app.router.add_get("/_stats/elevenlabs", eleven_stats)
 app.router.add_get("/_stats", stats)
+app.router.add_get("/_release", release)
 print("ready", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)

@@ -27,6 +27,11 @@ final class ProviderPeer: @unchecked Sendable {
         return ((try JSONSerialization.jsonObject(with: data)) as? [String: Any])?["requests"] as? Int ?? -1
     }
 
+    /// Lets the stand-in answer the requests it holds (model `mock-held`).
+    func releaseHeld() async throws {
+        _ = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/_release")!)
+    }
+
     /// The ElevenLabs multi-context stand-in's counters: sockets opened, the most contexts one
     /// socket held, and the messages it refused (each with the SDK model it failed).
     func elevenLabs() async throws -> (sockets: Int, maxContexts: Int, refused: [String]) {
