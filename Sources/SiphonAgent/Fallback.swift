@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import SiphonAudio
+import SiphonCore
 
 /// Tries each model in order for a request until one starts answering. A provider that fails
 /// before its first token (down, rate limited, circuit open, bad key) hands the same request to
@@ -177,10 +178,12 @@ final class FallbackSTTStream: STTStream {
         try? await state.withLock { $0.stream }.flush()
     }
 
+    /// Closes the current recogniser (which delivers its last words), lets the relay forward
+    /// them, then ends.
     func close() async {
         let (stream, relay) = state.withLock { ($0.stream, $0.relay) }
-        relay?.cancel()
         await stream.close()
+        _ = await relay?.finish(within: .seconds(1))
         sink.finish()
     }
 }
