@@ -184,9 +184,6 @@ struct MessageStreamAssembler: Sendable {
 extension AnthropicLLM {
     /// The smallest authenticated request (`GET /v1/models`).
     public func check() async throws -> Duration {
-        let started = ContinuousClock.now
-        let response = try await client.send("/v1/models", method: .GET, headers: [("x-api-key", apiKey), ("anthropic-version", Self.version)], body: nil)
-        _ = try await response.body.collect(upTo: 4 << 20)
-        return ContinuousClock.now - started
+        try await client.probe("/v1/models", headers: [("x-api-key", apiKey), ("anthropic-version", Self.version)])
     }
 }

@@ -137,10 +137,6 @@ extension CartesiaTTS {
         let client = ProviderHTTPClient(provider: "cartesia", baseURL: baseURL) { status, body, headers in
             handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
         }
-        let started = ContinuousClock.now
-        let response = try await client.send("/voices?limit=1", method: .GET,
-                                             headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", version)], body: nil)
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return ContinuousClock.now - started
+        return try await client.probe("/voices?limit=1", headers: [("Authorization", "Bearer \(apiKey)"), ("Cartesia-Version", version)])
     }
 }

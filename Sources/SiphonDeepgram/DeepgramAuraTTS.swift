@@ -36,9 +36,6 @@ public struct DeepgramAuraTTS: TextToSpeech {
 extension DeepgramAuraTTS {
     /// The smallest authenticated request (`GET /v1/projects`).
     public func check() async throws -> Duration {
-        let started = ContinuousClock.now
-        let response = try await client.send("/v1/projects", method: .GET, headers: [("Authorization", "Token \(apiKey)")], body: nil)
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return ContinuousClock.now - started
+        try await client.probe("/v1/projects", headers: [("Authorization", "Token \(apiKey)")])
     }
 }

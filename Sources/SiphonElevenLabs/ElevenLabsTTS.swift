@@ -157,9 +157,6 @@ extension ElevenLabsTTS {
         let client = ProviderHTTPClient(provider: "elevenlabs", baseURL: baseURL) { status, body, headers in
             handshakeError(status, headers.map { ($0.name, $0.value) }, String(decoding: body.prefix(300), as: UTF8.self))
         }
-        let started = ContinuousClock.now
-        let response = try await client.send("/v1/models", method: .GET, headers: [("xi-api-key", apiKey)], body: nil)
-        _ = try await response.body.collect(upTo: 1 << 20)
-        return ContinuousClock.now - started
+        return try await client.probe("/v1/models", headers: [("xi-api-key", apiKey)])
     }
 }

@@ -99,11 +99,6 @@ public struct OpenAIConfiguration: Sendable {
 extension OpenAIConfiguration {
     /// The smallest authenticated request (`GET /models`): proves the key and the endpoint, costs nothing.
     public func check() async throws -> Duration {
-        var noRetry = self
-        noRetry.retry = .none
-        let started = ContinuousClock.now
-        let response = try await noRetry.client().send("/models", method: .GET, headers: headers.filter { $0.0 != "Content-Type" }, body: nil)
-        _ = try await response.body.collect(upTo: 4 << 20)
-        return ContinuousClock.now - started
+        try await client().probe("/models", headers: headers.filter { $0.0 != "Content-Type" })
     }
 }

@@ -39,6 +39,15 @@ public struct ProviderHTTPClient: Sendable {
     }())
 
     /// Sends `request` to `path`; returns the response once its head says 2xx.
+    /// The time a GET takes, body read: the smallest authenticated request, which key checks and
+    /// preflight use to prove a key and an endpoint at no cost.
+    public func probe(_ path: String, headers: [(String, String)]) async throws -> Duration {
+        let started = ContinuousClock.now
+        let response = try await send(path, method: .GET, headers: headers, body: nil)
+        _ = try await response.body.collect(upTo: 4 << 20)
+        return ContinuousClock.now - started
+    }
+
     public func send(_ path: String, method: HTTPMethod = .POST, headers: [(String, String)], body: Data?) async throws -> HTTPClientResponse {
         try breaker.admit()
         try await limiter?.acquire(provider: provider)
