@@ -110,17 +110,19 @@ final class OpenAIRealtimeSTTStream: STTStream {
     }
 
     func send(_ frame: AudioFrame, speech: Bool) async throws {
-        let bytes: [UInt8]
+        // The frame's audio goes into one Data, base64 into the message: two allocations per frame.
+        let audio: Data
         switch encoding {
         case .pcmu:
-            bytes = [UInt8](unsafeUninitializedCapacity: frame.samples.count) { out, count in
-                frame.samples.withUnsafeBufferPointer { G711.encode(.ulaw, $0, into: out) }
-                count = frame.samples.count
+            var ulaw = Data(count: frame.samples.count)
+            ulaw.withUnsafeMutableBytes { out in
+                frame.samples.withUnsafeBufferPointer { G711.encode(.ulaw, $0, into: out.bindMemory(to: UInt8.self)) }
             }
+            audio = ulaw
         case .pcm:
-            bytes = frame.samples.withUnsafeBytes { Array($0) }  // little-endian hosts, as audio/pcm is
+            audio = frame.samples.withUnsafeBytes { Data($0) }  // little-endian hosts, as audio/pcm is
         }
-        try await socket.send(#"{"type":"input_audio_buffer.append","audio":""# + Data(bytes).base64EncodedString() + #""}"#)
+        try await socket.send(#"{"type":"input_audio_buffer.append","audio":""# + audio.base64EncodedString() + #""}"#)
         sent.add(frame.samples.count, rate: frame.sampleRate)
     }
 

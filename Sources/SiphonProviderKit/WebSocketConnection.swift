@@ -280,10 +280,14 @@ private final class FrameHandler: ChannelInboundHandler, @unchecked Sendable {
         let frame = unwrapInboundIn(data)
         var payload = frame.unmaskedData
         switch frame.opcode {
+        case .text where frame.fin:
+            // The usual case, a whole message in one frame: decoded straight from the frame's buffer.
+            sink.yield(.text(String(buffer: payload)))
+        case .binary where frame.fin:
+            sink.yield(.binary(Array(payload.readableBytesView)))
         case .text, .binary:
             fragments = Array(payload.readableBytesView)
             fragmentOpcode = frame.opcode
-            if frame.fin { deliver() }
         case .continuation:
             guard fragmentOpcode != nil else { return protocolError(context, "continuation without a first frame") }
             fragments += payload.readableBytesView
