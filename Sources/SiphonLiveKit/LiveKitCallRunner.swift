@@ -104,7 +104,7 @@ public struct LiveKitCallRunner: CallRunner {
                 var ringing = false
                 while !Task.isCancelled, !ringing {
                     try? await Task.sleep(for: configuration.pollInterval)
-                    let status = (try? await api.listParticipants(room: room))?.first { $0.identity == phone }?.sipCallStatus
+                    let status = (try? await phoneParticipant(room: room, phone: phone))??.sipCallStatus
                     if status == "ringing" {
                         ringing = true
                         try? await call.transition(.ringing)
@@ -176,7 +176,7 @@ public struct LiveKitCallRunner: CallRunner {
     private func reattach(_ call: CallContext, room: String, phone: String) async throws -> CallEnd {
         let participant: ParticipantInfo?
         do {
-            participant = try await api.listParticipants(room: room).first { $0.identity == phone }
+            participant = try await phoneParticipant(room: room, phone: phone)
         } catch let e as TwirpError where e.code == "not_found" {
             participant = nil
         }
@@ -190,13 +190,18 @@ public struct LiveKitCallRunner: CallRunner {
             // Still ringing: wait for the answer the dialling worker no longer can.
             while true {
                 try await Task.sleep(for: configuration.pollInterval)
-                let now = try await api.listParticipants(room: room).first { $0.identity == phone }
+                let now = try await phoneParticipant(room: room, phone: phone)
                 guard let now, now.state != "DISCONNECTED" else { return CallEnd(.noAnswer, "the phone stopped ringing") }
                 if now.sipCallStatus == "active" { break }
             }
         }
         if call.statusAtStart != .active { try await call.transition(.active) }
         return try await converse(call, room: room, phone: phone, resume: true)
+    }
+
+    /// The phone's participant in the room, nil when it is not (or no longer) there.
+    private func phoneParticipant(room: String, phone: String) async throws -> ParticipantInfo? {
+        try await api.listParticipants(room: room).first { $0.identity == phone }
     }
 
     // MARK: the call

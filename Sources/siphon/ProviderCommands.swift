@@ -222,7 +222,7 @@ struct ProviderChecks {
         func record(_ provider: String, _ check: () async throws -> Duration) async {
             do {
                 let took = try await check()
-                rows.append(Row(provider: provider, status: "ok", latencyMs: Int((took.seconds * 1000).rounded()), detail: "key accepted"))
+                rows.append(Row(provider: provider, status: "ok", latencyMs: Int(took.wholeMilliseconds), detail: "key accepted"))
             } catch let e as ProviderError {
                 let status = e.kind == .authentication || e.kind == .permission ? "invalid key" : "failed"
                 rows.append(Row(provider: provider, status: status, latencyMs: nil, detail: "\(e)"))
