@@ -48,7 +48,7 @@ public struct SSEDecoder: Sendable {
         }
         if line.first == UInt8(ascii: ":") { return nil }
         let field: String
-        var value: String
+        let value: String
         if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
             field = String(decoding: line[..<colon], as: UTF8.self)
             var start = colon + 1
@@ -62,7 +62,7 @@ public struct SSEDecoder: Sendable {
         case "data": data.append(value)
         case "event": event = value
         case "id": if !value.contains("\0") { id = value }
-        default: value = ""  // retry and unknown fields: ignored
+        default: break  // retry and unknown fields: ignored
         }
         return nil
     }
