@@ -28,16 +28,20 @@ public struct ConfigValue: Sendable, Equatable {
 
     public var kind: Kind
     public var path: String
+    /// A scalar's text as written (a number or boolean asked for as text keeps its spelling:
+    /// `from: 0015550200123` stays that, not `15550200123`).
+    public var text: String?
 
-    public init(kind: Kind, path: String) {
+    public init(kind: Kind, path: String, text: String? = nil) {
         self.kind = kind
         self.path = path
+        self.text = text
     }
 
-    static func parse(yaml: String, source: String) throws -> ConfigValue {
+    public static func parse(yaml: String, source: String) throws -> ConfigValue {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: yaml)
+            node = try Yams.compose(yaml: yaml, Self.coreSchema)
         } catch {
             throw SiphonError(.configuration, "\(source): not valid YAML (\(String(describing: error).prefix(200)))")
         }
@@ -45,19 +49,40 @@ public struct ConfigValue: Sendable, Equatable {
         return try from(node, path: "")
     }
 
+    /// The YAML 1.2 core schema's tag resolution. Yams' default resolver is YAML 1.1's, whose
+    /// base-60 integers turn an unquoted `http://localhost:11434/v1` or `10:30` into a number and
+    /// whose `yes`/`no`/`on`/`off` are booleans (so a voice called `no` was `false`).
+    /// Immutable after creation (rules are compiled once; matching is thread-safe).
+    nonisolated(unsafe) static let coreSchema: Resolver = {
+        var r = Resolver.basic
+        // The patterns are constants: a failure here is a typo caught by the first test run.
+        r = try! r.appending(.null, "^(?:~|null|Null|NULL|)$")
+        r = try! r.appending(.bool, "^(?:true|True|TRUE|false|False|FALSE)$")
+        r = try! r.appending(.int, "^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+        r = try! r.appending(.float, "^(?:[-+]?(?:\\.[0-9]+|[0-9]+(?:\\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$")
+        return r
+    }()
+
     static func from(_ node: Node, path: String) throws -> ConfigValue {
         switch node {
         case .scalar(let s):
             let text = s.string
-            if s.style == .plain {
-                if let b = Bool.construct(from: s) { return ConfigValue(kind: .bool(b), path: path) }
-                if let i = Int.construct(from: s) { return ConfigValue(kind: .number(Double(i)), path: path) }
-                if let d = Double.construct(from: s), !text.isEmpty, text.first!.isNumber || text.first == "-" || text.first == "." {
-                    return ConfigValue(kind: .number(d), path: path)
-                }
-                if text == "~" || text == "null" || text.isEmpty { return ConfigValue(kind: .null, path: path) }
+            // Quoted scalars are tagged `str`; plain ones get what the core schema resolves (or
+            // an explicit `!!str`/`!!int` tag).
+            switch Tag.Name(rawValue: node.tag.description) {  // Node.tag resolves; Scalar.tag does not
+            case .null:
+                return ConfigValue(kind: .null, path: path)
+            case .bool:
+                return ConfigValue(kind: .bool(text.lowercased() == "true"), path: path, text: text)
+            case .int:
+                guard let n = Self.integer(text) else { throw SiphonError(.configuration, "\(path): '\(text.prefix(40))' is not an integer") }
+                return ConfigValue(kind: .number(n), path: path, text: text)
+            case .float:
+                guard let d = Self.float(text) else { throw SiphonError(.configuration, "\(path): '\(text.prefix(40))' is not a number") }
+                return ConfigValue(kind: .number(d), path: path, text: text)
+            default:
+                return ConfigValue(kind: .string(text), path: path, text: text)
             }
-            return ConfigValue(kind: .string(text), path: path)
         case .sequence(let seq):
             return ConfigValue(kind: .list(try seq.enumerated().map { try from($0.element, path: "\(path)[\($0.offset)]") }), path: path)
         case .mapping(let map):
@@ -74,6 +99,24 @@ public struct ConfigValue: Sendable, Equatable {
         }
     }
 
+    /// A core-schema integer (`12`, `-3`, `0o17`, `0x1F`) as a Double (the type numbers have here).
+    static func integer(_ text: String) -> Double? {
+        if text.hasPrefix("0x") { return UInt64(text.dropFirst(2), radix: 16).map { Double($0) } }
+        if text.hasPrefix("0o") { return UInt64(text.dropFirst(2), radix: 8).map { Double($0) } }
+        return Int64(text).map { Double($0) } ?? Double(text)
+    }
+
+    /// A core-schema float; `.nan` is refused (no setting means "not a number").
+    static func float(_ text: String) -> Double? {
+        let t = text.lowercased()
+        if t.hasSuffix(".inf") { return t.hasPrefix("-") ? -.infinity : .infinity }
+        if t.hasSuffix(".nan") { return nil }
+        var digits = text
+        if digits.hasPrefix("+") { digits.removeFirst() }
+        if digits.hasPrefix(".") { digits = "0" + digits } else if digits.hasPrefix("-.") { digits = "-0" + digits.dropFirst() }
+        return Double(digits).flatMap { $0.isFinite ? $0 : nil }
+    }
+
     public static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     // MARK: typed access
@@ -83,9 +126,11 @@ public struct ConfigValue: Sendable, Equatable {
     public func string() throws -> String {
         switch kind {
         case .string(let s): return s
-        case .number(let d): return d == d.rounded() ? String(Int(d)) : String(d)
-        default: throw fail("expected text")
+        case .number, .bool: if let text { return text }
+        default: break
         }
+        if case .number(let d) = kind { return d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+        throw fail("expected text")
     }
 
     public func number() throws -> Double {
@@ -99,8 +144,17 @@ public struct ConfigValue: Sendable, Equatable {
         return Int(d)
     }
 
+    /// `true`/`false`; for a key that can only be a boolean, YAML 1.1's `yes`/`no`/`on`/`off`
+    /// are understood too (they stay text everywhere else).
     public func bool() throws -> Bool {
         if case .bool(let b) = kind { return b }
+        if case .string(let s) = kind {
+            switch s.lowercased() {
+            case "yes", "on": return true
+            case "no", "off": return false
+            default: break
+            }
+        }
         throw fail("expected true or false")
     }
 

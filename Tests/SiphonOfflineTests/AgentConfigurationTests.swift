@@ -75,3 +75,46 @@ import SiphonOffline
         #expect(error(yaml)?.contains("pleasezzz") == true)
     }
 }
+
+/// Scalars resolve by the YAML 1.2 core schema: only what YAML calls an int, float, bool or null
+/// becomes one (an unquoted URL was read as the base-60 number 0).
+@Suite struct YAMLScalarTests {
+    func value(_ scalar: String) throws -> ConfigValue {
+        let root = try ConfigValue.parse(yaml: "v: \(scalar)\n", source: "test").map(allowed: ["v"])
+        return try #require(root["v"])
+    }
+
+    @Test func urlsAndTimesStayText() throws {
+        for text in ["http://127.0.0.1:8000/v1", "http://localhost:11434/v1", "10:30", "1:2:3", "190:20:30", "+15550200123x",
+                     "yes", "no", "on", "off", "Yes", "0b101", "1_000", "12e", "0x", "2026-12-06", "=", "<<"] {
+            #expect(try value(text).kind == .string(text), "\(text)")
+        }
+        // Quoted is always text, even when it looks like a number.
+        #expect(try value("'42'").kind == .string("42"))
+        #expect(try value("\"true\"").kind == .string("true"))
+        #expect(try value("!!str 7").kind == .string("7"))
+    }
+
+    @Test func numbersBooleansAndNullsAreTheCoreSchemas() throws {
+        let cases: [(String, ConfigValue.Kind)] = [
+            ("0x1F", .number(31)), ("0o17", .number(15)), ("1e3", .number(1000)), ("-2.5", .number(-2.5)), (".5", .number(0.5)),
+            ("12", .number(12)), ("+7", .number(7)), ("1.", .number(1)), ("true", .bool(true)), ("FALSE", .bool(false)),
+            ("~", .null), ("null", .null), ("", .null), (".inf", .number(.infinity)),
+        ]
+        for (text, kind) in cases {
+            let v = try value(text)
+            #expect(v.kind == kind, "\(text): \(v)")
+        }
+        #expect(throws: SiphonError.self) { try value(".nan") }
+    }
+
+    @Test func textKeepsItsSpellingAndBooleanKeysReadYesAndNo() throws {
+        #expect(try value("0015550200123").string() == "0015550200123")
+        #expect(try value("1.10").string() == "1.10")
+        #expect(try value("true").string() == "true")
+        #expect(try value("yes").bool() == true)
+        #expect(try value("off").bool() == false)
+        #expect(throws: SiphonError.self) { try value("maybe").bool() }
+        #expect(throws: SiphonError.self) { try value("http://h:1/v1").number() }
+    }
+}
