@@ -77,6 +77,44 @@ struct PreflightTests {
                          "WARN  SIP_TRUNK_ADRESS", "agents.yaml"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
-        #expect(out.contains("OPENAI_API_KEY is not set") || out.contains("tts.rte"), "\(out)")
+        #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")
+    }
+
+    /// The check judges the configuration the worker would run: keys given inline (`api_key`), an
+    /// unquoted base_url (was read as the YAML 1.1 base-60 number 0), a key missing inside a fallback chain.
+    @Test func configCheckJudgesWhatTheWorkerWouldRun() throws {
+        let dir = try Repository.temporaryDirectory("config-check-inline")
+        let envFile = dir.appendingPathComponent(".env")
+        try "SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml\n".write(to: envFile, atomically: true, encoding: .utf8)
+        let agents = """
+            agents:
+              - name: inline
+                instructions: x
+                stt: { provider: deepgram, api_key: dg-inline-key }
+                llm: { provider: openai, model: m, base_url: http://127.0.0.1:8000/v1 }
+                tts: { provider: cartesia, voice: v, api_key: ca-inline-key }
+              - name: local
+                instructions: x
+                stt: { provider: pocketsphinx }
+                llm: { provider: ollama, model: llama3, base_url: http://localhost:11434/v1 }
+                tts: { provider: espeak }
+            """
+        try agents.write(to: dir.appendingPathComponent("agents.yaml"), atomically: true, encoding: .utf8)
+        let clean = ["DEEPGRAM_API_KEY": "", "CARTESIA_API_KEY": "", "OPENAI_API_KEY": "", "REDIS_URL": ""]
+        let (status, out, err) = try SiphonProcess.run(["config", "check", "--role", "worker", "--env-file", envFile.path], redis: nil, environment: clean)
+        #expect(out.contains("PASS  \(dir.path)/agents.yaml: inline"), "\(out)\(err)")
+        #expect(out.contains("PASS  \(dir.path)/agents.yaml: local"), "\(out)\(err)")
+        #expect(!out.contains("dg-inline-key") && !out.contains("ca-inline-key"))
+        #expect(!out.contains("FAIL"), "\(out)")
+        #expect(status == 0, "\(out)\(err)")
+
+        // A fallback chain's second voice without a key is found (the old check looked only at `provider:`).
+        try agents.replacingOccurrences(of: "tts: { provider: cartesia, voice: v, api_key: ca-inline-key }",
+                                        with: "tts: { provider: fallback, chain: [ { provider: cartesia, voice: v, api_key: k }, { provider: elevenlabs, voice: v } ] }")
+            .write(to: dir.appendingPathComponent("agents.yaml"), atomically: true, encoding: .utf8)
+        let (bad, badOut, _) = try SiphonProcess.run(["config", "check", "--role", "worker", "--env-file", envFile.path], redis: nil,
+                                                     environment: clean.merging(["ELEVEN_API_KEY": "", "ELEVENLABS_API_KEY": ""]) { $1 })
+        #expect(bad == 1)
+        #expect(badOut.contains("ELEVEN_API_KEY"), "\(badOut)")
     }
 }
