@@ -13,7 +13,7 @@ struct LiveKitCommand: AsyncParsableCommand {
 
     static func credentials(_ env: Environment) throws -> LiveKitCredentials {
         guard let c = try LiveKitCredentials.from(env) else {
-            throw SiphonError(.configuration, "LIVEKIT_URL is not set (and LIVEKIT_API_KEY, LIVEKIT_API_SECRET)")
+            throw SiphonError(.configuration, "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set")
         }
         return c
     }
@@ -30,9 +30,10 @@ struct LiveKitCommand: AsyncParsableCommand {
         func run() async throws {
             let env = try common.environment()
             let token = try await reporting { () -> String in
-                let credentials = try LiveKitCommand.credentials(env)
+                // Minting needs only the key pair: no LIVEKIT_URL, no server.
+                let keys = try LiveKitKeyPair.from(env)
                 let claims = try Self.claims(grants, room: room, name: name)
-                return try credentials.token(identity: identity, claims: claims, ttl: try Self.seconds(ttl))
+                return try keys.token(identity: identity, claims: claims, ttl: try Self.seconds(ttl))
             }
             print(token)
         }

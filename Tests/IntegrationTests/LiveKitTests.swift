@@ -189,6 +189,26 @@ struct LiveKitTests {
             #expect(error.code == code && error.sipStatus == sip, "\(error)")
             #expect(error.callEnd.status == status, "\(number): \(error.callEnd)")
         }
+        // What LiveKit SIP answers without a SIP status: a ring timeout is a no-answer, not a fault.
+        var ringOut = CreateSIPParticipantRequest(sipTrunkId: try #require(trunk.sipTrunkId), sipCallTo: "+15550100000", roomName: "r")
+        ringOut.waitUntilAnswered = true
+        ringOut.ringingTimeoutSeconds = 1
+        let rang = try await #require(throws: TwirpError.self) { try await api.createSIPParticipant(ringOut) }
+        #expect(rang.code == "canceled" && rang.sipStatus == nil && rang.callEnd.status == .noAnswer, "\(rang) → \(rang.callEnd)")
+        var dead = ringOut
+        dead.sipCallTo = "+15550100999"
+        let silent = try await #require(throws: TwirpError.self) { try await api.createSIPParticipant(dead) }
+        #expect(silent.callEnd.status == .failed && silent.callEnd.reason.hasPrefix("trunk failure"), "\(silent.callEnd)")
+        let table: [(String, String, CallStatus)] = [
+            ("canceled", "transaction failed to complete (2 intermediate responses)", .noAnswer),
+            ("unknown", "sip request timed out", .noAnswer), ("deadline_exceeded", "context deadline exceeded", .noAnswer),
+            ("unavailable", "dial udp: connection refused", .failed), ("invalid_argument", "lookup carrier.invalid: no such host", .failed),
+            ("unknown", "max auth retry attempts reached", .rejected), ("canceled", "context canceled", .failed),
+        ]
+        for (code, message, status) in table {
+            let e = TwirpError(code: code, message: message, httpStatus: 408, method: "SIP/CreateSIPParticipant")
+            #expect(e.callEnd.status == status, "\(code) \(message) → \(e.callEnd)")
+        }
         #expect(TwirpError(code: "failed_precondition", message: "x", meta: ["sip_status_code": "503", "sip_status": "Service Unavailable"],
                            httpStatus: 412, method: "m").callEnd.reason == "trunk failure (SIP 503 Service Unavailable)")
         // LiveKit's own validation, answered as twirp errors with the HTTP status twirp gives them.
@@ -319,8 +339,19 @@ struct LiveKitTests {
         // Bad input: a clear message, exit 1.
         let (s6, _, e6) = try SiphonProcess.run(["livekit", "token", "--identity", "x", "--grants", "join", "--env-file", ""], redis: nil, environment: env)
         #expect(s6 != 0 && e6.contains("need --room"), "\(e6)")
-        let (s7, _, e7) = try SiphonProcess.run(["livekit", "trunks", "list", "--env-file", ""], redis: nil, environment: ["LIVEKIT_URL": ""])
+        let (s7, _, e7) = try SiphonProcess.run(["livekit", "trunks", "list", "--env-file", ""], redis: nil,
+                                                environment: peer.environment.merging(["LIVEKIT_URL": ""]) { $1 })
         #expect(s7 != 0 && e7.contains("LIVEKIT_URL is not set"), "\(e7)")
+        #expect(!e7.contains("LIVEKIT_API_KEY"), "the key is set; only the URL is missing: \(e7)")
+        // A token needs only the key pair: no LIVEKIT_URL, nothing listening.
+        let keysOnly = ["LIVEKIT_URL": "", "LIVEKIT_API_KEY": peer.key, "LIVEKIT_API_SECRET": peer.secret]
+        let (s8, o8, e8) = try SiphonProcess.run(["livekit", "token", "--identity", "kiosk", "--room", "r1", "--env-file", ""],
+                                                 redis: nil, environment: keysOnly)
+        #expect(s8 == 0, "\(e8)")
+        #expect(try AccessToken.verify(o8.trimmingCharacters(in: .whitespacesAndNewlines), keys: [peer.key: peer.secret]).identity == "kiosk")
+        let (s9, _, e9) = try SiphonProcess.run(["livekit", "token", "--identity", "kiosk", "--room", "r1", "--env-file", ""],
+                                                redis: nil, environment: keysOnly.merging(["LIVEKIT_API_SECRET": ""]) { $1 })
+        #expect(s9 != 0 && e9.contains("LIVEKIT_API_SECRET is not set") && !e9.contains("LIVEKIT_URL") && !e9.contains("LIVEKIT_API_KEY"), "\(e9)")
     }
 
     // MARK: the transport

@@ -107,15 +107,14 @@ struct Preflight {
     // MARK: LiveKit
 
     func checkLiveKit() async -> CheckResult {
-        guard env["LIVEKIT_URL"] != nil, env["LIVEKIT_API_KEY"] != nil, env["LIVEKIT_API_SECRET"] != nil else {
-            return .skip("livekit", "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET not all set")
-        }
         let api: LiveKitAPI
         do {
-            guard let credentials = try LiveKitCredentials.from(env) else { return .skip("livekit", "LIVEKIT_URL not set") }
+            guard let credentials = try LiveKitCredentials.from(env) else {
+                return .skip("livekit", "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set (the direct SIP path needs none)")
+            }
             api = LiveKitAPI(credentials: credentials, timeout: .seconds(5))
         } catch {
-            return .fail("livekit", message(error), fix: "LIVEKIT_URL=http://livekit:7880")
+            return .fail("livekit", message(error), fix: "set LIVEKIT_URL (e.g. http://livekit:7880), LIVEKIT_API_KEY and LIVEKIT_API_SECRET together")
         }
         let base = api.twirp.credentials.httpURL
         do {
