@@ -61,11 +61,27 @@ public struct TwirpError: Error, Sendable, Equatable, CustomStringConvertible {
             default: break
             }
         }
+        // LiveKit SIP's own failures carry no SIP status (livekit/sip pkg/sip/errors.go,
+        // classifyInviteError); their code is too coarse and their message says what happened.
+        let text = message.lowercased()
+        if text.contains("sip request timed out") { return (.noAnswer, "no answer: the phone rang until the ring timeout (\(message))") }
+        if text.contains("transaction failed to complete") {
+            // "(n intermediate responses)": after a 1xx the callee's side stalled; with none the trunk never answered.
+            let provisional = text.range(of: #"\((\d+) intermediate"#, options: .regularExpression)
+                .flatMap { Int(text[$0].filter(\.isNumber)) } ?? 0
+            return provisional > 0 ? (.noAnswer, "no answer: no final response after ringing (\(message))")
+                : (.failed, "trunk failure: the trunk never answered the INVITE (\(message))")
+        }
+        if text.contains("auth") && (text.contains("retry") || text.contains("credentials") || text.contains("no header")) {
+            return (.rejected, "rejected: the trunk refused Siphon's credentials (\(message))")
+        }
         switch code {
         case "resource_exhausted": return (.busy, "busy: \(message)")
         case "deadline_exceeded": return (.noAnswer, "no answer: \(message)")
         case "permission_denied" where sipStatus != nil: return (.rejected, "rejected: \(message)")
         case "failed_precondition": return (.failed, "trunk failure: \(message)")
+        case "unavailable": return (.failed, "trunk unreachable: \(message)")
+        case "invalid_argument": return (.failed, "LiveKit refused the dial: \(message)")
         default: return (.failed, description)
         }
     }

@@ -14,7 +14,8 @@ the real one is and shaped like it on the wire:
 
 SIP calls: CreateSIPParticipant puts the phone in the room with sip.callStatus dialing, ringing
 after 0.3 s, active after 0.8 s (wait_until_answered answers then). Numbers ending in 0486, 0480,
-0408, 0403 and 0503 fail with that SIP status. Test hooks: GET /_test/requests (every parsed
+0408, 0403 and 0503 fail with that SIP status; 0000 rings out (`canceled` "sip request timed out",
+no SIP status, after ringing_timeout, at most 5 s) and 0999 is a trunk that never answers. Test hooks: GET /_test/requests (every parsed
 request with the grants it came with), GET /_test/failures, POST /_test/hangup {"room": R}
 (the phone hangs up).
 
@@ -168,6 +169,15 @@ def handle(method, req):
         with lock:
             if req.sip_trunk_id and req.sip_trunk_id not in outbound:
                 raise TwirpError("not_found", "requested SIP trunk does not exist")
+        # Failures LiveKit SIP reports without a SIP status (livekit/sip pkg/sip/errors.go): a phone
+        # that rings out (the ring timeout) and a trunk that never answers the INVITE.
+        if req.sip_call_to.endswith("0000"):
+            ring = req.ringing_timeout.ToTimedelta().total_seconds() or 30
+            time.sleep(min(ring, 5))
+            raise TwirpError("canceled", "sip request timed out")
+        if req.sip_call_to.endswith("0999"):
+            time.sleep(0.2)
+            raise TwirpError("canceled", "transaction failed to complete (0 intermediate responses)")
         for suffix, (code, status, reason) in SIP_FAILURES.items():
             if req.sip_call_to.endswith(suffix):
                 time.sleep(0.3)
