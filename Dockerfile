@@ -30,10 +30,11 @@ COPY --from=build /out/siphon /usr/local/bin/siphon
 COPY examples/agent_config.yaml /etc/siphon/agent_config.yaml
 USER siphon
 WORKDIR /srv/siphon
-# 8080: dispatcher HTTP API; 9464: /metrics and /healthz of workers and supervisors;
+# 8080: dispatcher HTTP API; 9464 / 9465: /metrics and /healthz of workers / supervisors;
 # 5060: SIP (UDP and TCP); RTP uses the worker's --rtp-ports range (UDP).
-EXPOSE 8080 9464 5060/udp 5060/tcp
-# Each role serves /healthz on its metrics port (the dispatcher also on its API port).
+EXPOSE 8080 9464 9465 5060/udp 5060/tcp
+# Each role serves /healthz on its metrics port (the dispatcher on its API port); compose and
+# Kubernetes override this per role (supervisors: --port 9465 --role supervisor).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["siphon", "healthcheck", "--port", "9464"]
 ENTRYPOINT ["siphon"]

@@ -148,7 +148,8 @@ public final class RTPSession: Sendable {
                 continue
             }
         }
-        throw SiphonError(.unavailable, "no free RTP port in \(range)")
+        throw ListenError(.rtp, host: configuration.bindHost, port: range.lowerBound,
+                          reason: "no free port pair in \(range.lowerBound)-\(range.upperBound) after 64 tries (too many calls for the range?)")
     }
 
     /// Sets or changes where media goes and which codec it uses (answer, re-INVITE, takeover).

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import SiphonCore
 import Synchronization
 
 public enum SIPTransportKind: String, Sendable, Hashable, Codable {
@@ -71,22 +72,36 @@ public final class SIPTransport: Sendable {
 
     public func start() async throws {
         let sink = continuation
-        let udp = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelInitializer { channel in channel.pipeline.addHandler(UDPInboundHandler(sink: sink)) }
-            .bind(host: configuration.bindHost, port: configuration.port).get()
+        // No SO_REUSEADDR on UDP: on Linux it lets a second process bind the same port and
+        // silently take part of its traffic; a taken port must fail loudly instead.
+        let udp: any Channel
+        do {
+            udp = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in channel.pipeline.addHandler(UDPInboundHandler(sink: sink)) }
+                .bind(host: configuration.bindHost, port: configuration.port).get()
+        } catch {
+            throw ListenError(.sipUDP, host: configuration.bindHost, port: configuration.port, error: error)
+        }
         let udpPort = udp.localAddress?.port ?? configuration.port
         var tcpPort = 0
         var listener: (any Channel)?
         if configuration.enableTCP {
             let connections = ConnectionRegistry(transport: self)
-            let l = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    connections.accepted(channel)
-                    return channel.pipeline.addHandler(TCPInboundHandler(sink: sink, onClose: { connections.closed(channel) }))
-                }
-                .bind(host: configuration.bindHost, port: configuration.enableTCP ? (configuration.port == 0 ? 0 : configuration.port) : 0).get()
+            // The same port as UDP; with 0, a free one of its own.
+            let tcpWanted = configuration.port
+            let l: any Channel
+            do {
+                l = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        connections.accepted(channel)
+                        return channel.pipeline.addHandler(TCPInboundHandler(sink: sink, onClose: { connections.closed(channel) }))
+                    }
+                    .bind(host: configuration.bindHost, port: tcpWanted).get()
+            } catch {
+                try? await udp.close()
+                throw ListenError(.sipTCP, host: configuration.bindHost, port: tcpWanted, error: error)
+            }
             tcpPort = l.localAddress?.port ?? 0
             listener = l
         }

@@ -72,6 +72,8 @@ func reporting<T>(_ body: () async throws -> T) async throws -> T {
         throw CleanExit.message("\(e)")
     } catch let e as ProviderError {
         throw CleanExit.message("\(e)")
+    } catch let e as ListenError {
+        throw CleanExit.message("\(e); \(e.service.option)")
     }
 }
 
@@ -90,5 +92,17 @@ extension Int64 {
         f.dateFormat = "HH:mm:ss.SSS"
         f.timeZone = TimeZone(identifier: "UTC")
         return f.string(from: date)
+    }
+}
+
+extension ListenError.Service {
+    /// The option that moves this listener, said with the error.
+    var option: String {
+        switch self {
+        case .sipUDP, .sipTCP: "choose another port with --sip-port (0 picks a free one) or another address with --bind"
+        case .rtp: "give the worker a wider or different range with --rtp-ports"
+        case .metrics: "choose another port with --metrics-port (0 turns /metrics and /healthz off)"
+        case .api: "choose another port with --port or another address with --host"
+        }
     }
 }

@@ -34,6 +34,7 @@ struct DispatcherCommand: AsyncParsableCommand {
             throw CleanExit.message("SIPHON_API_TOKEN is not set; set it (clients send 'Authorization: Bearer <token>') or pass --no-auth for local development")
         }
         if noAuth { logger.warning("serving /v1 without authentication (--no-auth)") }
+        try await reporting { try ListenError.probeTCP(.api, host: host, port: port) }
         let client = try common.client(env, connections: 4, logger: logger)
         try await client.load([])  // fail fast with a clear error if Redis is unreachable
         let queue = CallQueue(client: client, keys: common.keys)
@@ -44,7 +45,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         let api = DispatcherAPI(configuration: apiConfig, client: client, secretBox: box)
         let url = try common.redisURL(env)
         logger.info("dispatcher listening", metadata: ["http.address": "\(host):\(port)", "redis.url": "\(url)"])
-        try await runServices([api.application(logger: logger)], logger: logger)
+        try await reporting { try await runServices([api.application(logger: logger)], logger: logger) }
     }
 }
 
@@ -63,7 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Address carriers reach this worker at (default: $SIPHON_PUBLIC_IP, else this host's first IPv4).") var sipHost: String?
     @Option(help: "RTP port range, e.g. 16384-32767.") var rtpPorts: String = "16384-32767"
     @Flag(help: "Run sim calls only (no SIP sockets).") var noSip = false
-    @Option(help: "Port of /metrics and /healthz (0: none).") var metricsPort: Int = 9464
+    @Option(help: "Port of /metrics and /healthz (0: none; supervisors default to 9465, so both run on one host).") var metricsPort: Int = 9464
 
     func validate() throws {
         guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity: 1 to 10000 calls") }
@@ -75,6 +76,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.worker")
+        // Before anything binds SIP or claims a call: a taken metrics port stops the worker here.
+        try await reporting { try ListenError.probeTCP(.metrics, host: "0.0.0.0", port: metricsPort) }
         let (options, agents) = try await reporting { () -> (Siphon.ServeOptions, [Agent]) in
             let agents = try AgentLoader.load(path: config ?? env["SIPHON_AGENT_CONFIG"], environment: env)
             var t = try TelephonyConfiguration.from(env)
@@ -98,11 +101,11 @@ struct WorkerCommand: AsyncParsableCommand {
         var services = try await reporting { try await Siphon.services(agents: agents, options: options, environment: env) }
         if metricsPort > 0, let worker = services.first(where: { $0 is Worker }) as? Worker {
             // First, so it is shut down last: /healthz reports the drain while it happens.
-            services.insert(MetricsServer(port: metricsPort, logger: logger, render: PrometheusBootstrap.start()) {
+            services.insert(MetricsServer(port: metricsPort, role: "worker", logger: logger, render: PrometheusBootstrap.start()) {
                 ["active_calls": worker.activeCalls, "capacity": worker.configuration.capacity, "draining": worker.isDraining ? 1 : 0]
             }, at: 0)
         }
-        try await runServices(services, logger: logger)
+        try await reporting { try await runServices(services, logger: logger) }
     }
 
     static func portRange(_ text: String) throws -> ClosedRange<Int> {
@@ -121,18 +124,24 @@ struct SupervisorCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Supervisor id (default: s-<host>-<pid>).") var id: String?
     @Option(help: "Milliseconds between passes.") var tickMs: Int = 100
-    @Option(help: "Port of /metrics and /healthz (0: none).") var metricsPort: Int = 9464
+    @Option(help: "Port of /metrics and /healthz (0: none; workers default to 9464).") var metricsPort: Int = 9465
+
+    func validate() throws {
+        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port: 0 to 65535") }
+        guard (10...10_000).contains(tickMs) else { throw ValidationError("--tick-ms: 10 to 10000") }
+    }
 
     func run() async throws {
         let env = try common.environment()
         let logger = common.bootstrapLogging(env, label: "siphon.supervisor")
+        try await reporting { try ListenError.probeTCP(.metrics, host: "0.0.0.0", port: metricsPort) }
         var config = SupervisorConfiguration(tickMs: tickMs, keys: common.keys)
         if let id {
             try await reporting { try Identifier.validateID(id, what: "supervisor id") }
             config.id = id
         }
         var services: [any Service] = [Supervisor(configuration: config, redis: try common.redisURL(env), logger: logger)]
-        if metricsPort > 0 { services.insert(MetricsServer(port: metricsPort, logger: logger, render: PrometheusBootstrap.start()), at: 0) }
-        try await runServices(services, logger: logger)
+        if metricsPort > 0 { services.insert(MetricsServer(port: metricsPort, role: "supervisor", logger: logger, render: PrometheusBootstrap.start()), at: 0) }
+        try await reporting { try await runServices(services, logger: logger) }
     }
 }
