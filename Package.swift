@@ -147,6 +147,7 @@ let package = Package(
             dependencies: [
                 "SiphonCore", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonCluster",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .target(

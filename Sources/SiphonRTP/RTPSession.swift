@@ -79,7 +79,7 @@ public final class RTPSession: Sendable {
         var dtmfTimestamp: UInt32 = 0
         var tick = 0
         var flushTick: Int?
-        var recorder: WAVStreamWriter?
+        var recorder: CallRecorder?
         var lastSentFrame: [Int16]?
         var inEvent = false
         var sequence: UInt16 = UInt16.random(in: 0...UInt16.max)
@@ -115,7 +115,7 @@ public final class RTPSession: Sendable {
     public func setPipelineRate(_ rate: Int) throws {
         guard [8000, 16000, 24000, 48000].contains(rate) else { throw SiphonError.invalid("pipeline rate \(rate) is not 8, 16, 24 or 48 kHz") }
         try state.withLock { s in
-            guard !s.running, s.recorder == nil else { throw SiphonError(.conflict, "the pipeline rate is set before the media clock starts") }
+            guard !s.running, s.recorder == nil else { throw SiphonError(.conflict, "the pipeline rate is set before the media clock starts and the recording") }
             s.pipelineRate = rate
         }
     }
@@ -198,8 +198,7 @@ public final class RTPSession: Sendable {
     public func stop() {
         let channels = state.withLock { s -> [any Channel] in
             s.running = false
-            s.recorder?.close()
-            s.recorder = nil
+            s.recorder?.close()  // queued behind the frames still being written
             return [s.rtp, s.rtcp].compactMap { $0 }
         }
         for c in channels { c.close(promise: nil) }
@@ -210,10 +209,16 @@ public final class RTPSession: Sendable {
     // MARK: the media clock
 
     /// Records both directions, one 20 ms frame each per tick: received left, sent right (on a
-    /// worker: caller left, agent right).
-    public func record(to path: String) throws {
-        let writer = try WAVStreamWriter(path: path, sampleRate: pipelineRate, channels: 2)
-        state.withLock { $0.recorder = writer }
+    /// worker: caller left, agent right). Written off the media clock; a recording that cannot be
+    /// written stops (`onFailure` says why, once) and the call goes on.
+    public func record(to path: String, onFailure: @escaping @Sendable (String) -> Void) {
+        let recorder = CallRecorder(path: path, sampleRate: pipelineRate, channels: 2, onFailure: onFailure)
+        state.withLock { $0.recorder = recorder }
+    }
+
+    /// After `stop()`: waits until the recording, if any, is complete on disk.
+    public func finishRecording() async {
+        await state.withLock { $0.recorder }?.finish()
     }
 
     /// Runs the 20 ms clock until `stop()` or cancellation.

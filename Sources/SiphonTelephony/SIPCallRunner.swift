@@ -161,11 +161,12 @@ public struct SIPCallRunner: CallRunner {
             return (answer, negotiated)
         }
         if let dir = service.configuration.recordingsDirectory {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                try media.record(to: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav")
-            } catch {
-                call.logger.warning("recording disabled for this call", metadata: ["error": "\(error)"])
+            // The directory is checked at start-up (TelephonyConfiguration); the file is created
+            // and written off the media clock, and a failure stops the recording, not the call.
+            let logger = call.logger
+            media.record(to: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav") { reason in
+                logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
+                TelephonyMetrics.recordingFailed()
             }
         }
         let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)

@@ -80,7 +80,10 @@ public final class SimulatedCaller: Sendable {
         try? media.configure(RTPMediaParameters(
             codec: negotiated.codec.name, payloadType: UInt8(negotiated.codec.payloadType), dtmfPayloadType: negotiated.dtmfPayloadType.map(UInt8.init),
             remoteHost: negotiated.remoteHost, remotePort: negotiated.remotePort))
-        if let recording { try? media.record(to: recording) }
+        if let recording {
+            let logger = self.logger
+            media.record(to: recording) { reason in logger.error("recording stopped", metadata: ["error": "\(reason)"]) }
+        }
         guard let call = try? await incoming.answer(sdp: sdp, media: negotiated, sessionID: 1) else { return }
         Task { await self.converse(call: call, media: media) }
     }
@@ -132,6 +135,7 @@ public final class SimulatedCaller: Sendable {
         }
         clock.cancel()
         let reason = await ended.value
+        await media.finishRecording()
         done.continuation.yield(reason)
     }
 }

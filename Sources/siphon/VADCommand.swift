@@ -29,9 +29,11 @@ struct VADCommand: AsyncParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
-            let wav = try await reporting { try WAVFile.read(input) }
-            guard wav.sampleRate == 8000 || wav.sampleRate == 16000 else { throw CleanExit.message("\(input): \(wav.sampleRate) Hz; the VAD runs at 8 or 16 kHz") }
-            let detector = VoiceActivityDetector(sampleRate: wav.sampleRate, configuration: try knobs.configuration())
+            let config = try knobs.configuration()
+            let (wav, detector) = try await reporting { () -> (WAVFile, VoiceActivityDetector) in
+                let wav = try WAVFile.read(input)
+                return (wav, try VoiceActivityDetector.make(sampleRate: wav.sampleRate, configuration: config))
+            }
             let states = VADScore.decisions(wav.samples, detector: detector)
             var segments: [[Double]] = []
             var start: Int?
@@ -73,7 +75,12 @@ struct VADCommand: AsyncParsableCommand {
         var out: [String: VADScore] = [:]
         for f in files {
             let wav = try WAVFile.read(corpus + "/" + f)
-            let detector = VoiceActivityDetector(sampleRate: wav.sampleRate, configuration: configuration)
+            let detector: VoiceActivityDetector
+            do {
+                detector = try VoiceActivityDetector.make(sampleRate: wav.sampleRate, configuration: configuration)
+            } catch let e as SiphonError {
+                throw SiphonError(e.code, "\(f): \(e.message)")
+            }
             out[String(f.dropLast(4))] = VADScore(predicted: VADScore.decisions(wav.samples, detector: detector), labels: labels)
         }
         return out

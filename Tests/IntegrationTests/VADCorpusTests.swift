@@ -65,4 +65,34 @@ struct VADCorpusTests {
             #expect(found.isEmpty, "\(name): false digits \(String(found))")
         }
     }
+
+    /// `siphon vad run` on a 44.1 kHz recording (a precondition trapped it), and a clear refusal
+    /// of a rate the VAD cannot take.
+    @Test func theCommandTakesCommonRatesAndRefusesOthersClearly() throws {
+        let dir = try Repository.temporaryDirectory("vad-rates")
+        let file = dir.appendingPathComponent("cd.wav").path
+        let rate = 44100
+        var samples = [Int16](repeating: 0, count: rate)
+        for i in 0..<rate {  // a second of a 140 Hz voice-like harmonic stack
+            let t = Double(i) / Double(rate)
+            var x = 0.0
+            for h in 1...10 { x += sin(2 * Double.pi * 140 * Double(h) * t) / Double(h) }
+            samples.append(Int16(x * 2500))
+        }
+        samples += [Int16](repeating: 0, count: rate)
+        try WAVFile(sampleRate: rate, samples: samples).write(file)
+        let (ok, out, err) = try SiphonProcess.run(["vad", "run", "--in", file, "--json"], redis: nil)
+        #expect(ok == 0, "\(err)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: [Double]])
+        let share = try #require(report["speech_ratio"]?.first)
+        #expect(share > 0.2 && share < 0.5, "\(out)")
+        let low = dir.appendingPathComponent("low.wav").path
+        try WAVFile(sampleRate: 4000, samples: [Int16](repeating: 0, count: 4000)).write(low)
+        let (bad, _, badErr) = try SiphonProcess.run(["vad", "run", "--in", low], redis: nil)
+        #expect(bad == 1 && badErr.contains("4000 Hz audio: the VAD takes 8, 16"), "\(badErr)")
+        let (pre, preOut, _) = try SiphonProcess.run(["preflight", "--vad-sample", low, "--skip", "redis", "--skip", "sip", "--skip", "livekit",
+                                                      "--skip", "providers", "--skip", "codecs", "--skip", "barge-in", "--skip", "environment",
+                                                      "--env-file", ""], redis: nil)
+        #expect(pre == 1 && preOut.contains("4000 Hz audio"), "\(preOut)")
+    }
 }

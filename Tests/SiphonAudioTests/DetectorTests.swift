@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiphonAudio
+import SiphonCore
 
 @Suite struct DTMFTests {
     @Test func telephoneEventPayloadRoundTrips() throws {
@@ -45,12 +46,21 @@ import Testing
 }
 
 @Suite struct VADTests {
+    @Test func ratesItCannotTakeAreAnErrorNotATrap() throws {
+        for rate in [4000, 11025, 32000, 96000] {
+            #expect(throws: SiphonError.self) { try VoiceActivityDetector.make(sampleRate: rate) }
+        }
+        #expect(try VoiceActivityDetector.make(sampleRate: 44100).frameSamples == 882)
+    }
+
     func run(_ x: [Int16], rate: Int, _ config: VADConfiguration = VADConfiguration()) -> [VoiceActivityDetector.Decision] {
         let vad = VoiceActivityDetector(sampleRate: rate, configuration: config)
         return Signals.frames(x, size: rate / 50).map { vad.process($0) }
     }
 
-    @Test(arguments: [8000, 16000])
+    /// 8 and 16 kHz natively; a 24 or 48 kHz pipeline and 22.05/44.1 kHz recordings through the
+    /// detector's own resampler (a 44.1 kHz WAV trapped `siphon vad run` and preflight before).
+    @Test(arguments: [8000, 16000, 22050, 24000, 44100, 48000])
     func silenceAndStationaryNoiseAreNotSpeech(rate: Int) {
         #expect(run([Int16](repeating: 0, count: rate * 2), rate: rate).allSatisfy { !$0.isSpeech })
         // Comfort-noise-like hiss at about −45 dBFS.
@@ -58,7 +68,7 @@ import Testing
         #expect(run(hiss, rate: rate).allSatisfy { !$0.isSpeech })
     }
 
-    @Test(arguments: [8000, 16000])
+    @Test(arguments: [8000, 16000, 22050, 24000, 44100, 48000])
     func aVoicedBurstInNoiseIsOneSegmentWithEvents(rate: Int) {
         let noise = Signals.noise(count: rate * 3, amplitude: 300)
         var voiced = [Int16](repeating: 0, count: rate)

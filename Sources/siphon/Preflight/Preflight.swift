@@ -166,14 +166,14 @@ struct Preflight {
         if let path = vadSample {
             do {
                 let wav = try WAVFile.read(path)
-                let decisions = VADScore.decisions(wav.samples, detector: VoiceActivityDetector(sampleRate: wav.sampleRate, configuration: vadConfig))
+                let decisions = VADScore.decisions(wav.samples, detector: try VoiceActivityDetector.make(sampleRate: wav.sampleRate, configuration: vadConfig))
                 let share = Double(decisions.filter { $0 }.count) / Double(max(1, decisions.count))
                 let detail = String(format: "%@: %.0f %% of %.1f s is speech", path, share * 100, wav.duration)
                 if share < 0.05 { return .warn("vad", detail + " — almost nothing", fix: "lower vad.activation_threshold, or check the recording's level") }
                 if share > 0.95 { return .warn("vad", detail + " — almost everything", fix: "raise vad.activation_threshold: the line noise triggers it") }
                 return .pass("vad", detail)
             } catch {
-                return .fail("vad", message(error), fix: "--vad-sample takes a PCM16 or G.711 WAV file at 8 or 16 kHz")
+                return .fail("vad", message(error), fix: "--vad-sample takes a PCM16 or G.711 WAV file at 8, 16, 22.05, 24, 44.1 or 48 kHz")
             }
         }
         do {

@@ -1,0 +1,45 @@
+import Foundation
+import Synchronization
+import Testing
+import SiphonAudio
+import SiphonCore
+
+/// Recordings are written off the media clock, and a disk that fails stops the recording — never
+/// the call or the worker (FileHandle.write traps on Linux: a full disk killed every call).
+@Suite struct RecorderTests {
+    @Test func aFullDiskIsAnErrorNotATrap() throws {
+        // /dev/full: every write fails with ENOSPC, like a full disk (the header is the first).
+        #expect(throws: SiphonError.self) { try WAVStreamWriter(path: "/dev/full", sampleRate: 8000, channels: 2) }
+    }
+
+    @Test func aRecorderStopsOnceAndTheCallerCarriesOn() async throws {
+        let failures = Mutex<[String]>([])
+        let recorder = CallRecorder(path: "/dev/full", sampleRate: 8000, channels: 2) { reason in failures.withLock { $0.append(reason) } }
+        for _ in 0..<100 { recorder.append(interleaved: [Int16](repeating: 7, count: 320)) }
+        await recorder.finish()
+        #expect(recorder.failed)
+        let reasons = failures.withLock { $0 }
+        #expect(reasons.count == 1 && reasons[0].contains("No space left on device"), "\(reasons)")
+        recorder.append(interleaved: [1, 2])  // dropped, no crash
+    }
+
+    @Test func aPathThatCannotBeCreatedIsReportedToo() async {
+        let failures = Mutex<[String]>([])
+        let recorder = CallRecorder(path: "/nonexistent-dir/x.wav", sampleRate: 8000, channels: 1) { r in failures.withLock { $0.append(r) } }
+        recorder.append(interleaved: [1, 2, 3])
+        await recorder.finish()
+        #expect(failures.withLock { $0.count } == 1 && recorder.failed)
+    }
+
+    @Test func aGoodRecordingIsAValidWAV() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID().uuidString.prefix(8)).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let recorder = CallRecorder(path: path, sampleRate: 8000, channels: 2) { r in Issue.record("unexpected failure: \(r)") }
+        for i in 0..<50 { recorder.append(interleaved: [Int16](repeating: Int16(i), count: 320)) }
+        await recorder.finish()
+        let wav = try WAVFile.read(path)
+        // Stereo is folded to mono by the reader: 50 frames of 160 samples.
+        #expect(wav.sampleRate == 8000 && wav.samples.count == 50 * 160)
+        #expect(wav.samples.last == 49)
+    }
+}
