@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SiphonCore
 import Logging
 import SiphonOffline
 import SiphonTelephony
@@ -28,7 +29,7 @@ struct CallerCommand: AsyncParsableCommand {
         let tts = try EspeakTTS(voice: voice, wordsPerMinute: 165, sampleRate: 16000)
         let caller = try await SimulatedCaller.start(lines: script, voice: tts, recording: record, port: port, logger: logger)
         // Unbuffered: scripts wait for this line.
-        FileHandle.standardOutput.write(Data("listening on \(caller.port)\n".utf8))
+        StandardStream.output.write("listening on \(caller.port)\n")
         let receiving = Task { await caller.run() }
         let outcome = await withTaskGroup(of: String?.self) { group in
             group.addTask { await caller.finished() }

@@ -24,9 +24,8 @@ struct JSONLogHandler: LogHandler {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var data = try? encoder.encode(fields) else { return }
-        data.append(0x0A)
-        FileHandle.standardError.write(data)
+        guard let data = try? encoder.encode(fields) else { return }
+        StandardStream.error.write(String(decoding: data, as: UTF8.self) + "\n")
     }
 }
 
@@ -46,6 +45,6 @@ struct RedactingStreamLogHandler: LogHandler {
         let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let ts = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         let line = "\(ts) \(event.level.rawValue) \(label):\(Redaction.redact(meta)) \(Redaction.redact("\(event.message)"))\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStream.error.write(line)
     }
 }

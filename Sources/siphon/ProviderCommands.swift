@@ -86,7 +86,7 @@ struct LLMCommand: AsyncParsableCommand {
             for try await e in try await llm.stream(LLMRequest(messages: messages)) {
                 clock.firstByte()
                 switch e {
-                case .text(let t): FileHandle.standardOutput.write(Data(t.utf8))
+                case .text(let t): StandardStream.output.write(t)
                 case .toolCall(let c): print("\n[tool \(c.name) \(c.arguments)]")
                 case .usage(let p, let c): usage = ", \(p) prompt + \(c) completion tokens"
                 }
@@ -94,7 +94,7 @@ struct LLMCommand: AsyncParsableCommand {
             return "first token \(clock.firstByteAt.map(\.ms) ?? "-"), total \(clock.elapsed.ms)\(usage)"
         }
         print("")
-        FileHandle.standardError.write(Data("[\(stats)]\n".utf8))
+        StandardStream.error.write("[\(stats)]\n")
     }
 }
 
