@@ -12,13 +12,15 @@ public struct SupervisorConfiguration: Sendable {
     public var leaseScanMs: Int
     /// The leader lease; a standby takes over this long after the leader dies.
     public var leaderTTLms: Int
-    /// After Redis comes back from an outage, liveness keys say nothing for a while (workers could
-    /// not heartbeat): wait this long before declaring anyone dead.
+    /// After Redis comes back from an outage, liveness keys and leases say nothing for a while
+    /// (workers could not heartbeat, and reconnect with up to a second of backoff): wait this long,
+    /// from the moment this supervisor reaches Redis again, before declaring anyone dead or any
+    /// lease expired.
     public var outageGraceMs: Int
     public var keys: ClusterKeys
 
     public init(id: String = "s-\(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "host")-\(getpid())",
-                tickMs: Int = 100, leaseScanMs: Int = 1000, leaderTTLms: Int = 2000, outageGraceMs: Int = 2000,
+                tickMs: Int = 100, leaseScanMs: Int = 1000, leaderTTLms: Int = 2000, outageGraceMs: Int = 3000,
                 keys: ClusterKeys = ClusterKeys()) {
         (self.id, self.tickMs, self.leaseScanMs, self.leaderTTLms, self.outageGraceMs, self.keys) =
             (id, tickMs, leaseScanMs, leaderTTLms, outageGraceMs, keys)
@@ -56,23 +58,34 @@ public final class Supervisor: Service, Sendable {
         var leading = false
         var lastLeaseScan: UInt64 = 0
         var lastQueueReport: UInt64 = 0
-        var graceUntil: UInt64 = 0
+        let grace = UInt64(configuration.outageGraceMs) * 1_000_000
+        // A Redis that restarted just before this supervisor did: the same grace, from its restart.
+        var graceUntil = await redisRestartGrace()
         var inOutage = false
         while !Task.isCancelled {
-            let now = Timestamp.monotonicNs()
             do {
+                let sent = Timestamp.monotonicNs()
                 let lead = try await client.eval(SupervisorScripts.lead, args: [
                     keys.prefix, configuration.id, String(configuration.leaderTTLms),
                 ]).int == 1
+                // Time is read after Redis answered: the call may have waited seconds for a
+                // reconnect, and a grace counted from before it would already be over.
+                let now = Timestamp.monotonicNs()
                 if lead != leading {
                     logger.info(lead ? "leading" : "standing by")
                     leading = lead
                 }
+                // A command that hung (a Redis frozen, or reconnecting inside the client) is an
+                // outage too, even though it ended without an error.
+                if !inOutage, now - sent > grace / 2 {
+                    logger.warning("redis answered after a stall", metadata: ["stall_ms": "\((now - sent) / 1_000_000)"])
+                    inOutage = true
+                }
                 if inOutage {
                     inOutage = false
-                    graceUntil = now + UInt64(configuration.outageGraceMs) * 1_000_000
-                    logger.info("redis is back; waiting before judging worker liveness",
-                                     metadata: ["grace_ms": "\(configuration.outageGraceMs)"])
+                    graceUntil = now + grace
+                    logger.info("redis is back; waiting before judging worker liveness and leases",
+                                metadata: ["grace_ms": "\(configuration.outageGraceMs)"])
                 }
                 if leading, now >= graceUntil {
                     try await reapDeadWorkers()
@@ -94,6 +107,16 @@ public final class Supervisor: Service, Sendable {
             }
             try? await Task.sleep(for: .milliseconds(configuration.tickMs))
         }
+    }
+
+    /// When Redis itself restarted less than the grace ago (its `uptime_in_seconds`), the end of
+    /// that grace; else 0.
+    private func redisRestartGrace() async -> UInt64 {
+        guard let info = try? await client.send("INFO", "server").string,
+              let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("uptime_in_seconds:") }),
+              let uptime = Int(line.dropFirst("uptime_in_seconds:".count).trimmingCharacters(in: .whitespaces)) else { return 0 }
+        let remainingMs = configuration.outageGraceMs - uptime * 1000
+        return remainingMs > 0 ? Timestamp.monotonicNs() + UInt64(remainingMs) * 1_000_000 : 0
     }
 
     /// One pass, for tests and `siphon supervisor --once`.
