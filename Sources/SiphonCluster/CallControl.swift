@@ -8,6 +8,14 @@ public enum StopReason: Sendable, Equatable {
     case canceled
     /// Drain or no room: release the call for immediate reassignment.
     case handoff(String)
+    /// This worker could not renew the call's lease in time (cut off from Redis): fall silent at
+    /// once and write nothing — another worker may own the call by now. The worker resumes it if
+    /// Redis answers and it still owns the call at the same epoch.
+    case suspended
+
+    /// Whether the runner ends the call leg itself (sends BYE, deletes the room). Only a cancel
+    /// does: on every other stop the leg belongs to whoever owns the call next.
+    public var hangsUp: Bool { self == .canceled }
 }
 
 /// A one-shot stop signal for one call: the first reason wins; one watcher waits for it.
@@ -22,7 +30,9 @@ final class CallControl: Sendable {
 
     var reason: StopReason? { state.withLock { $0 } }
 
-    func stop(_ reason: StopReason) {
+    /// Returns false when the call was already stopped (for another reason, which stands).
+    @discardableResult
+    func stop(_ reason: StopReason) -> Bool {
         let first = state.withLock { current -> Bool in
             guard current == nil else { return false }
             current = reason
@@ -32,6 +42,7 @@ final class CallControl: Sendable {
             continuation.yield(reason)
             continuation.finish()
         }
+        return first
     }
 
     /// Returns the stop reason, or nil if the waiting task is cancelled first.

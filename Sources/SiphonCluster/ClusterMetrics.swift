@@ -26,6 +26,8 @@ enum ClusterMetrics {
     static func reassigned() { Counter(label: "siphon_reassignments_total").increment() }
     static func workerLost() { Counter(label: "siphon_workers_lost_total").increment() }
     static func deadLettered() { Counter(label: "siphon_dead_letters_total").increment() }
+    /// A call silenced because its worker could not renew the lease (cut off from Redis).
+    static func callSuspended() { Counter(label: "siphon_calls_suspended_total").increment() }
 
     /// Jobs in the stream not yet delivered to any worker, how long the oldest has waited, and
     /// how many workers are alive (the leading supervisor reports these).

@@ -30,6 +30,11 @@ public struct WorkerConfiguration: Sendable {
     /// The liveness key lives for 3 heartbeats: a worker is declared dead after 3 missed beats.
     public var aliveTTLms: Int { heartbeatMs * 3 }
     public var leaseMs: Int { heartbeatMs * 3 }
+    /// A call falls silent this long before its lease would expire in Redis if the worker could not
+    /// renew it — measured on this host's monotonic clock from when the renewal was sent, so the
+    /// worker is silent before any supervisor can reassign the call, whatever the clock drift.
+    public var selfFenceMarginMs: Int { max(100, leaseMs / 5) }
+    var leaseNs: UInt64 { UInt64(leaseMs) * 1_000_000 }
     /// XREADGROUP BLOCK time: short, so assignments from the supervisor and drains are seen quickly.
     var blockMs: Int { max(20, min(250, heartbeatMs / 2)) }
 
@@ -64,8 +69,13 @@ public final class Worker: Service, Sendable {
         var pending: [String] = []
         /// Calls owned here (per Redis) that are not running: assigned by the supervisor.
         var assigned: [String] = []
+        /// Calls stopped because their lease could not be renewed (cut off from Redis), kept until
+        /// Redis says whether they are still ours: then resumed, or dropped if fenced.
+        var suspended: [String: CallLease] = [:]
         /// Where new local calls (answered inbound) are handed to the run loop.
         var starts: AsyncStream<Admitted>.Continuation?
+        /// Calls re-admitted after a suspension (their `resumed` event says so).
+        var resumingAfterSuspension: Set<String> = []
         var draining = false
         var heartbeatsStopped = false
         var maxActive = 0
@@ -74,6 +84,9 @@ public final class Worker: Service, Sendable {
     struct Running {
         let lease: CallLease
         let control: CallControl
+        /// Monotonic time (ns) until which Redis surely holds the lease: when the last renewal that
+        /// succeeded was sent, plus the lease time.
+        var leaseValidUntil: UInt64
     }
 
     /// A call admitted to a slot, ready to run.
@@ -84,6 +97,7 @@ public final class Worker: Service, Sendable {
         let status: CallStatus
         let lastSeq: Int
         let control: CallControl
+        var afterSuspension = false
     }
 
     private let startedAt = Timestamp.nowMs()
@@ -108,6 +122,8 @@ public final class Worker: Service, Sendable {
 
     /// Number of calls running now, and the most ever run at once (for the capacity tests).
     public var activeCalls: Int { state.withLock { $0.running.count } }
+    /// Calls silenced because their leases could not be renewed, waiting for Redis.
+    public var suspendedCalls: Int { state.withLock { $0.suspended.count } }
     public var maxActiveCalls: Int { state.withLock { $0.maxActive } }
 
     /// Starts draining: stop claiming, let calls finish up to the drain timeout, hand off the rest.
@@ -127,6 +143,7 @@ public final class Worker: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.selfFenceLoop() }
                 group.addTask {
                     await self.claimLoop(startsContinuation)
                     await self.finishDrain()
@@ -157,7 +174,7 @@ public final class Worker: Service, Sendable {
         var backoff = Backoff(baseMs: 50, capMs: 2000)
         while !state.withLock({ $0.draining }) {
             await adoptPending(starts)
-            let free = configuration.capacity - activeCalls
+            let free = state.withLock { configuration.capacity - $0.running.count - $0.suspended.count }
             if free <= 0 {
                 try? await Task.sleep(for: .milliseconds(10))
                 continue
@@ -272,6 +289,7 @@ public final class Worker: Service, Sendable {
         }
 
         let reply: RedisReply
+        let claimSent = Timestamp.monotonicNs()
         do {
             reply = try await client.eval(WorkerScripts.claim, args: [
                 keys.prefix, id, entry, String(Timestamp.nowMs()), job.id, job.json(), String(configuration.leaseMs),
@@ -293,7 +311,8 @@ public final class Worker: Service, Sendable {
             }
             let admitted = state.withLock { s -> Bool in
                 guard s.running.count < configuration.capacity, !s.draining else { return false }
-                s.running[job.id] = Running(lease: lease, control: control)
+                s.running[job.id] = Running(lease: lease, control: control, leaseValidUntil: claimSent + configuration.leaseNs)
+                s.suspended[job.id] = nil
                 s.maxActive = max(s.maxActive, s.running.count)
                 return true
             }
@@ -309,8 +328,9 @@ public final class Worker: Service, Sendable {
             if !isResume, let added = entry.split(separator: "-").first.flatMap({ Int64($0) }) {
                 ClusterMetrics.claimLatency(ms: Timestamp.nowMs() - added)
             }
+            let afterSuspension = state.withLock { $0.resumingAfterSuspension.remove(job.id) != nil }
             return Admitted(job: job, lease: lease, isResume: isResume, status: CallStatus(rawValue: parts[3]) ?? .claimed,
-                            lastSeq: Int(parts[2]) ?? 0, control: control)
+                            lastSeq: Int(parts[2]) ?? 0, control: control, afterSuspension: afterSuspension)
         case "done":
             forget()
         case "duplicate":
@@ -345,9 +365,10 @@ public final class Worker: Service, Sendable {
     public func admitLocal(_ job: CallJob, detail: String) async throws -> Bool {
         let control = CallControl()
         let lease = CallLease(callID: job.id, worker: id, epoch: 1, entry: "")
+        let registerSent = Timestamp.monotonicNs()
         let reserved = state.withLock { s -> Bool in
             guard s.running.count < configuration.capacity, !s.draining, s.starts != nil else { return false }
-            s.running[job.id] = Running(lease: lease, control: control)
+            s.running[job.id] = Running(lease: lease, control: control, leaseValidUntil: registerSent + configuration.leaseNs)
             s.maxActive = max(s.maxActive, s.running.count)
             return true
         }
@@ -392,7 +413,8 @@ public final class Worker: Service, Sendable {
         if a.isResume {
             logger.info("resuming call", metadata: ["call.last_seq": "\(a.lastSeq)"])
             do {
-                try await context.record(event: "resumed", detail: "after turn \(a.lastSeq)")
+                try await context.record(event: "resumed", detail: a.afterSuspension
+                    ? "after turn \(a.lastSeq), by the same worker once Redis answered again" : "after turn \(a.lastSeq)")
             } catch {
                 logger.warning("call lost before resuming", metadata: ["error": "\(error)"])
                 return
@@ -434,6 +456,10 @@ public final class Worker: Service, Sendable {
             case .stopped(.handoff(let reason)):
                 try await context.retrying { try await store.handoff(lease: a.lease, reason: reason) }
                 logger.info("call handed off", metadata: ["reason": "\(reason)"])
+            case .stopped(.suspended):
+                // Nothing is written: Redis is what we cannot reach, and the call may be someone
+                // else's. The self-fence loop has it in `suspended` already.
+                break
             }
         } catch let error as SiphonError where error.code == .fenced {
             logger.warning("fenced while finishing the call", metadata: ["error": "\(error.message)"])
@@ -461,8 +487,31 @@ public final class Worker: Service, Sendable {
         }
     }
 
+    /// Silences every call whose lease this worker could not renew in time (a partition from
+    /// Redis: the heartbeat itself may be stuck on a socket nobody answers). Runs apart from the
+    /// heartbeat for that reason.
+    private func selfFenceLoop() async {
+        let period = max(10, min(50, configuration.heartbeatMs / 5))
+        let margin = UInt64(configuration.selfFenceMarginMs) * 1_000_000
+        while !state.withLock({ $0.heartbeatsStopped }) {
+            let now = Timestamp.monotonicNs()
+            let late = state.withLock { s in s.running.values.filter { now + margin >= $0.leaseValidUntil && $0.control.reason == nil } }
+            for call in late where call.control.stop(.suspended) {
+                // Suspended from now on (the heartbeat asks Redis about it), resumed only once its
+                // runner has stopped (`running` no longer holds it).
+                state.withLock { $0.suspended[call.lease.callID] = call.lease }
+                ClusterMetrics.callSuspended()
+                logger.warning("call silenced: its lease could not be renewed in time; resumed if Redis says it is still ours",
+                               metadata: ["call.id": "\(call.lease.callID)", "call.epoch": "\(call.lease.epoch)",
+                                          "call.lease_ms": "\(configuration.leaseMs)"])
+            }
+            try? await Task.sleep(for: .milliseconds(period))
+        }
+    }
+
     /// One heartbeat: liveness + info, leases of the calls running here (fenced), and news.
     private func heartbeat() async throws {
+        let sentAt = Timestamp.monotonicNs()
         let (calls, info) = state.withLock { s -> ([CallLease], [String]) in
             let info = [
                 "capacity", String(configuration.capacity), "active", String(s.running.count),
@@ -472,7 +521,9 @@ public final class Worker: Service, Sendable {
                 "host", ProcessInfo.processInfo.hostName, "pid", String(getpid()), "version", SiphonVersion.current,
                 "heartbeat_ms", String(configuration.heartbeatMs), "started_at", String(startedAt),
             ]
-            return (s.running.values.map(\.lease), info)
+            // Suspended calls too: renewing their leases tells whether they are still ours.
+            let running = s.running.values.filter { $0.control.reason != .suspended }.map(\.lease)
+            return (running + s.suspended.values, info)
         }
         var args = [keys.prefix, id, String(Timestamp.nowMs()), String(configuration.aliveTTLms),
                     String(configuration.leaseMs), String(info.count / 2)] + info
@@ -484,13 +535,29 @@ public final class Worker: Service, Sendable {
         let cancels = (parts[1].array ?? []).compactMap(\.string)
         let pending = (parts[2].array ?? []).compactMap(\.string)
         let assigned = parts.count > 3 ? (parts[3].array ?? []).compactMap(\.string) : []
-        let controls = state.withLock { s -> [(CallControl, StopReason)] in
+        let fencedSet = Set(fenced)
+        let (controls, dropped, resumed) = state.withLock { s -> ([(CallControl, StopReason)], [String], [String]) in
             s.pending = pending
             s.assigned = assigned
-            return fenced.compactMap { id in s.running[id].map { ($0.control, .fenced) } }
-                + cancels.compactMap { id in s.running[id].map { ($0.control, .canceled) } }
+            for id in s.running.keys where !fencedSet.contains(id) {
+                s.running[id]?.leaseValidUntil = sentAt + configuration.leaseNs
+            }
+            // A suspended call is ours again (same owner and epoch, lease renewed just now) or lost.
+            let dropped = s.suspended.keys.filter { fencedSet.contains($0) }
+            let resumed = s.suspended.keys.filter { !fencedSet.contains($0) && s.running[$0] == nil }
+            for id in dropped { s.suspended[id] = nil }
+            for id in resumed {
+                s.suspended[id] = nil
+                s.assigned.append(id)
+                s.resumingAfterSuspension.insert(id)
+            }
+            let stops = fenced.compactMap { id in s.running[id].map { ($0.control, StopReason.fenced) } }
+                + cancels.compactMap { id in s.running[id].map { ($0.control, StopReason.canceled) } }
+            return (stops, dropped, resumed)
         }
         for (control, reason) in controls { control.stop(reason) }
+        for id in dropped { logger.warning("a silenced call belongs to another worker now; dropped it", metadata: ["call.id": "\(id)"]) }
+        for id in resumed { logger.info("Redis answers again and the call is still ours: resuming it", metadata: ["call.id": "\(id)"]) }
     }
 
     // MARK: draining

@@ -257,7 +257,7 @@ public struct LiveKitCallRunner: CallRunner {
     /// After a stop: hang up when the call was canceled; leave the room to the next worker on a
     /// handoff or when fenced.
     private func finish(_ call: CallContext, room: String) async {
-        if call.stopReason == .canceled { await hangUp(room, call) }
+        if call.stopReason?.hangsUp == true { await hangUp(room, call) }
     }
 
     /// Deleting the room removes the phone participant: LiveKit SIP sends the BYE.

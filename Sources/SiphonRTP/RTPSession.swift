@@ -53,6 +53,11 @@ public final class RTPSession: Sendable {
         public var rtcpReceived = 0
     }
 
+    /// RTP packets this process has sent, all calls together (the worker's /healthz reports it, so
+    /// a test or an operator sees whether a worker is still putting media on the wire).
+    public static var packetsSentTotal: Int { sentTotal.load(ordering: .relaxed) }
+    private static let sentTotal = Atomic<Int>(0)
+
     public let configuration: Configuration
     /// Caller audio, one frame per 20 ms at the pipeline rate (silence while nothing arrives).
     public let incoming: AsyncStream<AudioFrame>
@@ -356,6 +361,7 @@ public final class RTPSession: Sendable {
             $0.stats.packetsSent += 1
             $0.stats.bytesSent += bytes.count
         }
+        Self.sentTotal.add(1, ordering: .relaxed)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: bytes)), promise: nil)
     }
 

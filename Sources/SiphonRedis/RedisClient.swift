@@ -137,11 +137,61 @@ public final class RedisClient: Sendable {
         }
         defer { inflight.withLock { $0[index] -= 1 } }
         let slot = slots[index]
-        return try await withCheckedThrowingContinuation { continuation in
-            slot.queue.async {
-                continuation.resume(with: Result { try slot.perform(body) })
+        // A cancelled caller stops waiting at once: a command stuck on a socket nobody answers
+        // (a partition) would otherwise hold it for the whole command timeout. The command itself
+        // still completes or fails on its queue; its result is dropped.
+        let waiter = Waiter<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard waiter.install(continuation) else { return }
+                slot.queue.async {
+                    waiter.resume(with: Result { try slot.perform(body) })
+                }
+            }
+        } onCancel: {
+            waiter.resume(with: .failure(CancellationError()))
+        }
+    }
+}
+
+/// One command's continuation, resumed exactly once: by the result, or by cancellation first.
+private final class Waiter<T: Sendable>: Sendable {
+    private enum State {
+        case waiting
+        case installed(CheckedContinuation<T, any Error>)
+        case cancelledEarly
+        case done
+    }
+    private let state = Mutex(State.waiting)
+
+    /// False when the task was cancelled before the command was even queued (resumed here).
+    func install(_ continuation: CheckedContinuation<T, any Error>) -> Bool {
+        let early = state.withLock { s -> Bool in
+            if case .cancelledEarly = s {
+                s = .done
+                return true
+            }
+            s = .installed(continuation)
+            return false
+        }
+        if early { continuation.resume(throwing: CancellationError()) }
+        return !early
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        let continuation = state.withLock { s -> CheckedContinuation<T, any Error>? in
+            switch s {
+            case .installed(let c):
+                s = .done
+                return c
+            case .waiting:
+                if case .failure(let e) = result, e is CancellationError { s = .cancelledEarly }
+                return nil
+            case .cancelledEarly, .done:
+                return nil
             }
         }
+        continuation?.resume(with: result)
     }
 }
 

@@ -55,6 +55,13 @@ public actor SIPCall {
         _ = try? await agent.sendInDialog(request, dialog: dialog)
     }
 
+    /// Lets go of the dialog without a BYE: another worker owns the call now (or will, if this
+    /// one cannot prove it still does). Stops the session timer, so no refresh or timer BYE goes
+    /// out for a dialog someone else carries on.
+    public func abandon(reason: String) {
+        end(remote: false, reason: "abandoned: \(reason)")
+    }
+
     /// Sends a re-INVITE with a new offer (media change, hold, or takeover by a new worker: the
     /// Contact and SDP then carry this worker's addresses). Returns the negotiated media.
     public func reinvite(offer: SessionDescription, policy: MediaPolicy) async throws -> NegotiatedMedia {

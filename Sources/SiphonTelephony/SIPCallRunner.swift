@@ -213,6 +213,11 @@ public struct SIPCallRunner: CallRunner {
             "rtp.barge_in_reaction_frames": stats.flushReactionFrames.map(String.init).joined(separator: ","),
         ])
         if let reason = await remoteEnd.reason { return CallEnd(.ended, reason) }
+        if let stop = call.stopReason, !stop.hangsUp {
+            // Fenced, handed off or silenced: the dialog is (or may be) another worker's now. No BYE.
+            await sipCall.abandon(reason: "\(stop)")
+            throw CancellationError()
+        }
         if await !sipCall.isEnded { await sipCall.hangup(reason: outcome?.reason ?? "hangup") }
         guard let o = outcome else { return CallEnd(.ended, "the line closed") }
         return CallEnd(o.status.isTerminal ? o.status : .ended, o.reason)

@@ -5,6 +5,7 @@ import SiphonAgent
 import SiphonCluster
 import SiphonCore
 import SiphonRedis
+import SiphonRTP
 import Siphon
 import SiphonTelephony
 
@@ -102,7 +103,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if metricsPort > 0, let worker = services.first(where: { $0 is Worker }) as? Worker {
             // First, so it is shut down last: /healthz reports the drain while it happens.
             services.insert(MetricsServer(port: metricsPort, role: "worker", logger: logger, render: PrometheusBootstrap.start()) {
-                ["active_calls": worker.activeCalls, "capacity": worker.configuration.capacity, "draining": worker.isDraining ? 1 : 0]
+                ["active_calls": worker.activeCalls, "suspended_calls": worker.suspendedCalls, "capacity": worker.configuration.capacity,
+                 "draining": worker.isDraining ? 1 : 0, "rtp_packets_sent": RTPSession.packetsSentTotal]
             }, at: 0)
         }
         try await reporting { try await runServices(services, logger: logger) }
