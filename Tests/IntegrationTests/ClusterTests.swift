@@ -104,7 +104,10 @@ struct ClusterTests {
         try h.worker("w1")
         try await h.waitForWorkers(1)
         let job = try CallJob(agent: "Nobody", to: PhoneNumber("+15550200123"), transport: .sip)
-        await #expect(throws: SiphonError.self) { try await h.queue.enqueue(job) }
+        let refused = try #require(await #expect(throws: SiphonError.self) { try await h.queue.enqueue(job) })
+        #expect(refused.code == .notFound && refused.message == "no live worker serves agent 'Nobody' over sip", "\(refused)")
+        // Nothing was queued for it.
+        #expect(try await h.client.send("XLEN", h.keys.calls).int ?? -1 == 0)
     }
 
     @Test func killedWorkersCallsResumeElsewhereWithContiguousTurns() async throws {

@@ -22,10 +22,13 @@ struct KamailioTests {
         let granted = try await siphon.ua.register(registrar: registrar, aor: aor, peer: peer,
                                                    credentials: DigestCredentials(username: "siphon", password: kamailio.password), expires: 600)
         #expect(granted > 0 && granted <= 600)
-        await #expect(throws: (any Error).self) {
+        // Refused by the registrar for the credentials — not a timeout or any other error.
+        let refused = try #require(await #expect(throws: SIPMessageError.self) {
             try await siphon.ua.register(registrar: registrar, aor: aor, peer: peer,
                                          credentials: DigestCredentials(username: "siphon", password: "wrong"), expires: 600)
-        }
+        })
+        #expect([401, 403].contains(refused.status), "\(refused)")
+        #expect(refused.reason.hasPrefix("REGISTER refused: \(refused.status)"), "\(refused)")
         // OPTIONS probe (what `siphon sip probe` does).
         let options = try await siphon.ua.options(target: registrar, peer: peer)
         #expect(options.status == 200)

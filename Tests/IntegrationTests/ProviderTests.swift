@@ -52,7 +52,7 @@ struct ProviderTests {
         let out = try Repository.run("/usr/bin/timeout", ["120", Repository.python,
                                                           Repository.root.appendingPathComponent("Tests/Peers/provider_sdk_check.py").path, String(peer.port)])
         let checks = out.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-        #expect(checks.count == 27, "\(out)")
+        #expect(checks.count == 31, "\(out)")
         for c in checks { #expect(c["ok"] as? Bool == true, "\(c["check"] ?? ""): \(c["detail"] ?? "")") }
     }
 

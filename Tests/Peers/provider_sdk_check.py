@@ -216,6 +216,13 @@ def deepgram_speak():
     return len(audio) == 2 * 2000, len(audio)
 
 
+def deepgram_speak_defaults():
+    """Without encoding the API answers MP3, and linear16 without container=none comes in WAV."""
+    mp3 = b"".join(deepgram_client().speak.v1.audio.generate(text="Hello", model="aura-2-thalia-en"))
+    wav = b"".join(deepgram_client().speak.v1.audio.generate(text="Hello", model="aura-2-thalia-en", encoding="linear16", sample_rate=8000))
+    return mp3[:3] == b"ID3" and wav[:4] == b"RIFF" and len(wav) == 44 + 2 * 2000, (mp3[:3], wav[:4], len(wav))
+
+
 def cartesia_tts():
     from cartesia import Cartesia
     client = Cartesia(api_key="sk-cartesia", base_url=base, websocket_base_url=f"ws://127.0.0.1:{port}")
@@ -231,6 +238,22 @@ def cartesia_tts():
             if ev.type == "chunk":
                 audio += base64.b64decode(ev.data) if isinstance(ev.data, str) else ev.audio
     return len(audio) == int(0.05 * 6 * 8000) + int(0.05 * 5 * 8000) and types[-1] == "done", (len(audio), types[-3:])
+
+
+def cartesia_refuses_loose_voice():
+    """A voice that is not {"mode": "id", "id": …} is refused in-band, as Cartesia does."""
+    from cartesia import Cartesia
+    client = Cartesia(api_key="sk-cartesia", base_url=base, websocket_base_url=f"ws://127.0.0.1:{port}")
+    with client.tts.websocket_connect() as conn:
+        ctx = conn.context(model_id="sonic-2", voice={"id": "voice-1"},
+                           output_format={"container": "raw", "encoding": "pcm_mulaw", "sample_rate": 8000})
+        ctx.push("Hello")
+        ctx.no_more_inputs()
+        try:
+            events = [(ev.type, getattr(ev, "error", None) or getattr(ev, "message", None)) for ev in ctx.receive()]
+        except Exception as e:  # the SDK may raise the in-band error
+            return "voice must be" in str(e), f"{type(e).__name__}: {e}"
+    return any("voice must be" in str(m) for _, m in events), events
 
 
 def openai_realtime_transcription():
@@ -276,6 +299,33 @@ def elevenlabs_models():
     from elevenlabs.client import ElevenLabs
     ids = [m.model_id for m in ElevenLabs(api_key="sk-eleven", base_url=base).models.list()]
     return ids == ["eleven_flash_v2_5"], ids
+
+
+def openai_tool_results():
+    """A tool round trip as the API wants it: the assistant's tool_calls, then each result."""
+    msgs = [{"role": "user", "content": "book"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_a", "type": "function",
+                                                                  "function": {"name": "book", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_a", "content": "booked"}]
+    text = "".join(c.choices[0].delta.content or "" for c in oa.chat.completions.create(model="mock-ok", messages=msgs, stream=True) if c.choices)
+    return text == "Hello there! How can I help?", text
+
+
+def openai_refuses_loose_shapes():
+    """What the real API refuses, the stand-in refuses: a tool not wrapped in {type, function}, a
+    tool result answering no tool call, a tool name with a space."""
+    refused = []
+    cases = [
+        dict(messages=[{"role": "user", "content": "x"}], tools=[{"name": "book", "parameters": {"type": "object"}}]),
+        dict(messages=[{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "call_zz", "content": "r"}]),
+        dict(messages=[{"role": "user", "content": "x"}], tools=[{"type": "function", "function": {"name": "book a slot"}}]),
+    ]
+    for kw in cases:
+        try:
+            list(oa.chat.completions.create(model="mock-ok", stream=True, **kw))
+        except openai.BadRequestError as e:
+            refused.append(e.status_code)
+    return refused == [400, 400, 400], refused
 
 
 def deepgram_projects():

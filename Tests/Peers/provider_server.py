@@ -20,6 +20,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import math
 import struct
 import sys
@@ -93,6 +94,58 @@ def chunk(delta=None, finish=None, usage=None, choices=True):
     return "data: " + json.dumps(c) + "\n\n"
 
 
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def chat_problem(req):
+    """What OpenAI's chat API refuses (400 invalid_request_error) in tools and messages: the
+    shapes the API documents, so a regression in what Siphon sends fails a test."""
+    tools = req.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not tools:
+            return "tools", "'tools' must be a non-empty array"
+        for i, t in enumerate(tools):
+            if not isinstance(t, dict) or t.get("type") != "function" or set(t) - {"type", "function"}:
+                return f"tools[{i}]", "each tool is {'type': 'function', 'function': {...}}"
+            f = t.get("function")
+            if not isinstance(f, dict) or set(f) - {"name", "description", "parameters", "strict"}:
+                return f"tools[{i}].function", "unknown or missing function fields"
+            if not isinstance(f.get("name"), str) or not TOOL_NAME.match(f["name"]):
+                return f"tools[{i}].function.name", "must match ^[a-zA-Z0-9_-]{1,64}$"
+            if "description" in f and not isinstance(f["description"], str):
+                return f"tools[{i}].function.description", "must be a string"
+            if "parameters" in f and (not isinstance(f["parameters"], dict) or f["parameters"].get("type") != "object"):
+                return f"tools[{i}].function.parameters", "must be a JSON Schema object ({'type': 'object', ...})"
+    pending = set()  # tool_call ids awaiting their tool message
+    for i, m in enumerate(req["messages"]):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            return f"messages[{i}].role", f"invalid role {role!r}"
+        if role == "assistant":
+            calls = m.get("tool_calls")
+            if calls is not None:
+                if not isinstance(calls, list) or not calls:
+                    return f"messages[{i}].tool_calls", "must be a non-empty array"
+                for j, c in enumerate(calls):
+                    fn = c.get("function") if isinstance(c, dict) else None
+                    if (not isinstance(c, dict) or c.get("type") != "function" or not isinstance(c.get("id"), str) or not c["id"]
+                            or not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(fn.get("arguments"), str)):
+                        return f"messages[{i}].tool_calls[{j}]", "each is {'id', 'type': 'function', 'function': {'name', 'arguments' (a JSON string)}}"
+                    pending.add(c["id"])
+            elif not isinstance(m.get("content"), str):
+                return f"messages[{i}].content", "an assistant message without tool_calls needs content"
+        elif role == "tool":
+            tid = m.get("tool_call_id")
+            if not isinstance(tid, str) or tid not in pending:
+                return f"messages[{i}]", "messages with role 'tool' must be a response to a preceding message with 'tool_calls'"
+            if not isinstance(m.get("content"), str):
+                return f"messages[{i}].content", "must be a string"
+            pending.discard(tid)
+        elif not isinstance(m.get("content"), (str, list)):
+            return f"messages[{i}].content", "must be a string or an array of parts"
+    return None
+
+
 async def chat(request):
     if request.headers.get("Authorization") != "Bearer sk-test":
         return openai_error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
@@ -102,6 +155,10 @@ async def chat(request):
         model, messages = req["model"], req["messages"]
     except Exception as e:
         return openai_error(400, f"invalid body: {e!r}", "invalid_request_error")
+    if (problem := chat_problem(req)) is not None:
+        param, message = problem
+        return web.json_response({"error": {"message": f"Invalid '{param}': {message}", "type": "invalid_request_error", "param": param,
+                                            "code": None}}, status=400, headers={"x-request-id": "req_mock"})
     if (failure := scenario_failure(model, body, "openai")) is not None:
         return failure
     if req.get("stream") is not True:
@@ -351,8 +408,13 @@ async def listen(request):
     return ws
 
 
+AURA_RATES = {"linear16": {8000, 16000, 24000, 32000, 48000}, "mulaw": {8000, 16000}, "alaw": {8000, 16000}}
+
+
 async def speak(request):
-    """Deepgram Aura REST: raw audio at the asked rate, 50 ms per character."""
+    """Deepgram Aura REST: audio as the query asks, 50 ms per character. As the real API does,
+    no `encoding` means MP3 and linear16 without `container=none` comes in a WAV container — so a
+    client that forgets either gets bytes that are not raw PCM."""
     if request.headers.get("Authorization") != "Token dg-test":
         return dg_refuse(401, "INVALID_AUTH", "Invalid credentials.")
     body = await request.read()
@@ -362,9 +424,34 @@ async def speak(request):
         return dg_refuse(400, "Bad Request", "text is required")
     if (failure := scenario_failure(q.get("model", ""), body, "openai")) is not None:
         return failure
-    rate = int(q.get("sample_rate", "24000"))
+    if not q.get("model", "").startswith("aura"):
+        return dg_refuse(400, "Bad Request", "model must be an Aura voice")
+    encoding = q.get("encoding")
+    if encoding is None:  # the API's default: MP3 at 22.05 kHz
+        mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes((i * 37) % 256 for i in range(len(text) * 120))
+        return web.Response(body=mp3, headers={"Content-Type": "audio/mpeg", "dg-request-id": "req_mock"})
+    if encoding not in AURA_RATES:
+        return dg_refuse(400, "Bad Request", f"unsupported encoding {encoding}")
+    rate = int(q.get("sample_rate", "24000" if encoding == "linear16" else "8000"))
+    if rate not in AURA_RATES[encoding]:
+        return dg_refuse(400, "Bad Request", f"sample_rate {rate} is not valid for {encoding}")
+    container = q.get("container", "wav")
+    if container not in ("none", "wav"):
+        return dg_refuse(400, "Bad Request", f"unsupported container {container}")
     pcm = tone(0.05 * len(text), rate)
-    resp = web.StreamResponse(headers={"Content-Type": "audio/l16", "dg-request-id": "req_mock"})
+    if encoding == "mulaw":
+        pcm = audioop.lin2ulaw(pcm, 2)
+    elif encoding == "alaw":
+        pcm = audioop.lin2alaw(pcm, 2)
+    if container == "wav":
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2 if encoding == "linear16" else 1)
+            w.setframerate(rate)
+            w.writeframes(pcm)
+        pcm = out.getvalue()
+    resp = web.StreamResponse(headers={"Content-Type": "audio/l16" if encoding == "linear16" else "audio/basic", "dg-request-id": "req_mock"})
     await resp.prepare(request)
     for i in range(0, len(pcm), 1001):
         await resp.write(pcm[i:i + 1001])
@@ -522,6 +609,19 @@ async def cartesia_ws(request):
         if missing:
             await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 400, "error_code": "invalid_request",
                                 "title": "Bad Request", "message": f"missing {missing}"})
+            continue
+        # The voice is {"mode": "id", "id": "<voice id>"} (the SDK's TtsRequestIdSpecifier), nothing else.
+        voice = req["voice"]
+        fmt = req["output_format"]
+        problem = None
+        if not isinstance(voice, dict) or voice.get("mode") != "id" or not isinstance(voice.get("id"), str) or not voice["id"] \
+                or set(voice) - {"mode", "id", "__experimental_controls"}:
+            problem = "voice must be {'mode': 'id', 'id': '<voice id>'}"
+        elif not isinstance(fmt, dict) or fmt.get("container") != "raw" or not isinstance(fmt.get("sample_rate"), int):
+            problem = "output_format must be {'container': 'raw', 'encoding': …, 'sample_rate': <int>}"
+        if problem:
+            await ws.send_json({"type": "error", "context_id": ctx, "done": True, "status_code": 400, "error_code": "invalid_request",
+                                "title": "Bad Request", "message": problem})
             continue
         if req["model_id"] == "mock-stall":
             continue  # accepted and never answered: a provider stuck mid-request

@@ -54,4 +54,25 @@ import Testing
         b.reset()
         #expect(b.attempt == 0)
     }
+
+    /// Full jitter that grows: delays spread over [0, ceiling] (a `next()` that always returned 0,
+    /// or the ceiling, or ignored the attempt would fail here). 2,000 draws per attempt: the bounds
+    /// below are ten standard deviations from what a uniform draw gives.
+    @Test func delaysAreSpreadOverACeilingThatDoublesUpToTheCap() {
+        func draws(atAttempt n: Int) -> [Double] {
+            (0..<2000).map { _ in
+                var b = Backoff(baseMs: 10, capMs: 1000)
+                for _ in 0..<n { _ = b.next() }
+                return b.next()
+            }
+        }
+        for (attempt, ceiling) in [(0, 10.0), (3, 80.0), (6, 640.0), (12, 1000.0)] {
+            let d = draws(atAttempt: attempt)
+            let mean = d.reduce(0, +) / Double(d.count)
+            #expect(d.allSatisfy { $0 >= 0 && $0 <= ceiling }, "attempt \(attempt)")
+            #expect(abs(mean - ceiling / 2) < ceiling * 0.065, "attempt \(attempt): mean \(mean), ceiling \(ceiling)")
+            #expect(d.max()! > ceiling * 0.9 && d.min()! < ceiling * 0.1, "attempt \(attempt): not spread")
+            #expect(Set(d).count > 1900, "attempt \(attempt): repeats")
+        }
+    }
 }
