@@ -15,7 +15,8 @@ struct BenchCallsCommand: AsyncParsableCommand {
 
     @Option(help: "Calls to place.") var calls: Int = 6
     @Option(help: "Calls at once.") var concurrency: Int = 2
-    @Option(help: "Use this Redis instead of starting one.") var redis: String?
+    @OptionGroup(title: "Common options (a Redis of its own is started unless --redis is given; $REDIS_URL is not read)")
+    var common: CommonOptions
     @Option(help: "Directory for the processes' logs.") var out: String = "out/bench-calls"
     @Flag(help: "JSON output.") var json = false
 
@@ -55,14 +56,15 @@ struct BenchCallsCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let processes = DemoProcesses(out: out)
         defer { processes.stopAll() }
-        var redisString = redis ?? ""
-        if redis == nil { redisString = try await processes.startRedis() }
+        var redisString = common.redis ?? ""
+        if common.redis == nil { redisString = try await processes.startRedis() }
         processes.environment["REDIS_URL"] = redisString
         let client = RedisClient(.init(url: try RedisURL(redisString), connections: 2), logger: logger)
-        let queue = CallQueue(client: client, keys: ClusterKeys())
-        let store = SessionStore(client: client, keys: ClusterKeys())
+        let queue = CallQueue(client: client, keys: common.keys)
+        let store = SessionStore(client: client, keys: common.keys)
         try processes.siphon("worker", ["worker", "--id", "bench-worker", "--capacity", String(concurrency), "--sip-port", "0",
-                                        "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "41000-42999", "--metrics-port", "0", "--env-file", ""])
+                                        "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "41000-42999", "--metrics-port", "0"]
+                                        + common.childArguments(envFile: ""))
         try await waitUntil("the worker to register") { try await queue.liveWorkers().count >= 1 }
 
         var ids: [String] = []

@@ -26,17 +26,18 @@ struct BenchCommand: AsyncParsableCommand {
     struct Enqueue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enqueue throughput: validated jobs written with their call records, per second.")
-        @Option(help: "Redis URL (default: $REDIS_URL, then redis://127.0.0.1:6379/0).") var redis: String?
+        @OptionGroup var common: CommonOptions
         @Option(help: "Jobs to enqueue.") var count: Int = 50_000
         @Option(help: "Concurrent connections.") var connections: Int = 4
         @Option(help: "Jobs per pipelined batch.") var batch: Int = 128
-        @Option(help: "Key prefix for the bench data (deleted afterwards).") var prefix: String = "siphon-bench"
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
-            let env = try Environment.load()
-            let client = RedisClient(RedisClient.Configuration(url: try RedisURL(redis ?? env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"),
-                                                               connections: connections), logger: Logger(label: "bench"))
+            let env = try common.environment()
+            let logger = common.bootstrapLogging(env, label: "siphon.bench")
+            let client = RedisClient(RedisClient.Configuration(url: try common.redisURL(env), connections: connections), logger: logger)
+            // Its own keys beside the deployment's (`<prefix>-bench`), deleted before and after.
+            let prefix = common.prefix + "-bench"
             let queue = CallQueue(client: client, keys: ClusterKeys(prefix: prefix))
             try await BenchCommand.cleanup(client, prefix: prefix)
             try await queue.ensureGroup()
@@ -86,18 +87,17 @@ struct BenchCommand: AsyncParsableCommand {
     struct Claim: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Claim latency: from the enqueue call to a worker running the call (in-process worker, real Redis).")
-        @Option(help: "Redis URL (default: $REDIS_URL, then redis://127.0.0.1:6379/0).") var redis: String?
+        @OptionGroup var common: CommonOptions
         @Option(help: "Calls to measure.") var count: Int = 500
         @Option(help: "Milliseconds between enqueues (the worker is idle-blocked when each job arrives).") var gapMs: Int = 4
-        @Option(help: "Key prefix for the bench data (deleted afterwards).") var prefix: String = "siphon-bench-claim"
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
-            let env = try Environment.load()
-            let url = try RedisURL(redis ?? env["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
+            let env = try common.environment()
+            let url = try common.redisURL(env)
+            let logger = common.bootstrapLogging(env, label: "siphon.bench")
             let client = RedisClient(RedisClient.Configuration(url: url, connections: 1), logger: logger)
+            let prefix = common.prefix + "-bench-claim"
             let keys = ClusterKeys(prefix: prefix)
             try await BenchCommand.cleanup(client, prefix: prefix)
             let queue = CallQueue(client: client, keys: keys)

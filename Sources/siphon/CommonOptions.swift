@@ -48,6 +48,15 @@ struct CommonOptions: ParsableArguments {
         return Logger(label: label)
     }
 
+    /// The options a command passes on to the siphon processes it starts (not --redis: children
+    /// get the URL in REDIS_URL, where `ps` does not show a password).
+    func childArguments(envFile: String) -> [String] {
+        var out = ["--prefix", prefix, "--env-file", envFile]
+        if let logLevel { out += ["--log-level", logLevel] }
+        if let logFormat { out += ["--log-format", logFormat] }
+        return out
+    }
+
     func client(_ env: Environment, connections: Int = 2, logger: Logger) throws -> RedisClient {
         RedisClient(RedisClient.Configuration(url: try redisURL(env), connections: connections), logger: logger)
     }

@@ -17,7 +17,8 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Place a complete SIP call locally with the offline engines (no keys, no network).")
 
-    @Option(help: "Use this Redis instead of starting one.") var redis: String?
+    @OptionGroup(title: "Common options (the demo starts a Redis of its own unless --redis is given; it never reads $REDIS_URL)")
+    var common: CommonOptions
     @Option(help: "Directory for the recording, the session record and the processes' logs.") var out: String = "out/demo"
     @Flag(help: "End the output with the session record as JSON (the `sessions show --json` format).") var json = false
 
@@ -32,15 +33,15 @@ struct DemoCommand: AsyncParsableCommand {
         defer { processes.stopAll() }
 
         // Children get the URL in REDIS_URL, not on their command line (where `ps` would show a password).
-        var redisString = redis ?? ""
-        if redis == nil { redisString = try await processes.startRedis() }
+        var redisString = self.common.redis ?? ""
+        if self.common.redis == nil { redisString = try await processes.startRedis() }
         let redisURL = try RedisURL(redisString)
         processes.environment["REDIS_URL"] = redisString
         let client = RedisClient(.init(url: redisURL, connections: 2), logger: logger)
-        let keys = ClusterKeys()
+        let keys = self.common.keys
         let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let apiPort = LoopbackPort.free()
-        let common = ["--env-file", ""]  // the demo's settings only, not a .env meant for production
+        let common = self.common.childArguments(envFile: "")  // the demo's settings only, not a .env meant for production
         try processes.siphon("dispatcher", ["dispatcher", "--host", "127.0.0.1", "--port", String(apiPort)] + common, environment: ["SIPHON_API_TOKEN": token])
         try processes.siphon("supervisor", ["supervisor", "--metrics-port", "0"] + common)
         try processes.siphon("worker", ["worker", "--id", "demo-worker", "--capacity", "4", "--sip-port", "0", "--bind", "127.0.0.1",

@@ -7,6 +7,8 @@ struct CLIHelp {
         var name: String
         var defaultValue: String?
         var takesValue: Bool
+        /// Neither defaulted nor optional: the command cannot run without it.
+        var isRequired: Bool
     }
 
     /// "worker", "livekit trunks ensure", … → its options (long names, without "--").
@@ -24,7 +26,8 @@ struct CLIHelp {
             for a in c["arguments"] as? [[String: Any]] ?? [] {
                 let names = (a["names"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "long" }.compactMap { $0["name"] as? String }
                 for n in names {
-                    options[n] = Option(name: n, defaultValue: a["defaultValue"] as? String, takesValue: a["kind"] as? String == "option")
+                    options[n] = Option(name: n, defaultValue: a["defaultValue"] as? String, takesValue: a["kind"] as? String == "option",
+                                        isRequired: a["isOptional"] as? Bool != true)
                 }
             }
             if !path.isEmpty { commands[path.joined(separator: " ")] = options }
