@@ -105,7 +105,7 @@ struct ClusterTests {
         try await h.waitForWorkers(1)
         let job = try CallJob(agent: "Nobody", to: PhoneNumber("+15550200123"), transport: .sip)
         let refused = try #require(await #expect(throws: SiphonError.self) { try await h.queue.enqueue(job) })
-        #expect(refused.code == .notFound && refused.message == "no live worker serves agent 'Nobody' over sip", "\(refused)")
+        #expect(refused.code == .notFound && refused.message.hasPrefix("no live worker serves agent 'Nobody' over sip"), "\(refused)")
         // Nothing was queued for it.
         #expect(try await h.client.send("XLEN", h.keys.calls).int ?? -1 == 0)
     }
