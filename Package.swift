@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
         .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev", "pocketsphinx-en-us"])]),
         .systemLibrary(name: "CEspeakNG", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
 
         .target(
             name: "SiphonCore",
@@ -70,6 +72,16 @@ let package = Package(
             name: "SiphonRTP",
             dependencies: [
                 "SiphonCore", "SiphonAudio",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "SiphonWebRTC",
+            dependencies: [
+                "SiphonCore", "SiphonAudio", "SiphonRTP", "COpenSSL", "CSRTP",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -180,6 +192,7 @@ let package = Package(
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
         .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .testTarget(name: "SiphonProviderKitTests", dependencies: ["SiphonProviderKit", "SiphonAudio"], swiftSettings: strict),
+        .testTarget(name: "SiphonWebRTCTests", dependencies: ["SiphonWebRTC", "SiphonRTP", "SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

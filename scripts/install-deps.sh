@@ -13,6 +13,7 @@ APT_PACKAGES=(
   espeak-ng sox                             # test audio: speech and noise for the VAD corpus
   python3 python3-venv                      # test peers and reference implementations only
   kamailio baresip-core                     # SIP test peers (registrar/proxy with digest; a second UA)
+  libssl-dev libsrtp2-dev libusrsctp-dev    # WebRTC: DTLS (OpenSSL), SRTP, SCTP data channels
 )
 
 missing=()

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+@testable import SiphonWebRTC
+
+/// Two ICE agents wired through a simulated network on a clock the test owns: every rule of RFC
+/// 8445 / 7675 checked without a socket.
+@Suite struct ICEAgentTests {
+    /// Delivers what the agents transmit, by destination address; `drop` decides per datagram.
+    final class Network {
+        var agents: [(agent: ICEAgent, address: TransportAddress)] = []
+        var now: UInt64 = 1_000_000_000
+        var drop: (TransportAddress, TransportAddress, [UInt8]) -> Bool = { _, _, _ in false }
+        var events: [Int: [ICEAgent.Output]] = [:]
+        var data: [Int: [[UInt8]]] = [:]
+
+        func add(_ agent: ICEAgent, _ address: TransportAddress) {
+            agents.append((agent, address))
+            agent.addHostSocket(0, address: address, now: now)
+        }
+
+        /// Runs until `until` holds or `seconds` of simulated time pass.
+        func run(seconds: Double, until: () -> Bool = { false }) {
+            let end = now + UInt64(seconds * 1e9)
+            while now < end, !until() {
+                flush()
+                let next = agents.compactMap(\.agent.nextTimeout).min() ?? end
+                now = max(now + 1_000_000, min(next, end))
+                for a in agents { a.agent.handleTimeout(now: now) }
+            }
+            flush()
+        }
+
+        func flush() {
+            var moved = true
+            while moved {
+                moved = false
+                for (i, a) in agents.enumerated() {
+                    while let out = a.agent.poll() {
+                        moved = true
+                        guard case .transmit(_, let to, let bytes) = out else { events[i, default: []].append(out); continue }
+                        guard !drop(a.address, to, bytes), let j = agents.firstIndex(where: { $0.address == to }) else { continue }
+                        if let (payload, _) = agents[j].agent.receive(bytes, from: a.address, socket: 0, now: now) {
+                            data[j, default: []].append(payload)
+                        }
+                    }
+                }
+            }
+        }
+
+        func state(_ i: Int) -> ICEAgent.State { agents[i].agent.state }
+    }
+
+    func pair(aRole: ICEAgent.Role = .controlling, bRole: ICEAgent.Role = .controlled, trickleA: Bool = true) throws -> Network {
+        let net = Network()
+        let a = ICEAgent(configuration: .init(role: aRole))
+        let b = ICEAgent(configuration: .init(role: bRole))
+        net.add(a, try TransportAddress(ip: "10.0.0.1", port: 5000))
+        net.add(b, try TransportAddress(ip: "10.0.0.2", port: 6000))
+        a.setRemoteCredentials(ufrag: b.localUfrag, password: b.localPassword, now: net.now)
+        b.setRemoteCredentials(ufrag: a.localUfrag, password: a.localPassword, now: net.now)
+        for c in b.localCandidates { a.addRemoteCandidate(c, now: net.now) }
+        if trickleA { for c in a.localCandidates { b.addRemoteCandidate(c, now: net.now) } }
+        return net
+    }
+
+    @Test func twoAgentsConnectAndCarryData() throws {
+        let net = try pair()
+        net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
+        #expect(net.state(0) == .connected && net.state(1) == .connected)
+        let a = net.agents[0].agent, b = net.agents[1].agent
+        #expect(a.selectedPair?.remote.address == net.agents[1].address)
+        #expect(b.selectedPair?.remote.address == net.agents[0].address)
+        #expect(a.send([0x80, 1, 2, 3]))
+        net.flush()
+        #expect(net.data[1] == [[0x80, 1, 2, 3]])
+    }
+
+    @Test func aPeerWeWereNotToldAboutIsLearntPeerReflexive() throws {
+        // B never gets A's candidate (an mDNS name it cannot resolve, say): it learns A from A's checks.
+        let net = try pair(trickleA: false)
+        net.run(seconds: 5) { net.state(1) == .connected && net.state(0) == .connected }
+        #expect(net.state(1) == .connected)
+        #expect(net.agents[1].agent.selectedPair?.remote.kind == .prflx)
+    }
+
+    @Test func bothControllingResolvesToOneController() throws {
+        let net = try pair(aRole: .controlling, bRole: .controlling)
+        net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
+        #expect(net.state(0) == .connected && net.state(1) == .connected)
+        let roles = Set(net.agents.map(\.agent.role))
+        #expect(roles == [.controlling, .controlled])
+        // The higher tie-breaker keeps control (RFC 8445 §7.3.1.1).
+        let winner = net.agents.max { $0.agent.tieBreaker < $1.agent.tieBreaker }!.agent
+        #expect(winner.role == .controlling)
+    }
+
+    @Test func bothControlledResolvesToo() throws {
+        let net = try pair(aRole: .controlled, bRole: .controlled)
+        net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
+        #expect(Set(net.agents.map(\.agent.role)) == [.controlling, .controlled])
+    }
+
+    @Test func lossOnTheWayIsRecoveredByRetransmission() throws {
+        let net = try pair()
+        var n = 0
+        net.drop = { _, _, _ in n += 1; return n % 10 < 3 }  // three datagrams in ten lost
+        net.run(seconds: 20) { net.state(0) == .connected && net.state(1) == .connected }
+        #expect(net.state(0) == .connected && net.state(1) == .connected)
+    }
+
+    @Test func consentExpiresWhenThePeerStopsAnswering() throws {
+        let net = try pair()
+        net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
+        let a = net.agents[0].agent
+        #expect(a.send([0x80]))
+        // B vanishes: A's consent checks go unanswered; after 30 s A stops sending (RFC 7675).
+        net.drop = { _, to, _ in to.ip == "10.0.0.2" }
+        net.run(seconds: 12)
+        #expect(a.state == .disconnected)
+        net.run(seconds: 25)
+        #expect(a.state == .failed)
+        #expect(!a.send([0x80]))
+    }
+
+    @Test func consentKeepsAConnectionAliveForMinutes() throws {
+        let net = try pair()
+        net.run(seconds: 120)
+        #expect(net.state(0) == .connected && net.state(1) == .connected)
+    }
+
+    @Test func nothingReachableFailsAfterTheConnectTimeout() throws {
+        let net = try pair()
+        net.drop = { _, _, _ in true }
+        net.run(seconds: 40)
+        #expect(net.state(0) == .failed)
+    }
+
+    @Test func checksWithTheWrongPasswordOrUsernameAreRefused() throws {
+        let net = try pair()
+        let b = net.agents[1].agent
+        var m = STUNMessage(method: .binding, class: .request)
+        m.add(.username, string: "\(b.localUfrag):x")
+        m.add(.iceControlling, uint64: 1)
+        let forged = m.serialized(integrityKey: Array("not-the-password-at-all".utf8), fingerprint: true)
+        _ = b.receive(forged, from: try TransportAddress(ip: "10.9.9.9", port: 1), socket: 0, now: net.now)
+        var answer: STUNMessage?
+        while let out = b.poll() { if case .transmit(_, _, let bytes) = out, let r = try? STUNMessage(parsing: bytes), r.transactionID == m.transactionID { answer = r } }
+        #expect(answer?.messageClass == .error && answer?.errorCode?.code == 401)
+        // Media from an address ICE never validated is dropped.
+        #expect(b.receive([0x80, 0, 0, 0], from: try TransportAddress(ip: "10.9.9.9", port: 1), socket: 0, now: net.now) == nil)
+    }
+
+    @Test func anICERestartReconnectsWithNewCredentials() throws {
+        let net = try pair()
+        net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
+        let a = net.agents[0].agent, b = net.agents[1].agent
+        let old = a.localUfrag
+        a.restart(now: net.now)
+        b.restart(now: net.now)
+        #expect(a.localUfrag != old)
+        a.setRemoteCredentials(ufrag: b.localUfrag, password: b.localPassword, now: net.now)
+        b.setRemoteCredentials(ufrag: a.localUfrag, password: a.localPassword, now: net.now)
+        for c in b.localCandidates { a.addRemoteCandidate(c, now: net.now) }
+        for c in a.localCandidates { b.addRemoteCandidate(c, now: net.now) }
+        net.run(seconds: 5) { a.selectedPair != nil && b.selectedPair != nil }
+        #expect(a.selectedPair != nil && b.selectedPair != nil)
+        #expect(a.send([0x80, 9]))
+    }
+}
