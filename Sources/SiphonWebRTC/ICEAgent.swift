@@ -303,7 +303,7 @@ public final class ICEAgent {
     /// consent was lost (RFC 7675: stop sending).
     @discardableResult
     public func send(_ data: [UInt8]) -> Bool {
-        guard let s = selected, !consentFailed, state != .closed else { return false }
+        guard let s = activePairIndex, !consentFailed, state != .closed else { return false }
         let local = locals[pairs[s].local]
         guard let to = remotes[pairs[s].remote].address else { return false }
         send(data, socket: local.socket, to: to, viaTurn: local.turn)
@@ -312,6 +312,16 @@ public final class ICEAgent {
 
     public var selectedPair: (local: ICECandidate, remote: ICECandidate)? {
         selected.map { (locals[pairs[$0].local].candidate, remotes[pairs[$0].remote]) }
+    }
+
+    /// The pair data goes out on: the selected one, or before nomination the best that succeeded
+    /// (a DTLS server answers the ClientHello of a peer that nominated first, RFC 8445 §12.1).
+    var activePairIndex: Int? {
+        selected ?? pairs.indices.filter { pairs[$0].state == .succeeded }.max { pairs[$0].priority < pairs[$1].priority }
+    }
+
+    public var activePair: (local: ICECandidate, remote: ICECandidate)? {
+        activePairIndex.map { (locals[pairs[$0].local].candidate, remotes[pairs[$0].remote]) }
     }
 
     public var localCandidates: [ICECandidate] { locals.map(\.candidate) }

@@ -1,0 +1,321 @@
+/// One WebRTC peer connection, sans-IO (the str0m shape): ICE, then DTLS on the selected pair,
+/// then SRTP with the DTLS-exported keys, all on one BUNDLE 5-tuple with rtcp-mux, datagrams
+/// demultiplexed by their first byte (RFC 7983). It is fed remote descriptions, candidates,
+/// datagrams and the time; it answers with datagrams to send, events, and its next timeout.
+/// Sockets, clocks and codecs live outside (`PeerConnectionDriver`). Not thread-safe.
+public final class PeerConnection {
+    public struct Configuration: Sendable {
+        public var ice: ICEAgent.Configuration
+        /// `a=setup` of our answers: active (we are the DTLS client, what browsers do) or passive.
+        public var answerSetup: DTLSEndpoint.Role = .client
+        public var srtpProfiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
+        public var certificate: DTLSCertificate = .shared
+        /// The RTP payload type we send Opus with when we make the offer.
+        public var opusPayloadType = 111
+        public init(role: ICEAgent.Role) { ice = ICEAgent.Configuration(role: role) }
+    }
+
+    public enum Event: Sendable {
+        case candidate(ICECandidate)
+        case gatheringComplete
+        case iceState(ICEAgent.State)
+        /// DTLS is up and SRTP keyed: media can flow.
+        case connected(profile: DTLSEndpoint.SRTPProfile, pair: (local: ICECandidate, remote: ICECandidate))
+        /// Decrypted RTP and RTCP from the peer.
+        case rtp([UInt8])
+        case rtcp([UInt8])
+        /// Decrypted application data (SCTP packets).
+        case data([UInt8])
+        case failed(String)
+        case closed
+    }
+
+    public enum Output: Sendable {
+        case transmit(socket: Int, to: TransportAddress, bytes: [UInt8])
+        case event(Event)
+    }
+
+    public let configuration: Configuration
+    public let ice: ICEAgent
+    private var dtls: DTLSEndpoint?
+    private var srtp: SRTPSession?
+    private var remote: WebRTCSessionDescription?
+    private var outputs: [Output] = []
+    private var dtlsDeadline: UInt64?
+    public private(set) var isConnected = false
+    public private(set) var isClosed = false
+    /// What we negotiated for audio: the payload type to send Opus with (from the answer or our offer).
+    public private(set) var opusPayloadType: Int?
+    private var now: UInt64 = 0
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        ice = ICEAgent(configuration: configuration.ice)
+        opusPayloadType = nil
+    }
+
+    // MARK: descriptions
+
+    /// Our offer: one audio section (Opus, `direction`), an application section for data channels
+    /// when `dataChannel`, BUNDLEd, `a=setup:actpass`.
+    public func createOffer(audioDirection: WebRTCSessionDescription.Media.Direction = .sendrecv, dataChannel: Bool = false,
+                            ssrc: UInt32, streamID: String = "siphon", trackID: String = "agent") -> WebRTCSessionDescription {
+        var media: [WebRTCSessionDescription.Media] = []
+        let pt = configuration.opusPayloadType
+        var audio = WebRTCSessionDescription.Media(kind: "audio", proto: "UDP/TLS/RTP/SAVPF", formats: [String(pt)])
+        audio.attributes = transportAttributes(mid: "0", setup: "actpass") + [
+            .init(audioDirection.rawValue), .init("rtcp-mux"),
+            .init("rtpmap", "\(pt) opus/48000/2"), .init("fmtp", "\(pt) minptime=10;useinbandfec=1"),
+        ]
+        if audioDirection == .sendrecv || audioDirection == .sendonly {
+            audio.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon"), .init("ssrc", "\(ssrc) msid:\(streamID) \(trackID)")]
+        }
+        media.append(audio)
+        if dataChannel {
+            var app = WebRTCSessionDescription.Media(kind: "application", proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"])
+            app.attributes = transportAttributes(mid: "1", setup: "actpass") + [.init("sctp-port", "5000"), .init("max-message-size", "262144")]
+            media.append(app)
+        }
+        opusPayloadType = pt
+        return WebRTCSessionDescription(sessionAttributes: sessionAttributes(mids: media.compactMap(\.mid)), media: media)
+    }
+
+    /// Our answer to `offer` (set it first with `setRemoteDescription`): every audio section
+    /// accepted with Opus (`audioDirection` where we send, else the mirror of the offer's), an
+    /// application section only when `dataChannel`, anything else rejected with port 0.
+    public func createAnswer(audioDirection: WebRTCSessionDescription.Media.Direction? = nil, dataChannel: Bool = false,
+                             ssrc: UInt32, streamID: String = "siphon", trackID: String = "agent") throws -> WebRTCSessionDescription {
+        guard let offer = remote else { throw WebRTCError(.negotiation, "no remote offer to answer") }
+        let setup = configuration.answerSetup == .client ? "active" : "passive"
+        var media: [WebRTCSessionDescription.Media] = []
+        var accepted: [String] = []
+        var sending = false
+        for m in offer.media {
+            let mid = m.mid ?? String(media.count)
+            switch m.kind {
+            case "audio" where !m.isRejected:
+                guard let pt = m.payloadType(for: "opus", rate: 48000) else {
+                    media.append(rejected(m, mid: mid))
+                    continue
+                }
+                var answer = WebRTCSessionDescription.Media(kind: "audio", proto: m.proto, formats: [String(pt)])
+                let direction = Self.answerDirection(offered: m.direction, wanted: sending ? nil : audioDirection)
+                answer.attributes = transportAttributes(mid: mid, setup: setup) + [
+                    .init(direction.rawValue), .init("rtcp-mux"), .init("rtpmap", "\(pt) opus/48000/2"),
+                    .init("fmtp", "\(pt) minptime=10;useinbandfec=1"),
+                ]
+                if direction == .sendrecv || direction == .sendonly {
+                    sending = true
+                    opusPayloadType = pt
+                    answer.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon")]
+                } else if opusPayloadType == nil {
+                    opusPayloadType = pt
+                }
+                media.append(answer)
+                accepted.append(mid)
+            case "application" where dataChannel && !m.isRejected && m.proto.hasSuffix("DTLS/SCTP"):
+                var app = WebRTCSessionDescription.Media(kind: "application", proto: m.proto, formats: m.formats)
+                app.attributes = transportAttributes(mid: mid, setup: setup) + [.init("sctp-port", "5000"), .init("max-message-size", "262144")]
+                media.append(app)
+                accepted.append(mid)
+            default:
+                media.append(rejected(m, mid: mid))
+            }
+        }
+        guard !accepted.isEmpty else { throw WebRTCError(.negotiation, "nothing in the offer Siphon can accept (Opus audio)") }
+        return WebRTCSessionDescription(sessionAttributes: sessionAttributes(mids: accepted), media: media)
+    }
+
+    private static func answerDirection(offered: WebRTCSessionDescription.Media.Direction,
+                                        wanted: WebRTCSessionDescription.Media.Direction?) -> WebRTCSessionDescription.Media.Direction {
+        let weSend = wanted == .sendrecv || wanted == .sendonly
+        switch offered {
+        case .sendrecv: return weSend ? .sendrecv : .recvonly
+        case .sendonly: return .recvonly
+        case .recvonly: return weSend ? .sendonly : .inactive
+        case .inactive: return .inactive
+        }
+    }
+
+    private func rejected(_ m: WebRTCSessionDescription.Media, mid: String) -> WebRTCSessionDescription.Media {
+        WebRTCSessionDescription.Media(kind: m.kind, port: 0, proto: m.proto, formats: m.formats, attributes: [.init("mid", mid), .init("inactive")])
+    }
+
+    private func transportAttributes(mid: String, setup: String) -> [WebRTCSessionDescription.Attribute] {
+        var a: [WebRTCSessionDescription.Attribute] = [
+            .init("mid", mid), .init("ice-ufrag", ice.localUfrag), .init("ice-pwd", ice.localPassword), .init("ice-options", "trickle"),
+            .init("fingerprint", "sha-256 \(configuration.certificate.fingerprint)"), .init("setup", setup),
+        ]
+        a += ice.localCandidates.map { .init("candidate", String($0.description.dropFirst("candidate:".count))) }
+        if ice.isGatheringComplete { a.append(.init("end-of-candidates")) }
+        return a
+    }
+
+    private func sessionAttributes(mids: [String]) -> [WebRTCSessionDescription.Attribute] {
+        [.init("group", "BUNDLE " + mids.joined(separator: " ")), .init("msid-semantic", " WMS siphon")]
+    }
+
+    /// The peer's offer or answer: ICE credentials, candidates, and our DTLS role from its
+    /// `a=setup` (an offer's actpass makes us the answerSetup role; an answer's active makes us
+    /// the server). A repeated description with new ICE credentials is an ICE restart (DTLS and
+    /// SRTP carry on).
+    public func setRemoteDescription(_ sdp: WebRTCSessionDescription, isOffer: Bool, now: UInt64) throws {
+        self.now = now
+        guard let first = sdp.media.first(where: { !$0.isRejected }) else { throw WebRTCError(.negotiation, "every section is rejected") }
+        guard let creds = sdp.iceCredentials(first) else { throw WebRTCError(.negotiation, "no ice-ufrag/ice-pwd") }
+        guard creds.ufrag.count >= 4, creds.ufrag.count <= 256, creds.password.count >= 22, creds.password.count <= 256 else {
+            throw WebRTCError(.negotiation, "ice-ufrag or ice-pwd of the wrong length (RFC 8839 §5.4)")
+        }
+        guard let fingerprint = sdp.fingerprint(first) else { throw WebRTCError(.negotiation, "no a=fingerprint:sha-256") }
+        let setup = sdp.setup(first) ?? "actpass"
+        let role: DTLSEndpoint.Role
+        switch (isOffer, setup) {
+        case (true, "actpass"): role = configuration.answerSetup
+        case (true, "active"): role = .server
+        case (true, "passive"): role = .client
+        case (false, "active"): role = .server
+        case (false, "passive"): role = .client
+        default: throw WebRTCError(.negotiation, "a=setup:\(setup.prefix(16)) in an \(isOffer ? "offer" : "answer")")
+        }
+        if sdp.isICELite, ice.role == .controlled { throw WebRTCError(.negotiation, "both sides ICE-lite/controlled") }
+        if let dtls {
+            guard dtls.role == role else { throw WebRTCError(.negotiation, "the DTLS role cannot change within a session") }
+            dtls.setRemoteFingerprint(fingerprint)
+        } else {
+            dtls = try DTLSEndpoint(role: role, certificate: configuration.certificate, remoteFingerprint: fingerprint, profiles: configuration.srtpProfiles)
+        }
+        if !isOffer, let pt = first.payloadType(for: "opus", rate: 48000), first.kind == "audio" { opusPayloadType = pt }
+        remote = sdp
+        ice.setRemoteCredentials(ufrag: creds.ufrag, password: creds.password, now: now)
+        for m in sdp.media where !m.isRejected { for c in m.candidates { ice.addRemoteCandidate(c, now: now) } }
+        drainICE()
+    }
+
+    public func addRemoteCandidate(_ c: ICECandidate, now: UInt64) {
+        self.now = now
+        ice.addRemoteCandidate(c, now: now)
+        drainICE()
+    }
+
+    public func addHostSocket(_ socket: Int, address: TransportAddress, now: UInt64) {
+        self.now = now
+        ice.addHostSocket(socket, address: address, now: now)
+        drainICE()
+    }
+
+    // MARK: datagrams and time
+
+    public func receive(_ bytes: [UInt8], from source: TransportAddress, socket: Int, now: UInt64) {
+        self.now = now
+        guard !isClosed else { return }
+        if let (data, _) = ice.receive(bytes, from: source, socket: socket, now: now), let first = data.first {
+            switch first {
+            case 20...63:
+                dtls?.receive(data)
+                drainDTLS()
+            case 128...191:
+                guard let srtp, data.count >= 2 else { break }
+                let pt = data[1] & 0x7F
+                if pt >= 64 && pt <= 95 {  // RTCP (RFC 5761 §4)
+                    if let plain = try? srtp.unprotect(rtcp: data) { outputs.append(.event(.rtcp(plain))) }
+                } else if let plain = try? srtp.unprotect(rtp: data) {
+                    outputs.append(.event(.rtp(plain)))
+                }
+            default:
+                break  // TURN ChannelData arrives unwrapped by ICE; anything else is not ours
+            }
+        }
+        drainICE()
+    }
+
+    public func handleTimeout(now: UInt64) {
+        self.now = now
+        ice.handleTimeout(now: now)
+        if let d = dtlsDeadline, now >= d {
+            dtls?.handleTimeout()
+            drainDTLS()
+        }
+        drainICE()
+    }
+
+    public var nextTimeout: UInt64? {
+        [ice.nextTimeout, dtlsDeadline].compactMap { $0 }.min()
+    }
+
+    public func poll() -> Output? { outputs.isEmpty ? nil : outputs.removeFirst() }
+
+    /// An RTP packet (plain) to the peer: SRTP-protected, sent on the selected pair.
+    @discardableResult
+    public func send(rtp packet: [UInt8]) -> Bool {
+        guard let srtp, let wire = try? srtp.protect(rtp: packet) else { return false }
+        let ok = ice.send(wire)
+        drainICE()
+        return ok
+    }
+
+    @discardableResult
+    public func send(rtcp packet: [UInt8]) -> Bool {
+        guard let srtp, let wire = try? srtp.protect(rtcp: packet) else { return false }
+        let ok = ice.send(wire)
+        drainICE()
+        return ok
+    }
+
+    /// Application data (SCTP packets) over DTLS.
+    public func send(data: [UInt8]) throws {
+        guard let dtls else { throw WebRTCError(.connectivity, "DTLS not set up") }
+        try dtls.write(data)
+        drainDTLS()
+    }
+
+    public func close() {
+        guard !isClosed else { return }
+        dtls?.close()
+        drainDTLS()
+        ice.close()
+        drainICE()
+        isClosed = true
+        outputs.append(.event(.closed))
+    }
+
+    // MARK: plumbing
+
+    private func drainICE() {
+        while let out = ice.poll() {
+            switch out {
+            case .transmit(let socket, let to, let bytes): outputs.append(.transmit(socket: socket, to: to, bytes: bytes))
+            case .candidate(let c): outputs.append(.event(.candidate(c)))
+            case .gatheringComplete: outputs.append(.event(.gatheringComplete))
+            case .state(let s):
+                outputs.append(.event(.iceState(s)))
+                if s == .failed { outputs.append(.event(.failed(isConnected ? "ICE consent lost" : "ICE found no working path"))) }
+            case .selected:
+                // DTLS begins once ICE has a pair (the client's ClientHello goes out now).
+                dtls?.start()
+                drainDTLS()
+            }
+        }
+    }
+
+    private func drainDTLS() {
+        guard let dtls else { return }
+        for d in dtls.takeOutgoing() { _ = ice.send(d) }
+        for e in dtls.takeEvents() {
+            switch e {
+            case .connected(let keys):
+                do {
+                    srtp = try SRTPSession(keys: keys)
+                    isConnected = true
+                    if let pair = ice.activePair { outputs.append(.event(.connected(profile: keys.profile, pair: pair))) }
+                } catch {
+                    outputs.append(.event(.failed("SRTP: \(error)")))
+                }
+            case .data(let d): outputs.append(.event(.data(d)))
+            case .closed: outputs.append(.event(.failed("the peer closed DTLS")))
+            case .failed(let why): outputs.append(.event(.failed("DTLS: \(why)")))
+            }
+        }
+        dtlsDeadline = dtls.timeoutNs.map { now + $0 }
+        drainICE()
+    }
+}
