@@ -37,6 +37,8 @@ public final class JitterBuffer {
         /// Interarrival jitter in timestamp units (RFC 3550 A.8).
         public var jitter: Double = 0
         public var highestSequence: UInt32 = 0
+
+        public init() {}
     }
 
     public let configuration: Configuration

@@ -11,6 +11,11 @@ public struct RTCPReport: Sendable, Equatable {
         public var jitter: UInt32
         public var lastSR: UInt32
         public var delaySinceLastSR: UInt32
+
+        public init(ssrc: UInt32, fractionLost: UInt8, cumulativeLost: Int32, highestSequence: UInt32, jitter: UInt32, lastSR: UInt32, delaySinceLastSR: UInt32) {
+            (self.ssrc, self.fractionLost, self.cumulativeLost, self.highestSequence) = (ssrc, fractionLost, cumulativeLost, highestSequence)
+            (self.jitter, self.lastSR, self.delaySinceLastSR) = (jitter, lastSR, delaySinceLastSR)
+        }
     }
 
     public struct SenderInfo: Sendable, Equatable {
@@ -18,6 +23,10 @@ public struct RTCPReport: Sendable, Equatable {
         public var rtpTimestamp: UInt32
         public var packetCount: UInt32
         public var octetCount: UInt32
+
+        public init(ntpTimestamp: UInt64, rtpTimestamp: UInt32, packetCount: UInt32, octetCount: UInt32) {
+            (self.ntpTimestamp, self.rtpTimestamp, self.packetCount, self.octetCount) = (ntpTimestamp, rtpTimestamp, packetCount, octetCount)
+        }
     }
 
     public var ssrc: UInt32

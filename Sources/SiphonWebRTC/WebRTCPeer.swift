@@ -1,0 +1,312 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SiphonAudio
+import SiphonCore
+import SiphonRTP
+import Synchronization
+
+/// A peer connection with its sockets, its clock and an Opus audio track: the edge around the
+/// sans-IO `PeerConnection`. Everything protocol-related runs on one NIO event loop (datagrams,
+/// timers, the 20 ms media clock) — never on Swift's cooperative pool, and never blocked by a call
+/// starting elsewhere. The conversation talks to it through `incoming` (caller audio, one frame per
+/// 20 ms at the pipeline rate) and `enqueue` (agent audio).
+public final class WebRTCPeer: @unchecked Sendable {
+    // @unchecked: `pc`, `channels`, `media` and the timers are touched on `eventLoop` only; what
+    // other threads touch is in `shared` (a Mutex).
+
+    public struct Configuration: Sendable {
+        public var role: ICEAgent.Role
+        /// Addresses to bind host candidates on (default: this host's, IPv4; loopback only if asked).
+        public var hostAddresses: [String]?
+        public var includeLoopback = false
+        /// UDP ports for the host sockets (default: any).
+        public var portRange: ClosedRange<Int>?
+        public var stunServers: [TransportAddress] = []
+        public var turnServers: [ICEAgent.TURNServer] = []
+        public var answerSetup: DTLSEndpoint.Role = .client
+        public var srtpProfiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
+        /// The rate frames go to and come from the conversation.
+        public var pipelineRate = 16000
+        public init(role: ICEAgent.Role) { self.role = role }
+    }
+
+    public enum Event: Sendable {
+        case candidate(ICECandidate)
+        case gatheringComplete
+        case iceState(ICEAgent.State)
+        case connected(profile: DTLSEndpoint.SRTPProfile, local: ICECandidate, remote: ICECandidate)
+        case data([UInt8])
+        case failed(String)
+        case closed
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        public var packetsSent = 0
+        public var packetsReceived = 0
+        public var audioFramesSent = 0
+        public var framesConcealed = 0
+        public var jitter = JitterBuffer.Statistics()
+    }
+
+    public let configuration: Configuration
+    public let eventLoop: any EventLoop
+    public let events: AsyncStream<Event>
+    /// Caller audio, one frame per 20 ms from connection on (silence while nothing arrives).
+    public let incoming: AsyncStream<AudioFrame>
+    public let ssrc = UInt32.random(in: 1...UInt32.max)
+    private let eventSink: AsyncStream<Event>.Continuation
+    private let incomingSink: AsyncStream<AudioFrame>.Continuation
+    private let logger: Logger
+
+    private var pc: PeerConnection
+    private var channels: [any Channel] = []
+    private var timer: Scheduled<Void>?
+    private var clock: Scheduled<Void>?
+    private var media: AudioTrack?
+    private let shared = Mutex(Shared())
+
+    struct Shared {
+        var outbound: [AudioFrame] = []
+        var flushPending = false
+        var stats = Statistics()
+        var closed = false
+    }
+
+    private init(configuration: Configuration, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+        var c = PeerConnection.Configuration(role: configuration.role)
+        c.ice.stunServers = configuration.stunServers
+        c.ice.turnServers = configuration.turnServers
+        c.answerSetup = configuration.answerSetup
+        c.srtpProfiles = configuration.srtpProfiles
+        pc = PeerConnection(configuration: c)
+        (events, eventSink) = AsyncStream<Event>.makeStream()
+        (incoming, incomingSink) = AsyncStream<AudioFrame>.makeStream(bufferingPolicy: .bufferingNewest(50))
+    }
+
+    /// Binds the host sockets (so the first description carries host candidates) and starts
+    /// gathering server-reflexive and relayed ones (trickled as `.candidate` events).
+    public static func start(_ configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             logger: Logger = Logger(label: "siphon.webrtc")) async throws -> WebRTCPeer {
+        let peer = WebRTCPeer(configuration: configuration, eventLoop: group.next(), logger: logger)
+        let addresses = configuration.hostAddresses
+            ?? HostAddress.addresses(includeLoopback: configuration.includeLoopback, includeIPv6: false)
+        guard !addresses.isEmpty else { throw WebRTCError(.connectivity, "no network interface to gather host candidates on") }
+        var bound: [(Int, TransportAddress)] = []
+        for ip in addresses {
+            guard let (channel, address) = try await peer.bind(ip) else { continue }
+            peer.channels.append(channel)
+            bound.append((peer.channels.count - 1, address))
+        }
+        guard !bound.isEmpty else {
+            throw ListenError(.rtp, host: addresses.joined(separator: ","), port: configuration.portRange?.lowerBound ?? 0,
+                              reason: "no UDP port could be bound for WebRTC")
+        }
+        try await peer.eventLoop.submit {
+            for (socket, address) in bound { peer.pc.addHostSocket(socket, address: address, now: Self.now()) }
+            peer.pump()
+        }.get()
+        return peer
+    }
+
+    private func bind(_ ip: String) async throws -> (any Channel, TransportAddress)? {
+        let handler = InboundHandler(peer: self)
+        for attempt in 0..<32 {
+            let port = configuration.portRange.map { Int.random(in: $0) } ?? 0
+            do {
+                let channel = try await DatagramBootstrap(group: eventLoop)
+                    .channelInitializer { $0.pipeline.addHandler(handler) }
+                    .bind(host: ip, port: port).get()
+                guard let local = channel.localAddress?.port, let address = try? TransportAddress(ip: ip, port: local) else {
+                    try? await channel.close()
+                    return nil
+                }
+                return (channel, address)
+            } catch {
+                if configuration.portRange == nil || attempt == 31 {
+                    logger.warning("cannot bind a WebRTC socket", metadata: ["webrtc.address": "\(ip)", "error": "\(error)"])
+                    return nil
+                }
+            }
+        }
+        return nil
+    }
+
+    // MARK: negotiation (hops onto the event loop)
+
+    public func createOffer(audioDirection: WebRTCSessionDescription.Media.Direction = .sendrecv, dataChannel: Bool = false) async throws -> WebRTCSessionDescription {
+        try await eventLoop.submit { self.pc.createOffer(audioDirection: audioDirection, dataChannel: dataChannel, ssrc: self.ssrc) }.get()
+    }
+
+    public func createAnswer(audioDirection: WebRTCSessionDescription.Media.Direction? = .sendrecv, dataChannel: Bool = false) async throws -> WebRTCSessionDescription {
+        try await eventLoop.submit { try self.pc.createAnswer(audioDirection: audioDirection, dataChannel: dataChannel, ssrc: self.ssrc) }.get()
+    }
+
+    public func setRemoteDescription(_ sdp: WebRTCSessionDescription, isOffer: Bool) async throws {
+        try await eventLoop.submit {
+            try self.pc.setRemoteDescription(sdp, isOffer: isOffer, now: Self.now())
+            self.pump()
+        }.get()
+    }
+
+    public func addRemoteCandidate(_ candidate: ICECandidate) {
+        eventLoop.execute {
+            self.pc.addRemoteCandidate(candidate, now: Self.now())
+            self.pump()
+        }
+    }
+
+    /// Application data (SCTP packets) to the peer over DTLS.
+    public func send(data: [UInt8]) {
+        eventLoop.execute {
+            do { try self.pc.send(data: data) } catch { self.logger.debug("data not sent", metadata: ["error": "\(error)"]) }
+            self.pump()
+        }
+    }
+
+    // MARK: audio (any thread)
+
+    /// Queues a frame of agent audio (pipeline rate) for the 20 ms sender.
+    public func enqueue(_ frame: AudioFrame) { shared.withLock { $0.outbound.append(frame) } }
+
+    /// Drops every queued frame (barge-in); the next tick sends silence.
+    public func flushOutbound() -> Int {
+        shared.withLock { s in
+            let n = s.outbound.count
+            s.outbound.removeAll(keepingCapacity: true)
+            s.flushPending = true
+            return n
+        }
+    }
+
+    public var queuedFrames: Int { shared.withLock { $0.outbound.count } }
+    public var statistics: Statistics { shared.withLock { $0.stats } }
+
+    public func close() {
+        let first = shared.withLock { s -> Bool in defer { s.closed = true }; return !s.closed }
+        guard first else { return }
+        eventLoop.execute {
+            self.pc.close()
+            self.pump()
+            self.timer?.cancel()
+            self.clock?.cancel()
+            for c in self.channels { c.close(promise: nil) }
+            self.incomingSink.finish()
+            self.eventSink.finish()
+        }
+    }
+
+    // MARK: on the event loop
+
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+    fileprivate func received(_ bytes: [UInt8], from address: SocketAddress, channel: any Channel) {
+        guard let socket = channels.firstIndex(where: { $0 === channel }), let ip = address.ipAddress, let port = address.port,
+              let source = try? TransportAddress(ip: ip, port: port) else { return }
+        pc.receive(bytes, from: source, socket: socket, now: Self.now())
+        pump()
+    }
+
+    /// Sends what the core wants sent, handles its events, and sets the timer it asks for.
+    private func pump() {
+        while let out = pc.poll() {
+            switch out {
+            case .transmit(let socket, let to, let bytes):
+                guard channels.indices.contains(socket), let address = try? SocketAddress(ipAddress: to.ip, port: to.port) else { continue }
+                channels[socket].writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)), promise: nil)
+            case .event(let e):
+                handle(e)
+            }
+        }
+        timer?.cancel()
+        if let next = pc.nextTimeout {
+            timer = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next)) { [weak self] in
+                guard let self else { return }
+                self.pc.handleTimeout(now: Self.now())
+                self.pump()
+            }
+        }
+    }
+
+    private func handle(_ e: PeerConnection.Event) {
+        switch e {
+        case .candidate(let c): eventSink.yield(.candidate(c))
+        case .gatheringComplete: eventSink.yield(.gatheringComplete)
+        case .iceState(let s): eventSink.yield(.iceState(s))
+        case .connected(let profile, let pair):
+            logger.info("WebRTC connected", metadata: ["webrtc.local": "\(pair.local.kind.rawValue) \(pair.local.address?.description ?? "")",
+                                                       "webrtc.remote": "\(pair.remote.kind.rawValue) \(pair.remote.address?.description ?? "")",
+                                                       "webrtc.srtp": "\(profile)"])
+            startMedia()
+            eventSink.yield(.connected(profile: profile, local: pair.local, remote: pair.remote))
+        case .rtp(let bytes):
+            shared.withLock { $0.stats.packetsReceived += 1 }
+            media?.receive(bytes)
+        case .rtcp: break
+        case .data(let d): eventSink.yield(.data(d))
+        case .failed(let why):
+            logger.warning("WebRTC failed", metadata: ["error": "\(why)"])
+            eventSink.yield(.failed(why))
+        case .closed: eventSink.yield(.closed)
+        }
+    }
+
+    /// The 20 ms media clock, at absolute deadlines: a late tick runs late once, the next one is
+    /// on time again (never an accumulated drift).
+    private func startMedia() {
+        guard media == nil, let pt = pc.opusPayloadType else { return }
+        do {
+            media = try AudioTrack(payloadType: UInt8(pt), ssrc: ssrc, pipelineRate: configuration.pipelineRate)
+        } catch {
+            eventSink.yield(.failed("Opus: \(error)"))
+            return
+        }
+        let start = NIODeadline.now()
+        var tick: Int64 = 0
+        func schedule() {
+            tick += 1
+            clock = eventLoop.scheduleTask(deadline: start + .milliseconds(20 * tick)) { [weak self] in
+                guard let self, !self.pc.isClosed else { return }
+                self.mediaTick()
+                schedule()
+            }
+        }
+        schedule()
+    }
+
+    private func mediaTick() {
+        guard let media else { return }
+        incomingSink.yield(media.playout())
+        let (frame, flushed) = shared.withLock { s -> (AudioFrame?, Bool) in
+            defer { s.flushPending = false }
+            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending)
+        }
+        if flushed { media.markTalkspurt() }
+        if let packet = media.packet(for: frame) {
+            let sent = pc.send(rtp: packet)
+            shared.withLock { s in
+                if sent { s.stats.packetsSent += 1 }
+                if frame != nil { s.stats.audioFramesSent += 1 }
+                s.stats.jitter = media.jitterStatistics
+                s.stats.framesConcealed = media.concealed
+            }
+        }
+        if media.reportDue { _ = pc.send(rtcp: media.senderReport()) }
+        pump()
+    }
+
+    private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        weak var peer: WebRTCPeer?
+        init(peer: WebRTCPeer) { self.peer = peer }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = unwrapInboundIn(data)
+            peer?.received(Array(envelope.data.readableBytesView), from: envelope.remoteAddress, channel: context.channel)
+        }
+    }
+}

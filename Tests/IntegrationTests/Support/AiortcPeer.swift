@@ -1,0 +1,72 @@
+import Foundation
+
+/// aiortc (Tests/Peers/webrtc_peer.py) as the far end of a WebRTC call, spoken to in JSON lines.
+final class AiortcPeer: @unchecked Sendable {
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let lines = LineBuffer()
+    let recording: URL
+
+    init(mode: String, play: URL, loopback: Bool = true, extra: [String] = []) throws {
+        recording = FileManager.default.temporaryDirectory.appendingPathComponent("aiortc-heard-\(UUID().uuidString.prefix(8)).wav")
+        process.executableURL = URL(fileURLWithPath: Repository.python)
+        process.arguments = [Repository.root.appendingPathComponent("Tests/Peers/webrtc_peer.py").path, "--mode", mode,
+                             "--play", play.path, "--record", recording.path] + (loopback ? ["--loopback"] : []) + extra
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let lines = self.lines
+        output.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            if d.isEmpty { h.readabilityHandler = nil } else { lines.append(d) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        try? FileManager.default.removeItem(at: recording)
+    }
+
+    func send(_ object: [String: String]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object) + Data("\n".utf8)
+        try input.fileHandleForWriting.write(contentsOf: data)
+    }
+
+    func stop() throws { try input.fileHandleForWriting.write(contentsOf: Data("stop\n".utf8)) }
+
+    /// The next JSON line that has `key`, waiting up to `seconds`.
+    func next(_ key: String, seconds: Double = 20) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let found = lines.take(where: { $0[key] != nil }) { return found }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError("aiortc sent no '\(key)' within \(seconds) s (got: \(lines.all))")
+    }
+
+    final class LineBuffer: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pending = Data()
+        private var objects: [[String: Any]] = []
+        private(set) var all: [String] = []
+
+        func append(_ d: Data) {
+            lock.lock(); defer { lock.unlock() }
+            pending += d
+            while let nl = pending.firstIndex(of: 0x0A) {
+                let line = pending[pending.startIndex..<nl]
+                pending = Data(pending[(nl + 1)...])
+                all.append(String(decoding: line, as: UTF8.self))
+                if let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any] { objects.append(o) }
+            }
+        }
+
+        func take(where match: ([String: Any]) -> Bool) -> [String: Any]? {
+            lock.lock(); defer { lock.unlock() }
+            guard let i = objects.firstIndex(where: match) else { return nil }
+            return objects.remove(at: i)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import SiphonAgent
+import SiphonAudio
+import SiphonOffline
+import SiphonWebRTC
+
+/// Siphon's WebRTC stack against aiortc (an independent implementation: aioice, pyOpenSSL,
+/// pylibsrtp, PyAV's libopus) on loopback, one test case per cell of the interop matrix: who
+/// offers (and so who controls ICE), each DTLS role, each SRTP profile, candidates in the SDP or
+/// trickled. Each side speaks a phrase; what the other heard is transcribed by PocketSphinx.
+@Suite(.serialized, .timeLimit(.minutes(6)))
+struct WebRTCInteropTests {
+    struct Cell: Sendable, CustomStringConvertible {
+        var siphonOffers: Bool
+        var answerSetup: DTLSEndpoint.Role = .client
+        var profiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
+        var trickle = false
+        var description: String {
+            "\(siphonOffers ? "Siphon offers (ICE controlling)" : "aiortc offers (Siphon ICE controlled)"), "
+                + "Siphon DTLS \(siphonOffers ? "server" : answerSetup == .client ? "client" : "server"), "
+                + "\(profiles.count == 1 ? "\(profiles[0])" : "any profile"), \(trickle ? "trickled" : "candidates in the SDP")"
+        }
+    }
+
+    static let cells: [Cell] = [
+        Cell(siphonOffers: true),
+        Cell(siphonOffers: true, profiles: [.aes128CMSHA1_80]),
+        Cell(siphonOffers: true, trickle: true),
+        Cell(siphonOffers: false, answerSetup: .client),
+        Cell(siphonOffers: false, answerSetup: .client, profiles: [.aeadAES128GCM]),
+        Cell(siphonOffers: false, answerSetup: .client, profiles: [.aeadAES256GCM]),
+        Cell(siphonOffers: false, answerSetup: .client, profiles: [.aes128CMSHA1_80], trickle: true),
+        Cell(siphonOffers: false, answerSetup: .server),
+    ]
+
+    static let phrases = ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you", "Yes please"]
+
+    @Test(arguments: cells)
+    func audioCrossesBothWays(cell: Cell) async throws {
+        let dir = try Repository.temporaryDirectory("webrtc-interop")
+        // aiortc says "In the morning"; Siphon says "Tuesday please".
+        let theirs = dir.appendingPathComponent("aiortc-says.wav")
+        try Repository.run("espeak-ng", ["-v", "en-us", "-s", "150", "-w", theirs.path, "In the morning"])
+        let tts = try EspeakTTS(wordsPerMinute: 150)
+        var ours: [AudioFrame] = []
+        for try await f in try await tts.synthesize("Tuesday please") { ours.append(f) }
+
+        var config = WebRTCPeer.Configuration(role: cell.siphonOffers ? .controlling : .controlled)
+        config.hostAddresses = ["127.0.0.1"]
+        config.answerSetup = cell.answerSetup
+        config.srtpProfiles = cell.profiles
+        let peer = try await WebRTCPeer.start(config)
+        defer { peer.close() }
+        let aiortc = try AiortcPeer(mode: cell.siphonOffers ? "answer" : "offer", play: theirs)
+
+        func stripped(_ sdp: WebRTCSessionDescription) -> WebRTCSessionDescription {
+            var s = sdp
+            for i in s.media.indices { s.media[i].attributes.removeAll { $0.name == "candidate" || $0.name == "end-of-candidates" } }
+            return s
+        }
+        var ourDescription: WebRTCSessionDescription
+        if cell.siphonOffers {
+            ourDescription = try await peer.createOffer(audioDirection: .sendrecv)
+            try aiortc.send(["sdp": (cell.trickle ? stripped(ourDescription) : ourDescription).description])
+            let answer = try await aiortc.next("sdp")
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: answer["sdp"] as! String), isOffer: false)
+        } else {
+            let offer = try await aiortc.next("sdp")
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: offer["sdp"] as! String), isOffer: true)
+            ourDescription = try await peer.createAnswer(audioDirection: .sendrecv)
+            try aiortc.send(["sdp": (cell.trickle ? stripped(ourDescription) : ourDescription).description])
+        }
+        if cell.trickle {
+            for c in ourDescription.media[0].candidates { try aiortc.send(["candidate": c.description]) }
+        }
+
+        // Connected on our side (ICE, DTLS, SRTP) and on theirs.
+        var profile: DTLSEndpoint.SRTPProfile?
+        for await e in peer.events {
+            if case .connected(let p, _, _) = e { profile = p; break }
+            if case .failed(let why) = e { Issue.record("\(cell): \(why)"); return }
+        }
+        let connected = try await aiortc.next("event")
+        #expect(connected["event"] as? String == "connected", "\(cell): \(connected)")
+        if cell.profiles.count == 1 { #expect(profile == cell.profiles[0], "\(cell)") }
+
+        // Siphon speaks after half a second; both listen for five seconds.
+        let heard = Task { () -> [AudioFrame] in
+            var frames: [AudioFrame] = []
+            for await f in peer.incoming {
+                frames.append(f)
+                if frames.count >= 250 { break }
+            }
+            return frames
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        for f in ours { peer.enqueue(f) }
+        let siphonHeard = await heard.value
+        try aiortc.stop()
+        let stats = try await aiortc.next("packets_received")
+        #expect((stats["packets_received"] as? Int ?? 0) > 100, "\(cell): \(stats)")
+        aiortc.process.waitUntilExit()
+
+        let stt = try PocketSphinxSTT(phrases: Self.phrases)
+        let siphonText = try await Self.transcribe(siphonHeard, stt: stt)
+        let recorded = try WAVFile.read(aiortc.recording.path)
+        let down = try Resampler(from: recorded.sampleRate, to: 16000).process(recorded.samples)
+        let aiortcText = try await Self.transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
+        print("interop \(cell) | SRTP \(profile.map { "\($0)" } ?? "?") | Siphon heard '\(siphonText)' | aiortc heard '\(aiortcText)'")
+        #expect(siphonText == "in the morning", "\(cell): Siphon heard '\(siphonText)'")
+        #expect(aiortcText == "tuesday please", "\(cell): aiortc heard '\(aiortcText)'")
+        #expect(peer.statistics.packetsSent > 100)
+    }
+
+    /// PocketSphinx with the phrase grammar, utterances cut by the VAD.
+    static func transcribe(_ frames: [AudioFrame], stt: PocketSphinxSTT) async throws -> String {
+        let stream = try await stt.open()
+        let vad = VoiceActivityDetector(sampleRate: 16000)
+        for f in frames + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 40) {
+            let d = vad.process(f.samples)
+            try await stream.send(f, speech: d.isSpeech)
+            if d.event == .speechEnded { try await stream.flush() }
+        }
+        await stream.close()
+        var out: [String] = []
+        for try await t in stream.transcripts where t.isFinal { out.append(t.text) }
+        return out.joined(separator: " ")
+    }
+}

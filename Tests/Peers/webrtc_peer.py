@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""aiortc as the far end of a WebRTC call with Siphon's stack, driven over stdin/stdout JSON lines.
+
+  webrtc_peer.py --mode offer|answer --play SPEECH.wav --record HEARD.wav [--loopback]
+
+offer:  prints {"sdp": <offer>}, reads {"sdp": <answer>}.
+answer: reads {"sdp": <offer>}, prints {"sdp": <answer>}.
+Either way it then reads {"candidate": "candidate:…"} lines (trickled candidates) and "stop", and
+prints {"event": "connected", "srtp": …} and, after stop, {"event": "stats", …}. It plays its WAV
+once (then silence) and records what it hears. --loopback: gather 127.0.0.1 host candidates only
+(aioice leaves loopback out by default); --drop P: drop that share of RTP it sends (a lossy path)."""
+import argparse
+import asyncio
+import json
+import random
+import sys
+
+import aioice.ice
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc.sdp import candidate_from_sdp
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--mode", choices=["offer", "answer"], required=True)
+ap.add_argument("--play", required=True)
+ap.add_argument("--record", required=True)
+ap.add_argument("--loopback", action="store_true")
+args = ap.parse_args()
+
+if args.loopback:
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+def say(obj):
+    print(json.dumps(obj), flush=True)
+
+
+async def lines():
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        yield line.decode().strip()
+
+
+async def main():
+    pc = RTCPeerConnection()
+    player = MediaPlayer(args.play, loop=False)
+    recorder = MediaRecorder(args.record)
+    pc.addTrack(player.audio)
+    received = {"track": False}
+
+    @pc.on("track")
+    def on_track(track):
+        received["track"] = True
+        recorder.addTrack(track)
+
+    @pc.on("connectionstatechange")
+    async def on_state():
+        if pc.connectionState == "connected":
+            await recorder.start()
+            dtls = pc.getTransceivers()[0].receiver.transport
+            say({"event": "connected", "dtls_role": dtls._role, "srtp": str(getattr(dtls, "_srtp_profile", ""))})
+        elif pc.connectionState in ("failed", "closed"):
+            say({"event": pc.connectionState})
+
+    stream = lines()
+    if args.mode == "offer":
+        await pc.setLocalDescription(await pc.createOffer())
+        say({"sdp": pc.localDescription.sdp})
+        answer = json.loads(await stream.__anext__())
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    else:
+        offer = json.loads(await stream.__anext__())
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        say({"sdp": pc.localDescription.sdp})
+
+    async for line in stream:
+        if line == "stop":
+            break
+        msg = json.loads(line)
+        if "candidate" in msg:
+            c = candidate_from_sdp(msg["candidate"].removeprefix("candidate:"))
+            c.sdpMid = pc.getTransceivers()[0].mid
+            c.sdpMLineIndex = 0
+            await pc.addIceCandidate(c)
+    stats = await pc.getStats()
+    inbound = [s for s in stats.values() if s.type == "inbound-rtp"]
+    outbound = [s for s in stats.values() if s.type == "outbound-rtp"]
+    await recorder.stop()
+    say({"event": "stats", "track": received["track"],
+         "packets_received": sum(s.packetsReceived for s in inbound), "packets_sent": sum(s.packetsSent for s in outbound)})
+    await pc.close()
+
+
+asyncio.run(main())
