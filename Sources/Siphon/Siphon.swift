@@ -60,9 +60,14 @@ public enum Siphon {
             let api = LiveKitAPI(credentials: livekit)
             let c = LiveKitCallRunner.Configuration(roomURL: environment["LIVEKIT_URL"] ?? livekit.httpURL, defaultTrunk: telephony.defaultTrunk,
                                                     trunkID: environment["LIVEKIT_SIP_TRUNK_ID"], secretBox: telephony.secretBox)
+            // The agent joins each call's room with WebRTC media (host candidates on this host's
+            // interfaces, or SIPHON_WEBRTC_HOSTS; UDP ports from the RTP range).
+            var media = LiveKitMediaAgent.Configuration()
+            media.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            media.portRange = telephony.rtpPorts
             runners[.livekit] = LiveKitCallRunner(api: api, trunks: OutboundTrunkProvisioner(api: api, redis: redis, keyPrefix: options.keyPrefix,
                                                                                              logger: options.logger),
-                                                  configuration: c)
+                                                  configuration: c, agent: LiveKitMediaAgent(agents: agents, api: api, configuration: media))
         }
         var service: TelephonyService?
         if options.sip {

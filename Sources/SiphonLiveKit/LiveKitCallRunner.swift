@@ -218,9 +218,11 @@ public struct LiveKitCallRunner: CallRunner {
             callerIdentity: phone)
         let agent = self.agent
         return try await withThrowingTaskGroup(of: CallEnd?.self) { group in
-            group.addTask { try await watchPhone(room: room, phone: phone) }
             if let agent {
+                // The agent hears the phone leave through room events; no polling.
                 group.addTask { try await agent.converse(call, ticket: ticket, resume: resume) }
+            } else {
+                group.addTask { try await watchPhone(room: room, phone: phone) }
             }
             defer { group.cancelAll() }
             while let next = try await group.next() {

@@ -60,7 +60,7 @@ public struct PocketSphinxSTT: SpeechToText {
     }
 
     /// Lower case, letters, digits, apostrophes and single spaces.
-    static func normalize(_ s: String) -> String {
+    public static func normalize(_ s: String) -> String {
         let kept = s.lowercased().map { c -> Character in c.isLetter || c.isNumber || c == "'" ? c : " " }
         return String(kept).split(separator: " ").joined(separator: " ")
     }

@@ -122,8 +122,11 @@ public final class WebSocketConnection: Sendable {
             try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageBytes)))
             try sync.addHandler(WebSocketFrameEncoder())
             try sync.addHandler(frames)
+            // Everything read after the reply's head — the frames a server sends at once, maybe in
+            // several reads since the head was parsed — goes to the frame decoder, in order.
+            let leftover = handshake.takeBuffered()
             sync.removeHandler(handshake, promise: nil)
-            if head.leftover.readableBytes > 0 { channel.pipeline.fireChannelRead(NIOAny(head.leftover)) }
+            if leftover.readableBytes > 0 { channel.pipeline.fireChannelRead(NIOAny(leftover)) }
         }.get()
         let connection = WebSocketConnection(channel: channel, provider: provider, messages: stream, closeReceived: closeReceived)
         sink.onTermination = { [weak connection] _ in
@@ -179,7 +182,6 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
         var status: Int
         var headers: [(String, String)]
         var body: [UInt8]
-        var leftover: ByteBuffer
     }
 
     let promise: EventLoopPromise<Head>
@@ -188,13 +190,15 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     private var head: Head?
     private var contentLength: Int?
     private var done = false
+    private var forwarding = false
 
     init(eventLoop: any EventLoop) { promise = eventLoop.makePromise() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if forwarding { return context.fireChannelRead(data) }
         var bytes = unwrapInboundIn(data)
         buffer.writeBuffer(&bytes)
-        guard !done else { return }
+        guard !done else { return }  // kept in `buffer` until the pipeline takes it
         if head == nil {
             let view = buffer.readableBytesView
             guard let end = view.firstRange(of: [13, 10, 13, 10]) else {
@@ -212,12 +216,11 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
                 guard let colon = line.firstIndex(of: ":") else { return nil }
                 return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
             }
-            head = Head(status: status, headers: headers, body: [], leftover: ByteBuffer())
+            head = Head(status: status, headers: headers, body: [])
             contentLength = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) }
         }
         guard var h = head else { return }
         if h.status == 101 {
-            h.leftover = buffer
             finish(h)
         } else if buffer.readableBytes >= min(contentLength ?? 4096, 4096) {
             h.body = Array(buffer.readableBytesView.prefix(4096))
@@ -237,6 +240,14 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail(ProviderError(provider: "", kind: .connection, message: "\(error)"))
         context.close(promise: nil)
+    }
+
+    /// On the event loop, when the frame handlers are in place: what arrived after the reply's
+    /// head (reads after this pass straight through, in case removal is not immediate).
+    func takeBuffered() -> ByteBuffer {
+        forwarding = true
+        defer { buffer = ByteBuffer() }
+        return buffer
     }
 
     /// The connection never came up: nothing will answer the promise.

@@ -2,8 +2,10 @@ import Foundation
 import Logging
 import Testing
 @testable import SiphonLiveKit
+import SiphonAudio
 import SiphonCluster
 import SiphonCore
+import SiphonOffline
 import SiphonRedis
 
 /// LiveKit's server API as Siphon speaks it, against a Twirp stand-in that parses every request
@@ -398,5 +400,54 @@ struct LiveKitTests {
         for k in keys where try await cluster.client.send("TYPE", k).string == "hash" {
             #expect(!(try await cluster.client.send("HGETALL", k)).description.contains("trunk-password-9"))
         }
+    }
+}
+
+// MARK: media in the room
+
+extension LiveKitTests {
+    /// The compose stack's default path, whole: the worker dials through LiveKit SIP, joins the
+    /// call's room over WebRTC (/rtc, aiortc on the server side), hears the phone and speaks to it;
+    /// the phone (a scripted caller in the stand-in) talks over the agent once, and the offline
+    /// receptionist books the appointment and ends the call.
+    @Test func aLiveKitCallHasAConversationWithABargeIn() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        let dir = try Repository.temporaryDirectory("livekit-call")
+        try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "@2.5 Tuesday please", "In the morning", "No that is all thank you"],
+                                             "record": dir.appendingPathComponent("heard-{room}.wav").path])
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-media", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-media")
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        let id = try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550107010"), transport: .livekit)).id
+        try await cluster.waitAllTerminal([id], seconds: 90)
+        let record = try #require(try await cluster.store.call(id))
+        let turns = try await cluster.store.turns(id)
+        let texts = turns.map { "\($0.role.rawValue)\($0.interrupted ? " [cut]" : ""): \($0.text)" }
+        #expect(record.status == .ended && record.reason == "agent ended the call", "\(record.reason ?? "") \(texts) \(worker.output.suffix(3000))")
+        #expect(turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true, "\(texts)")
+        #expect(turns.contains { $0.role == .user && $0.text == "i would like to book a cleaning" }, "\(texts)")
+        let cut = try #require(turns.first { $0.interrupted }, "no barge-in: \(texts)")
+        #expect(cut.role == .agent && cut.text.hasPrefix("Of course."), "\(texts)")
+        #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(texts)")
+        // Latency marks at the WebRTC wire, as on the SIP path.
+        let answered = try #require(turns.first { $0.role == .agent && $0.extra["latency.voice_to_voice_ms"] != nil }, "\(turns.map(\.extra))")
+        #expect(Int(answered.extra["latency.framework_ms"] ?? "") != nil)
+        // What the phone heard: the agent's greeting, transcribed.
+        let heard = try WAVFile.read(dir.appendingPathComponent("heard-\(LiveKitCallRunner.roomName(id)).wav").path)
+        let down = try Resampler(from: heard.sampleRate, to: 16000).process(Array(heard.samples.prefix(heard.sampleRate * 8)))
+        let greeting = "Thank you for calling Bright Smile Dental. This is the automated receptionist. How can I help you today?"
+        // PocketSphinx's grammar works sentence by sentence (the VAD cuts at the pauses between them).
+        let sentences = ["Thank you for calling Bright Smile Dental", "This is the automated receptionist", "How can I help you today", "Tuesday works", "Goodbye"]
+        let text = try await WebRTCInteropTests.transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) },
+                                                            stt: PocketSphinxSTT(phrases: sentences))
+        #expect(text == PocketSphinxSTT.normalize(greeting), "the phone heard '\(text)'")
+        // The room was deleted when the agent ended the call (LiveKit SIP then sends the BYE).
+        try await eventually(10, "room deleted") {
+            try await peer.hangups().contains { $0["room"] as? String == LiveKitCallRunner.roomName(id) && $0["by"] as? String == "DeleteRoom" }
+        }
+        #expect(try await peer.failures().isEmpty)
     }
 }

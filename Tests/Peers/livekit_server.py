@@ -12,26 +12,36 @@ the real one is and shaped like it on the wire:
   {"code","msg","meta"} with the HTTP status twirp v8 gives each code, and a failed INVITE carries
   meta.sip_status_code / sip_status.
 
+Media (livekit_sfu.py): `/rtc` signalling with aiortc peer connections; the phone of a SIP call
+plays what POST /_test/phone sets — {"play": WAV} or {"lines": ["text", "@2.5 text over the agent"]}
+like `siphon caller` — and records what it hears ({"record": path with {room}}).
+
 SIP calls: CreateSIPParticipant puts the phone in the room with sip.callStatus dialing, ringing
 after 0.3 s, active after 0.8 s (wait_until_answered answers then). Numbers ending in 0486, 0480,
 0408, 0403 and 0503 fail with that SIP status; 0000 rings out (`canceled` "sip request timed out",
 no SIP status, after ringing_timeout, at most 5 s) and 0999 is a trunk that never answers. Test hooks: GET /_test/requests (every parsed
 request with the grants it came with), GET /_test/failures, POST /_test/hangup {"room": R}
-(the phone hangs up).
+(the phone hangs up), POST /_test/drop {"identity": I} (drops that participant's signalling
+WebSocket), POST /_test/ice {"servers": [{"urls": […], "username", "credential"}]} (what joins
+advertise), GET /_test/events (joins, replacements, resumes).
 
 Usage: livekit_server.py PORT API_KEY API_SECRET"""
+import asyncio
 import base64
 import json
+import logging
 import re
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from aiohttp import web
 from google.protobuf import json_format
 from livekit.api import TokenVerifier
 from livekit.protocol import agent_dispatch, models, room, sip
+
+from livekit_sfu import SFU
 
 port, key, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 verifier = TokenVerifier(key, secret)
@@ -39,6 +49,7 @@ lock = threading.Lock()
 outbound, inbound, rules, rooms, dispatches = {}, {}, {}, {}, {}
 participants = {}  # room -> {identity: dict(info=ParticipantInfo, started=t, status=...)}
 log, failures, hangups = [], [], []
+media_effects = []  # (what, room) for the asyncio side: phones hanging up, rooms closing
 
 HTTP_STATUS = {"invalid_argument": 400, "malformed": 400, "out_of_range": 400, "unauthenticated": 401,
                "permission_denied": 403, "resource_exhausted": 429, "not_found": 404, "bad_route": 404,
@@ -207,6 +218,7 @@ def handle(method, req):
             if p is None:
                 raise TwirpError("not_found", "participant not found")
             p["hungup"] = True
+        media_effects.append(("hangup", req.room_name))
         return sip.TransferSIPParticipantResponse(transfer_id=new_id("TR_"))
     if method == "CreateRoom":
         with lock:
@@ -225,6 +237,7 @@ def handle(method, req):
                 raise TwirpError("not_found", "requested room does not exist")
             for identity in participants.pop(req.room, {}):
                 hangups.append({"room": req.room, "identity": identity, "by": "DeleteRoom"})
+        media_effects.append(("close", req.room))
         return room.DeleteRoomResponse()
     if method == "ListParticipants":
         with lock:
@@ -287,76 +300,127 @@ def grants_of(token):
     return {g: {snake(k): v for k, v in payload[g].items() if v not in (None, "", False, [])} for g in ("video", "sip") if g in payload}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def phone_info(room_name):
+    """The SIP participant of a room while its call is up (for joins and the phone's media)."""
+    with lock:
+        for p in participants.get(room_name, {}).values():
+            if p["info"].kind == models.ParticipantInfo.Kind.SIP and phone_status(p) != "hangup":
+                info = models.ParticipantInfo()
+                info.CopyFrom(p["info"])
+                info.attributes["sip.callStatus"] = phone_status(p)
+                return info
+    return None
 
-    def do_GET(self):
+
+sfu = SFU(verifier, phone_info)
+
+
+def reply(status, body):
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")
+
+
+def twirp_error(e):
+    return reply(HTTP_STATUS.get(e.code, 500), {"code": e.code, "msg": e.msg, "meta": e.meta} if e.meta else {"code": e.code, "msg": e.msg})
+
+
+def twirp(service, method, body, headers):
+    """One Twirp call (in a worker thread: the handlers sleep to look like a real server)."""
+    cls = REQUESTS.get(service, {}).get(method)
+    if cls is None:
+        raise TwirpError("bad_route", f"no handler for path /twirp/livekit.{service}/{method}")
+    if headers.get("Content-Type", "").split(";")[0] != "application/json":
+        raise TwirpError("bad_route", "unexpected Content-Type")
+    try:
+        req = json_format.Parse(body.decode(), cls(), ignore_unknown_fields=False)
+    except Exception as e:
         with lock:
-            if self.path == "/_test/requests":
-                return self.reply(200, log)
-            if self.path == "/_test/failures":
-                return self.reply(200, failures)
-            if self.path == "/_test/hangups":
-                return self.reply(200, hangups)
-        self.reply(200, {"ok": True})
+            failures.append({"method": method, "error": str(e), "body": body.decode(errors="replace")})
+        raise TwirpError("malformed", f"the json request could not be decoded: {e}")
+    auth = headers.get("Authorization", "")
+    try:
+        claims = verifier.verify(auth.removeprefix("Bearer "))
+    except Exception as e:
+        raise TwirpError("unauthenticated", str(e))
+    with lock:
+        log.append({"method": f"{service}/{method}", "request": json_format.MessageToDict(req, preserving_proto_field_name=True),
+                    "grants": grants_of(auth.removeprefix("Bearer ")), "timeout_ms": headers.get("X-Twirp-Timeout-Ms")})
+    need(claims, method, req)
+    resp = handle(method, req)
+    return json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True).encode()
 
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path == "/_test/hangup":
-            target = json.loads(body)
-            with lock:
-                for p in participants.get(target["room"], {}).values():
-                    p["hungup"] = True
-            return self.reply(200, {})
-        parts = self.path.split("/")
-        if len(parts) != 4 or parts[1] != "twirp" or not parts[2].startswith("livekit."):
-            return self.error(TwirpError("bad_route", "no handler for path " + self.path))
-        service, method = parts[2][len("livekit."):], parts[3]
-        cls = REQUESTS.get(service, {}).get(method)
-        if cls is None:
-            return self.error(TwirpError("bad_route", f"no handler for path {self.path}"))
-        if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
-            return self.error(TwirpError("bad_route", "unexpected Content-Type"))
-        try:
-            req = json_format.Parse(body.decode(), cls(), ignore_unknown_fields=False)
-        except Exception as e:
-            with lock:
-                failures.append({"method": method, "error": str(e), "body": body.decode(errors="replace")})
-            return self.error(TwirpError("malformed", f"the json request could not be decoded: {e}"))
-        auth = self.headers.get("Authorization", "")
-        try:
-            claims = verifier.verify(auth.removeprefix("Bearer "))
-        except Exception as e:
-            return self.error(TwirpError("unauthenticated", str(e)))
+
+async def apply_media_effects():
+    while True:
         with lock:
-            log.append({"method": f"{service}/{method}", "request": json_format.MessageToDict(req, preserving_proto_field_name=True),
-                        "grants": grants_of(auth.removeprefix("Bearer ")), "timeout_ms": self.headers.get("X-Twirp-Timeout-Ms")})
-        try:
-            need(claims, method, req)
-            resp = handle(method, req)
-        except TwirpError as e:
-            return self.error(e)
-        data = json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True).encode()
-        self.send(200, data)
-
-    def error(self, e):
-        self.reply(HTTP_STATUS.get(e.code, 500), {"code": e.code, "msg": e.msg, "meta": e.meta} if e.meta else {"code": e.code, "msg": e.msg})
-
-    def reply(self, status, body):
-        self.send(status, json.dumps(body).encode())
-
-    def send(self, status, data):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            effects = list(media_effects)
+            media_effects.clear()
+        for what, room_name in effects:
+            if what == "hangup":
+                await sfu.hang_up_phone(room_name)
+            elif what == "close":
+                await sfu.close_room(room_name)
+        await asyncio.sleep(0.05)
 
 
-server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-server.daemon_threads = True
-print("ready", flush=True)
-server.serve_forever()
+async def post_twirp(request):
+    service, method = request.match_info["service"], request.match_info["method"]
+    body = await request.read()
+    try:
+        data = await asyncio.get_running_loop().run_in_executor(None, twirp, service, method, body, dict(request.headers))
+    except TwirpError as e:
+        return twirp_error(e)
+    return web.Response(status=200, body=data, content_type="application/json")
+
+
+async def test_get(request):
+    what = request.match_info["what"]
+    with lock:
+        table = {"requests": log, "failures": failures, "hangups": hangups}
+        if what in table:
+            return reply(200, table[what])
+    if what == "events":
+        return reply(200, sfu.events)
+    return reply(200, {"ok": True})
+
+
+async def test_post(request):
+    what = request.match_info["what"]
+    body = await request.json()
+    if what == "hangup":
+        sfu.phone_info(body["room"])  # remembered, so the update can name the phone after it left
+        with lock:
+            for p in participants.get(body["room"], {}).values():
+                p["hungup"] = True
+        await sfu.hang_up_phone(body["room"])
+    elif what == "phone":
+        sfu.phone_media = {k: body.get(k) for k in ("play", "lines", "record")}
+    elif what == "drop":
+        await sfu.drop_signalling(body["identity"])
+    elif what == "ice":
+        sfu.ice_servers = body.get("servers", [])
+    return reply(200, {})
+
+
+async def not_found(request):
+    return web.Response(status=404, text="not found")
+
+
+async def ok(request):
+    return web.Response(status=200, text="success")
+
+
+async def start_background(app):
+    app["effects"] = asyncio.ensure_future(apply_media_effects())
+
+
+logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+app = web.Application(client_max_size=4 << 20)
+app.router.add_post("/twirp/livekit.{service}/{method}", post_twirp)
+app.router.add_get("/_test/{what}", test_get)
+app.router.add_post("/_test/{what}", test_post)
+app.router.add_get("/rtc", sfu.rtc)
+app.router.add_get("/rtc/v1", not_found)  # v0 only: clients fall back (J SignalClient.ts)
+app.router.add_get("/rtc/validate", ok)
+app.router.add_get("/", ok)
+app.on_startup.append(start_background)
+web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

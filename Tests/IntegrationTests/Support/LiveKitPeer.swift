@@ -5,8 +5,9 @@ import FoundationNetworking
 import SiphonCore
 import SiphonLiveKit
 
-/// The LiveKit Twirp stand-in (Tests/Peers/livekit_server.py) on a free port: official protobuf
-/// parsing of every request, livekit-api's token verifier, LiveKit's error shapes.
+/// The LiveKit stand-in (Tests/Peers/livekit_server.py) on a free port: the Twirp API (official
+/// protobuf parsing of every request, livekit-api's token verifier, LiveKit's error shapes) and
+/// `/rtc` with aiortc peer connections (livekit_sfu.py).
 final class LiveKitPeer: @unchecked Sendable {
     let port: Int
     let key = "APIsiphontest"
@@ -17,7 +18,7 @@ final class LiveKitPeer: @unchecked Sendable {
         port = LoopbackPort.free()
         process = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/livekit_server.py").path,
                                                        String(port), key, secret],
-                                   environment: ProcessInfo.processInfo.environment, output: nil)
+                                   environment: ProcessInfo.processInfo.environment, output: ProcessInfo.processInfo.environment["SIPHON_PEER_LOG"])
         try await eventually(20, "the LiveKit stand-in") { (try? await self.get("/_test/failures")) != nil }
     }
 

@@ -1,0 +1,363 @@
+import Foundation
+import LiveKitProtocol
+import Logging
+import SiphonAgent
+import SiphonAudio
+import SiphonCluster
+import SiphonCore
+import SiphonLiveKit
+import SiphonWebRTC
+import Synchronization
+
+/// The agent as a participant of a LiveKit call's room (`LiveKitRoomAgent`): it joins as
+/// `agent-<call id>` over `/rtc` (v0), answers the server's subscriber offers to hear the phone,
+/// publishes its own Opus track on the publisher connection, and runs the same `Conversation` as
+/// the SIP path. Room events end the call when the phone leaves; a signalling drop is resumed
+/// (`reconnect=1`) while the media flows on. A worker taking the call over joins with the same
+/// identity: LiveKit replaces the old participant, which is told so and falls silent.
+public struct LiveKitMediaAgent: LiveKitRoomAgent {
+    public struct Configuration: Sendable {
+        /// Addresses for host candidates (nil: this host's interfaces; loopback when LiveKit is on it).
+        public var hostAddresses: [String]?
+        public var portRange: ClosedRange<Int>?
+        public init() {}
+    }
+
+    let agents: [String: Agent]
+    let api: LiveKitAPI
+    let configuration: Configuration
+
+    public init(agents: [Agent], api: LiveKitAPI, configuration: Configuration = Configuration()) {
+        self.agents = Dictionary(agents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        (self.api, self.configuration) = (api, configuration)
+    }
+
+    public func converse(_ call: CallContext, ticket: LiveKitRoomTicket, resume: Bool) async throws -> CallEnd? {
+        guard let agent = agents[call.job.agent] else { return CallEnd(.failed, "agent '\(call.job.agent)' is not served by this worker") }
+        var tuned = agent
+        if let max = call.job.maxDuration { tuned.turn.maxCallDuration = Double(max) }
+        let session = try await RoomSession.join(ticket: ticket, configuration: configuration, api: api, logger: call.logger)
+        defer { session.close() }
+        return try await session.run(agent: tuned, call: call, resume: resume)
+    }
+}
+
+/// One join of the room: signalling, the two peer connections, and the conversation.
+final class RoomSession: @unchecked Sendable {
+    // Mutable state is in `state` (a Mutex); the rest is set once in `join`.
+    let ticket: LiveKitRoomTicket
+    let api: LiveKitAPI
+    let logger: Logger
+    let configuration: LiveKitMediaAgent.Configuration
+    let subscriber: WebRTCPeer
+    let publisher: WebRTCPeer
+    private let state: Mutex<State>
+
+    struct State {
+        var signal: LiveKitSignalClient
+        var participantSID: String
+        var published = false
+        var phoneGone: String?
+        var replaced = false
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    private init(ticket: LiveKitRoomTicket, api: LiveKitAPI, logger: Logger, configuration: LiveKitMediaAgent.Configuration,
+                 signal: LiveKitSignalClient, subscriber: WebRTCPeer, publisher: WebRTCPeer) {
+        (self.ticket, self.api, self.logger, self.configuration) = (ticket, api, logger, configuration)
+        (self.subscriber, self.publisher) = (subscriber, publisher)
+        var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "")
+        // The phone left before we joined: the room says so by not listing it.
+        let others = signal.join?.otherParticipants ?? []
+        if !others.contains(where: { $0.identity == ticket.callerIdentity && $0.state != .disconnected }) {
+            s.phoneGone = "the phone hung up"
+        }
+        state = Mutex(s)
+    }
+
+    static func join(ticket: LiveKitRoomTicket, configuration: LiveKitMediaAgent.Configuration, api: LiveKitAPI, logger: Logger) async throws -> RoomSession {
+        let signal = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, logger: logger)
+        guard let join = signal.join else { signal.close(); throw LiveKitJoinError("LiveKit answered the join with a resume") }
+        let ice = await ICEServers.resolve(join.iceServers, logger: logger)
+        func peerConfiguration(_ role: ICEAgent.Role) -> WebRTCPeer.Configuration {
+            var c = WebRTCPeer.Configuration(role: role)
+            c.hostAddresses = configuration.hostAddresses
+            c.includeLoopback = ICEServers.isLoopback(ticket.url)
+            c.portRange = configuration.portRange
+            c.stunServers = ice.stun
+            c.turnServers = ice.turn
+            return c
+        }
+        do {
+            // The server offers the subscriber connection (it controls ICE there); we offer the publisher one.
+            let subscriber = try await WebRTCPeer.start(peerConfiguration(.controlled), logger: logger)
+            let publisher = try await WebRTCPeer.start(peerConfiguration(.controlling), logger: logger)
+            logger.info("joined the LiveKit room", metadata: ["livekit.room": "\(join.room.name)", "livekit.participant": "\(join.participant.sid)",
+                                                              "livekit.subscriber_primary": "\(join.subscriberPrimary)"])
+            return RoomSession(ticket: ticket, api: api, logger: logger, configuration: configuration, signal: signal,
+                               subscriber: subscriber, publisher: publisher)
+        } catch {
+            signal.close()
+            throw error
+        }
+    }
+
+    var signal: LiveKitSignalClient { state.withLock { $0.signal } }
+
+    func run(agent: Agent, call: CallContext, resume: Bool) async throws -> CallEnd? {
+        let trickleOut = Task { await self.trickle(subscriber, target: .subscriber) }
+        let trickleOutPublisher = Task { await self.trickle(publisher, target: .publisher) }
+        let signalling = Task { await self.handleSignalling() }
+        state.withLock { $0.tasks += [trickleOut, trickleOutPublisher, signalling] }
+        try await publish()
+
+        let controls = RoomControls(session: self, call: call)
+        let audio = WebRTCCallAudio(publisher: publisher, controls: controls)
+        let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call), pipelineRate: 16000, logger: call.logger)
+        let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in
+            group.addTask { await conversation.run(frames: self.subscriber.incoming, dtmf: nil, resume: resume) }
+            group.addTask {
+                // Ends the conversation when the phone leaves or we are replaced: the incoming audio stops.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    let done = self.state.withLock { $0.phoneGone != nil || $0.replaced }
+                    if done { self.subscriber.close(); return nil }
+                }
+                return nil
+            }
+            var result: Conversation.Outcome?
+            while let next = await group.next() {
+                if let next { result = next; break }
+                if state.withLock({ $0.phoneGone != nil || $0.replaced }) { break }
+            }
+            group.cancelAll()
+            return result
+        }
+        if state.withLock({ $0.replaced }) {
+            // Another worker joined with our identity: the call is theirs (LiveKit removed us).
+            throw SiphonError(.fenced, "replaced in the LiveKit room by a participant with the same identity (the call was taken over)")
+        }
+        if let gone = state.withLock({ $0.phoneGone }) { return CallEnd(.ended, gone) }
+        guard let outcome else { return nil }
+        return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason)
+    }
+
+    /// Announces the agent's track, then offers the publisher connection once the server has it.
+    private func publish() async throws {
+        var add = Livekit_AddTrackRequest()
+        add.cid = "siphon-agent-audio"
+        add.name = "agent"
+        add.type = .audio
+        add.source = .microphone
+        var request = Livekit_SignalRequest()
+        request.addTrack = add
+        try await signal.send(request)
+        let offer = try await publisher.createOffer(audioDirection: .sendonly)
+        var sd = Livekit_SessionDescription()
+        sd.type = "offer"
+        sd.sdp = offer.description
+        var offerRequest = Livekit_SignalRequest()
+        offerRequest.offer = sd
+        try await signal.send(offerRequest)
+    }
+
+    /// Our candidates, as the server wants them (`candidateInit` JSON, per connection). Host
+    /// candidates are in the descriptions already (the sockets are bound first): only the ones
+    /// gathered later (server-reflexive, relayed) are trickled.
+    private func trickle(_ peer: WebRTCPeer, target: Livekit_SignalTarget) async {
+        for await event in peer.events {
+            guard case .candidate(let c) = event, c.kind != .host else { continue }
+            var t = Livekit_TrickleRequest()
+            t.target = target
+            t.candidateInit = CandidateInit.json(c)
+            var request = Livekit_SignalRequest()
+            request.trickle = t
+            try? await signal.send(request)
+        }
+    }
+
+    /// What the server says: subscriber offers, the publisher's answer, trickle, room events.
+    /// A dropped connection is resumed (reconnect=1) a few times before the call is given up.
+    private func handleSignalling() async {
+        var attempts = 0
+        while !Task.isCancelled {
+            for await response in signal.responses {
+                attempts = 0
+                await handle(response)
+                if state.withLock({ $0.replaced || $0.phoneGone != nil }) { return }
+            }
+            if Task.isCancelled || state.withLock({ $0.replaced || $0.phoneGone != nil }) { return }
+            // The connection dropped: resume the session; the media keeps flowing meanwhile.
+            attempts += 1
+            guard attempts <= 5 else {
+                state.withLock { $0.phoneGone = "lost the LiveKit signalling connection" }
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(200 * attempts))
+            do {
+                let sid = state.withLock { $0.participantSID }
+                let resumed = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, resume: sid, logger: logger)
+                state.withLock { $0.signal = resumed }
+                logger.info("LiveKit signalling resumed", metadata: ["livekit.participant": "\(sid)", "attempt": "\(attempts)"])
+            } catch {
+                logger.warning("LiveKit signalling resume failed", metadata: ["error": "\(error)", "attempt": "\(attempts)"])
+            }
+        }
+    }
+
+    private func handle(_ response: Livekit_SignalResponse) async {
+        switch response.message {
+        case .offer(let sd):
+            do {
+                try await subscriber.setRemoteDescription(try WebRTCSessionDescription(parsing: sd.sdp), isOffer: true)
+                // The data section is accepted: the server's data channels (DTMF, transcripts) ride on it.
+                let answer = try await subscriber.createAnswer(audioDirection: nil, dataChannel: true)
+                var reply = Livekit_SessionDescription()
+                reply.type = "answer"
+                reply.sdp = answer.description
+                reply.id = sd.id
+                var request = Livekit_SignalRequest()
+                request.answer = reply
+                try await signal.send(request)
+            } catch {
+                logger.warning("subscriber offer refused", metadata: ["error": "\(error)"])
+            }
+        case .answer(let sd):
+            do {
+                try await publisher.setRemoteDescription(try WebRTCSessionDescription(parsing: sd.sdp), isOffer: false)
+            } catch {
+                logger.warning("publisher answer refused", metadata: ["error": "\(error)"])
+            }
+        case .trickle(let t):
+            guard let c = CandidateInit.parse(t.candidateInit) else { return }
+            (t.target == .publisher ? publisher : subscriber).addRemoteCandidate(c)
+        case .update(let update):
+            for p in update.participants where p.identity == ticket.callerIdentity && p.state == .disconnected {
+                state.withLock { $0.phoneGone = "the phone hung up" }
+            }
+        case .leave(let leave):
+            if leave.reason == .duplicateIdentity {
+                state.withLock { $0.replaced = true }
+            } else {
+                state.withLock { $0.phoneGone = $0.phoneGone ?? "LiveKit closed the room (\(leave.reason))" }
+            }
+        case .reconnect:
+            break
+        case .refreshToken:
+            break  // the ticket's token lasts the call (max duration + 10 min)
+        default:
+            break
+        }
+    }
+
+    func close() {
+        let (tasks, signal) = state.withLock { s in (s.tasks, s.signal) }
+        for t in tasks { t.cancel() }
+        subscriber.close()
+        publisher.close()
+        Task { await signal.leave() }
+    }
+}
+
+/// Digits, transfer and hang-up for a LiveKit call.
+struct RoomControls: LiveKitCallControls {
+    let session: RoomSession
+    let call: CallContext
+
+    func sendDigits(_ digits: String) async {
+        call.logger.info("DTMF out needs the data channel; not sent", metadata: ["dtmf.count": "\(digits.count)"])
+    }
+
+    func transfer(to target: String) async throws -> Int {
+        var request = TransferSIPParticipantRequest(participantIdentity: session.ticket.callerIdentity, roomName: session.ticket.room,
+                                                    transferTo: target.hasPrefix("sip:") || target.hasPrefix("tel:") ? target : "tel:\(target)")
+        request.playDialtone = false
+        _ = try await session.api.transferSIPParticipant(request)
+        return 200
+    }
+
+    func hangup(reason: String) async {
+        // The runner deletes the room when the conversation ends; nothing to do here.
+    }
+}
+
+/// `RTCIceCandidateInit` as LiveKit carries it in `TrickleRequest.candidateInit`.
+enum CandidateInit {
+    static func json(_ c: ICECandidate) -> String {
+        let object: [String: Any] = ["candidate": c.description, "sdpMid": "0", "sdpMLineIndex": 0]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func parse(_ text: String) -> ICECandidate? {
+        guard text.utf8.count <= 4096, let o = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+              let line = o["candidate"] as? String, !line.isEmpty else { return nil }
+        return try? ICECandidate(parsing: line)
+    }
+}
+
+/// STUN and TURN servers from `JoinResponse.ice_servers` (`stun:host:port`, `turn:host:port?transport=udp`).
+enum ICEServers {
+    static func resolve(_ servers: [Livekit_ICEServer], logger: Logger) async -> (stun: [TransportAddress], turn: [ICEAgent.TURNServer]) {
+        var stun: [TransportAddress] = [], turn: [ICEAgent.TURNServer] = []
+        for server in servers {
+            for url in server.urls {
+                guard let (scheme, host, port, transport) = parse(url) else { continue }
+                guard transport == "udp" else { continue }  // TURN over TCP/TLS: not yet
+                guard let address = await DNS.resolve(host, port: port) else {
+                    logger.warning("cannot resolve an ICE server", metadata: ["ice.url": "\(scheme):\(host):\(port)"])
+                    continue
+                }
+                if scheme == "stun" { stun.append(address) } else if scheme == "turn" {
+                    turn.append(ICEAgent.TURNServer(address: address, username: server.username, password: server.credential))
+                }
+            }
+        }
+        return (stun, turn)
+    }
+
+    /// `turn:host:port?transport=udp` → (turn, host, port, udp).
+    static func parse(_ url: String) -> (String, String, Int, String)? {
+        let parts = url.split(separator: "?", maxSplits: 1)
+        let main = parts[0]
+        guard let colon = main.firstIndex(of: ":") else { return nil }
+        let scheme = main[..<colon].lowercased()
+        guard ["stun", "turn"].contains(scheme) else { return nil }  // turns: (TLS) not yet
+        var rest = String(main[main.index(after: colon)...])
+        var port = 3478
+        if let c = rest.lastIndex(of: ":"), let p = Int(rest[rest.index(after: c)...]) {
+            port = p
+            rest = String(rest[..<c])
+        }
+        let transport = parts.count > 1 ? (parts[1].split(separator: "=").last.map(String.init) ?? "udp") : "udp"
+        return (scheme, rest.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port, transport.lowercased())
+    }
+
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URL(string: url)?.host else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+}
+
+/// Name resolution off Swift's cooperative pool (getaddrinfo blocks).
+enum DNS {
+    static func resolve(_ host: String, port: Int) async -> TransportAddress? {
+        if let literal = try? TransportAddress(ip: host, port: port) { return literal }
+        return await withCheckedContinuation { done in
+            DispatchQueue.global().async {
+                var hints = addrinfo()
+                hints.ai_family = AF_INET
+                hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+                var list: UnsafeMutablePointer<addrinfo>?
+                guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return done.resume(returning: nil) }
+                defer { freeaddrinfo(list) }
+                let address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin -> TransportAddress? in
+                    var a = sin.pointee.sin_addr
+                    let bytes = withUnsafeBytes(of: &a) { Array($0) }
+                    return try? TransportAddress(bytes: bytes, port: port)
+                }
+                done.resume(returning: address)
+            }
+        }
+    }
+}

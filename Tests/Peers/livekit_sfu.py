@@ -1,0 +1,407 @@
+"""The media half of the LiveKit stand-in: `/rtc` (protocol v0 signalling, livekit-protocol
+messages in binary WebSocket frames) with aiortc as the server-side peer connections, and the
+phone of each SIP call as a participant that plays a caller script and records what it hears.
+
+What it does as livekit-server does (L = livekit/livekit, P = livekit/protocol):
+- the first frame is the binary JoinResponse; subscriber_primary; ping_interval 5 s, pong_resp;
+- the server offers the SUBSCRIBER connection at once (with a data channel, so m=application),
+  carrying the tracks the participant may subscribe to (auto_subscribe);
+- add_track is answered with track_published at once; the participant then offers the PUBLISHER
+  connection and gets the answer;
+- trickle both ways as JSON candidateInit with a target; aiortc does not trickle, so its
+  candidates are in its SDP;
+- a second join with the same identity replaces the first (leave DUPLICATE_IDENTITY);
+- reconnect=1&sid= resumes the session on a new WebSocket (ReconnectResponse);
+- a phone that hangs up is a ParticipantUpdate with the phone DISCONNECTED;
+- /rtc/v1 answers 404, so clients fall back to v0 (J SignalClient.ts).
+"""
+import asyncio
+import base64
+import json
+import time
+import uuid
+
+import aioice.ice
+from aiohttp import web, WSMsgType
+from aiortc import RTCPeerConnection, RTCSessionDescription, RTCConfiguration, RTCIceServer
+from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc.sdp import candidate_from_sdp
+from livekit.protocol import models, rtc
+
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+def new_id(prefix):
+    return prefix + uuid.uuid4().hex[:12]
+
+
+class Phone:
+    """The SIP participant's media: a caller script it plays and a recording of what it hears."""
+
+    def __init__(self, play, record):
+        self.play, self.record = play, record
+        self.player = None
+        self.recorder = None
+        self.heard_from = []  # identities whose tracks were recorded
+
+    def track(self):
+        if self.player is None and self.play:
+            self.player = MediaPlayer(self.play, loop=False)
+        return self.player.audio if self.player else None
+
+    async def hear(self, track, identity):
+        if not self.record:
+            return
+        if self.recorder is not None:  # a replacement agent: keep one file, the newest speaker
+            try:
+                await self.recorder.stop()
+            except Exception:
+                pass
+        path = self.record if not self.heard_from else self.record.replace(".wav", f"-{len(self.heard_from)}.wav")
+        self.heard_from.append(identity)
+        self.recorder = MediaRecorder(path)
+        self.recorder.addTrack(track)
+        await self.recorder.start()
+
+    async def stop(self):
+        if self.recorder is not None:
+            try:
+                await self.recorder.stop()
+            except Exception:
+                pass
+
+
+class Session:
+    """One participant's signalling session and its two peer connections."""
+
+    def __init__(self, sfu, room, identity, kind, name):
+        self.sfu, self.room, self.identity, self.kind, self.name = sfu, room, identity, kind, name
+        self.sid = new_id("PA_")
+        self.ws = None
+        self.subscriber = None
+        self.publisher = None
+        self.pending_tracks = {}
+        self.published = []
+        self.log = []
+        self.closed = False
+
+    def info(self, state=models.ParticipantInfo.State.JOINED):
+        p = models.ParticipantInfo(sid=self.sid, identity=self.identity, name=self.name, state=state,
+                                   kind=self.kind, joined_at=int(time.time()))
+        for t in self.published:
+            p.tracks.append(t)
+        return p
+
+    async def send(self, **kw):
+        if self.ws is None or self.ws.closed:
+            return
+        msg = rtc.SignalResponse(**kw)
+        self.log.append(msg.WhichOneof("message"))
+        try:
+            await self.ws.send_bytes(msg.SerializeToString())
+        except Exception:
+            pass
+
+    def configuration(self):
+        servers = [RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+                   for s in self.sfu.ice_servers]
+        return RTCConfiguration(iceServers=servers) if servers else None
+
+    async def offer_subscriber(self):
+        pc = self.subscriber = RTCPeerConnection(self.configuration())
+        pc.createDataChannel("_reliable")
+        phone = self.sfu.phone_of(self.room)
+        if phone is not None and phone.track() is not None:
+            pc.addTrack(phone.track())
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.send(offer=rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=1))
+
+    async def answer_publisher(self, sdp):
+        pc = self.publisher = RTCPeerConnection(self.configuration())
+        room, identity = self.room, self.identity
+
+        @pc.on("track")
+        def on_track(track):
+            phone = self.sfu.phone_of(room)
+            if phone is not None and track.kind == "audio":
+                asyncio.ensure_future(phone.hear(track, identity))
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.send(answer=rtc.SessionDescription(type="answer", sdp=pc.localDescription.sdp))
+
+    async def handle(self, req):
+        which = req.WhichOneof("message")
+        if which == "answer":
+            await self.subscriber.setRemoteDescription(RTCSessionDescription(req.answer.sdp, "answer"))
+        elif which == "offer":
+            await self.answer_publisher(req.offer.sdp)
+        elif which == "trickle":
+            init = json.loads(req.trickle.candidateInit)
+            line = init.get("candidate", "")
+            pc = self.publisher if req.trickle.target == rtc.SignalTarget.PUBLISHER else self.subscriber
+            if line and pc is not None:
+                c = candidate_from_sdp(line.removeprefix("candidate:"))
+                c.sdpMid = pc.getTransceivers()[0].mid if pc.getTransceivers() else "0"
+                c.sdpMLineIndex = 0
+                try:
+                    await pc.addIceCandidate(c)
+                except Exception:
+                    pass
+        elif which == "add_track":
+            t = req.add_track
+            info = models.TrackInfo(sid=new_id("TR_"), type=t.type, name=t.name, source=t.source)
+            self.published.append(info)
+            await self.send(track_published=rtc.TrackPublishedResponse(cid=t.cid, track=info))
+        elif which == "ping_req":
+            await self.send(pong_resp=rtc.Pong(last_ping_timestamp=req.ping_req.timestamp, timestamp=int(time.time() * 1000)))
+        elif which == "ping":
+            await self.send(pong=int(time.time() * 1000))
+        elif which == "leave":
+            await self.close()
+
+    async def close(self, leave_reason=None):
+        if self.closed:
+            return
+        self.closed = True
+        if leave_reason is not None:
+            await self.send(leave=rtc.LeaveRequest(reason=leave_reason, action=rtc.LeaveRequest.Action.DISCONNECT))
+        for pc in (self.subscriber, self.publisher):
+            if pc is not None:
+                await pc.close()
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+        self.sfu.sessions.get(self.room, {}).pop(self.identity, None)
+
+
+class SFU:
+    def __init__(self, verifier, phones_hook):
+        self.verifier = verifier
+        self.sessions = {}  # room -> identity -> Session
+        self.phones = {}  # room -> Phone
+        self.phone_media = {}  # what the next phone plays ("play" WAV or scripted "lines") and records ("record")
+        self.ice_servers = []
+        self.phones_hook = phones_hook  # room -> the SIP participant's info, or None
+        self.last_phone_info = {}
+        self.events = []
+
+    def phone_info(self, room):
+        """The phone's participant info while its call is up; the last one seen after it hung up."""
+        info = self.phones_hook(room)
+        if info is not None:
+            self.last_phone_info[room] = info
+        return info
+
+    def phone_of(self, room):
+        if self.phone_info(room) is None:
+            return None
+        if room not in self.phones:
+            record = self.phone_media.get("record") and self.phone_media["record"].replace("{room}", room)
+            if self.phone_media.get("lines"):
+                self.phones[room] = ScriptedCaller(self.phone_media["lines"], record)
+            else:
+                self.phones[room] = Phone(self.phone_media.get("play"), record)
+        return self.phones[room]
+
+    async def rtc(self, request):
+        q = request.query
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or q.get("access_token", "")
+        try:
+            claims = self.verifier.verify(token)
+        except Exception as e:
+            return web.Response(status=401, text=f"invalid token: {e}")
+        video = claims.video
+        if not (video and video.room_join and video.room):
+            return web.Response(status=401, text="permissions denied")
+        room, identity = video.room, claims.identity
+        sessions = self.sessions.setdefault(room, {})
+        ws = web.WebSocketResponse(max_msg_size=1 << 20)
+        await ws.prepare(request)
+        if q.get("reconnect") == "1" and identity in sessions and sessions[identity].sid == q.get("sid"):
+            s = sessions[identity]
+            s.ws = ws
+            self.events.append({"event": "resumed", "identity": identity, "room": room})
+            await s.send(reconnect=rtc.ReconnectResponse(ice_servers=[]))
+        else:
+            old = sessions.get(identity)
+            if old is not None:
+                self.events.append({"event": "replaced", "identity": identity, "room": room})
+                await old.close(leave_reason=models.DisconnectReason.DUPLICATE_IDENTITY)
+            kind = models.ParticipantInfo.Kind.AGENT if claims.kind == "agent" else models.ParticipantInfo.Kind.STANDARD
+            s = Session(self, room, identity, kind, claims.name or identity)
+            s.ws = ws
+            sessions[identity] = s
+            self.events.append({"event": "joined", "identity": identity, "room": room})
+            others = [p for p in (self.phone_info(room),) if p is not None]
+            join = rtc.JoinResponse(room=models.Room(sid=new_id("RM_"), name=room), participant=s.info(), other_participants=others,
+                                    server_version="1.9.0-siphon-standin", subscriber_primary=True, ping_interval=5, ping_timeout=15,
+                                    ice_servers=[rtc.ICEServer(urls=x["urls"], username=x.get("username", ""), credential=x.get("credential", ""))
+                                                 for x in self.ice_servers])
+            await s.send(join=join)
+            await s.offer_subscriber()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    try:
+                        req = rtc.SignalRequest()
+                        req.ParseFromString(msg.data)
+                    except Exception:
+                        self.events.append({"event": "undecodable", "identity": identity})
+                        continue
+                    await s.handle(req)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            if s.ws is ws and s.closed:
+                pass
+        return ws
+
+    async def hang_up_phone(self, room):
+        """The phone leaves: every participant hears of it (ParticipantUpdate, DISCONNECTED)."""
+        info = self.last_phone_info.get(room)
+        if info is None:
+            return
+        self.events.append({"event": "phone_left", "room": room})
+        gone = models.ParticipantInfo()
+        gone.CopyFrom(info)
+        gone.state = models.ParticipantInfo.State.DISCONNECTED
+        for s in list(self.sessions.get(room, {}).values()):
+            await s.send(update=rtc.ParticipantUpdate(participants=[gone]))
+        phone = self.phones.get(room)
+        if phone is not None:
+            await phone.stop()
+
+    async def close_room(self, room):
+        for s in list(self.sessions.get(room, {}).values()):
+            await s.close(leave_reason=models.DisconnectReason.ROOM_DELETED)
+        phone = self.phones.pop(room, None)
+        if phone is not None:
+            await phone.stop()
+
+    async def drop_signalling(self, identity):
+        for sessions in self.sessions.values():
+            s = sessions.get(identity)
+            if s is not None and s.ws is not None:
+                await s.ws.close()
+                self.events.append({"event": "dropped", "identity": identity})
+
+
+class ScriptedCaller:
+    """A phone that talks like the demo's `siphon caller`: each line once the agent has paused
+    (0.7 s of quiet after it spoke), or "@S text" over the agent S seconds into its speech (a
+    barge-in). It hears the agent through the track it subscribes to, records it, and speaks
+    eSpeak NG audio on its own track."""
+
+    RATE = 48000
+
+    def __init__(self, lines, record):
+        import fractions
+        import subprocess
+        import wave
+        import io
+        import audioop
+        from aiortc.mediastreams import MediaStreamTrack
+        self.lines = []
+        for line in lines:
+            at = None
+            if line.startswith("@"):
+                head, line = line.split(" ", 1)
+                at = float(head[1:])
+            wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "--stdout", line], capture_output=True, check=True).stdout
+            with wave.open(io.BytesIO(wav)) as w:
+                pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+            pcm, _ = audioop.ratecv(pcm, 2, 1, rate, self.RATE, None)
+            self.lines.append((at, pcm))
+        self.record = record
+        self.next = 0
+        self.speaking = b""
+        self.agent_talking = False
+        self.agent_started = 0.0
+        self.quiet = 0
+        self.heard_from = []
+        self.replied = False
+        self.writer = None
+        outer = self
+
+        class Voice(MediaStreamTrack):
+            kind = "audio"
+
+            def __init__(self):
+                super().__init__()
+                self.pts = 0
+                self.start = None
+
+            async def recv(self):
+                import av
+                import time as _t
+                if self.start is None:
+                    self.start = _t.monotonic()
+                self.pts += 960
+                wait = self.start + self.pts / ScriptedCaller.RATE - _t.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                chunk = outer.take(1920)
+                frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+                frame.planes[0].update(chunk)
+                frame.sample_rate = ScriptedCaller.RATE
+                frame.pts = self.pts
+                frame.time_base = fractions.Fraction(1, ScriptedCaller.RATE)
+                return frame
+
+        self.voice = Voice()
+
+    def track(self):
+        return self.voice
+
+    def take(self, n):
+        """20 ms of what the phone says: the line being spoken, else silence."""
+        out, self.speaking = self.speaking[:n], self.speaking[n:]
+        return out + b"\0" * (n - len(out))
+
+    async def hear(self, track, identity):
+        """Follows the agent's audio: when it talks and pauses, and what to say next."""
+        import audioop
+        import time as _t
+        import wave
+        self.heard_from.append(identity)
+        if self.writer is None and self.record:
+            self.writer = wave.open(self.record, "wb")
+            self.writer.setnchannels(1)
+            self.writer.setsampwidth(2)
+            self.writer.setframerate(self.RATE)
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:
+                return
+            channels = len(frame.layout.channels)
+            pcm = bytes(frame.planes[0])[:frame.samples * 2 * channels]  # packed s16 (aiortc's Opus decoder)
+            if channels == 2:
+                pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
+            if frame.sample_rate != self.RATE:
+                pcm, _ = audioop.ratecv(pcm, 2, 1, frame.sample_rate, self.RATE, None)
+            if self.writer is not None:
+                self.writer.writeframes(pcm)
+            loud = audioop.rms(pcm, 2) > 300
+            now = _t.monotonic()
+            if loud:
+                if not self.agent_talking:
+                    self.agent_talking, self.agent_started, self.replied = True, now, False
+                self.quiet = 0
+            else:
+                self.quiet += 1
+                if self.agent_talking and self.quiet >= 35:
+                    self.agent_talking = False
+            if self.next < len(self.lines) and not self.speaking:
+                at, pcm_line = self.lines[self.next]
+                interrupt = at is not None and self.agent_talking and now - self.agent_started >= at and not self.replied
+                after = at is None and not self.agent_talking and self.quiet == 35 and not self.replied
+                if interrupt or after:
+                    self.next += 1
+                    self.replied = True
+                    self.speaking = pcm_line
+
+    async def stop(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
