@@ -451,3 +451,68 @@ extension LiveKitTests {
         #expect(try await peer.failures().isEmpty)
     }
 }
+
+extension LiveKitTests {
+    /// Worker A runs a LiveKit call; after the caller has named the day, A is SIGKILLed. The
+    /// supervisor gives the call to B, which joins the room with the same identity (LiveKit
+    /// replaces the participant), re-injects the history, and finishes the booking A had started.
+    @Test func aKilledWorkersLiveKitCallIsTakenOverInTheRoom() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        let dir = try Repository.temporaryDirectory("livekit-failover")
+        try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"],
+                                             "record": dir.appendingPathComponent("heard-{room}.wav").path])
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let a = try SiphonProcess(["worker", "--id", "lk-a", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                  redis: cluster.redis.urlString, environment: env, name: "lk-a")
+        try cluster.supervisor()
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        let id = try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550107020"), transport: .livekit)).id
+        let b = try SiphonProcess(["worker", "--id", "lk-b", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                  redis: cluster.redis.urlString, environment: env, name: "lk-b")
+        try await cluster.waitForWorkers(2)
+        try await eventually(40, "the caller named a day") {
+            try await cluster.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
+        }
+        a.signal(SIGKILL)
+        try await cluster.waitAllTerminal([id], seconds: 90)
+        let record = try #require(try await cluster.store.call(id))
+        let turns = try await cluster.assertContiguous(id, expected: try await cluster.store.turns(id).count)
+        let texts = turns.map { "\($0.epoch) \($0.role.rawValue): \($0.text)" }
+        #expect(record.status == .ended && record.worker == "lk-b" && record.epoch == 2, "\(record.reason ?? "") \(texts) \(b.output.suffix(2000))")
+        #expect(turns.contains { $0.epoch == 2 && $0.role == .agent && $0.text.hasPrefix("Sorry about that, I'm back.") }, "\(texts)")
+        #expect(turns.contains { $0.epoch == 2 && $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(texts)")
+        let events = try await cluster.store.events(id).map(\.type)
+        for e in ["worker_lost", "reassigned", "resumed", "ended"] { #expect(events.contains(e), "\(events)") }
+        // LiveKit saw the same identity join twice: the second replaced the first.
+        let joins = (try await peer.get("/_test/events") as? [[String: Any]] ?? []).filter { $0["room"] as? String == LiveKitCallRunner.roomName(id) }
+        #expect(joins.filter { $0["event"] as? String == "joined" || $0["event"] as? String == "replaced" }.count >= 2, "\(joins)")
+    }
+
+    /// The signalling WebSocket drops mid-call: the agent resumes the session (reconnect=1&sid=),
+    /// the media never stopped, and the conversation carries on to its end.
+    @Test func aSignallingDropIsResumedWithoutLosingTheCall() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"]])
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-drop", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-drop")
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        let id = try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550107030"), transport: .livekit)).id
+        try await eventually(40, "the caller asked for a cleaning") {
+            try await cluster.store.turns(id).contains { $0.role == .user && $0.text.contains("cleaning") }
+        }
+        try await peer.post("/_test/drop", ["identity": "agent-\(id)"])
+        try await eventually(20, "resumed") { worker.output.contains("LiveKit signalling resumed") }
+        try await cluster.waitAllTerminal([id], seconds: 90)
+        let record = try #require(try await cluster.store.call(id))
+        let turns = try await cluster.store.turns(id)
+        #expect(record.status == .ended && record.epoch == 1 && record.reason == "agent ended the call", "\(record.reason ?? "") \(turns.map(\.text))")
+        #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(turns.map(\.text))")
+        let events = (try await peer.get("/_test/events") as? [[String: Any]] ?? []).map { $0["event"] as? String ?? "" }
+        #expect(events.contains("dropped") && events.contains("resumed"), "\(events)")
+    }
+}
