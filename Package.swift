@@ -42,6 +42,7 @@ let package = Package(
         .systemLibrary(name: "CEspeakNG", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
 
         .target(
             name: "SiphonCore",
@@ -85,7 +86,7 @@ let package = Package(
         .target(
             name: "SiphonWebRTC",
             dependencies: [
-                "SiphonCore", "SiphonAudio", "SiphonRTP", "COpenSSL", "CSRTP",
+                "SiphonCore", "SiphonAudio", "SiphonRTP", "COpenSSL", "CSRTP", "CUsrsctp",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,7 +154,7 @@ let package = Package(
         .target(
             name: "SiphonLiveKit",
             dependencies: [
-                "SiphonCore", "SiphonRedis", "SiphonCluster",
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonProviderKit", "LiveKitProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +163,7 @@ let package = Package(
         .target(
             name: "SiphonTelephony",
             dependencies: [
-                "SiphonCore", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonCluster",
+                "SiphonCore", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonCluster", "SiphonWebRTC", "SiphonLiveKit", "LiveKitProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -46,6 +46,10 @@ public final class PeerConnection {
     public private(set) var isClosed = false
     /// What we negotiated for audio: the payload type to send Opus with (from the answer or our offer).
     public private(set) var opusPayloadType: Int?
+    /// Whether an application (SCTP) section was agreed: data channels run once DTLS is up.
+    public private(set) var hasDataChannel = false
+    private var offeredDataChannel = false
+    public var dtlsRole: DTLSEndpoint.Role? { dtls?.role }
     private var now: UInt64 = 0
 
     public init(configuration: Configuration) {
@@ -71,6 +75,7 @@ public final class PeerConnection {
             audio.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon"), .init("ssrc", "\(ssrc) msid:\(streamID) \(trackID)")]
         }
         media.append(audio)
+        offeredDataChannel = dataChannel
         if dataChannel {
             var app = WebRTCSessionDescription.Media(kind: "application", proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"])
             app.attributes = transportAttributes(mid: "1", setup: "actpass") + [.init("sctp-port", "5000"), .init("max-message-size", "262144")]
@@ -118,6 +123,7 @@ public final class PeerConnection {
                 app.attributes = transportAttributes(mid: mid, setup: setup) + [.init("sctp-port", "5000"), .init("max-message-size", "262144")]
                 media.append(app)
                 accepted.append(mid)
+                hasDataChannel = true
             default:
                 media.append(rejected(m, mid: mid))
             }
@@ -185,6 +191,7 @@ public final class PeerConnection {
             dtls = try DTLSEndpoint(role: role, certificate: configuration.certificate, remoteFingerprint: fingerprint, profiles: configuration.srtpProfiles)
         }
         if !isOffer, let pt = first.payloadType(for: "opus", rate: 48000), first.kind == "audio" { opusPayloadType = pt }
+        if !isOffer, offeredDataChannel { hasDataChannel = sdp.media.contains { $0.kind == "application" && !$0.isRejected } }
         remote = sdp
         ice.setRemoteCredentials(ufrag: creds.ufrag, password: creds.password, now: now)
         for m in sdp.media where !m.isRejected { for c in m.candidates { ice.addRemoteCandidate(c, now: now) } }

@@ -37,7 +37,9 @@ public final class WebRTCPeer: @unchecked Sendable {
         case gatheringComplete
         case iceState(ICEAgent.State)
         case connected(profile: DTLSEndpoint.SRTPProfile, local: ICECandidate, remote: ICECandidate)
-        case data([UInt8])
+        /// A data channel opened (by either side) and a message on one.
+        case channelOpened(label: String)
+        case channelMessage(label: String, data: [UInt8], binary: Bool)
         case failed(String)
         case closed
     }
@@ -65,6 +67,10 @@ public final class WebRTCPeer: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var clock: Scheduled<Void>?
     private var media: AudioTrack?
+    private var sctp: SCTPAssociation?
+    private var dataChannels: DataChannels?
+    /// Channels asked for before SCTP came up, opened when it does.
+    private var wantedChannels: [String] = []
     private let shared = Mutex(Shared())
 
     struct Shared {
@@ -160,11 +166,19 @@ public final class WebRTCPeer: @unchecked Sendable {
         }
     }
 
-    /// Application data (SCTP packets) to the peer over DTLS.
-    public func send(data: [UInt8]) {
+    /// Opens a data channel (now if SCTP is up, else as soon as it is).
+    public func openDataChannel(_ label: String) {
         eventLoop.execute {
-            do { try self.pc.send(data: data) } catch { self.logger.debug("data not sent", metadata: ["error": "\(error)"]) }
-            self.pump()
+            if let channels = self.dataChannels { channels.open(label: label) } else { self.wantedChannels.append(label) }
+        }
+    }
+
+    /// A message on the data channel labelled `label` (dropped if it is not open).
+    public func send(_ data: [UInt8], channel label: String, binary: Bool = true) {
+        eventLoop.execute {
+            if self.dataChannels?.send(data, on: label, binary: binary) != true {
+                self.logger.debug("data channel message not sent", metadata: ["webrtc.channel": "\(label)"])
+            }
         }
     }
 
@@ -194,6 +208,7 @@ public final class WebRTCPeer: @unchecked Sendable {
             self.pump()
             self.timer?.cancel()
             self.clock?.cancel()
+            self.sctp?.close()
             for c in self.channels { c.close(promise: nil) }
             self.incomingSink.finish()
             self.eventSink.finish()
@@ -242,16 +257,49 @@ public final class WebRTCPeer: @unchecked Sendable {
                                                        "webrtc.remote": "\(pair.remote.kind.rawValue) \(pair.remote.address?.description ?? "")",
                                                        "webrtc.srtp": "\(profile)"])
             startMedia()
+            startDataChannels()
             eventSink.yield(.connected(profile: profile, local: pair.local, remote: pair.remote))
         case .rtp(let bytes):
             shared.withLock { $0.stats.packetsReceived += 1 }
             media?.receive(bytes)
         case .rtcp: break
-        case .data(let d): eventSink.yield(.data(d))
+        case .data(let d): sctp?.input(d)
         case .failed(let why):
             logger.warning("WebRTC failed", metadata: ["error": "\(why)"])
             eventSink.yield(.failed(why))
         case .closed: eventSink.yield(.closed)
+        }
+    }
+
+    /// SCTP over the DTLS association when an application section was agreed (RFC 8841).
+    private func startDataChannels() {
+        guard pc.hasDataChannel, sctp == nil, let role = pc.dtlsRole else { return }
+        let association = SCTPAssociation(eventLoop: eventLoop, output: { [weak self] packet in
+            guard let self else { return }
+            do { try self.pc.send(data: packet) } catch { self.logger.debug("SCTP packet not sent", metadata: ["error": "\(error)"]) }
+            self.pump()
+        }, onEvent: { [weak self] event in self?.sctpEvent(event) })
+        sctp = association
+        dataChannels = DataChannels(association: association, isDTLSClient: role == .client)
+        do {
+            try association.start()
+        } catch {
+            logger.warning("data channels unavailable", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func sctpEvent(_ event: SCTPAssociation.Event) {
+        guard let channels = dataChannels else { return }
+        if case .up = event {
+            for label in wantedChannels { channels.open(label: label) }
+            wantedChannels = []
+        }
+        for e in channels.handle(event) {
+            switch e {
+            case .opened(let c): eventSink.yield(.channelOpened(label: c.label))
+            case .message(let label, let data, let binary): eventSink.yield(.channelMessage(label: label, data: data, binary: binary))
+            case .closed: break
+            }
         }
     }
 

@@ -128,3 +128,49 @@ struct WebRTCInteropTests {
         return out.joined(separator: " ")
     }
 }
+
+extension WebRTCInteropTests {
+    /// SCTP over DTLS (usrsctp) and DCEP against aiortc's own SCTP: a channel either side opens,
+    /// messages both ways.
+    @Test(arguments: [true, false])
+    func dataChannelsCarryMessagesBothWays(siphonOffers: Bool) async throws {
+        let dir = try Repository.temporaryDirectory("webrtc-data")
+        let quiet = dir.appendingPathComponent("quiet.wav")
+        try WAVFile(sampleRate: 16000, samples: [Int16](repeating: 0, count: 16000)).write(quiet.path)
+        var config = WebRTCPeer.Configuration(role: siphonOffers ? .controlling : .controlled)
+        config.hostAddresses = ["127.0.0.1"]
+        let peer = try await WebRTCPeer.start(config)
+        defer { peer.close() }
+        let aiortc = try AiortcPeer(mode: siphonOffers ? "answer" : "offer", play: quiet, extra: ["--datachannel"])
+        if siphonOffers {
+            peer.openDataChannel("chat")
+            try aiortc.send(["sdp": try await peer.createOffer(audioDirection: .sendrecv, dataChannel: true).description])
+            let answer = try await aiortc.next("sdp")
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: answer["sdp"] as! String), isOffer: false)
+        } else {
+            let offer = try await aiortc.next("sdp")
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: offer["sdp"] as! String), isOffer: true)
+            try aiortc.send(["sdp": try await peer.createAnswer(audioDirection: .sendrecv, dataChannel: true).description])
+        }
+        var got: [String] = []
+        let deadline = ContinuousClock.now + .seconds(15)
+        for await e in peer.events {
+            switch e {
+            case .channelOpened(let label):
+                #expect(label == "chat")
+                if !siphonOffers { peer.send(Array("hello from siphon".utf8), channel: "chat", binary: false) }
+            case .channelMessage(let label, let data, _):
+                let text = String(decoding: data, as: UTF8.self)
+                got.append("\(label): \(text)")
+                if text == "hello from aiortc" { peer.send(Array("hello from siphon".utf8), channel: "chat", binary: false) }
+            case .failed(let why): Issue.record("\(why)")
+            default: break
+            }
+            if got.contains("chat: echo: hello from siphon") || ContinuousClock.now > deadline { break }
+        }
+        #expect(got.contains("chat: hello from aiortc") && got.contains("chat: echo: hello from siphon"), "\(got)")
+        let heard = try await aiortc.next("text")
+        #expect(heard["text"] as? String == "hello from siphon")
+        try aiortc.stop()
+    }
+}

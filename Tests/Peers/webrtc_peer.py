@@ -25,6 +25,7 @@ ap.add_argument("--mode", choices=["offer", "answer"], required=True)
 ap.add_argument("--play", required=True)
 ap.add_argument("--record", required=True)
 ap.add_argument("--loopback", action="store_true")
+ap.add_argument("--datachannel", action="store_true", help="open a 'chat' channel (offer) and echo every message")
 args = ap.parse_args()
 
 if args.loopback:
@@ -57,6 +58,27 @@ async def main():
     def on_track(track):
         received["track"] = True
         recorder.addTrack(track)
+
+    def wire(channel):
+        @channel.on("open")
+        def on_open():
+            say({"event": "channel", "label": channel.label})
+            channel.send("hello from aiortc")
+
+        @channel.on("message")
+        def on_message(message):
+            say({"event": "message", "label": channel.label, "text": message if isinstance(message, str) else message.decode(errors="replace")})
+            channel.send("echo: " + (message if isinstance(message, str) else message.decode(errors="replace")))
+
+        if channel.readyState == "open":
+            on_open()
+
+    @pc.on("datachannel")
+    def on_datachannel(channel):
+        wire(channel)
+
+    if args.datachannel and args.mode == "offer":
+        wire(pc.createDataChannel("chat"))
 
     @pc.on("connectionstatechange")
     async def on_state():
