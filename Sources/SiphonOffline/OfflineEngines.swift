@@ -26,10 +26,14 @@ public enum OfflineEngines {
             for k in sm.keys { slots[k] = try sm.require(k).strings() }
         }
         let intents = try m.require("intents").list().map { v -> ScriptedLLM.Intent in
-            let i = try v.map(allowed: ["name", "when", "when_slot", "requires", "reply", "tool"])
-            let intent = ScriptedLLM.Intent(
+            let i = try v.map(allowed: ["name", "when", "when_slot", "requires", "reply", "tool", "arguments"])
+            var intent = ScriptedLLM.Intent(
                 name: try i.require("name").string(), when: try i.strings("when") ?? [], whenSlot: try i.string("when_slot"),
                 requires: try i.strings("requires") ?? [], reply: try i.require("reply").string(), tool: try i.string("tool"))
+            if let arguments = i["arguments"] {
+                guard case .map = arguments.kind else { throw SiphonError(.configuration, "\(arguments.path): expected a mapping (the tool's arguments)") }
+                intent.arguments = arguments.json()
+            }
             if let s = intent.whenSlot, slots[s] == nil { throw SiphonError(.configuration, "\(ConfigValue.join(i.path, "when_slot")): no slot '\(s)'") }
             for r in intent.requires where slots[r] == nil { throw SiphonError(.configuration, "\(ConfigValue.join(i.path, "requires")): no slot '\(r)'") }
             if let t = intent.tool, !BuiltinTools.all.map(\.name).contains(t) {

@@ -14,6 +14,8 @@ public struct ScriptedLLM: LanguageModel {
         public var requires: [String] = []
         public var reply: String
         public var tool: String?
+        /// The tool call's arguments as JSON (`arguments:` in YAML, e.g. `{digits: "1"}` for send_dtmf).
+        public var arguments = "{}"
     }
 
     public let name = "scripted"
@@ -28,19 +30,19 @@ public struct ScriptedLLM: LanguageModel {
     }
 
     public func stream(_ request: LLMRequest) async throws -> AsyncThrowingStream<LLMEvent, any Error> {
-        let (reply, tool) = respond(to: request.messages)
+        let (reply, tool, arguments) = respond(to: request.messages)
         return AsyncThrowingStream { c in
             // Word by word, like a streaming model, so sentence-level TTS streaming is exercised.
             for word in reply.split(separator: " ", omittingEmptySubsequences: false) { c.yield(.text(String(word) + " ")) }
-            if let tool { c.yield(.toolCall(ToolCall(id: "call-\(request.messages.count)", name: tool, arguments: "{}"))) }
+            if let tool { c.yield(.toolCall(ToolCall(id: "call-\(request.messages.count)", name: tool, arguments: arguments))) }
             c.finish()
         }
     }
 
     /// The reply for the conversation so far (the last user message picks the intent).
-    public func respond(to messages: [ChatMessage]) -> (String, String?) {
+    public func respond(to messages: [ChatMessage]) -> (String, String?, String) {
         let userTexts = messages.filter { $0.role == .user }.map { Self.words($0.content) }
-        guard let last = userTexts.last else { return (fallback, nil) }
+        guard let last = userTexts.last else { return (fallback, nil, "{}") }
         var filled: [String: String] = [:]
         for text in userTexts {
             for (slot, values) in slots {
@@ -57,9 +59,9 @@ public struct ScriptedLLM: LanguageModel {
                 reply = reply.replacingOccurrences(of: "{\(k)}", with: v)
                 if reply.hasPrefix(v) { reply = v.prefix(1).uppercased() + reply.dropFirst() }
             }
-            return (reply, intent.tool)
+            return (reply, intent.tool, intent.arguments)
         }
-        return (fallback, nil)
+        return (fallback, nil, "{}")
     }
 
     static func words(_ s: String) -> [String] {

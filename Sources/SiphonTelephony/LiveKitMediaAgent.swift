@@ -105,17 +105,21 @@ final class RoomSession: @unchecked Sendable {
     var signal: LiveKitSignalClient { state.withLock { $0.signal } }
 
     func run(agent: Agent, call: CallContext, resume: Bool) async throws -> CallEnd? {
-        let trickleOut = Task { await self.trickle(subscriber, target: .subscriber) }
-        let trickleOutPublisher = Task { await self.trickle(publisher, target: .publisher) }
+        let (digits, digitSink) = AsyncStream<Character>.makeStream()
+        let watchSubscriber = Task { await self.watch(self.subscriber, target: .subscriber, digits: digitSink) }
+        let watchPublisher = Task { await self.watch(self.publisher, target: .publisher, digits: nil) }
         let signalling = Task { await self.handleSignalling() }
-        state.withLock { $0.tasks += [trickleOut, trickleOutPublisher, signalling] }
+        state.withLock { $0.tasks += [watchSubscriber, watchPublisher, signalling] }
+        defer { digitSink.finish() }
         try await publish()
 
         let controls = RoomControls(session: self, call: call)
         let audio = WebRTCCallAudio(publisher: publisher, controls: controls)
-        let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call), pipelineRate: 16000, logger: call.logger)
+        // Every turn stored is also published to the room as a transcript (LiveKit UIs show captions).
+        let store = RoomTranscripts(store: ClusterConversationStore(call: call), session: self)
+        let conversation = Conversation(agent: agent, audio: audio, store: store, pipelineRate: 16000, logger: call.logger)
         let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in
-            group.addTask { await conversation.run(frames: self.subscriber.incoming, dtmf: nil, resume: resume) }
+            group.addTask { await conversation.run(frames: self.subscriber.incoming, dtmf: digits, resume: resume) }
             group.addTask {
                 // Ends the conversation when the phone leaves or we are replaced: the incoming audio stops.
                 while !Task.isCancelled {
@@ -142,6 +146,59 @@ final class RoomSession: @unchecked Sendable {
         return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason)
     }
 
+    /// The participant's own identity in the room (the token's subject).
+    var identity: String { "agent-" + ticket.room.dropFirst("siphon-".count) }
+
+    /// Sends a data packet to the room on the publisher's reliable channel.
+    func publishData(_ packet: Livekit_DataPacket) {
+        var p = packet
+        p.kind = .reliable
+        p.participantIdentity = identity
+        guard let bytes: [UInt8] = try? p.serializedBytes() else { return }
+        publisher.send(bytes, channel: "_reliable")
+    }
+
+    /// RFC 4733 digits for LiveKit SIP to play to the phone (`DataPacket.sip_dtmf`).
+    func publishDTMF(_ digits: String) {
+        for d in digits {
+            guard let code = TelephoneEvent.event(for: d) else { continue }
+            var dtmf = Livekit_SipDTMF()
+            dtmf.code = UInt32(code)
+            dtmf.digit = String(d)
+            var packet = Livekit_DataPacket()
+            packet.sipDtmf = dtmf
+            publishData(packet)
+        }
+    }
+
+    /// A finished transcript as a LiveKit text stream on `lk.transcription` (header, one chunk,
+    /// trailer), attributed like LiveKit Agents' (A voice/room_io/_output.py).
+    func publishTranscript(_ text: String, speaker: String, segment: String, generated: Bool) {
+        let stream = "TS_" + UUID().uuidString.prefix(12)
+        var header = Livekit_DataStream.Header()
+        header.streamID = String(stream)
+        header.timestamp = Timestamp.nowMs()
+        header.topic = "lk.transcription"
+        header.mimeType = "text/plain"
+        header.totalLength = UInt64(text.utf8.count)
+        header.attributes = ["lk.transcription_final": "true", "lk.segment_id": segment, "lk.transcribed_participant": speaker]
+        var text_ = Livekit_DataStream.TextHeader()
+        text_.operationType = .create
+        text_.generated = generated
+        header.textHeader = text_
+        var chunk = Livekit_DataStream.Chunk()
+        chunk.streamID = String(stream)
+        chunk.chunkIndex = 0
+        chunk.content = Data(text.utf8)
+        var trailer = Livekit_DataStream.Trailer()
+        trailer.streamID = String(stream)
+        var p1 = Livekit_DataPacket(), p2 = Livekit_DataPacket(), p3 = Livekit_DataPacket()
+        p1.streamHeader = header
+        p2.streamChunk = chunk
+        p3.streamTrailer = trailer
+        for p in [p1, p2, p3] { publishData(p) }
+    }
+
     /// Announces the agent's track, then offers the publisher connection once the server has it.
     private func publish() async throws {
         var add = Livekit_AddTrackRequest()
@@ -152,7 +209,9 @@ final class RoomSession: @unchecked Sendable {
         var request = Livekit_SignalRequest()
         request.addTrack = add
         try await signal.send(request)
-        let offer = try await publisher.createOffer(audioDirection: .sendonly)
+        // Data to the room (DTMF, transcripts) goes on the publisher connection's reliable channel.
+        publisher.openDataChannel("_reliable")
+        let offer = try await publisher.createOffer(audioDirection: .sendonly, dataChannel: true)
         var sd = Livekit_SessionDescription()
         sd.type = "offer"
         sd.sdp = offer.description
@@ -161,18 +220,33 @@ final class RoomSession: @unchecked Sendable {
         try await signal.send(offerRequest)
     }
 
-    /// Our candidates, as the server wants them (`candidateInit` JSON, per connection). Host
-    /// candidates are in the descriptions already (the sockets are bound first): only the ones
-    /// gathered later (server-reflexive, relayed) are trickled.
-    private func trickle(_ peer: WebRTCPeer, target: Livekit_SignalTarget) async {
+    /// One peer connection's events: our candidates out (`candidateInit` JSON; host candidates
+    /// are in the descriptions already, only later ones are trickled) and the room's data
+    /// packets in (the phone's keypad digits from LiveKit SIP).
+    private func watch(_ peer: WebRTCPeer, target: Livekit_SignalTarget, digits: AsyncStream<Character>.Continuation?) async {
         for await event in peer.events {
-            guard case .candidate(let c) = event, c.kind != .host else { continue }
-            var t = Livekit_TrickleRequest()
-            t.target = target
-            t.candidateInit = CandidateInit.json(c)
-            var request = Livekit_SignalRequest()
-            request.trickle = t
-            try? await signal.send(request)
+            switch event {
+            case .candidate(let c) where c.kind != .host:
+                var t = Livekit_TrickleRequest()
+                t.target = target
+                t.candidateInit = CandidateInit.json(c)
+                var request = Livekit_SignalRequest()
+                request.trickle = t
+                try? await signal.send(request)
+            case .channelMessage(_, let data, _):
+                guard let packet = try? Livekit_DataPacket(serializedBytes: data) else {
+                    logger.debug("undecodable data packet skipped", metadata: ["bytes": "\(data.count)"])
+                    continue
+                }
+                if case .sipDtmf(let dtmf) = packet.value, let d = dtmf.digit.first ?? (dtmf.code < 16 ? TelephoneEvent.digits[Int(dtmf.code)] : nil),
+                   TelephoneEvent.digits.contains(Character(d.uppercased())) {
+                    digits?.yield(d)
+                }
+            case .failed(let why):
+                logger.warning("room media connection failed", metadata: ["livekit.target": "\(target)", "error": "\(why)"])
+            default:
+                break
+            }
         }
     }
 
@@ -264,9 +338,7 @@ struct RoomControls: LiveKitCallControls {
     let session: RoomSession
     let call: CallContext
 
-    func sendDigits(_ digits: String) async {
-        call.logger.info("DTMF out needs the data channel; not sent", metadata: ["dtmf.count": "\(digits.count)"])
-    }
+    func sendDigits(_ digits: String) async { session.publishDTMF(digits) }
 
     func transfer(to target: String) async throws -> Int {
         var request = TransferSIPParticipantRequest(participantIdentity: session.ticket.callerIdentity, roomName: session.ticket.room,
@@ -360,4 +432,22 @@ enum DNS {
             }
         }
     }
+}
+
+/// The conversation's store, publishing each user and agent turn to the room as it is stored.
+struct RoomTranscripts: ConversationStore {
+    let store: ClusterConversationStore
+    let session: RoomSession
+
+    func append(_ turn: Turn) async throws -> Bool {
+        let stored = try await store.append(turn)
+        if stored, turn.role == .user || turn.role == .agent, !turn.text.isEmpty {
+            let speaker = turn.role == .user ? session.ticket.callerIdentity : session.identity
+            session.publishTranscript(turn.text, speaker: speaker, segment: "SG_\(turn.seq)", generated: turn.role == .agent)
+        }
+        return stored
+    }
+
+    func setContext(_ fields: [String: String]) async throws { try await store.setContext(fields) }
+    func history() async throws -> [Turn] { try await store.history() }
 }

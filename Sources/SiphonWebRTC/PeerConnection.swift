@@ -48,6 +48,8 @@ public final class PeerConnection {
     public private(set) var opusPayloadType: Int?
     /// Whether an application (SCTP) section was agreed: data channels run once DTLS is up.
     public private(set) var hasDataChannel = false
+    /// Whether our description sends audio (sendrecv/sendonly): a receive-only connection sends no RTP.
+    public private(set) var sendsAudio = false
     private var offeredDataChannel = false
     public var dtlsRole: DTLSEndpoint.Role? { dtls?.role }
     private var now: UInt64 = 0
@@ -71,7 +73,8 @@ public final class PeerConnection {
             .init(audioDirection.rawValue), .init("rtcp-mux"),
             .init("rtpmap", "\(pt) opus/48000/2"), .init("fmtp", "\(pt) minptime=10;useinbandfec=1"),
         ]
-        if audioDirection == .sendrecv || audioDirection == .sendonly {
+        sendsAudio = audioDirection == .sendrecv || audioDirection == .sendonly
+        if sendsAudio {
             audio.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon"), .init("ssrc", "\(ssrc) msid:\(streamID) \(trackID)")]
         }
         media.append(audio)
@@ -111,6 +114,7 @@ public final class PeerConnection {
                 ]
                 if direction == .sendrecv || direction == .sendonly {
                     sending = true
+                    sendsAudio = true
                     opusPayloadType = pt
                     answer.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon")]
                 } else if opusPayloadType == nil {

@@ -306,9 +306,11 @@ public final class WebRTCPeer: @unchecked Sendable {
     /// The 20 ms media clock, at absolute deadlines: a late tick runs late once, the next one is
     /// on time again (never an accumulated drift).
     private func startMedia() {
-        guard media == nil, let pt = pc.opusPayloadType else { return }
+        guard media == nil else { return }
+        // Clocked even with no audio section (a room where nobody publishes yet): silence frames
+        // keep the conversation's 20 ms loop going.
         do {
-            media = try AudioTrack(payloadType: UInt8(pt), ssrc: ssrc, pipelineRate: configuration.pipelineRate)
+            media = try AudioTrack(payloadType: UInt8(pc.opusPayloadType ?? 111), ssrc: ssrc, pipelineRate: configuration.pipelineRate)
         } catch {
             eventSink.yield(.failed("Opus: \(error)"))
             return
@@ -334,7 +336,7 @@ public final class WebRTCPeer: @unchecked Sendable {
             return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending)
         }
         if flushed { media.markTalkspurt() }
-        if let packet = media.packet(for: frame) {
+        if pc.sendsAudio, let packet = media.packet(for: frame) {
             let sent = pc.send(rtp: packet)
             shared.withLock { s in
                 if sent { s.stats.packetsSent += 1 }
@@ -343,7 +345,7 @@ public final class WebRTCPeer: @unchecked Sendable {
                 s.stats.framesConcealed = media.concealed
             }
         }
-        if media.reportDue { _ = pc.send(rtcp: media.senderReport()) }
+        if pc.sendsAudio, media.reportDue { _ = pc.send(rtcp: media.senderReport()) }
         pump()
     }
 

@@ -516,3 +516,51 @@ extension LiveKitTests {
         #expect(events.contains("dropped") && events.contains("resumed"), "\(events)")
     }
 }
+
+extension LiveKitTests {
+    /// The room's data: the phone's keypad reaches the agent as LiveKit SIP's sip_dtmf packets, the
+    /// agent's send_dtmf goes back the same way, and every turn is published as an
+    /// `lk.transcription` text stream (LiveKit UIs show the captions).
+    @Test func keypadDigitsAndTranscriptsCrossTheRoom() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        let dir = try Repository.temporaryDirectory("livekit-data")
+        let config = dir.appendingPathComponent("agents.yaml")
+        try """
+            agents:
+              - name: keypad
+                instructions: Answer the keypad.
+                greeting: Please press a key.
+                stt: { provider: pocketsphinx, phrases: [yes please] }
+                llm: { provider: scripted, intents: [ { name: keys, when: [keypad], reply: Sending one., tool: send_dtmf, arguments: { digits: "1" } } ] }
+                tts: { provider: espeak }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-data", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0", "--config", config.path],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-data")
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        let id = try await cluster.queue.enqueue(CallJob(agent: "keypad", to: PhoneNumber("+15550107040"), transport: .livekit)).id
+        let room = LiveKitCallRunner.roomName(id)
+        try await eventually(30, "the greeting") { try await cluster.store.turns(id).first?.text == "Please press a key." }
+        try await peer.post("/_test/dtmf", ["room": room, "digits": "42"])
+        try await eventually(30, "the agent answered the keypad") {
+            try await cluster.store.turns(id).contains { $0.role == .agent && $0.text == "Sending one." }
+        }
+        let turns = try await cluster.store.turns(id)
+        #expect(turns.contains { $0.role == .user && $0.text == "(keypad: 4 2)" && $0.extra["dtmf"] == "42" }, "\(turns.map(\.text)) \(worker.output.suffix(2000))")
+        var data: [[String: Any]] = []
+        try await eventually(20, "the agent's digit and the transcripts") {
+            data = try await peer.get("/_test/data") as? [[String: Any]] ?? []
+            let digit = data.contains { $0["kind"] as? String == "sip_dtmf" && $0["digit"] as? String == "1" && $0["code"] as? Int == 1 }
+            let captions = data.filter { $0["kind"] as? String == "text_stream" && $0["topic"] as? String == "lk.transcription" }.compactMap { $0["text"] as? String }
+            return digit && captions.contains("Please press a key.") && captions.contains("(keypad: 4 2)") && captions.contains("Sending one.")
+        }
+        let stream = try #require(data.first { $0["text"] as? String == "Please press a key." })
+        let attributes = stream["attributes"] as? [String: String] ?? [:]
+        #expect(attributes["lk.transcription_final"] == "true" && stream["generated"] as? Bool == true && stream["identity"] as? String == "agent-\(id)", "\(stream)")
+        try await peer.post("/_test/hangup", ["room": room])
+        try await cluster.waitAllTerminal([id], seconds: 20)
+        #expect(try await cluster.status(id) == .ended)
+    }
+}

@@ -23,7 +23,9 @@ no SIP status, after ringing_timeout, at most 5 s) and 0999 is a trunk that neve
 request with the grants it came with), GET /_test/failures, POST /_test/hangup {"room": R}
 (the phone hangs up), POST /_test/drop {"identity": I} (drops that participant's signalling
 WebSocket), POST /_test/ice {"servers": [{"urls": […], "username", "credential"}]} (what joins
-advertise), GET /_test/events (joins, replacements, resumes).
+advertise), POST /_test/dtmf {"room", "digits"} (the phone presses keys: sip_dtmf data packets),
+GET /_test/events (joins, replacements, resumes), GET /_test/data (what participants published:
+sip_dtmf, lk.transcription text streams).
 
 Usage: livekit_server.py PORT API_KEY API_SECRET"""
 import asyncio
@@ -380,6 +382,8 @@ async def test_get(request):
             return reply(200, table[what])
     if what == "events":
         return reply(200, sfu.events)
+    if what == "data":
+        return reply(200, sfu.data)
     return reply(200, {"ok": True})
 
 
@@ -398,6 +402,8 @@ async def test_post(request):
         await sfu.drop_signalling(body["identity"])
     elif what == "ice":
         sfu.ice_servers = body.get("servers", [])
+    elif what == "dtmf":
+        await sfu.send_dtmf(body["room"], body["digits"])
     return reply(200, {})
 
 

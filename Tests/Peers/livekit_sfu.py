@@ -82,6 +82,7 @@ class Session:
         self.publisher = None
         self.pending_tracks = {}
         self.published = []
+        self.reliable = None
         self.log = []
         self.closed = False
 
@@ -109,7 +110,7 @@ class Session:
 
     async def offer_subscriber(self):
         pc = self.subscriber = RTCPeerConnection(self.configuration())
-        pc.createDataChannel("_reliable")
+        self.reliable = pc.createDataChannel("_reliable")
         phone = self.sfu.phone_of(self.room)
         if phone is not None and phone.track() is not None:
             pc.addTrack(phone.track())
@@ -119,6 +120,12 @@ class Session:
     async def answer_publisher(self, sdp):
         pc = self.publisher = RTCPeerConnection(self.configuration())
         room, identity = self.room, self.identity
+
+        @pc.on("datachannel")
+        def on_datachannel(channel):
+            @channel.on("message")
+            def on_message(message):
+                self.sfu.data_packet(room, identity, channel.label, message)
 
         @pc.on("track")
         def on_track(track):
@@ -184,6 +191,8 @@ class SFU:
         self.phones_hook = phones_hook  # room -> the SIP participant's info, or None
         self.last_phone_info = {}
         self.events = []
+        self.data = []
+        self.streams = {}
 
     def phone_info(self, room):
         """The phone's participant info while its call is up; the last one seen after it hung up."""
@@ -255,6 +264,45 @@ class SFU:
             if s.ws is ws and s.closed:
                 pass
         return ws
+
+    def data_packet(self, room, identity, label, message):
+        """What a participant published on its data channels, decoded (GET /_test/data)."""
+        packet = models.DataPacket()
+        try:
+            packet.ParseFromString(bytes(message))
+        except Exception as e:
+            self.data.append({"room": room, "identity": identity, "error": str(e)})
+            return
+        which = packet.WhichOneof("value")
+        entry = {"room": room, "identity": identity, "label": label, "kind": which, "participant_identity": packet.participant_identity}
+        if which == "sip_dtmf":
+            entry.update(code=packet.sip_dtmf.code, digit=packet.sip_dtmf.digit)
+        elif which == "stream_header":
+            h = packet.stream_header
+            self.streams[h.stream_id] = {"topic": h.topic, "attributes": dict(h.attributes), "text": "", "generated": h.text_header.generated}
+            return
+        elif which == "stream_chunk":
+            st = self.streams.get(packet.stream_chunk.stream_id)
+            if st is not None:
+                st["text"] += packet.stream_chunk.content.decode(errors="replace")
+            return
+        elif which == "stream_trailer":
+            st = self.streams.pop(packet.stream_trailer.stream_id, None)
+            if st is None:
+                return
+            entry.update(kind="text_stream", **st)
+        self.data.append(entry)
+
+    async def send_dtmf(self, room, digits):
+        """The phone presses keys: LiveKit SIP sends each as DataPacket.sip_dtmf to the room."""
+        info = self.phone_info(room) or self.last_phone_info.get(room)
+        for d in digits:
+            code = "0123456789*#ABCD".index(d)
+            packet = models.DataPacket(kind=models.DataPacket.Kind.RELIABLE, participant_identity=info.identity if info else "phone",
+                                       sip_dtmf=models.SipDTMF(code=code, digit=d))
+            for s in list(self.sessions.get(room, {}).values()):
+                if s.reliable is not None and s.reliable.readyState == "open":
+                    s.reliable.send(packet.SerializeToString())
 
     async def hang_up_phone(self, room):
         """The phone leaves: every participant hears of it (ParticipantUpdate, DISCONNECTED)."""
