@@ -100,6 +100,11 @@ public struct DispatcherAPI: Sendable {
             throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
         }
         var job = try CallJob.parse(Data(buffer: body), allowPlainSecrets: true)
+        // Inbound jobs come from the cluster itself (a worker answering, LiveKit's dispatch): an
+        // API client must not send an agent into a room of its choosing.
+        guard job.direction == .outbound else {
+            throw SiphonError.invalid("direction 'inbound' (and room) are for calls the cluster answers; the API places outbound calls")
+        }
         if job.idempotencyKey == nil, let key = request.headers[.init("Idempotency-Key")!] {
             job.idempotencyKey = key
             try job.validate()

@@ -27,8 +27,11 @@ public struct CallJob: Sendable, Equatable {
     /// Redial when the worker died while the call was still ringing (off by default: a ringing
     /// phone must not be dialled twice blindly).
     public var retryDial: Bool
-    /// `inbound` for calls a worker answered (created by the worker, never by the API).
+    /// `inbound` for calls a worker answered, or LiveKit dispatched (never created by the API).
     public var direction: Direction
+    /// `livekit`, inbound: the room LiveKit's agent dispatch sent the call's agent to (the phone
+    /// is already in it).
+    public var room: String?
 
     public enum Direction: String, Sendable, Codable { case outbound, inbound }
 
@@ -39,7 +42,7 @@ public struct CallJob: Sendable, Equatable {
         id: String? = nil, agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
         transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
         maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:], trunk: TrunkSpec? = nil,
-        ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound
+        ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound, room: String? = nil
     ) throws {
         self.id = id ?? Identifier.newCallID()
         self.idWasGenerated = id == nil
@@ -56,6 +59,7 @@ public struct CallJob: Sendable, Equatable {
         self.maxDuration = maxDuration
         self.retryDial = retryDial
         self.direction = direction
+        self.room = room
         try validate()
     }
 
@@ -64,7 +68,7 @@ public struct CallJob: Sendable, Equatable {
         a.id == b.id && a.agent == b.agent && a.to == b.to && a.from == b.from && a.transport == b.transport
             && a.sim == b.sim && a.idempotencyKey == b.idempotencyKey && a.maxAttempts == b.maxAttempts && a.metadata == b.metadata
             && a.trunk == b.trunk && a.ringTimeout == b.ringTimeout && a.maxDuration == b.maxDuration && a.retryDial == b.retryDial
-            && a.direction == b.direction
+            && a.direction == b.direction && a.room == b.room
     }
 
     public func validate() throws {
@@ -90,6 +94,12 @@ public struct CallJob: Sendable, Equatable {
         if let trunk {
             guard transport == .sip || transport == .livekit else { throw SiphonError.invalid("trunk is only allowed with transport sip or livekit") }
             try trunk.validate()
+        }
+        if let room {
+            guard transport == .livekit, direction == .inbound else { throw SiphonError.invalid("room is only for inbound livekit calls") }
+            guard (1...256).contains(room.utf8.count), room.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+                throw SiphonError.invalid("room must be 1 to 256 printable ASCII characters without spaces")
+            }
         }
         if let r = ringTimeout, !(5...300).contains(r) { throw SiphonError.invalid("ring_timeout must be 5 to 300 seconds") }
         if let m = maxDuration, !(10...86_400).contains(m) { throw SiphonError.invalid("max_duration must be 10 to 86400 seconds") }
@@ -131,7 +141,7 @@ public struct CallJob: Sendable, Equatable {
             transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
             maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:],
             trunk: try wire.trunk?.spec(), ringTimeout: wire.ringTimeout, maxDuration: wire.maxDuration,
-            retryDial: wire.retryDial ?? false, direction: wire.direction ?? .outbound)
+            retryDial: wire.retryDial ?? false, direction: wire.direction ?? .outbound, room: wire.room)
     }
 
     public static func parse(_ text: String, defaultID: String? = nil, allowPlainSecrets: Bool = false) throws -> CallJob {
@@ -155,6 +165,7 @@ public struct CallJob: Sendable, Equatable {
         if let maxDuration { w.field("max_duration", maxDuration) }
         if retryDial { w.field("retry_dial", 1) }
         if let ringTimeout { w.field("ring_timeout", ringTimeout) }
+        if let room { w.field("room", room) }
         if let sim {
             var s = JSONWriter()
             s.field("interval_ms", sim.intervalMs)
@@ -192,13 +203,14 @@ public struct CallJob: Sendable, Equatable {
         var maxDuration: Int?
         var retryDial: Bool?
         var direction: Direction?
+        var room: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case id, agent, to, from, transport, sim
             case idempotencyKey = "idempotency_key"
             case maxAttempts = "max_attempts"
             case metadata, trunk
-            case ringTimeout = "ring_timeout", maxDuration = "max_duration", retryDial = "retry_dial", direction
+            case ringTimeout = "ring_timeout", maxDuration = "max_duration", retryDial = "retry_dial", direction, room
         }
 
         init(from decoder: any Decoder) throws {
@@ -226,6 +238,7 @@ public struct CallJob: Sendable, Equatable {
                 guard let d = Direction(rawValue: raw) else { throw SiphonError.invalid("job: direction must be outbound or inbound") }
                 direction = d
             }
+            room = try c.decodeIfPresent(String.self, forKey: .room)
         }
     }
 

@@ -46,19 +46,22 @@ public struct LiveKitCallRunner: CallRunner {
         let phone = Self.phoneIdentity(call.job.id)
         let end: CallEnd
         do {
-            if call.isResume, [.dialing, .ringing, .active].contains(call.statusAtStart) {
+            if call.job.direction == .inbound, let dispatched = call.job.room {
+                end = try await answer(call, room: dispatched, phone: call.job.metadata["livekit_phone"] ?? "")
+            } else if call.isResume, [.dialing, .ringing, .active].contains(call.statusAtStart) {
                 end = try await reattach(call, room: room, phone: phone)
             } else {
                 end = try await dial(call, room: room, phone: phone)
             }
         } catch where Task.isCancelled || call.stopRequested {
-            await finish(call, room: room)
+            await finish(call, room: call.job.room ?? room)
             throw CancellationError()
         }
+        let joined = call.job.room ?? room
         if Task.isCancelled || call.stopRequested {
-            await finish(call, room: room)
+            await finish(call, room: joined)
         } else {
-            await hangUp(room, call)
+            await hangUp(joined, call)
         }
         return end
     }
@@ -168,6 +171,16 @@ public struct LiveKitCallRunner: CallRunner {
         let setup = try OutboundTrunkSetup(name: spec.name == "default" ? nil : spec.name, address: address, transport: spec.transport,
                                            number: number, username: spec.username, password: password)
         return (try await trunks.ensure(setup).trunkID, setup)
+    }
+
+    // MARK: inbound
+
+    /// A call LiveKit's agent dispatch sent us: the phone is in the room already (answered by
+    /// LiveKit SIP); join and talk. A takeover joins the same way, with the history.
+    private func answer(_ call: CallContext, room: String, phone: String) async throws -> CallEnd {
+        if call.statusAtStart != .active { try await call.transition(.active) }
+        try await call.setFields(["livekit_room": room, "livekit_phone": phone])
+        return try await converse(call, room: room, phone: phone, resume: call.isResume)
     }
 
     // MARK: takeover

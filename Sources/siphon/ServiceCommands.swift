@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SiphonAgent
 import SiphonCluster
 import SiphonCore
+import SiphonLiveKit
 import SiphonRedis
 import SiphonRTP
 import Siphon
@@ -46,7 +47,12 @@ struct DispatcherCommand: AsyncParsableCommand {
         let api = DispatcherAPI(configuration: apiConfig, client: client, secretBox: box)
         let url = try common.redisURL(env)
         logger.info("dispatcher listening", metadata: ["http.address": "\(host):\(port)", "redis.url": "\(url)"])
-        try await reporting { try await runServices([api.application(logger: logger)], logger: logger) }
+        var services: [any Service] = [api.application(logger: logger)]
+        if let livekit = try await reporting({ try LiveKitCredentials.from(env) }) {
+            // Inbound LiveKit calls: registered as LiveKit agent workers for the agents the cluster serves.
+            services.append(LiveKitAgentDispatcher(credentials: livekit, queue: queue, logger: logger))
+        }
+        try await reporting { try await runServices(services, logger: logger) }
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Testing
 @testable import SiphonLiveKit
@@ -562,5 +565,47 @@ extension LiveKitTests {
         try await peer.post("/_test/hangup", ["room": room])
         try await cluster.waitAllTerminal([id], seconds: 20)
         #expect(try await cluster.status(id) == .ended)
+    }
+}
+
+extension LiveKitTests {
+    /// A number routed with `siphon livekit inbound ensure` is answered by a Siphon worker through
+    /// LiveKit's agent dispatch: the dispatcher registers for the agent over /agent, says the
+    /// cluster has room, and turns the assigned job into an inbound call job; a worker joins the
+    /// room and the conversation runs to the end.
+    @Test func anInboundCallReachesAWorkerThroughAgentDispatch() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"]])
+        let env = peer.environment.merging(["SIPHON_API_TOKEN": "inbound-test-token-0123456789abcdef"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-in", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-in")
+        let dispatcher = try SiphonProcess(["dispatcher", "--host", "127.0.0.1", "--port", String(LoopbackPort.free())],
+                                           redis: cluster.redis.urlString, environment: env, name: "lk-dispatcher")
+        try await cluster.waitForWorkers(1)
+        let (routed, out, err) = try SiphonProcess.run(["livekit", "inbound", "ensure", "--number", "+15550100001", "--allowed-address", "192.0.2.1",
+                                                        "--agent", "offline-receptionist", "--env-file", ""], redis: nil, environment: env)
+        #expect(routed == 0, "\(out)\(err)")
+        try await eventually(20, "the dispatcher registered the agent with LiveKit") {
+            (try await peer.get("/_test/agent_workers") as? [[String: Any]] ?? []).contains { $0["agent_name"] as? String == "offline-receptionist" }
+        }
+        var request = URLRequest(url: URL(string: peer.url + "/_test/inbound")!)
+        request.httpMethod = "POST"
+        request.httpBody = try JSONSerialization.data(withJSONObject: ["number": "+15550100001", "caller": "+15550109999"])
+        let (data, _) = try await URLSession.shared.data(for: request)
+        let arrival = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let job = try #require((arrival["jobs"] as? [[String: Any]])?.first, "\(arrival)")
+        #expect(job["available"] as? Bool == true, "\(job) \(dispatcher.output.suffix(2000))")
+        let identity = try #require(job["identity"] as? String)
+        let id = String(identity.dropFirst("agent-".count))
+        try await cluster.waitAllTerminal([id], seconds: 90)
+        let record = try #require(try await cluster.store.call(id))
+        let turns = try await cluster.store.turns(id)
+        #expect(record.status == .ended && record.reason == "agent ended the call", "\(record.reason ?? "") \(turns.map(\.text)) \(worker.output.suffix(2000))")
+        let call = try CallJob.parse(record.job)
+        #expect(call.direction == .inbound && call.room == arrival["room"] as? String && call.from?.e164 == "+15550109999" && call.to.e164 == "+15550100001")
+        #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(turns.map(\.text))")
+        let jobs = try await peer.get("/_test/agent_jobs") as? [[String: Any]] ?? []
+        #expect((jobs.first?["statuses"] as? [String])?.contains("JS_RUNNING") == true, "\(jobs)")
     }
 }

@@ -25,7 +25,9 @@ request with the grants it came with), GET /_test/failures, POST /_test/hangup {
 WebSocket), POST /_test/ice {"servers": [{"urls": […], "username", "credential"}]} (what joins
 advertise), POST /_test/dtmf {"room", "digits"} (the phone presses keys: sip_dtmf data packets),
 GET /_test/events (joins, replacements, resumes), GET /_test/data (what participants published:
-sip_dtmf, lk.transcription text streams).
+sip_dtmf, lk.transcription text streams); POST /_test/inbound {"number", "caller"} (a call arrives:
+room and SIP participant by the dispatch rule, its agents dispatched over /agent — livekit_sfu's
+AgentWorkers), GET /_test/agent_jobs, GET /_test/agent_workers.
 
 Usage: livekit_server.py PORT API_KEY API_SECRET"""
 import asyncio
@@ -43,7 +45,7 @@ from google.protobuf import json_format
 from livekit.api import TokenVerifier
 from livekit.protocol import agent_dispatch, models, room, sip
 
-from livekit_sfu import SFU
+from livekit_sfu import SFU, AgentWorkers
 
 port, key, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 verifier = TokenVerifier(key, secret)
@@ -315,6 +317,27 @@ def phone_info(room_name):
 
 
 sfu = SFU(verifier, phone_info)
+agents = AgentWorkers(verifier, key, secret)
+
+
+def inbound_call(number, caller):
+    """A call arriving at LiveKit SIP on `number`: the dispatch rule of its inbound trunk picks the
+    room (individual: prefix_caller_random) and the agents to dispatch (room_config.agents)."""
+    with lock:
+        trunks = [t.sip_trunk_id for t in inbound.values() if number in t.numbers]
+        rule = next((r for r in rules.values() if set(r.trunk_ids) & set(trunks) or number in r.numbers), None)
+        if rule is None:
+            raise TwirpError("not_found", "no dispatch rule for the number")
+        kind = rule.rule.WhichOneof("rule")
+        prefix = getattr(rule.rule, kind).room_prefix if kind != "dispatch_rule_direct" else ""
+        room_name = rule.rule.dispatch_rule_direct.room_name if kind == "dispatch_rule_direct" else f"{prefix}_{caller}_{uuid.uuid4().hex[:6]}"
+        rooms[room_name] = models.Room(sid=new_id("RM_"), name=room_name, creation_time=int(time.time()))
+        info = models.ParticipantInfo(sid=new_id("PA_"), identity="sip_" + caller, name="Phone " + caller,
+                                      kind=models.ParticipantInfo.Kind.SIP, state=models.ParticipantInfo.State.ACTIVE)
+        info.attributes.update({"sip.phoneNumber": caller, "sip.trunkPhoneNumber": number, "sip.trunkID": trunks[0] if trunks else "",
+                                "sip.ruleID": rule.sip_dispatch_rule_id, "sip.callID": new_id("SCL_")})
+        participants.setdefault(room_name, {})[info.identity] = {"info": info, "started": time.time() - 1}
+        return room_name, [a.agent_name for a in rule.room_config.agents]
 
 
 def reply(status, body):
@@ -384,6 +407,10 @@ async def test_get(request):
         return reply(200, sfu.events)
     if what == "data":
         return reply(200, sfu.data)
+    if what == "agent_jobs":
+        return reply(200, agents.jobs)
+    if what == "agent_workers":
+        return reply(200, [{"agent_name": w["agent_name"], "id": w["id"], "load": w["load"]} for w in agents.workers])
     return reply(200, {"ok": True})
 
 
@@ -404,6 +431,13 @@ async def test_post(request):
         sfu.ice_servers = body.get("servers", [])
     elif what == "dtmf":
         await sfu.send_dtmf(body["room"], body["digits"])
+    elif what == "inbound":
+        try:
+            room_name, names = inbound_call(body["number"], body["caller"])
+        except TwirpError as e:
+            return twirp_error(e)
+        dispatched = [await agents.dispatch(room_name, n) for n in names]
+        return reply(200, {"room": room_name, "jobs": dispatched})
     return reply(200, {})
 
 
@@ -427,6 +461,7 @@ app.router.add_post("/_test/{what}", test_post)
 app.router.add_get("/rtc", sfu.rtc)
 app.router.add_get("/rtc/v1", not_found)  # v0 only: clients fall back (J SignalClient.ts)
 app.router.add_get("/rtc/validate", ok)
+app.router.add_get("/agent", agents.ws)
 app.router.add_get("/", ok)
 app.on_startup.append(start_background)
 web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

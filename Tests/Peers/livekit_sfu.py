@@ -453,3 +453,92 @@ class ScriptedCaller:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+class AgentWorkers:
+    """`/agent`: LiveKit's agent worker protocol (livekit_agent.proto) as livekit-server speaks it
+    (L pkg/agent/worker.go, agentservice.go): register, availability asked per job and answered
+    within 10 s, the job assigned with a token the server mints (kind agent, 1 h, lk.agent_name),
+    status updates, pings."""
+
+    def __init__(self, verifier, key, secret):
+        from livekit.api import AccessToken, VideoGrants
+        self.verifier, self.key, self.secret = verifier, key, secret
+        self.AccessToken, self.VideoGrants = AccessToken, VideoGrants
+        self.workers = []
+        self.jobs = []
+
+    async def ws(self, request):
+        from livekit.protocol import agent
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        try:
+            claims = self.verifier.verify(token)
+        except Exception as e:
+            return web.Response(status=401, text=f"invalid token: {e}")
+        if not (claims.video and claims.video.agent):
+            return web.Response(status=401, text="permissions denied")
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        worker = {"ws": socket, "agent_name": None, "id": new_id("AW_"), "pending": {}, "load": 0.0}
+        try:
+            async for msg in socket:
+                if msg.type != WSMsgType.BINARY:
+                    continue
+                m = agent.WorkerMessage()
+                try:
+                    m.ParseFromString(msg.data)
+                except Exception:
+                    continue
+                which = m.WhichOneof("message")
+                if which == "register":
+                    worker["agent_name"] = m.register.agent_name
+                    self.workers.append(worker)
+                    reply = agent.ServerMessage(register=agent.RegisterWorkerResponse(worker_id=worker["id"], server_info=models.ServerInfo(version="1.9.0")))
+                    await socket.send_bytes(reply.SerializeToString())
+                elif which == "availability":
+                    fut = worker["pending"].pop(m.availability.job_id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(m.availability)
+                elif which == "update_job":
+                    for j in self.jobs:
+                        if j["job_id"] == m.update_job.job_id:
+                            j["statuses"].append(agent.JobStatus.Name(m.update_job.status))
+                elif which == "update_worker":
+                    worker["load"] = m.update_worker.load
+                elif which == "ping":
+                    pong = agent.ServerMessage(pong=agent.WorkerPong(last_timestamp=m.ping.timestamp, timestamp=int(time.time() * 1000)))
+                    await socket.send_bytes(pong.SerializeToString())
+        finally:
+            if worker in self.workers:
+                self.workers.remove(worker)
+        return socket
+
+    async def dispatch(self, room_name, agent_name):
+        from livekit.protocol import agent
+        import random
+        candidates = [w for w in self.workers if w["agent_name"] == agent_name]
+        entry = {"job_id": new_id("AJ_"), "room": room_name, "agent_name": agent_name, "workers": len(candidates), "statuses": []}
+        self.jobs.append(entry)
+        if not candidates:
+            entry["error"] = "no worker registered for the agent"
+            return entry
+        worker = random.choice(candidates)
+        job = agent.Job(id=entry["job_id"], dispatch_id=new_id("AD_"), type=agent.JobType.JT_ROOM,
+                        room=models.Room(sid=new_id("RM_"), name=room_name), agent_name=agent_name)
+        fut = asyncio.get_running_loop().create_future()
+        worker["pending"][job.id] = fut
+        await worker["ws"].send_bytes(agent.ServerMessage(availability=agent.AvailabilityRequest(job=job)).SerializeToString())
+        try:
+            answer = await asyncio.wait_for(fut, 10)
+        except asyncio.TimeoutError:
+            entry["error"] = "no availability answer within 10 s"
+            return entry
+        entry.update(available=answer.available, identity=answer.participant_identity)
+        if not answer.available:
+            return entry
+        token = (self.AccessToken(self.key, self.secret).with_identity(answer.participant_identity).with_name(answer.participant_name or agent_name)
+                 .with_kind("agent").with_attributes({"lk.agent_name": agent_name, **dict(answer.participant_attributes)})
+                 .with_grants(self.VideoGrants(room_join=True, room=room_name, agent=True, can_publish=True, can_subscribe=True, can_publish_data=True))
+                 .to_jwt())
+        await worker["ws"].send_bytes(agent.ServerMessage(assignment=agent.JobAssignment(job=job, token=token)).SerializeToString())
+        return entry
