@@ -198,7 +198,8 @@ let package = Package(
         .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
         .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .testTarget(name: "SiphonProviderKitTests", dependencies: ["SiphonProviderKit", "SiphonAudio"], swiftSettings: strict),
-        .testTarget(name: "SiphonWebRTCTests", dependencies: ["SiphonWebRTC", "SiphonRTP", "SiphonAudio"], swiftSettings: strict),
+        .testTarget(name: "SiphonWebRTCTests", dependencies: ["SiphonWebRTC", "SiphonRTP", "SiphonAudio", "SiphonCore",
+                                                             .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -14,3 +14,5 @@ swift test --skip-build --filter IntegrationTests --no-parallel
 # tries the same inputs (a crash fails the run and leaves the input in .build-fuzz/). Longer random
 # exploration: scripts/fuzz-sip.sh --explore SECONDS.
 scripts/fuzz-sip.sh 250000
+# The WebRTC parsers (STUN, ICE candidates, JSEP SDP, DCEP) the same way.
+scripts/fuzz-webrtc.sh 250000

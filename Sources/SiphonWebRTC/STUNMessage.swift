@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// A STUN message (RFC 8489) with the attributes ICE (RFC 8445) and TURN (RFC 8656) use.
@@ -108,58 +107,43 @@ public struct STUNMessage: Sendable, Equatable {
     public func attribute(_ type: AttributeType) -> [UInt8]? { attributes.first { $0.type == type }?.value }
     public func has(_ type: AttributeType) -> Bool { attributes.contains { $0.type == type } }
 
-    // MARK: serialising
+    // MARK: serialising (integrity in STUNIntegrity.swift)
 
-    /// The message on the wire, with MESSAGE-INTEGRITY (HMAC-SHA1 with `integrityKey`) and
-    /// FINGERPRINT when asked for.
-    public func serialized(integrityKey: [UInt8]? = nil, fingerprint: Bool = false) -> [UInt8] {
+    /// The message with its attributes, the length field counting `extra` more bytes (the
+    /// MESSAGE-INTEGRITY and FINGERPRINT that follow).
+    func encoded() -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(128)
         let m = method.rawValue
         let type = (m & 0x000F) | ((m & 0x0070) << 1) | ((m & 0x0F80) << 2) | messageClass.rawValue
         out.appendBigEndian(type)
-        out.appendBigEndian(UInt16(0))  // length, set below
+        out.appendBigEndian(UInt16(0))  // length, set by the caller
         out.appendBigEndian(Self.magicCookie)
         out += transactionID
         for a in attributes { Self.append(a, to: &out) }
-        if let key = integrityKey {
-            Self.setLength(&out, out.count - 20 + 24)
-            let mac = HMAC<Insecure.SHA1>.authenticationCode(for: out, using: SymmetricKey(data: key))
-            Self.append(Attribute(.messageIntegrity, Array(mac)), to: &out)
-        }
-        if fingerprint {
-            Self.setLength(&out, out.count - 20 + 8)
-            let crc = CRC32.ieee(out) ^ 0x5354_554E
-            var value = [UInt8]()
-            value.appendBigEndian(crc)
-            Self.append(Attribute(.fingerprint, value), to: &out)
-        }
         Self.setLength(&out, out.count - 20)
         return out
     }
 
-    private static func append(_ a: Attribute, to out: inout [UInt8]) {
+    static func append(_ a: Attribute, to out: inout [UInt8]) {
         out.appendBigEndian(a.type.rawValue)
         out.appendBigEndian(UInt16(a.value.count))
         out += a.value
         out += [UInt8](repeating: 0, count: (4 - a.value.count % 4) % 4)
     }
 
-    private static func setLength(_ out: inout [UInt8], _ length: Int) {
+    static func setLength(_ out: inout [UInt8], _ length: Int) {
         out[2] = UInt8(length >> 8)
         out[3] = UInt8(length & 0xFF)
     }
 
-    // MARK: integrity and fingerprint (on the raw message)
-
-    /// RFC 8489 §14.5: the HMAC over the message up to MESSAGE-INTEGRITY, with the header length
-    /// counting up to and including it. False when absent or wrong.
-    public static func verifyIntegrity(_ raw: [UInt8], key: [UInt8]) -> Bool {
-        guard let offset = attributeOffset(raw, .messageIntegrity), offset + 24 <= raw.count else { return false }
-        var covered = Array(raw[0..<offset])
-        setLength(&covered, offset - 20 + 24)
-        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: covered, using: SymmetricKey(data: key))
-        return Array(mac) == Array(raw[(offset + 4)..<(offset + 24)])
+    /// FINGERPRINT appended (RFC 8489 §14.7): CRC-32 of all before it XOR 0x5354554E.
+    static func appendFingerprint(_ out: inout [UInt8]) {
+        setLength(&out, out.count - 20 + 8)
+        let crc = CRC32.ieee(out) ^ 0x5354_554E
+        var value = [UInt8]()
+        value.appendBigEndian(crc)
+        append(Attribute(.fingerprint, value), to: &out)
     }
 
     /// RFC 8489 §14.7: true when FINGERPRINT is absent or right.
@@ -172,18 +156,13 @@ public struct STUNMessage: Sendable, Equatable {
     }
 
     /// Where an attribute starts in a raw message that parsed.
-    private static func attributeOffset(_ raw: [UInt8], _ type: AttributeType) -> Int? {
+    static func attributeOffset(_ raw: [UInt8], _ type: AttributeType) -> Int? {
         var offset = 20
         while offset + 4 <= raw.count {
             if UInt16(bigEndian: raw, at: offset) == type.rawValue { return offset }
             offset += 4 + (Int(UInt16(bigEndian: raw, at: offset + 2)) + 3) / 4 * 4
         }
         return nil
-    }
-
-    /// The long-term credential key (RFC 8489 §9.2.2): MD5(username:realm:password).
-    public static func longTermKey(username: String, realm: String, password: String) -> [UInt8] {
-        Array(Insecure.MD5.hash(data: Data("\(username):\(realm):\(password)".utf8)))
     }
 }
 

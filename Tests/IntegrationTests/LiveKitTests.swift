@@ -523,7 +523,8 @@ extension LiveKitTests {
 extension LiveKitTests {
     /// The room's data: the phone's keypad reaches the agent as LiveKit SIP's sip_dtmf packets, the
     /// agent's send_dtmf goes back the same way, and every turn is published as an
-    /// `lk.transcription` text stream (LiveKit UIs show the captions).
+    /// `lk.transcription` text stream (LiveKit UIs show the captions) — after 200 junk and mutated
+    /// signalling frames and data packets, which the agent skips.
     @Test func keypadDigitsAndTranscriptsCrossTheRoom() async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
@@ -546,6 +547,9 @@ extension LiveKitTests {
         let id = try await cluster.queue.enqueue(CallJob(agent: "keypad", to: PhoneNumber("+15550107040"), transport: .livekit)).id
         let room = LiveKitCallRunner.roomName(id)
         try await eventually(30, "the greeting") { try await cluster.store.turns(id).first?.text == "Please press a key." }
+        // A broken server first: junk and mutated frames on the signalling socket and the data
+        // channel are skipped; the call goes on.
+        try await peer.post("/_test/junk", ["identity": "agent-\(id)", "count": 200])
         try await peer.post("/_test/dtmf", ["room": room, "digits": "42"])
         try await eventually(30, "the agent answered the keypad") {
             try await cluster.store.turns(id).contains { $0.role == .agent && $0.text == "Sending one." }

@@ -431,6 +431,8 @@ async def test_post(request):
         sfu.ice_servers = body.get("servers", [])
     elif what == "dtmf":
         await sfu.send_dtmf(body["room"], body["digits"])
+    elif what == "junk":
+        await sfu.junk(body["identity"], body.get("count", 200))
     elif what == "inbound":
         try:
             room_name, names = inbound_call(body["number"], body["caller"])

@@ -326,6 +326,32 @@ class SFU:
         if phone is not None:
             await phone.stop()
 
+    async def junk(self, identity, count=200, seed=7):
+        """A hostile or broken server: random frames and mutated real ones on a participant's
+        signalling socket (and its data channel) — the participant must skip them all."""
+        import random
+        rng = random.Random(seed)
+        valid = [rtc.SignalResponse(pong_resp=rtc.Pong(last_ping_timestamp=1, timestamp=2)).SerializeToString(),
+                 rtc.SignalResponse(trickle=rtc.TrickleRequest(candidateInit='{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}')).SerializeToString(),
+                 rtc.SignalResponse(update=rtc.ParticipantUpdate(participants=[models.ParticipantInfo(identity="x")])).SerializeToString()]
+        for sessions in self.sessions.values():
+            s = sessions.get(identity)
+            if s is None or s.ws is None:
+                continue
+            for i in range(count):
+                if i % 2:
+                    frame = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+                else:
+                    b = bytearray(rng.choice(valid))
+                    for _ in range(rng.randrange(1, 5)):
+                        b[rng.randrange(len(b))] = rng.randrange(256)
+                    frame = bytes(b)
+                await s.ws.send_bytes(frame)
+                if s.reliable is not None and s.reliable.readyState == "open":
+                    s.reliable.send(frame)
+            await s.ws.send_str("{not json either")
+            self.events.append({"event": "junk", "identity": identity, "frames": count})
+
     async def drop_signalling(self, identity):
         for sessions in self.sessions.values():
             s = sessions.get(identity)

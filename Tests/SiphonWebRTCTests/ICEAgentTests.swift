@@ -5,6 +5,7 @@ import Testing
 /// Two ICE agents wired through a simulated network on a clock the test owns: every rule of RFC
 /// 8445 / 7675 checked without a socket.
 @Suite struct ICEAgentTests {
+    init() {}
     /// Delivers what the agents transmit, by destination address; `drop` decides per datagram.
     final class Network {
         var agents: [(agent: ICEAgent, address: TransportAddress)] = []
