@@ -14,6 +14,7 @@ APT_PACKAGES=(
   python3 python3-venv                      # test peers and reference implementations only
   kamailio baresip-core                     # SIP test peers (registrar/proxy with digest; a second UA)
   libssl-dev libsrtp2-dev libusrsctp-dev    # WebRTC: DTLS (OpenSSL), SRTP, SCTP data channels
+  coturn iproute2 iptables                  # WebRTC tests: a TURN relay, network namespaces, packet loss
 )
 
 missing=()

@@ -38,6 +38,45 @@ struct WebRTCInteropTests {
 
     @Test(arguments: cells)
     func audioCrossesBothWays(cell: Cell) async throws {
+        let r = try await Self.converse(cell, hostAddresses: ["127.0.0.1"])
+        print("interop \(cell) | SRTP \(r.profile) | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)'")
+        #expect(r.siphonHeard == "in the morning", "\(cell): Siphon heard '\(r.siphonHeard)'")
+        #expect(r.aiortcHeard == "tuesday please", "\(cell): aiortc heard '\(r.aiortcHeard)'")
+        if cell.profiles.count == 1 { #expect(r.profile == cell.profiles[0], "\(cell)") }
+    }
+
+    /// Media only through a TURN relay: aiortc in a namespace of its own, Siphon's host candidates
+    /// on loopback (unreachable from there), coturn relaying on the namespace's link.
+    @Test func mediaThroughATURNRelayOnly() async throws {
+        let ns = try NetworkNamespace()
+        let turn = try await TURNServer(listen: ["127.0.0.1", ns.hostAddress], relayIP: ns.hostAddress)
+        let server = ICEAgent.TURNServer(address: try TransportAddress(ip: "127.0.0.1", port: turn.port), username: turn.username, password: turn.password)
+        let r = try await Self.converse(Cell(siphonOffers: true, trickle: true), hostAddresses: ["127.0.0.1"], turn: [server], namespace: ns)
+        print("interop TURN relay | local \(r.local) | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)'")
+        #expect(r.local == .relay, "the pair was not relayed: \(r.local)")
+        #expect(r.siphonHeard == "in the morning" && r.aiortcHeard == "tuesday please", "\(r)")
+    }
+
+    /// 5 % of the UDP packets lost both ways (nftables' random drop in the namespace: tc netem is
+    /// not in this kernel): ICE and DTLS retransmit, Opus conceals, the words still get through.
+    @Test func speechSurvivesFivePercentLoss() async throws {
+        let ns = try NetworkNamespace(loss: 0.05)
+        let r = try await Self.converse(Cell(siphonOffers: false, answerSetup: .client), hostAddresses: [ns.hostAddress], namespace: ns)
+        print("interop 5% loss | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)' | concealed \(r.concealed)")
+        #expect(r.siphonHeard == "in the morning" && r.aiortcHeard == "tuesday please", "\(r)")
+    }
+
+    struct Result: CustomStringConvertible {
+        var siphonHeard: String
+        var aiortcHeard: String
+        var profile: DTLSEndpoint.SRTPProfile
+        var local: ICECandidate.Kind
+        var concealed: Int
+        var description: String { "Siphon heard '\(siphonHeard)', aiortc heard '\(aiortcHeard)', \(profile), local \(local), concealed \(concealed)" }
+    }
+
+    /// One call with aiortc: each side says its phrase, each transcribes what it heard.
+    static func converse(_ cell: Cell, hostAddresses: [String], turn: [ICEAgent.TURNServer] = [], namespace: NetworkNamespace? = nil) async throws -> Result {
         let dir = try Repository.temporaryDirectory("webrtc-interop")
         // aiortc says "In the morning"; Siphon says "Tuesday please".
         let theirs = dir.appendingPathComponent("aiortc-says.wav")
@@ -47,19 +86,21 @@ struct WebRTCInteropTests {
         for try await f in try await tts.synthesize("Tuesday please") { ours.append(f) }
 
         var config = WebRTCPeer.Configuration(role: cell.siphonOffers ? .controlling : .controlled)
-        config.hostAddresses = ["127.0.0.1"]
+        config.hostAddresses = hostAddresses
         config.answerSetup = cell.answerSetup
         config.srtpProfiles = cell.profiles
+        config.turnServers = turn
         let peer = try await WebRTCPeer.start(config)
         defer { peer.close() }
-        let aiortc = try AiortcPeer(mode: cell.siphonOffers ? "answer" : "offer", play: theirs)
+        let aiortc = try AiortcPeer(mode: cell.siphonOffers ? "answer" : "offer", play: theirs, namespace: namespace)
 
         func stripped(_ sdp: WebRTCSessionDescription) -> WebRTCSessionDescription {
             var s = sdp
             for i in s.media.indices { s.media[i].attributes.removeAll { $0.name == "candidate" || $0.name == "end-of-candidates" } }
             return s
         }
-        var ourDescription: WebRTCSessionDescription
+        let events = peer.events
+        let ourDescription: WebRTCSessionDescription
         if cell.siphonOffers {
             ourDescription = try await peer.createOffer(audioDirection: .sendrecv)
             try aiortc.send(["sdp": (cell.trickle ? stripped(ourDescription) : ourDescription).description])
@@ -74,16 +115,16 @@ struct WebRTCInteropTests {
         if cell.trickle {
             for c in ourDescription.media[0].candidates { try aiortc.send(["candidate": c.description]) }
         }
-
-        // Connected on our side (ICE, DTLS, SRTP) and on theirs.
-        var profile: DTLSEndpoint.SRTPProfile?
-        for await e in peer.events {
-            if case .connected(let p, _, _) = e { profile = p; break }
-            if case .failed(let why) = e { Issue.record("\(cell): \(why)"); return }
+        // Connected on our side (ICE, DTLS, SRTP); candidates gathered later (relayed) trickle out.
+        var connected: (DTLSEndpoint.SRTPProfile, ICECandidate.Kind)?
+        for await e in events {
+            if case .candidate(let c) = e, c.kind != .host { try aiortc.send(["candidate": c.description]) }
+            if case .connected(let p, let local, _) = e { connected = (p, local.kind); break }
+            if case .failed(let why) = e { throw HarnessError("\(cell): \(why)") }
         }
-        let connected = try await aiortc.next("event")
-        #expect(connected["event"] as? String == "connected", "\(cell): \(connected)")
-        if cell.profiles.count == 1 { #expect(profile == cell.profiles[0], "\(cell)") }
+        guard let (profile, local) = connected else { throw HarnessError("\(cell): never connected") }
+        let theirState = try await aiortc.next("event", seconds: 30)
+        guard theirState["event"] as? String == "connected" else { throw HarnessError("\(cell): aiortc \(theirState)") }
 
         // Siphon speaks after half a second; both listen for five seconds.
         let heard = Task { () -> [AudioFrame] in
@@ -98,8 +139,7 @@ struct WebRTCInteropTests {
         for f in ours { peer.enqueue(f) }
         let siphonHeard = await heard.value
         try aiortc.stop()
-        let stats = try await aiortc.next("packets_received")
-        #expect((stats["packets_received"] as? Int ?? 0) > 100, "\(cell): \(stats)")
+        _ = try await aiortc.next("packets_received")
         aiortc.process.waitUntilExit()
 
         let stt = try PocketSphinxSTT(phrases: Self.phrases)
@@ -107,10 +147,7 @@ struct WebRTCInteropTests {
         let recorded = try WAVFile.read(aiortc.recording.path)
         let down = try Resampler(from: recorded.sampleRate, to: 16000).process(recorded.samples)
         let aiortcText = try await Self.transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
-        print("interop \(cell) | SRTP \(profile.map { "\($0)" } ?? "?") | Siphon heard '\(siphonText)' | aiortc heard '\(aiortcText)'")
-        #expect(siphonText == "in the morning", "\(cell): Siphon heard '\(siphonText)'")
-        #expect(aiortcText == "tuesday please", "\(cell): aiortc heard '\(aiortcText)'")
-        #expect(peer.statistics.packetsSent > 100)
+        return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, concealed: peer.statistics.framesConcealed)
     }
 
     /// PocketSphinx with the phrase grammar, utterances cut by the VAD.

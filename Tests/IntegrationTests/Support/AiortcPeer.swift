@@ -8,11 +8,13 @@ final class AiortcPeer: @unchecked Sendable {
     private let lines = LineBuffer()
     let recording: URL
 
-    init(mode: String, play: URL, loopback: Bool = true, extra: [String] = []) throws {
+    /// `namespace`: run inside it (its interfaces, not loopback, are gathered).
+    init(mode: String, play: URL, loopback: Bool = true, extra: [String] = [], namespace: NetworkNamespace? = nil) throws {
         recording = FileManager.default.temporaryDirectory.appendingPathComponent("aiortc-heard-\(UUID().uuidString.prefix(8)).wav")
-        process.executableURL = URL(fileURLWithPath: Repository.python)
-        process.arguments = [Repository.root.appendingPathComponent("Tests/Peers/webrtc_peer.py").path, "--mode", mode,
-                             "--play", play.path, "--record", recording.path] + (loopback ? ["--loopback"] : []) + extra
+        let command = [Repository.python, Repository.root.appendingPathComponent("Tests/Peers/webrtc_peer.py").path, "--mode", mode,
+                       "--play", play.path, "--record", recording.path] + (loopback && namespace == nil ? ["--loopback"] : []) + extra
+        process.executableURL = URL(fileURLWithPath: namespace == nil ? command[0] : "/usr/sbin/ip")
+        process.arguments = namespace.map { $0.prefix(command) } ?? Array(command.dropFirst())
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
