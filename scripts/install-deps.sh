@@ -15,6 +15,7 @@ APT_PACKAGES=(
   kamailio baresip-core                     # SIP test peers (registrar/proxy with digest; a second UA)
   libssl-dev libsrtp2-dev libusrsctp-dev    # WebRTC: DTLS (OpenSSL), SRTP, SCTP data channels
   coturn iproute2 iptables                  # WebRTC tests: a TURN relay, network namespaces, packet loss
+  chromium                                  #   and a browser as the far end (headless)
 )
 
 missing=()

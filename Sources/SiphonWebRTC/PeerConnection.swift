@@ -27,6 +27,8 @@ public final class PeerConnection {
         /// Decrypted application data (SCTP packets).
         case data([UInt8])
         case failed(String)
+        /// The peer ended DTLS (close_notify): a hang-up, not a fault.
+        case peerClosed
         case closed
     }
 
@@ -322,7 +324,7 @@ public final class PeerConnection {
                     outputs.append(.event(.failed("SRTP: \(error)")))
                 }
             case .data(let d): outputs.append(.event(.data(d)))
-            case .closed: outputs.append(.event(.failed("the peer closed DTLS")))
+            case .closed: outputs.append(.event(.peerClosed))
             case .failed(let why): outputs.append(.event(.failed("DTLS: \(why)")))
             }
         }

@@ -267,6 +267,9 @@ public final class WebRTCPeer: @unchecked Sendable {
         case .failed(let why):
             logger.warning("WebRTC failed", metadata: ["error": "\(why)"])
             eventSink.yield(.failed(why))
+        case .peerClosed:
+            logger.info("WebRTC peer closed the connection")
+            eventSink.yield(.closed)
         case .closed: eventSink.yield(.closed)
         }
     }

@@ -17,7 +17,7 @@ struct WebRTCInteropTests {
         var profiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
         var trickle = false
         var description: String {
-            "\(siphonOffers ? "Siphon offers (ICE controlling)" : "aiortc offers (Siphon ICE controlled)"), "
+            "\(siphonOffers ? "Siphon offers (ICE controlling)" : "the peer offers (Siphon ICE controlled)"), "
                 + "Siphon DTLS \(siphonOffers ? "server" : answerSetup == .client ? "client" : "server"), "
                 + "\(profiles.count == 1 ? "\(profiles[0])" : "any profile"), \(trickle ? "trickled" : "candidates in the SDP")"
         }
@@ -71,12 +71,17 @@ struct WebRTCInteropTests {
         var aiortcHeard: String
         var profile: DTLSEndpoint.SRTPProfile
         var local: ICECandidate.Kind
+        var remote: ICECandidate.Kind
         var concealed: Int
+        /// What the far end reported: its DTLS role and cipher when connected, its packet counts.
+        var theirs: [String: Any] = [:]
+        var theirSDP = ""
         var description: String { "Siphon heard '\(siphonHeard)', aiortc heard '\(aiortcHeard)', \(profile), local \(local), concealed \(concealed)" }
     }
 
     /// One call with aiortc: each side says its phrase, each transcribes what it heard.
-    static func converse(_ cell: Cell, hostAddresses: [String], turn: [ICEAgent.TURNServer] = [], namespace: NetworkNamespace? = nil) async throws -> Result {
+    static func converse(_ cell: Cell, hostAddresses: [String], turn: [ICEAgent.TURNServer] = [], namespace: NetworkNamespace? = nil,
+                         far: WebRTCTestPeer.Implementation = .aiortc, farOptions: [String] = []) async throws -> Result {
         let dir = try Repository.temporaryDirectory("webrtc-interop")
         // aiortc says "In the morning"; Siphon says "Tuesday please".
         let theirs = dir.appendingPathComponent("aiortc-says.wav")
@@ -92,7 +97,7 @@ struct WebRTCInteropTests {
         config.turnServers = turn
         let peer = try await WebRTCPeer.start(config)
         defer { peer.close() }
-        let aiortc = try AiortcPeer(mode: cell.siphonOffers ? "answer" : "offer", play: theirs, namespace: namespace)
+        let aiortc = try WebRTCTestPeer(far, mode: cell.siphonOffers ? "answer" : "offer", play: theirs, extra: farOptions, namespace: namespace)
 
         func stripped(_ sdp: WebRTCSessionDescription) -> WebRTCSessionDescription {
             var s = sdp
@@ -101,14 +106,15 @@ struct WebRTCInteropTests {
         }
         let events = peer.events
         let ourDescription: WebRTCSessionDescription
+        let theirSDP: String
         if cell.siphonOffers {
             ourDescription = try await peer.createOffer(audioDirection: .sendrecv)
             try aiortc.send(["sdp": (cell.trickle ? stripped(ourDescription) : ourDescription).description])
-            let answer = try await aiortc.next("sdp")
-            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: answer["sdp"] as! String), isOffer: false)
+            theirSDP = try await aiortc.next("sdp")["sdp"] as! String
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: theirSDP), isOffer: false)
         } else {
-            let offer = try await aiortc.next("sdp")
-            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: offer["sdp"] as! String), isOffer: true)
+            theirSDP = try await aiortc.next("sdp")["sdp"] as! String
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: theirSDP), isOffer: true)
             ourDescription = try await peer.createAnswer(audioDirection: .sendrecv)
             try aiortc.send(["sdp": (cell.trickle ? stripped(ourDescription) : ourDescription).description])
         }
@@ -116,15 +122,15 @@ struct WebRTCInteropTests {
             for c in ourDescription.media[0].candidates { try aiortc.send(["candidate": c.description]) }
         }
         // Connected on our side (ICE, DTLS, SRTP); candidates gathered later (relayed) trickle out.
-        var connected: (DTLSEndpoint.SRTPProfile, ICECandidate.Kind)?
+        var connected: (DTLSEndpoint.SRTPProfile, ICECandidate.Kind, ICECandidate.Kind)?
         for await e in events {
             if case .candidate(let c) = e, c.kind != .host { try aiortc.send(["candidate": c.description]) }
-            if case .connected(let p, let local, _) = e { connected = (p, local.kind); break }
+            if case .connected(let p, let local, let remote) = e { connected = (p, local.kind, remote.kind); break }
             if case .failed(let why) = e { throw HarnessError("\(cell): \(why)") }
         }
-        guard let (profile, local) = connected else { throw HarnessError("\(cell): never connected") }
+        guard let (profile, local, remote) = connected else { throw HarnessError("\(cell): never connected") }
         let theirState = try await aiortc.next("event", seconds: 30)
-        guard theirState["event"] as? String == "connected" else { throw HarnessError("\(cell): aiortc \(theirState)") }
+        guard theirState["event"] as? String == "connected" else { throw HarnessError("\(cell): \(far) \(theirState)") }
 
         // Siphon speaks after half a second; both listen for five seconds.
         let heard = Task { () -> [AudioFrame] in
@@ -139,7 +145,7 @@ struct WebRTCInteropTests {
         for f in ours { peer.enqueue(f) }
         let siphonHeard = await heard.value
         try aiortc.stop()
-        _ = try await aiortc.next("packets_received")
+        let theirStats = try await aiortc.next("packets_received", seconds: 30)
         aiortc.process.waitUntilExit()
 
         let stt = try PocketSphinxSTT(phrases: Self.phrases)
@@ -147,7 +153,8 @@ struct WebRTCInteropTests {
         let recorded = try WAVFile.read(aiortc.recording.path)
         let down = try Resampler(from: recorded.sampleRate, to: 16000).process(recorded.samples)
         let aiortcText = try await Self.transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
-        return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, concealed: peer.statistics.framesConcealed)
+        return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, remote: remote, concealed: peer.statistics.framesConcealed,
+                      theirs: theirState.merging(theirStats) { a, _ in a }, theirSDP: theirSDP)
     }
 
     /// PocketSphinx with the phrase grammar, utterances cut by the VAD.
@@ -178,7 +185,7 @@ extension WebRTCInteropTests {
         config.hostAddresses = ["127.0.0.1"]
         let peer = try await WebRTCPeer.start(config)
         defer { peer.close() }
-        let aiortc = try AiortcPeer(mode: siphonOffers ? "answer" : "offer", play: quiet, extra: ["--datachannel"])
+        let aiortc = try WebRTCTestPeer(mode: siphonOffers ? "answer" : "offer", play: quiet, extra: ["--datachannel"])
         if siphonOffers {
             peer.openDataChannel("chat")
             try aiortc.send(["sdp": try await peer.createOffer(audioDirection: .sendrecv, dataChannel: true).description])
@@ -209,5 +216,29 @@ extension WebRTCInteropTests {
         let heard = try await aiortc.next("text")
         #expect(heard["text"] as? String == "hello from siphon")
         try aiortc.stop()
+    }
+}
+
+extension WebRTCInteropTests {
+    /// Headless Chromium (Debian's) as the far end: the WebRTC stack users' browsers run — its own
+    /// ICE, BoringSSL DTLS (1.2 or 1.3), SRTP and Opus — over an ordinary RTCPeerConnection page.
+    /// Either side offers, so Siphon is DTLS client once and server once; with `mdns`, Chromium
+    /// hides its addresses behind .local names (its default), which Siphon cannot resolve and must
+    /// learn as peer-reflexive candidates from Chromium's own checks.
+    @Test(arguments: [(siphonOffers: false, mdns: false), (siphonOffers: true, mdns: false), (siphonOffers: true, mdns: true)])
+    func audioCrossesBothWaysWithChromium(siphonOffers: Bool, mdns: Bool) async throws {
+        let cell = Cell(siphonOffers: siphonOffers, answerSetup: .client)
+        let r = try await Self.converse(cell, hostAddresses: ["127.0.0.1"], far: .chromium, farOptions: mdns ? ["--mdns"] : [])
+        print("interop Chromium, \(cell)\(mdns ? ", mDNS candidates" : "") | SRTP \(r.profile) | Chromium: DTLS \(r.theirs["dtls_role"] ?? "?"), "
+              + "\(r.theirs["srtp"] ?? "?"), TLS \(r.theirs["tls"] ?? "?") | Siphon heard '\(r.siphonHeard)' | Chromium heard '\(r.aiortcHeard)'")
+        #expect(r.siphonHeard == "in the morning", "Siphon heard '\(r.siphonHeard)'")
+        #expect(r.aiortcHeard == "tuesday please", "Chromium heard '\(r.aiortcHeard)'")
+        // Roles as negotiated: the answerer's a=setup:active makes it the DTLS client.
+        #expect(r.theirs["dtls_role"] as? String == (siphonOffers ? "client" : "server"), "\(r.theirs)")
+        // With mDNS its SDP names no address at all: the path exists only because Siphon learned
+        // Chromium's address from its checks (a peer-reflexive remote candidate).
+        let hostCandidates = r.theirSDP.split(separator: "\r\n").filter { $0.hasPrefix("a=candidate:") && $0.contains(" typ host") }
+        #expect(!hostCandidates.isEmpty && hostCandidates.allSatisfy { $0.contains(".local ") } == mdns, "\(hostCandidates)")
+        if mdns { #expect(r.remote == .prflx, "\(r.remote)") }
     }
 }

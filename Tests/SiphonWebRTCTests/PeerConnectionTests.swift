@@ -11,6 +11,7 @@ import Testing
         var rtp: [Int: [[UInt8]]] = [:]
         var connected: [Int: DTLSEndpoint.SRTPProfile] = [:]
         var failures: [String] = []
+        var peerClosed: Set<Int> = []
 
         func pump(seconds: Double, until: () -> Bool) {
             let end = now + UInt64(seconds * 1e9)
@@ -27,6 +28,7 @@ import Testing
                             case .event(.rtp(let p)): rtp[i, default: []].append(p)
                             case .event(.connected(let profile, _)): connected[i] = profile
                             case .event(.failed(let why)): failures.append(why)
+                            case .event(.peerClosed): peerClosed.insert(i)
                             default: break
                             }
                         }
@@ -70,6 +72,14 @@ import Testing
         w.pump(seconds: 1) { w.rtp[0]?.count == 1 && w.rtp[1]?.count == 1 }
         #expect(w.rtp[0] == [packet] && w.rtp[1] == [packet])
         #expect(w.ends[0].pc.opusPayloadType == 111 && w.ends[1].pc.opusPayloadType == 111)
+    }
+
+    /// A peer that hangs up sends close_notify: the other side hears a hang-up, not a failure.
+    @Test func aCloseReachesThePeerAsAHangUp() throws {
+        let w = try connect(answerSetup: .client)
+        w.ends[1].pc.close()
+        w.pump(seconds: 1) { !w.peerClosed.isEmpty }
+        #expect(w.peerClosed == [0] && w.failures.isEmpty, "\(w.peerClosed) \(w.failures)")
     }
 
     @Test func theOffererLimitsTheProfiles() throws {

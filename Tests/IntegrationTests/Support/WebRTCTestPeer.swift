@@ -1,7 +1,9 @@
 import Foundation
 
-/// aiortc (Tests/Peers/webrtc_peer.py) as the far end of a WebRTC call, spoken to in JSON lines.
-final class AiortcPeer: @unchecked Sendable {
+/// The far end of a WebRTC call, spoken to in JSON lines: aiortc (Tests/Peers/webrtc_peer.py) or
+/// headless Chromium (Tests/Peers/browser_peer.py), which speak the same protocol.
+final class WebRTCTestPeer: @unchecked Sendable {
+    enum Implementation: String, Sendable { case aiortc, chromium }
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
@@ -9,10 +11,13 @@ final class AiortcPeer: @unchecked Sendable {
     let recording: URL
 
     /// `namespace`: run inside it (its interfaces, not loopback, are gathered).
-    init(mode: String, play: URL, loopback: Bool = true, extra: [String] = [], namespace: NetworkNamespace? = nil) throws {
-        recording = FileManager.default.temporaryDirectory.appendingPathComponent("aiortc-heard-\(UUID().uuidString.prefix(8)).wav")
-        let command = [Repository.python, Repository.root.appendingPathComponent("Tests/Peers/webrtc_peer.py").path, "--mode", mode,
-                       "--play", play.path, "--record", recording.path] + (loopback && namespace == nil ? ["--loopback"] : []) + extra
+    init(_ implementation: Implementation = .aiortc, mode: String, play: URL, loopback: Bool = true, extra: [String] = [],
+         namespace: NetworkNamespace? = nil) throws {
+        recording = FileManager.default.temporaryDirectory.appendingPathComponent("\(implementation)-heard-\(UUID().uuidString.prefix(8)).wav")
+        let script = implementation == .aiortc ? "webrtc_peer.py" : "browser_peer.py"
+        let command = [Repository.python, Repository.root.appendingPathComponent("Tests/Peers/\(script)").path, "--mode", mode,
+                       "--play", play.path, "--record", recording.path]
+            + (implementation == .aiortc && loopback && namespace == nil ? ["--loopback"] : []) + extra
         process.executableURL = URL(fileURLWithPath: namespace == nil ? command[0] : "/usr/sbin/ip")
         process.arguments = namespace.map { $0.prefix(command) } ?? Array(command.dropFirst())
         process.standardInput = input
@@ -45,7 +50,7 @@ final class AiortcPeer: @unchecked Sendable {
             if let found = lines.take(where: { $0[key] != nil }) { return found }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw HarnessError("aiortc sent no '\(key)' within \(seconds) s (got: \(lines.all))")
+        throw HarnessError("the peer sent no '\(key)' within \(seconds) s (got: \(lines.all))")
     }
 
     final class LineBuffer: @unchecked Sendable {
