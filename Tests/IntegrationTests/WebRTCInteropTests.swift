@@ -220,11 +220,12 @@ extension WebRTCInteropTests {
 }
 
 extension WebRTCInteropTests {
-    /// Headless Chromium (Debian's) as the far end: the WebRTC stack users' browsers run — its own
-    /// ICE, BoringSSL DTLS (1.2 or 1.3), SRTP and Opus — over an ordinary RTCPeerConnection page.
-    /// Either side offers, so Siphon is DTLS client once and server once; with `mdns`, Chromium
-    /// hides its addresses behind .local names (its default), which Siphon cannot resolve and must
-    /// learn as peer-reflexive candidates from Chromium's own checks.
+    /// Headless Chromium (Debian's) as the far end: the WebRTC stack users' browsers and LiveKit's
+    /// SDKs run — its own ICE, BoringSSL DTLS, SRTP and Opus — in an ordinary RTCPeerConnection
+    /// page speaking through its fake microphone (a WAV). Either side offers, so Siphon is DTLS
+    /// client once and server once. With `mdns`, a page without microphone permission: Chromium
+    /// then hides its addresses behind .local names, which Siphon cannot resolve and must learn as
+    /// peer-reflexive candidates from Chromium's own checks.
     @Test(arguments: [(siphonOffers: false, mdns: false), (siphonOffers: true, mdns: false), (siphonOffers: true, mdns: true)])
     func audioCrossesBothWaysWithChromium(siphonOffers: Bool, mdns: Bool) async throws {
         let cell = Cell(siphonOffers: siphonOffers, answerSetup: .client)

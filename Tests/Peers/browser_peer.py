@@ -10,8 +10,9 @@ Then reads {"candidate": "candidate:…"} lines and "stop"; prints {"event": "co
 after stop, {"event": "stats", …} with the browser's own getStats() figures.
 
 The browser loads a page from this script's HTTP server (127.0.0.1, a free port). The page is an
-ordinary RTCPeerConnection: it plays SPEECH.wav into its send track (Web Audio) half a second after
-it connects, records what it hears with MediaRecorder (WebM/Opus), and talks to this script over
+ordinary RTCPeerConnection: once connected it opens the microphone — Chromium's fake capture device
+playing SPEECH.wav once, after half a second of silence this script puts before it; with --mdns,
+a page without microphone permission, through Web Audio) — records what it hears with MediaRecorder (WebM/Opus), and talks to this script over
 two endpoints: POST /say (what it tells the test) and GET /next (the test's next message, a long
 poll). The recording is decoded here with PyAV into HEARD.wav."""
 import argparse
@@ -22,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import wave
 
 import av
 from aiohttp import web
@@ -30,7 +32,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--mode", choices=["offer", "answer"], required=True)
 ap.add_argument("--play", required=True)
 ap.add_argument("--record", required=True)
-ap.add_argument("--mdns", action="store_true", help="leave Chromium's mDNS host names on (its default)")
+ap.add_argument("--mdns", action="store_true", help="a page without microphone permission, where Chromium hides its addresses behind mDNS names")
 ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
 args = ap.parse_args()
 
@@ -38,16 +40,25 @@ PAGE = """<!doctype html><meta charset=utf-8><title>siphon webrtc peer</title><s
 const say = o => fetch('/say', {method: 'POST', body: JSON.stringify(o)});
 const next = async () => (await fetch('/next')).json();
 (async () => {
-  const mode = (await (await fetch('/mode')).json()).mode;
+  const {mode, microphone} = await (await fetch('/mode')).json();
   const pc = new RTCPeerConnection();
-  // The send track: Web Audio, so the phrase starts when the call is up, not when a device opens.
-  const ctx = new AudioContext({sampleRate: 48000});
-  const speech = await ctx.decodeAudioData(await (await fetch('/speech.wav')).arrayBuffer());
-  const out = ctx.createMediaStreamDestination();
-  // A silent source keeps the track sending (a destination with nothing connected sends nothing).
-  const hush = ctx.createGain(); hush.gain.value = 0; hush.connect(out);
-  const tone = ctx.createOscillator(); tone.connect(hush); tone.start();
-  pc.addTrack(out.stream.getAudioTracks()[0], out.stream);
+  // The offerer adds its transceiver; the answerer takes the one the offer made (JSEP pairs an
+  // offered m-line only with transceivers addTrack made) and makes it send too.
+  let sender = mode === 'offer' ? pc.addTransceiver('audio', {direction: 'sendrecv'}).sender : null;
+  // What it says: the fake microphone (Chromium plays SPEECH.wav as its capture device), opened only
+  // once the call is up so the phrase is not spoken to nobody; or, for a page without microphone
+  // permission, the same WAV through Web Audio.
+  const speak = async () => {
+    if (microphone) {
+      const mic = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: false, noiseSuppression: false, autoGainControl: false}});
+      return sender.replaceTrack(mic.getAudioTracks()[0]);
+    }
+    const ctx = new AudioContext({sampleRate: 48000});
+    const speech = await ctx.decodeAudioData(await (await fetch('/speech.wav')).arrayBuffer());
+    const out = ctx.createMediaStreamDestination();
+    await sender.replaceTrack(out.stream.getAudioTracks()[0]);
+    const src = ctx.createBufferSource(); src.buffer = speech; src.connect(out); src.start();
+  };
   const chunks = [];
   let recorder;
   pc.ontrack = e => {
@@ -61,12 +72,11 @@ const next = async () => (await fetch('/next')).json();
   pc.onconnectionstatechange = async () => {
     if (pc.connectionState === 'connected' && !started) {
       started = true;
-      const [t] = pc.getTransceivers();
       const stats = await pc.getStats();
       let pair = {};
       stats.forEach(s => { if (s.type === 'transport') pair = s; });
       say({event: 'connected', dtls_role: pair.dtlsRole, srtp: pair.srtpCipher, tls: pair.tlsVersion});
-      setTimeout(() => { const src = ctx.createBufferSource(); src.buffer = speech; src.connect(out); src.start(); }, 500);
+      await speak();
     } else if (['failed', 'closed'].includes(pc.connectionState)) {
       say({event: pc.connectionState});
     }
@@ -84,6 +94,7 @@ const next = async () => (await fetch('/next')).json();
   } else {
     const o = await next();
     await pc.setRemoteDescription({type: 'offer', sdp: o.sdp});
+    const [t] = pc.getTransceivers(); t.direction = 'sendrecv'; sender = t.sender;
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered();
     await say({sdp: pc.localDescription.sdp});
@@ -118,10 +129,10 @@ async def main():
         return web.Response(text=PAGE, content_type="text/html")
 
     async def mode(_):
-        return web.json_response({"mode": args.mode})
+        return web.json_response({"mode": args.mode, "microphone": not args.mdns})
 
     async def speech(_):
-        return web.FileResponse(args.play)
+        return web.FileResponse(microphone)
 
     async def next_message(_):
         return web.json_response(await to_page.get())
@@ -152,10 +163,22 @@ async def main():
     port = site._server.sockets[0].getsockname()[1]
 
     profile = tempfile.mkdtemp(prefix="siphon-chromium-")
+    microphone = os.path.join(profile, "microphone.wav")
+    with wave.open(args.play) as w:
+        params, frames = w.getparams(), w.readframes(w.getnframes())
+    with wave.open(microphone, "wb") as w:
+        w.setparams(params)
+        w.writeframes(b"\0" * (params.framerate // 2 * params.sampwidth * params.nchannels) + frames)
     browser = await asyncio.create_subprocess_exec(
         args.chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--mute-audio",
         f"--user-data-dir={profile}", "--autoplay-policy=no-user-gesture-required",
-        # Real addresses rather than mDNS names unless --mdns (the test has no mDNS resolver).
+        # Microphone permission granted makes Chromium show its real addresses, so an --mdns page
+        # goes without (and speaks through Web Audio).
+        *([] if args.mdns else ["--use-fake-ui-for-media-stream"]), "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}%noloop",
+        # Loopback is where Siphon listens in the tests (Chromium leaves it out unless told); real
+        # addresses rather than mDNS names unless --mdns (nothing here resolves .local names).
+        "--allow-loopback-in-peer-connection",
         *([] if args.mdns else ["--disable-features=WebRtcHideLocalIpsWithMdns"]),
         f"http://127.0.0.1:{port}/",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
