@@ -35,6 +35,7 @@ PIP_PACKAGES=(
   webrtcvad-wheels    # Google's WebRTC VAD, the baseline the VAD tests compare against
   pjsua2-python       # PJSIP, the main SIP interop peer
   livekit-api==1.2.2 livekit-protocol==1.1.29  # LiveKit's token verifier and messages, behind the Twirp stand-in
+  livekit==1.2.1      # LiveKit's client SDK (Rust + libwebrtc): proves the stand-in faithful
   pyyaml jsonschema   # Compose files checked against the Compose Specification schema
   kubernetes-validate # Kubernetes manifests checked against the Kubernetes schemas (offline)
   prometheus-client   # its parser checks what /metrics serves

@@ -150,11 +150,17 @@ struct WebRTCInteropTests {
 
         let stt = try PocketSphinxSTT(phrases: Self.phrases)
         let siphonText = try await Self.transcribe(siphonHeard, stt: stt)
-        let recorded = try WAVFile.read(aiortc.recording.path)
-        let down = try Resampler(from: recorded.sampleRate, to: 16000).process(recorded.samples)
-        let aiortcText = try await Self.transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
+        let aiortcText = try await Self.transcribe(wav: aiortc.recording.path, stt: stt)
         return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, remote: remote, concealed: peer.statistics.framesConcealed,
                       theirs: theirState.merging(theirStats) { a, _ in a }, theirSDP: theirSDP)
+    }
+
+    /// A recording (any rate; the first `seconds` of it when given), transcribed.
+    static func transcribe(wav path: String, seconds: Int? = nil, stt: PocketSphinxSTT) async throws -> String {
+        let wav = try WAVFile.read(path)
+        let samples = seconds.map { Array(wav.samples.prefix(wav.sampleRate * $0)) } ?? wav.samples
+        let down = try Resampler(from: wav.sampleRate, to: 16000).process(samples)
+        return try await transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
     }
 
     /// PocketSphinx with the phrase grammar, utterances cut by the VAD.

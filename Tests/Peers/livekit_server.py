@@ -353,14 +353,20 @@ def twirp(service, method, body, headers):
     cls = REQUESTS.get(service, {}).get(method)
     if cls is None:
         raise TwirpError("bad_route", f"no handler for path /twirp/livekit.{service}/{method}")
-    if headers.get("Content-Type", "").split(";")[0] != "application/json":
+    # Twirp takes JSON (what Siphon sends) or binary protobuf (what livekit-api sends) and answers
+    # in the same encoding.
+    encoding = headers.get("Content-Type", "").split(";")[0]
+    if encoding not in ("application/json", "application/protobuf"):
         raise TwirpError("bad_route", "unexpected Content-Type")
     try:
-        req = json_format.Parse(body.decode(), cls(), ignore_unknown_fields=False)
+        if encoding == "application/json":
+            req = json_format.Parse(body.decode(), cls(), ignore_unknown_fields=False)
+        else:
+            req = cls.FromString(body)
     except Exception as e:
         with lock:
             failures.append({"method": method, "error": str(e), "body": body.decode(errors="replace")})
-        raise TwirpError("malformed", f"the json request could not be decoded: {e}")
+        raise TwirpError("malformed", f"the {'json' if encoding == 'application/json' else 'protobuf'} request could not be decoded: {e}")
     auth = headers.get("Authorization", "")
     try:
         claims = verifier.verify(auth.removeprefix("Bearer "))
@@ -371,7 +377,9 @@ def twirp(service, method, body, headers):
                     "grants": grants_of(auth.removeprefix("Bearer ")), "timeout_ms": headers.get("X-Twirp-Timeout-Ms")})
     need(claims, method, req)
     resp = handle(method, req)
-    return json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True).encode()
+    if encoding == "application/protobuf":
+        return resp.SerializeToString(), encoding
+    return json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True).encode(), encoding
 
 
 async def apply_media_effects():
@@ -391,10 +399,10 @@ async def post_twirp(request):
     service, method = request.match_info["service"], request.match_info["method"]
     body = await request.read()
     try:
-        data = await asyncio.get_running_loop().run_in_executor(None, twirp, service, method, body, dict(request.headers))
+        data, encoding = await asyncio.get_running_loop().run_in_executor(None, twirp, service, method, body, dict(request.headers))
     except TwirpError as e:
         return twirp_error(e)
-    return web.Response(status=200, body=data, content_type="application/json")
+    return web.Response(status=200, body=data, content_type=encoding)
 
 
 async def test_get(request):

@@ -18,6 +18,7 @@ What it does as livekit-server does (L = livekit/livekit, P = livekit/protocol):
 import asyncio
 import base64
 import json
+import os
 import time
 import uuid
 
@@ -28,7 +29,10 @@ from aiortc.contrib.media import MediaPlayer, MediaRecorder
 from aiortc.sdp import candidate_from_sdp
 from livekit.protocol import models, rtc
 
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# The stand-in's media address: loopback, or LIVEKIT_STANDIN_MEDIA_IP for clients (libwebrtc)
+# that never pair a loopback candidate with their own.
+MEDIA_IP = os.environ.get("LIVEKIT_STANDIN_MEDIA_IP", "127.0.0.1")
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [MEDIA_IP]
 
 
 def new_id(prefix):
@@ -113,7 +117,10 @@ class Session:
         self.reliable = pc.createDataChannel("_reliable")
         phone = self.sfu.phone_of(self.room)
         if phone is not None and phone.track() is not None:
-            pc.addTrack(phone.track())
+            sender = pc.addTrack(phone.track())
+            info = self.sfu.phone_info(self.room) or self.sfu.last_phone_info.get(self.room)
+            if info is not None:
+                sender._stream_id, sender._track_id = f"{info.sid}|{info.tracks[0].sid}", info.tracks[0].sid
         await pc.setLocalDescription(await pc.createOffer())
         await self.send(offer=rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=1))
 
@@ -190,14 +197,23 @@ class SFU:
         self.ice_servers = []
         self.phones_hook = phones_hook  # room -> the SIP participant's info, or None
         self.last_phone_info = {}
+        self.phone_tracks = {}  # room -> the sid of the phone's track
         self.events = []
         self.data = []
         self.streams = {}
 
     def phone_info(self, room):
-        """The phone's participant info while its call is up; the last one seen after it hung up."""
+        """The phone's participant info while its call is up; the last one seen after it hung up.
+        As LiveKit SIP does, the phone publishes one microphone track (its sid is the track id of
+        the media stream "<participant sid>|<track sid>" that clients match it by)."""
         info = self.phones_hook(room)
         if info is not None:
+            if room not in self.phone_tracks:
+                self.phone_tracks[room] = new_id("TR_")
+            info = models.ParticipantInfo.FromString(info.SerializeToString())
+            del info.tracks[:]
+            info.tracks.append(models.TrackInfo(sid=self.phone_tracks[room], type=models.TrackType.AUDIO, name="phone",
+                                                source=models.TrackSource.MICROPHONE, mime_type="audio/opus"))
             self.last_phone_info[room] = info
         return info
 

@@ -14,11 +14,15 @@ final class LiveKitPeer: @unchecked Sendable {
     let secret = "livekit-test-secret-\(UUID().uuidString)"
     private let process: ChildProcess
 
-    init() async throws {
+    /// `mediaIP`: where its peer connections listen (loopback unless given: libwebrtc clients never
+    /// pair loopback with their own addresses).
+    init(mediaIP: String? = nil) async throws {
         port = LoopbackPort.free()
+        var environment = ProcessInfo.processInfo.environment
+        if let mediaIP { environment["LIVEKIT_STANDIN_MEDIA_IP"] = mediaIP }
         process = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/livekit_server.py").path,
                                                        String(port), key, secret],
-                                   environment: ProcessInfo.processInfo.environment, output: ProcessInfo.processInfo.environment["SIPHON_PEER_LOG"])
+                                   environment: environment, output: ProcessInfo.processInfo.environment["SIPHON_PEER_LOG"])
         try await eventually(20, "the LiveKit stand-in") { (try? await self.get("/_test/failures")) != nil }
     }
 
