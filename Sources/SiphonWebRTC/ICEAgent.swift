@@ -23,6 +23,10 @@ public final class ICEAgent {
         public var role: Role
         public var stunServers: [TransportAddress] = []
         public var turnServers: [TURNServer] = []
+        /// Only relayed candidates (the "relay" ICE transport policy): host addresses are never
+        /// signalled or checked, so a connection proves the TURN path. For `siphon preflight`,
+        /// and for operators who must not expose the host.
+        public var relayOnly = false
         /// Ta: one new check per interval (RFC 8445 §14.2).
         public var pacingNs: UInt64 = 50_000_000
         /// A check is retransmitted this often, up to `checkAttempts` sends.
@@ -125,10 +129,12 @@ public final class ICEAgent {
         guard !address.isLinkLocal else { return }
         hostSockets.append((socket, address))
         let pref = UInt32(65535 - min(hostSockets.count - 1, 100) * 256)
-        addLocal(ICECandidate(foundation: Self.foundation(.host, address), priority: ICECandidate.priority(.host, localPreference: pref),
-                              address: address, kind: .host), socket: socket)
+        if !configuration.relayOnly {
+            addLocal(ICECandidate(foundation: Self.foundation(.host, address), priority: ICECandidate.priority(.host, localPreference: pref),
+                                  address: address, kind: .host), socket: socket)
+        }
         guard !address.isIPv6 else { return }
-        for server in configuration.stunServers where !server.isIPv6 {
+        for server in configuration.stunServers where !server.isIPv6 && !configuration.relayOnly {
             var m = STUNMessage(method: .binding, class: .request)
             m.add(.software, string: "siphon")
             let bytes = m.serialized(fingerprint: true)
@@ -361,6 +367,7 @@ public final class ICEAgent {
     }
 
     private func handleRequest(_ m: STUNMessage, raw: [UInt8], from source: TransportAddress, socket: Int, turn: Int?, now: UInt64) {
+        if configuration.relayOnly && turn == nil { return }  // straight to a host socket: not a path we may use
         // USERNAME is "ours:theirs"; integrity with our password (RFC 8445 §7.3).
         guard let username = m.username, username.hasPrefix(localUfrag + ":"), STUNMessage.verifyIntegrity(raw, key: Array(localPassword.utf8)) else {
             if m.has(.messageIntegrity) || m.username != nil { respondError(m, 401, "Unauthorized", to: source, socket: socket, turn: turn) }

@@ -25,6 +25,8 @@ public final class WebRTCPeer: @unchecked Sendable {
         public var portRange: ClosedRange<Int>?
         public var stunServers: [TransportAddress] = []
         public var turnServers: [ICEAgent.TURNServer] = []
+        /// Relayed candidates only (`ICEAgent.Configuration.relayOnly`).
+        public var relayOnly = false
         public var answerSetup: DTLSEndpoint.Role = .client
         public var srtpProfiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
         /// The rate frames go to and come from the conversation.
@@ -87,6 +89,7 @@ public final class WebRTCPeer: @unchecked Sendable {
         var c = PeerConnection.Configuration(role: configuration.role)
         c.ice.stunServers = configuration.stunServers
         c.ice.turnServers = configuration.turnServers
+        c.ice.relayOnly = configuration.relayOnly
         c.answerSetup = configuration.answerSetup
         c.srtpProfiles = configuration.srtpProfiles
         pc = PeerConnection(configuration: c)

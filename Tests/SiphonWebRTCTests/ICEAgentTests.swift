@@ -84,6 +84,30 @@ import Testing
         #expect(net.agents[1].agent.selectedPair?.remote.kind == .prflx)
     }
 
+    /// The relay policy: no host candidate is signalled and a check straight to the host socket
+    /// is neither answered nor learnt from — with no TURN server, nothing connects.
+    @Test func aRelayOnlyAgentNeverUsesItsHostAddress() throws {
+        let net = Network()
+        var relayOnly = ICEAgent.Configuration(role: .controlled)
+        relayOnly.relayOnly = true
+        relayOnly.stunServers = [try TransportAddress(ip: "10.0.0.9", port: 3478)]
+        relayOnly.connectTimeoutNs = 3_000_000_000
+        let a = ICEAgent(configuration: .init(role: .controlling)), b = ICEAgent(configuration: relayOnly)
+        net.add(a, try TransportAddress(ip: "10.0.0.1", port: 5000))
+        net.add(b, try TransportAddress(ip: "10.0.0.2", port: 6000))
+        #expect(b.localCandidates.isEmpty)
+        a.setRemoteCredentials(ufrag: b.localUfrag, password: b.localPassword, now: net.now)
+        b.setRemoteCredentials(ufrag: a.localUfrag, password: a.localPassword, now: net.now)
+        for c in a.localCandidates { b.addRemoteCandidate(c, now: net.now) }
+        a.addRemoteCandidate(ICECandidate(foundation: "1", priority: ICECandidate.priority(.host), address: net.agents[1].address, kind: .host), now: net.now)
+        var toStun = 0
+        net.drop = { _, to, _ in if to.port == 3478 { toStun += 1 }; return false }
+        net.run(seconds: 5)
+        #expect(toStun == 0, "a relay-only agent asked a STUN server for its reflexive address")
+        #expect(net.state(0) != .connected && net.state(1) != .connected)
+        #expect(net.agents[1].agent.selectedPair == nil)
+    }
+
     @Test func bothControllingResolvesToOneController() throws {
         let net = try pair(aRole: .controlling, bRole: .controlling)
         net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }
