@@ -62,9 +62,7 @@ public enum Siphon {
                                                     trunkID: environment["LIVEKIT_SIP_TRUNK_ID"], secretBox: telephony.secretBox)
             // The agent joins each call's room with WebRTC media (host candidates on this host's
             // interfaces, or SIPHON_WEBRTC_HOSTS; UDP ports from the RTP range).
-            var media = LiveKitMediaAgent.Configuration()
-            media.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            media.portRange = telephony.rtpPorts
+            let media = LiveKitMediaAgent.Configuration.from(environment, rtpPorts: telephony.rtpPorts)
             runners[.livekit] = LiveKitCallRunner(api: api, trunks: OutboundTrunkProvisioner(api: api, redis: redis, keyPrefix: options.keyPrefix,
                                                                                              logger: options.logger),
                                                   configuration: c, agent: LiveKitMediaAgent(agents: agents, api: api, configuration: media))

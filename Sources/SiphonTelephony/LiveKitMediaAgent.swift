@@ -21,6 +21,15 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
         public var hostAddresses: [String]?
         public var portRange: ClosedRange<Int>?
         public init() {}
+
+        /// What a worker uses: SIPHON_WEBRTC_HOSTS (comma-separated) for host candidates, UDP
+        /// ports from the RTP range.
+        public static func from(_ environment: Environment, rtpPorts: ClosedRange<Int>) -> Configuration {
+            var c = Configuration()
+            c.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            c.portRange = rtpPorts
+            return c
+        }
     }
 
     let agents: [String: Agent]

@@ -187,7 +187,17 @@ public final class ICEAgent {
     /// is then learnt as peer-reflexive from its checks.
     public func addRemoteCandidate(_ candidate: ICECandidate, now: UInt64) {
         guard candidate.transport == "udp", candidate.component == 1, let address = candidate.address else { return }
-        guard !remotes.contains(where: { $0.address == address }) else { return }
+        if let known = remotes.firstIndex(where: { $0.address == address }) {
+            // Learnt from its checks before it was signalled: it takes the signalled type and
+            // priority (RFC 8838 §11), and its pairs their new priorities.
+            if remotes[known].kind == .prflx, candidate.kind != .prflx {
+                remotes[known] = candidate
+                for p in pairs.indices where pairs[p].remote == known {
+                    pairs[p].priority = pairPriority(local: locals[pairs[p].local].candidate, remote: candidate)
+                }
+            }
+            return
+        }
         remotes.append(candidate)
         pairUp(remote: remotes.count - 1, now: now)
         for i in turns.indices {
@@ -473,6 +483,7 @@ public final class ICEAgent {
     }
 
     private func nominationDelay(_ p: Pair) -> UInt64 {
+        if configuration.relayOnly { return 0 }  // every pair is relayed: none better is coming
         let kinds = [locals[p.local].candidate.kind, remotes[p.remote].kind]
         return kinds.map { configuration.nominationDelayNs[$0] ?? 0 }.max() ?? 0
     }

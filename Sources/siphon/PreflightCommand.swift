@@ -6,7 +6,7 @@ import SiphonCore
 struct PreflightCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preflight",
-        abstract: "Check a deployment before real calls: environment, Redis, SIP trunk, LiveKit, VAD, codecs, barge-in.",
+        abstract: "Check a deployment before real calls: environment, Redis, SIP trunk, LiveKit and its WebRTC media path, VAD, codecs, barge-in.",
         discussion: "Each check prints pass, warn, fail or skip, with the fix. Exit status 1 if any check failed.")
 
     @OptionGroup var common: CommonOptions

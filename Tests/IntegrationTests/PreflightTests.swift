@@ -40,7 +40,7 @@ struct PreflightTests {
         ]
         let (ok, checks, output) = try run(redis, env)
         #expect(ok == 0, "\(output)")
-        for name in ["redis", "redis persistence", "sip trunk", "livekit", "vad", "codecs offline-receptionist", "barge-in"] {
+        for name in ["redis", "redis persistence", "sip trunk", "livekit", "webrtc", "vad", "codecs offline-receptionist", "barge-in"] {
             #expect(status(checks, name) == "pass", "\(name): \(output)")
         }
 
@@ -54,6 +54,42 @@ struct PreflightTests {
         #expect(status(badChecks, "redis") == "pass")
         #expect(!badOutput.contains("wrong-password-1234") && !badOutput.contains("not-the-servers-secret"))
         _ = livekit
+    }
+
+    /// The WebRTC check finds the seed's "silent media" before a call does: LiveKit's media on a
+    /// veth address, coturn as its advertised TURN server. A worker that advertises addresses
+    /// LiveKit can reach connects directly, and through the relay alone; one that advertises only
+    /// loopback (an address LiveKit cannot use) fails with the fix — and connects once LiveKit
+    /// offers TURN, which the check then reports as the path.
+    @Test func theWebRTCCheckFindsASilentPathAndTheRelay() async throws {
+        let redis = try RedisServer()
+        let ns = try NetworkNamespace()
+        let livekit = try await LiveKitPeer(mediaIP: ns.hostAddress)
+        let turn = try await TURNServer(listen: ["127.0.0.1", ns.hostAddress], relayIP: ns.hostAddress)
+        let others = ["environment", "redis", "sip", "livekit", "providers", "vad", "codecs", "barge-in"]
+        func preflight(hosts: String) throws -> ([[String: Any]], String) {
+            let (_, checks, output) = try run(redis, livekit.environment.merging(["SIPHON_WEBRTC_HOSTS": hosts]) { $1 }, skip: others)
+            return (checks, output)
+        }
+        func detail(_ checks: [[String: Any]], _ name: String) -> String { checks.first { $0["check"] as? String == name }?["detail"] as? String ?? "" }
+
+        let (unreachable, out1) = try preflight(hosts: "127.0.0.1")
+        #expect(status(unreachable, "webrtc") == "fail" && out1.contains("calls would be silent"), "\(out1)")
+        #expect(status(unreachable, "webrtc relay") == "skip", "\(out1)")
+
+        try await livekit.post("/_test/ice", ["servers": [["urls": ["turn:127.0.0.1:\(turn.port)?transport=udp"], "username": turn.username,
+                                                          "credential": turn.password]]])
+        let (good, out2) = try preflight(hosts: ns.hostAddress)
+        print("preflight webrtc: \(detail(good, "webrtc")) | relay: \(detail(good, "webrtc relay"))")
+        #expect(status(good, "webrtc") == "pass" && detail(good, "webrtc").contains("over host → "), "\(out2)")
+        #expect(status(good, "webrtc relay") == "pass" && detail(good, "webrtc relay").contains("relay"), "\(out2)")
+        let (relayed, out3) = try preflight(hosts: "127.0.0.1")
+        print("preflight webrtc, loopback only but TURN: \(detail(relayed, "webrtc"))")
+        #expect(status(relayed, "webrtc") == "pass" && detail(relayed, "webrtc").contains("over relay → "), "\(out3)")
+        #expect(!(out1 + out2 + out3).contains(turn.password) && !(out1 + out2 + out3).contains(livekit.secret))
+        // Each probe deleted its room.
+        let rooms = try await livekit.requests().filter { $0["method"] as? String == "RoomService/DeleteRoom" }
+        #expect(rooms.count == 5, "\(rooms)")
     }
 
     @Test func configCheckNamesWhatIsWrong() throws {

@@ -84,6 +84,16 @@ import Testing
         #expect(net.agents[1].agent.selectedPair?.remote.kind == .prflx)
     }
 
+    /// Its candidate signalled after its checks arrived: the prflx remote becomes a host one.
+    @Test func aLearntCandidateTakesItsSignalledType() throws {
+        let net = try pair(trickleA: false)
+        net.run(seconds: 5) { net.state(1) == .connected && net.state(0) == .connected }
+        #expect(net.agents[1].agent.selectedPair?.remote.kind == .prflx)
+        for c in net.agents[0].agent.localCandidates { net.agents[1].agent.addRemoteCandidate(c, now: net.now) }
+        #expect(net.agents[1].agent.selectedPair?.remote.kind == .host)
+        #expect(net.agents[1].agent.selectedPair?.remote.address == net.agents[0].address)
+    }
+
     /// The relay policy: no host candidate is signalled and a check straight to the host socket
     /// is neither answered nor learnt from — with no TURN server, nothing connects.
     @Test func aRelayOnlyAgentNeverUsesItsHostAddress() throws {

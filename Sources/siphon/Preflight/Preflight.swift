@@ -14,7 +14,7 @@ import SiphonTelephony
 /// The pre-flight checklist (docs/preflight.md, in the same order): environment, Redis, SIP trunk,
 /// LiveKit, VAD calibration, codec alignment, and a barge-in rehearsed over loopback SIP.
 struct Preflight {
-    static let checks = ["environment", "redis", "sip", "livekit", "providers", "vad", "codecs", "barge-in"]
+    static let checks = ["environment", "redis", "sip", "livekit", "webrtc", "providers", "vad", "codecs", "barge-in"]
 
     var env: Environment
     var agentConfigPath: String?
@@ -32,6 +32,7 @@ struct Preflight {
         if !skip.contains("redis") { out += await checkRedis() }
         if !skip.contains("sip") { out.append(await checkTrunk()) }
         if !skip.contains("livekit") { out.append(await checkLiveKit()) }
+        if !skip.contains("webrtc") { out += await checkWebRTC() }
         if !skip.contains("providers") { out += await checkProviders() }
         if !skip.contains("vad") { out.append(await checkVAD()) }
         if !skip.contains("codecs") { out += checkCodecs() }
@@ -139,6 +140,43 @@ struct Preflight {
         } catch {
             return .fail("livekit", "\(error)", fix: "check LIVEKIT_URL points at livekit-server's HTTP port")
         }
+    }
+
+    // MARK: WebRTC to LiveKit
+
+    /// The agent's media path to LiveKit, as a worker on this host would have it: a hidden
+    /// participant in a throwaway room connects ICE and DTLS, then again through TURN only.
+    func checkWebRTC() async -> [CheckResult] {
+        guard let credentials = try? LiveKitCredentials.from(env) else {
+            return [.skip("webrtc", "no LiveKit configured (see the livekit check)")]
+        }
+        let telephony = (try? TelephonyConfiguration.from(env)) ?? TelephonyConfiguration()
+        let probe = LiveKitMediaProbe(api: LiveKitAPI(credentials: credentials, timeout: .seconds(5)), url: env["LIVEKIT_URL"] ?? credentials.httpURL,
+                                      configuration: .from(env, rtpPorts: telephony.rtpPorts), logger: logger)
+        let direct = await probe.run()
+        var out: [CheckResult] = []
+        let ports = "UDP \(telephony.rtpPorts.lowerBound)-\(telephony.rtpPorts.upperBound) out of this host, and LiveKit's rtc.port_range (or rtc.udp_port) into the server"
+        if direct.connected {
+            out.append(.pass("webrtc", "ICE and DTLS up in \(direct.connectMs ?? 0) ms (join \(direct.joinMs ?? 0) ms) over \(direct.local!.rawValue) → \(direct.remote!.rawValue), "
+                                + "SRTP \(direct.profile!); candidates: \(direct.candidates)"))
+        } else if direct.joinMs == nil {
+            out.append(.fail("webrtc", direct.failure ?? "could not join", fix: "check LIVEKIT_URL: the worker opens a WebSocket to its /rtc"))
+        } else {
+            out.append(.fail("webrtc", "no media path to LiveKit: \(direct.failure ?? "?"); candidates: \(direct.candidates)",
+                             fix: "calls would be silent: open \(ports); set SIPHON_WEBRTC_HOSTS to addresses LiveKit can reach; or give LiveKit a TURN server"))
+        }
+        if !direct.turnAdvertised {
+            out.append(.skip("webrtc relay", "LiveKit advertises no TURN server (its turn: section): needed only where UDP to LiveKit is blocked"))
+            return out
+        }
+        let relayed = await probe.run(relayOnly: true)
+        if relayed.connected {
+            out.append(.pass("webrtc relay", "through TURN only: ICE and DTLS up in \(relayed.connectMs ?? 0) ms (candidates: \(relayed.candidates))"))
+        } else {
+            out.append(.warn("webrtc relay", "the TURN path failed: \(relayed.failure ?? "?"); candidates: \(relayed.candidates)",
+                             fix: "check LiveKit's turn: section (udp_port, domain, external TLS) and that this host reaches it"))
+        }
+        return out
     }
 
     // MARK: AI providers
