@@ -180,7 +180,7 @@ let package = Package(
             name: "siphon",
             dependencies: [
                 "Siphon",
-                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent",
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonWebRTC",
                 "SiphonOffline", "SiphonTelephony", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia", "SiphonElevenLabs",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -60,11 +60,16 @@ final class RoomSession: @unchecked Sendable {
     let configuration: LiveKitMediaAgent.Configuration
     let subscriber: WebRTCPeer
     let publisher: WebRTCPeer
+    /// Join started (before the WebSocket) and the JoinResponse's arrival.
+    let joinStarted: ContinuousClock.Instant
+    let joined: ContinuousClock.Instant
     private let state: Mutex<State>
 
     struct State {
         var signal: LiveKitSignalClient
         var participantSID: String
+        /// When the subscriber connection (the phone's audio) had ICE and DTLS up, and how.
+        var connected: (at: ContinuousClock.Instant, profile: DTLSEndpoint.SRTPProfile, pair: String)?
         var published = false
         var phoneGone: String?
         var replaced = false
@@ -72,8 +77,9 @@ final class RoomSession: @unchecked Sendable {
     }
 
     private init(ticket: LiveKitRoomTicket, api: LiveKitAPI, logger: Logger, configuration: LiveKitMediaAgent.Configuration,
-                 signal: LiveKitSignalClient, subscriber: WebRTCPeer, publisher: WebRTCPeer) {
+                 signal: LiveKitSignalClient, subscriber: WebRTCPeer, publisher: WebRTCPeer, joinStarted: ContinuousClock.Instant) {
         (self.ticket, self.api, self.logger, self.configuration) = (ticket, api, logger, configuration)
+        (self.joinStarted, joined) = (joinStarted, ContinuousClock.now)
         (self.subscriber, self.publisher) = (subscriber, publisher)
         var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "")
         // The phone left before we joined: the room says so by not listing it.
@@ -85,6 +91,7 @@ final class RoomSession: @unchecked Sendable {
     }
 
     static func join(ticket: LiveKitRoomTicket, configuration: LiveKitMediaAgent.Configuration, api: LiveKitAPI, logger: Logger) async throws -> RoomSession {
+        let started = ContinuousClock.now
         let signal = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, logger: logger)
         guard let join = signal.join else { signal.close(); throw LiveKitJoinError("LiveKit answered the join with a resume") }
         let ice = await ICEServers.resolve(join.iceServers, logger: logger)
@@ -104,7 +111,7 @@ final class RoomSession: @unchecked Sendable {
             logger.info("joined the LiveKit room", metadata: ["livekit.room": "\(join.room.name)", "livekit.participant": "\(join.participant.sid)",
                                                               "livekit.subscriber_primary": "\(join.subscriberPrimary)"])
             return RoomSession(ticket: ticket, api: api, logger: logger, configuration: configuration, signal: signal,
-                               subscriber: subscriber, publisher: publisher)
+                               subscriber: subscriber, publisher: publisher, joinStarted: started)
         } catch {
             signal.close()
             throw error
@@ -146,6 +153,7 @@ final class RoomSession: @unchecked Sendable {
             group.cancelAll()
             return result
         }
+        try? await call.setContext(mediaFigures())
         if state.withLock({ $0.replaced }) {
             // Another worker joined with our identity: the call is theirs (LiveKit removed us).
             throw SiphonError(.fenced, "replaced in the LiveKit room by a participant with the same identity (the call was taken over)")
@@ -153,6 +161,23 @@ final class RoomSession: @unchecked Sendable {
         if let gone = state.withLock({ $0.phoneGone }) { return CallEnd(.ended, gone) }
         guard let outcome else { return nil }
         return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason)
+    }
+
+    /// What the call's media did, kept in its context like the SIP path's RTP figures: join and
+    /// connect times (join start → JoinResponse; → ICE and DTLS up on the subscriber), the pair,
+    /// the SRTP profile, packets and loss.
+    func mediaFigures() -> [String: String] {
+        let ms = { (d: Duration) in String(d.wholeMilliseconds) }
+        let heard = subscriber.statistics, said = publisher.statistics
+        var fields = ["livekit.join_ms": ms(joined - joinStarted),
+                      "rtp.packets_sent": String(said.packetsSent), "rtp.packets_received": String(heard.packetsReceived),
+                      "rtp.lost": String(heard.jitter.lost), "rtp.concealed_frames": String(heard.framesConcealed)]
+        if let c = state.withLock({ $0.connected }) {
+            fields["webrtc.connect_ms"] = ms(c.at - joinStarted)
+            fields["webrtc.pair"] = c.pair
+            fields["webrtc.srtp"] = "\(c.profile)"
+        }
+        return fields
     }
 
     /// The participant's own identity in the room (the token's subject).
@@ -250,6 +275,10 @@ final class RoomSession: @unchecked Sendable {
                 if case .sipDtmf(let dtmf) = packet.value, let d = dtmf.digit.first ?? (dtmf.code < 16 ? TelephoneEvent.digits[Int(dtmf.code)] : nil),
                    TelephoneEvent.digits.contains(Character(d.uppercased())) {
                     digits?.yield(d)
+                }
+            case .connected(let profile, let local, let remote) where target == .subscriber:
+                state.withLock { s in
+                    if s.connected == nil { s.connected = (ContinuousClock.now, profile, "\(local.kind.rawValue)→\(remote.kind.rawValue)") }
                 }
             case .failed(let why):
                 logger.warning("room media connection failed", metadata: ["livekit.target": "\(target)", "error": "\(why)"])

@@ -126,6 +126,8 @@ final class DemoProcesses: @unchecked Sendable {
 
     func log(_ name: String) -> String { "\(out)/\(name).log" }
 
+    func pid(of name: String) -> Int32? { children.first { $0.name == name }?.process.pid }
+
     func siphon(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         try? FileManager.default.removeItem(atPath: log(name))
         let env = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }.merging(environment) { $1 }

@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SiphonAudio
+import SiphonRTP
+import SiphonWebRTC
+
+/// `siphon bench webrtc`: what the media transport of one call costs, the LiveKit way beside the
+/// SIP way, each in a fresh process of its own (so neither inherits the other's heap). A LiveKit
+/// call's agent has two WebRTC connections — subscriber (hears the phone: ICE, DTLS, SRTP, Opus
+/// decode) and publisher (speaks: Opus encode, SRTP, plus the SCTP data channel); a SIP call's has
+/// one RTP session, G.711 both ways — and, to tell the codec from the transport, the same session
+/// with Opus. Both ends run in the process and do mirror work, so a call's agent side is half of
+/// what is measured. Speech-like audio flows both ways the whole time.
+struct BenchWebRTCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webrtc", abstract: "Per-call media cost of a LiveKit call's WebRTC connections beside a SIP call's RTP (CPU, memory, connect time).")
+
+    @Option(help: "Calls held at once.") var calls: Int = 20
+    @Option(help: "Seconds of audio both ways.") var seconds: Double = 10
+    @Option(help: "Measure one transport in this process (sip, sip-opus or webrtc); without it, each in a child process.") var only: String?
+    @Flag(help: "JSON output.") var json = false
+
+    struct Phase: Codable {
+        var transport: String
+        var calls: Int
+        /// Agent side: CPU milliseconds per second of call (1000 = a whole core).
+        var cpuMsPerCallSecond: Double
+        /// Agent side: resident memory the calls added, per call.
+        var mbPerCall: Double
+        /// WebRTC: offer → both connections' DTLS up, per call.
+        var connectMsP50: Double?
+        var connectMsP95: Double?
+        var framesReceived: Int
+
+        enum CodingKeys: String, CodingKey {
+            case transport, calls, cpuMsPerCallSecond = "cpu_ms_per_call_second", mbPerCall = "mb_per_call"
+            case connectMsP50 = "connect_ms_p50", connectMsP95 = "connect_ms_p95", framesReceived = "frames_received"
+        }
+    }
+
+    func run() async throws {
+        guard calls > 0, seconds > 0 else { throw ValidationError("--calls and --seconds must be positive") }
+        if let only {
+            guard ["sip", "sip-opus", "webrtc"].contains(only) else { throw ValidationError("--only: sip, sip-opus or webrtc") }
+            printJSON(only == "webrtc" ? try await measureWebRTC() : try await measureSIP(codec: only == "sip" ? "PCMU" : "opus"))
+            return
+        }
+        var phases: [Phase] = []
+        for transport in ["sip", "sip-opus", "webrtc"] {
+            let pipe = Pipe()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: DemoProcesses.executable)
+            p.arguments = ["bench", "webrtc", "--only", transport, "--calls", String(calls), "--seconds", String(seconds)]
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0, let phase = try? JSONDecoder().decode(Phase.self, from: data) else {
+                throw CleanExit.message("the \(transport) measurement failed: \(String(decoding: data, as: UTF8.self).suffix(400))")
+            }
+            phases.append(phase)
+        }
+        if json { printJSON(phases); return }
+        let (sip, opus, webrtc) = (phases[0], phases[1], phases[2])
+        print(String(format: "SIP RTP, G.711:          %5.1f ms CPU per call-second, %.2f MB per call", sip.cpuMsPerCallSecond, sip.mbPerCall))
+        print(String(format: "SIP RTP, Opus:           %5.1f ms CPU per call-second, %.2f MB per call", opus.cpuMsPerCallSecond, opus.mbPerCall))
+        print(String(format: "LiveKit WebRTC (2 PCs):  %5.1f ms CPU per call-second, %.2f MB per call; offer → both DTLS up p50 %.0f ms, p95 %.0f ms",
+                     webrtc.cpuMsPerCallSecond, webrtc.mbPerCall, webrtc.connectMsP50 ?? 0, webrtc.connectMsP95 ?? 0))
+        func ratio(_ a: Phase, _ b: Phase) -> Double { a.cpuMsPerCallSecond / max(b.cpuMsPerCallSecond, 0.001) }
+        print(String(format: "WebRTC / RTP with the same codec (Opus): CPU x%.2f, memory %+.2f MB per call; WebRTC / G.711 RTP: CPU x%.2f, memory %+.2f MB per call",
+                     ratio(webrtc, opus), webrtc.mbPerCall - opus.mbPerCall, ratio(webrtc, sip), webrtc.mbPerCall - sip.mbPerCall))
+        print(String(format: "(%d calls held for %.0f s; a call's agent side is half of both ends)", calls, seconds))
+    }
+
+    /// Speech-like audio: a 140 Hz voice with harmonics, its loudness swinging at 4 Hz.
+    static func voice(rate: Int) -> [AudioFrame] {
+        let n = rate / 50
+        return (0..<50).map { f in
+            AudioFrame(sampleRate: rate, samples: (0..<n).map { i in
+                let t = Double(f * n + i) / Double(rate)
+                let envelope = 0.5 + 0.5 * sin(2 * .pi * 4 * t)
+                let v = (1...8).reduce(0.0) { $0 + sin(2 * .pi * 140 * Double($1) * t) / Double($1) }
+                return Int16(max(-32767, min(32767, v * 6000 * envelope)))
+            })
+        }
+    }
+
+    /// Keeps every sender's queue fed (two frames ahead) and every receiver drained, for `seconds`.
+    private func flow(senders: [@Sendable (AudioFrame) -> Void], queued: [@Sendable () -> Int], rate: Int) async throws {
+        let frames = Self.voice(rate: rate)
+        let end = ContinuousClock.now + .seconds(seconds)
+        var tick = 0
+        while ContinuousClock.now < end {
+            for (i, send) in senders.enumerated() where queued[i]() < 2 { send(frames[(tick + i) % frames.count]) }
+            tick += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func measureSIP(codec: String) async throws -> Phase {
+        var logger = Logger(label: "siphon.bench")
+        logger.logLevel = .critical
+        let cost = ProcessCost(pid: getpid())
+        try await cost.measureIdle(seconds: 0.5)
+        let before = cost.rssKB
+        cost.start()
+        var sessions: [(RTPSession, RTPSession)] = []
+        var config = RTPSession.Configuration()
+        config.bindHost = "127.0.0.1"
+        for _ in 0..<calls {
+            let a = RTPSession(configuration: config, logger: logger), b = RTPSession(configuration: config, logger: logger)
+            let (pa, pb) = (try await a.open(), try await b.open())
+            let pt: UInt8 = codec == "PCMU" ? 0 : 111
+            try a.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pb))
+            try b.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pa))
+            sessions.append((a, b))
+        }
+        let received = Counter()
+        var tasks: [Task<Void, Never>] = []
+        for (a, b) in sessions {
+            tasks += [Task { await a.run() }, Task { await b.run() }]
+            for s in [a, b] { tasks.append(Task { for await _ in s.incoming { received.add() } }) }
+        }
+        let all = sessions.flatMap { [$0.0, $0.1] }
+        try await flow(senders: all.map { s in { s.enqueue($0) } }, queued: all.map { s in { s.queuedFrames } }, rate: 16000)
+        let rss = cost.rssKB
+        let spent = cost.stop()
+        for s in all { s.stop() }
+        for t in tasks { t.cancel() }
+        return Phase(transport: codec == "PCMU" ? "sip" : "sip-opus", calls: calls, cpuMsPerCallSecond: max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds) / 2 / (Double(calls) * seconds),
+                     mbPerCall: Double(max(rss, spent.peakRSSKB) - before) / 1024 / 2 / Double(calls), framesReceived: received.value)
+    }
+
+    private func measureWebRTC() async throws -> Phase {
+        var logger = Logger(label: "siphon.bench")
+        logger.logLevel = .critical
+        let cost = ProcessCost(pid: getpid())
+        try await cost.measureIdle(seconds: 0.5)
+        let before = cost.rssKB
+        cost.start()
+        var connectMs: [Double] = []
+        // Per call: (agent subscriber, far sender) and (agent publisher, far receiver).
+        var pairs: [(agent: WebRTCPeer, far: WebRTCPeer, agentSends: Bool)] = []
+        for _ in 0..<calls {
+            let started = ContinuousClock.now
+            var made: [(WebRTCPeer, WebRTCPeer, Bool)] = []
+            for agentSends in [false, true] {
+                var offerer = WebRTCPeer.Configuration(role: .controlling)
+                offerer.hostAddresses = ["127.0.0.1"]
+                var answerer = WebRTCPeer.Configuration(role: .controlled)
+                answerer.hostAddresses = ["127.0.0.1"]
+                // LiveKit offers the subscriber connection; the agent offers the publisher one.
+                let (agent, far) = agentSends ? (try await WebRTCPeer.start(offerer, logger: logger), try await WebRTCPeer.start(answerer, logger: logger))
+                                              : (try await WebRTCPeer.start(answerer, logger: logger), try await WebRTCPeer.start(offerer, logger: logger))
+                let (o, a) = agentSends ? (agent, far) : (far, agent)
+                if agentSends { o.openDataChannel("_reliable") }
+                let offer = try await o.createOffer(audioDirection: agentSends ? .sendonly : .sendrecv, dataChannel: agentSends)
+                try await a.setRemoteDescription(offer, isOffer: true)
+                let answer = try await a.createAnswer(audioDirection: agentSends ? .recvonly : .recvonly, dataChannel: agentSends)
+                try await o.setRemoteDescription(answer, isOffer: false)
+                made.append((agent, far, agentSends))
+            }
+            for (agent, _, _) in made {
+                for await e in agent.events {
+                    if case .connected = e { break }
+                    if case .failed(let why) = e { throw CleanExit.message("a WebRTC connection failed: \(why)") }
+                }
+            }
+            connectMs.append(Double((ContinuousClock.now - started).wholeMilliseconds))
+            pairs += made.map { (agent: $0.0, far: $0.1, agentSends: $0.2) }
+        }
+        let received = Counter()
+        var tasks: [Task<Void, Never>] = []
+        for p in pairs {
+            let listener = p.agentSends ? p.far : p.agent
+            tasks.append(Task { for await _ in listener.incoming { received.add() } })
+        }
+        let senders = pairs.map { $0.agentSends ? $0.agent : $0.far }
+        try await flow(senders: senders.map { s in { s.enqueue($0) } }, queued: senders.map { s in { s.queuedFrames } }, rate: 16000)
+        let rss = cost.rssKB
+        let spent = cost.stop()
+        for p in pairs { p.agent.close(); p.far.close() }
+        for t in tasks { t.cancel() }
+        let sorted = connectMs.sorted()
+        return Phase(transport: "webrtc", calls: calls,
+                     cpuMsPerCallSecond: max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds) / 2 / (Double(calls) * seconds),
+                     mbPerCall: Double(max(rss, spent.peakRSSKB) - before) / 1024 / 2 / Double(calls),
+                     connectMsP50: sorted[sorted.count / 2], connectMsP95: sorted[min(sorted.count - 1, sorted.count * 95 / 100)],
+                     framesReceived: received.value)
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func add() { lock.withLock { n += 1 } }
+        var value: Int { lock.withLock { n } }
+    }
+}
