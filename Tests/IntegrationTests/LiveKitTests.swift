@@ -498,18 +498,20 @@ extension LiveKitTests {
         try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"],
                                              "record": dir.appendingPathComponent("heard-{room}.wav").path])
         let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
-        let a = try SiphonProcess(["worker", "--id", "lk-a", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+        // Default heartbeats (500 ms, a 1.5 s lease): the failover time printed is what a deployment gets.
+        let a = try SiphonProcess(["worker", "--id", "lk-a", "--no-sip", "--metrics-port", "0"],
                                   redis: cluster.redis.urlString, environment: env, name: "lk-a")
         try cluster.supervisor()
         try await cluster.waitForWorkers(1)
         try await cluster.queue.ensureGroup()
         let id = try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550107020"), transport: .livekit)).id
-        let b = try SiphonProcess(["worker", "--id", "lk-b", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+        let b = try SiphonProcess(["worker", "--id", "lk-b", "--no-sip", "--metrics-port", "0"],
                                   redis: cluster.redis.urlString, environment: env, name: "lk-b")
         try await cluster.waitForWorkers(2)
         try await eventually(40, "the caller named a day") {
             try await cluster.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
         }
+        let killed = Date().timeIntervalSince1970
         a.signal(SIGKILL)
         try await cluster.waitAllTerminal([id], seconds: 90)
         let record = try #require(try await cluster.store.call(id))
@@ -523,6 +525,11 @@ extension LiveKitTests {
         // LiveKit saw the same identity join twice: the second replaced the first.
         let joins = (try await peer.get("/_test/events") as? [[String: Any]] ?? []).filter { $0["room"] as? String == LiveKitCallRunner.roomName(id) }
         #expect(joins.filter { $0["event"] as? String == "joined" || $0["event"] as? String == "replaced" }.count >= 2, "\(joins)")
+        // Failover time at the phone: the kill → the first speech from the agent's new track.
+        let back = try #require(joins.compactMap { $0["event"] as? String == "voice" ? $0["at"] as? Double : nil }.first { $0 > killed }, "\(joins)")
+        let context = try await cluster.store.context(id)
+        print(String(format: "livekit failover: kill → agent speaking again at the phone in %.2f s (lease 1.5 s; rejoin → ICE and DTLS up %@ ms)",
+                     back - killed, context["webrtc.connect_ms"] ?? "?"))
     }
 
     /// The signalling WebSocket drops mid-call: the agent resumes the session (reconnect=1&sid=),

@@ -223,7 +223,11 @@ class SFU:
         if room not in self.phones:
             record = self.phone_media.get("record") and self.phone_media["record"].replace("{room}", room)
             if self.phone_media.get("lines"):
-                self.phones[room] = ScriptedCaller(self.phone_media["lines"], record)
+                def voice(identity, room=room):
+                    # When each agent track the phone hears first carries speech (GET /_test/events):
+                    # after a failover, the time from the kill to the agent speaking again.
+                    self.events.append({"event": "voice", "identity": identity, "room": room, "at": time.time()})
+                self.phones[room] = ScriptedCaller(self.phone_media["lines"], record, on_voice=voice)
             else:
                 self.phones[room] = Phone(self.phone_media.get("play"), record)
         return self.phones[room]
@@ -384,7 +388,7 @@ class ScriptedCaller:
 
     RATE = 48000
 
-    def __init__(self, lines, record):
+    def __init__(self, lines, record, on_voice=None):
         import fractions
         import subprocess
         import wave
@@ -403,6 +407,7 @@ class ScriptedCaller:
             pcm, _ = audioop.ratecv(pcm, 2, 1, rate, self.RATE, None)
             self.lines.append((at, pcm))
         self.record = record
+        self.on_voice = on_voice
         self.next = 0
         self.speaking = b""
         self.agent_talking = False
@@ -454,6 +459,7 @@ class ScriptedCaller:
         import time as _t
         import wave
         self.heard_from.append(identity)
+        voiced = False
         if self.writer is None and self.record:
             self.writer = wave.open(self.record, "wb")
             self.writer.setnchannels(1)
@@ -474,6 +480,10 @@ class ScriptedCaller:
                 self.writer.writeframes(pcm)
             loud = audioop.rms(pcm, 2) > 300
             now = _t.monotonic()
+            if loud and not voiced:
+                voiced = True
+                if self.on_voice is not None:
+                    self.on_voice(identity)
             if loud:
                 if not self.agent_talking:
                     self.agent_talking, self.agent_started, self.replied = True, now, False
