@@ -102,6 +102,7 @@ struct PreflightTests {
             FROM_NUMBER=12345
             SIP_INBOUND_ALLOW=10.0.0.0/33
             SIP_TRUNK_ADRESS=sip.example.net
+            SIPHON_WEBRTC_HOSTS=10.0.0.5, livekit.example
             SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
             """.write(to: envFile, atomically: true, encoding: .utf8)
         try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
@@ -110,7 +111,7 @@ struct PreflightTests {
                                                        environment: ["REDIS_URL": "", "SIPHON_API_TOKEN": "", "OPENAI_API_KEY": ""])
         #expect(status == 1)
         for expected in ["FAIL  REDIS_URL", "FAIL  SIPHON_API_TOKEN", "FAIL  SIPHON_SECRET_KEY", "FAIL  FROM_NUMBER", "FAIL  SIP_INBOUND_ALLOW",
-                         "WARN  SIP_TRUNK_ADRESS", "agents.yaml"] {
+                         "WARN  SIP_TRUNK_ADRESS", "FAIL  SIPHON_WEBRTC_HOSTS: not IP addresses: livekit.example", "agents.yaml"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
         #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")

@@ -23,7 +23,7 @@ struct ConfigurationCheck {
     /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
     static let known: Set<String> = [
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
-        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
@@ -131,6 +131,12 @@ struct ConfigurationCheck {
         each("SIPHON_PUBLIC_IP", fix: "the address the carrier sees for this worker") { v in
             guard CIDR.isValid(v), !v.contains("/") else { throw SiphonError.invalid("not an IP address") }
             return nil
+        }
+        each("SIPHON_WEBRTC_HOSTS", fix: "comma-separated IP addresses of this host that LiveKit can reach (WebRTC host candidates)") { v in
+            let items = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let bad = items.filter { !CIDR.isValid($0) || $0.contains("/") }
+            guard bad.isEmpty, !items.isEmpty else { throw SiphonError.invalid("not IP addresses: \(bad.joined(separator: ", ").prefix(80))") }
+            return "\(items.count) address(es)"
         }
         each("SIP_INBOUND_ALLOW", fix: "comma-separated IPv4/IPv6 addresses or a.b.c.d/n blocks") { v in
             let items = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -21,6 +21,7 @@ struct Preflight {
     var redis: String?
     var sipHost: String
     var vadSample: String?
+    var rtpPorts: ClosedRange<Int>
     var skip: Set<String>
     var logger: Logger
 
@@ -150,12 +151,11 @@ struct Preflight {
         guard let credentials = try? LiveKitCredentials.from(env) else {
             return [.skip("webrtc", "no LiveKit configured (see the livekit check)")]
         }
-        let telephony = (try? TelephonyConfiguration.from(env)) ?? TelephonyConfiguration()
         let probe = LiveKitMediaProbe(api: LiveKitAPI(credentials: credentials, timeout: .seconds(5)), url: env["LIVEKIT_URL"] ?? credentials.httpURL,
-                                      configuration: .from(env, rtpPorts: telephony.rtpPorts), logger: logger)
+                                      configuration: .from(env, rtpPorts: rtpPorts), logger: logger)
         let direct = await probe.run()
         var out: [CheckResult] = []
-        let ports = "UDP \(telephony.rtpPorts.lowerBound)-\(telephony.rtpPorts.upperBound) out of this host, and LiveKit's rtc.port_range (or rtc.udp_port) into the server"
+        let ports = "UDP \(rtpPorts.lowerBound)-\(rtpPorts.upperBound) (the workers' --rtp-ports) out of this host, and LiveKit's rtc.port_range (or rtc.udp_port) into the server"
         if direct.connected {
             out.append(.pass("webrtc", "ICE and DTLS up in \(direct.connectMs ?? 0) ms (join \(direct.joinMs ?? 0) ms) over \(direct.local!.rawValue) → \(direct.remote!.rawValue), "
                                 + "SRTP \(direct.profile!); candidates: \(direct.candidates)"))
