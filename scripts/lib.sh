@@ -33,3 +33,41 @@ siphon_bin() {
     echo "$(swift build --show-bin-path)/siphon"
   fi
 }
+
+# run_fuzzer NAME MODULE FUZZER [RUNS | --explore SECONDS]: builds Fuzz/FUZZER.swift with the
+# files FUZZ_FILES of Sources/MODULE under libFuzzer + AddressSanitizer (.build-fuzz/NAME, rebuilt
+# when a source is newer) and runs it over the seeds FUZZ_SEEDS (files). RUNS: a fixed seed and run
+# count, the same inputs on every machine; --explore: a random seed for SECONDS, the corpus kept in
+# .build-fuzz/NAME-corpus. A crash prints its report and leaves the input in .build-fuzz/.
+run_fuzzer() {
+  local name=$1 module=$2 fuzzer=$3 out=.build-fuzz
+  shift 3
+  mkdir -p "$out"
+  local src=() f
+  for f in "${FUZZ_FILES[@]}"; do src+=("Sources/$module/$f.swift"); done
+  if [ ! -x "$out/$name" ] || [ -n "$(find "Sources/$module" Fuzz -newer "$out/$name" -name '*.swift' | head -1)" ]; then
+    # gold warns about every ASan symbol it cannot export; only a failed build's output is worth reading
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "${module}Fuzz" "${src[@]}" "Fuzz/$fuzzer.swift" \
+      -o "$out/$name" >"$out/build-$name.log" 2>&1 || { grep -v 'Cannot export local symbol' "$out/build-$name.log" >&2; return 1; }
+  fi
+  local corpus limit
+  if [ "${1:-}" = "--explore" ]; then
+    corpus="$out/$name-corpus"
+    limit=(-max_total_time="${2:-300}")
+  else
+    corpus=$(mktemp -d)
+    trap 'rm -rf "$corpus"' RETURN
+    limit=(-seed=1 -runs="${1:-250000}")
+  fi
+  mkdir -p "$corpus"
+  cp "${FUZZ_SEEDS[@]}" "$corpus/"
+  local log="$out/last-$name.log"
+  if "$out/$name" -artifact_prefix="$out/$name-" "${limit[@]}" -max_len=8192 -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" >"$log" 2>&1; then
+    grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)' "$log"
+  else
+    echo "$name: the fuzzer found a failing input (full log: $log):" >&2
+    grep -E -A25 'Program crashed|Fatal error|ERROR: (AddressSanitizer|libFuzzer)|deadly signal' "$log" | head -80 >&2
+    grep -E 'Test unit written' "$log" >&2 || true
+    return 1
+  fi
+}

@@ -18,8 +18,8 @@ public struct LiveKitMediaProbe: Sendable {
         /// What JoinResponse.ice_servers advertised (URLs only: no credentials).
         public var iceServers: [String] = []
         /// Our candidates by kind (counted once whether in the offer or trickled).
-        public var gathered: [ICECandidate.Kind: Int] { Dictionary(grouping: candidates_, by: \.kind).mapValues(\.count) }
-        var candidates_: Set<Gathered> = []
+        public var gathered: [ICECandidate.Kind: Int] { Dictionary(grouping: gatheredCandidates, by: \.kind).mapValues(\.count) }
+        var gatheredCandidates: Set<Gathered> = []
         struct Gathered: Hashable { var kind: ICECandidate.Kind; var address: String }
         public var local: ICECandidate.Kind?
         public var remote: ICECandidate.Kind?
@@ -112,22 +112,10 @@ public struct LiveKitMediaProbe: Sendable {
         defer { signalling.cancel() }
         let offered = ContinuousClock.now
         do {
-            var add = Livekit_AddTrackRequest()
-            add.cid = "siphon-preflight-audio"
-            add.name = "preflight"
-            add.type = .audio
-            add.source = .microphone
-            var request = Livekit_SignalRequest()
-            request.addTrack = add
-            try await signal.send(request)
+            try await signal.send(SignalRequest.addAudioTrack(cid: "siphon-preflight-audio", name: "preflight"))
             let offer = try await peer.createOffer(audioDirection: .sendonly)
-            for c in offer.media.first?.candidates ?? [] { report.candidates_.insert(.init(kind: c.kind, address: c.address?.description ?? "")) }
-            var sd = Livekit_SessionDescription()
-            sd.type = "offer"
-            sd.sdp = offer.description
-            var offerRequest = Livekit_SignalRequest()
-            offerRequest.offer = sd
-            try await signal.send(offerRequest)
+            for c in offer.media.first?.candidates ?? [] { report.gatheredCandidates.insert(.init(kind: c.kind, address: c.address?.description ?? "")) }
+            try await signal.send(SignalRequest.offer(offer))
         } catch {
             report.failure = "the offer failed: \(error)"
             return (report, signal)
@@ -139,13 +127,8 @@ public struct LiveKitMediaProbe: Sendable {
             for await event in peer.events {
                 switch event {
                 case .candidate(let candidate) where candidate.kind != .host:
-                    outcome.withLock { _ = $0.candidates_.insert(.init(kind: candidate.kind, address: candidate.address?.description ?? "")) }
-                    var t = Livekit_TrickleRequest()
-                    t.target = .publisher
-                    t.candidateInit = CandidateInit.json(candidate)
-                    var request = Livekit_SignalRequest()
-                    request.trickle = t
-                    try? await signal.send(request)
+                    outcome.withLock { _ = $0.gatheredCandidates.insert(.init(kind: candidate.kind, address: candidate.address?.description ?? "")) }
+                    try? await signal.send(SignalRequest.trickle(candidate, target: .publisher))
                 case .connected(let profile, let local, let remote):
                     outcome.withLock { r in
                         (r.profile, r.local, r.remote) = (profile, local.kind, remote.kind)

@@ -193,23 +193,10 @@ final class RoomSession: @unchecked Sendable {
 
     /// Announces the agent's track, then offers the publisher connection once the server has it.
     private func publish() async throws {
-        var add = Livekit_AddTrackRequest()
-        add.cid = "siphon-agent-audio"
-        add.name = "agent"
-        add.type = .audio
-        add.source = .microphone
-        var request = Livekit_SignalRequest()
-        request.addTrack = add
-        try await signal.send(request)
+        try await signal.send(SignalRequest.addAudioTrack(cid: "siphon-agent-audio", name: "agent"))
         // Data to the room (DTMF, transcripts) goes on the publisher connection's reliable channel.
         publisher.openDataChannel("_reliable")
-        let offer = try await publisher.createOffer(audioDirection: .sendonly, dataChannel: true)
-        var sd = Livekit_SessionDescription()
-        sd.type = "offer"
-        sd.sdp = offer.description
-        var offerRequest = Livekit_SignalRequest()
-        offerRequest.offer = sd
-        try await signal.send(offerRequest)
+        try await signal.send(SignalRequest.offer(try await publisher.createOffer(audioDirection: .sendonly, dataChannel: true)))
     }
 
     /// One peer connection's events: our candidates out (`candidateInit` JSON; host candidates
@@ -219,12 +206,7 @@ final class RoomSession: @unchecked Sendable {
         for await event in peer.events {
             switch event {
             case .candidate(let c) where c.kind != .host:
-                var t = Livekit_TrickleRequest()
-                t.target = target
-                t.candidateInit = CandidateInit.json(c)
-                var request = Livekit_SignalRequest()
-                request.trickle = t
-                try? await signal.send(request)
+                try? await signal.send(SignalRequest.trickle(c, target: target))
             case .channelMessage(_, let data, _):
                 guard let packet = try? Livekit_DataPacket(serializedBytes: data) else {
                     logger.debug("undecodable data packet skipped", metadata: ["bytes": "\(data.count)"])
@@ -282,13 +264,7 @@ final class RoomSession: @unchecked Sendable {
                 try await subscriber.setRemoteDescription(try WebRTCSessionDescription(parsing: sd.sdp), isOffer: true)
                 // The data section is accepted: the server's data channels (DTMF, transcripts) ride on it.
                 let answer = try await subscriber.createAnswer(audioDirection: nil, dataChannel: true)
-                var reply = Livekit_SessionDescription()
-                reply.type = "answer"
-                reply.sdp = answer.description
-                reply.id = sd.id
-                var request = Livekit_SignalRequest()
-                request.answer = reply
-                try await signal.send(request)
+                try await signal.send(SignalRequest.answer(answer, id: sd.id))
             } catch {
                 logger.warning("subscriber offer refused", metadata: ["error": "\(error)"])
             }

@@ -86,108 +86,108 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
         }
     }
 
-    /// Keeps every sender's queue fed (two frames ahead) and every receiver drained, for `seconds`.
-    private func flow(senders: [@Sendable (AudioFrame) -> Void], queued: [@Sendable () -> Int], rate: Int) async throws {
-        let frames = Self.voice(rate: rate)
+    /// Calls set up and audio flowing: what to feed, what to drain, how to end them.
+    struct Running {
+        var senders: [@Sendable (AudioFrame) -> Void] = []
+        var queued: [@Sendable () -> Int] = []
+        var incoming: [AsyncStream<AudioFrame>] = []
+        var connectMs: [Double] = []
+        var stop: () -> Void = {}
+    }
+
+    /// Sets the calls up with `start`, keeps every sender two frames ahead and every receiver
+    /// drained for `seconds`, and reports the process's cost with its idle rate taken off — halved,
+    /// both ends being in the process.
+    private func measure(_ transport: String, start: (Logger) async throws -> Running) async throws -> Phase {
+        var logger = Logger(label: "siphon.bench")
+        logger.logLevel = .critical
+        let cost = ProcessCost(pid: getpid())
+        try await cost.measureIdle(seconds: 0.5)
+        let before = cost.rssKB
+        cost.start()
+        let running = try await start(logger)
+        let received = Counter()
+        let drains = running.incoming.map { stream in Task { for await _ in stream { received.add() } } }
+        let frames = Self.voice(rate: 16000)
         let end = ContinuousClock.now + .seconds(seconds)
         var tick = 0
         while ContinuousClock.now < end {
-            for (i, send) in senders.enumerated() where queued[i]() < 2 { send(frames[(tick + i) % frames.count]) }
+            for (i, send) in running.senders.enumerated() where running.queued[i]() < 2 { send(frames[(tick + i) % frames.count]) }
             tick += 1
             try await Task.sleep(for: .milliseconds(20))
         }
+        let rss = cost.rssKB
+        let spent = cost.stop()
+        running.stop()
+        for d in drains { d.cancel() }
+        let sorted = running.connectMs.sorted()
+        return Phase(transport: transport, calls: calls,
+                     cpuMsPerCallSecond: max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds) / 2 / (Double(calls) * seconds),
+                     mbPerCall: Double(max(rss, spent.peakRSSKB) - before) / 1024 / 2 / Double(calls),
+                     connectMsP50: sorted.isEmpty ? nil : sorted[sorted.count / 2],
+                     connectMsP95: sorted.isEmpty ? nil : sorted[min(sorted.count - 1, sorted.count * 95 / 100)],
+                     framesReceived: received.value)
     }
 
     private func measureSIP(codec: String) async throws -> Phase {
-        var logger = Logger(label: "siphon.bench")
-        logger.logLevel = .critical
-        let cost = ProcessCost(pid: getpid())
-        try await cost.measureIdle(seconds: 0.5)
-        let before = cost.rssKB
-        cost.start()
-        var sessions: [(RTPSession, RTPSession)] = []
-        var config = RTPSession.Configuration()
-        config.bindHost = "127.0.0.1"
-        for _ in 0..<calls {
-            let a = RTPSession(configuration: config, logger: logger), b = RTPSession(configuration: config, logger: logger)
-            let (pa, pb) = (try await a.open(), try await b.open())
-            let pt: UInt8 = codec == "PCMU" ? 0 : 111
-            try a.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pb))
-            try b.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pa))
-            sessions.append((a, b))
+        try await measure(codec == "PCMU" ? "sip" : "sip-opus") { logger in
+            var config = RTPSession.Configuration()
+            config.bindHost = "127.0.0.1"
+            var sessions: [RTPSession] = []
+            for _ in 0..<calls {
+                let a = RTPSession(configuration: config, logger: logger), b = RTPSession(configuration: config, logger: logger)
+                let (pa, pb) = (try await a.open(), try await b.open())
+                let pt: UInt8 = codec == "PCMU" ? 0 : 111
+                try a.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pb))
+                try b.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pa))
+                sessions += [a, b]
+            }
+            let clocks = sessions.map { s in Task { await s.run() } }
+            return Running(senders: sessions.map { s in { s.enqueue($0) } }, queued: sessions.map { s in { s.queuedFrames } },
+                           incoming: sessions.map(\.incoming), stop: {
+                               for s in sessions { s.stop() }
+                               for c in clocks { c.cancel() }
+                           })
         }
-        let received = Counter()
-        var tasks: [Task<Void, Never>] = []
-        for (a, b) in sessions {
-            tasks += [Task { await a.run() }, Task { await b.run() }]
-            for s in [a, b] { tasks.append(Task { for await _ in s.incoming { received.add() } }) }
-        }
-        let all = sessions.flatMap { [$0.0, $0.1] }
-        try await flow(senders: all.map { s in { s.enqueue($0) } }, queued: all.map { s in { s.queuedFrames } }, rate: 16000)
-        let rss = cost.rssKB
-        let spent = cost.stop()
-        for s in all { s.stop() }
-        for t in tasks { t.cancel() }
-        return Phase(transport: codec == "PCMU" ? "sip" : "sip-opus", calls: calls, cpuMsPerCallSecond: max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds) / 2 / (Double(calls) * seconds),
-                     mbPerCall: Double(max(rss, spent.peakRSSKB) - before) / 1024 / 2 / Double(calls), framesReceived: received.value)
     }
 
+    /// Per call, as LiveKit has it: the subscriber connection (the far end offers and sends, the
+    /// agent answers and hears) and the publisher connection (the agent offers, with the data
+    /// channel, and speaks).
     private func measureWebRTC() async throws -> Phase {
-        var logger = Logger(label: "siphon.bench")
-        logger.logLevel = .critical
-        let cost = ProcessCost(pid: getpid())
-        try await cost.measureIdle(seconds: 0.5)
-        let before = cost.rssKB
-        cost.start()
-        var connectMs: [Double] = []
-        // Per call: (agent subscriber, far sender) and (agent publisher, far receiver).
-        var pairs: [(agent: WebRTCPeer, far: WebRTCPeer, agentSends: Bool)] = []
-        for _ in 0..<calls {
-            let started = ContinuousClock.now
-            var made: [(WebRTCPeer, WebRTCPeer, Bool)] = []
-            for agentSends in [false, true] {
-                var offerer = WebRTCPeer.Configuration(role: .controlling)
-                offerer.hostAddresses = ["127.0.0.1"]
-                var answerer = WebRTCPeer.Configuration(role: .controlled)
-                answerer.hostAddresses = ["127.0.0.1"]
-                // LiveKit offers the subscriber connection; the agent offers the publisher one.
-                let (agent, far) = agentSends ? (try await WebRTCPeer.start(offerer, logger: logger), try await WebRTCPeer.start(answerer, logger: logger))
-                                              : (try await WebRTCPeer.start(answerer, logger: logger), try await WebRTCPeer.start(offerer, logger: logger))
-                let (o, a) = agentSends ? (agent, far) : (far, agent)
-                if agentSends { o.openDataChannel("_reliable") }
-                let offer = try await o.createOffer(audioDirection: agentSends ? .sendonly : .sendrecv, dataChannel: agentSends)
-                try await a.setRemoteDescription(offer, isOffer: true)
-                let answer = try await a.createAnswer(audioDirection: agentSends ? .recvonly : .recvonly, dataChannel: agentSends)
-                try await o.setRemoteDescription(answer, isOffer: false)
-                made.append((agent, far, agentSends))
-            }
-            for (agent, _, _) in made {
-                for await e in agent.events {
-                    if case .connected = e { break }
-                    if case .failed(let why) = e { throw CleanExit.message("a WebRTC connection failed: \(why)") }
+        try await measure("webrtc") { logger in
+            var running = Running()
+            var peers: [WebRTCPeer] = []
+            for _ in 0..<calls {
+                let started = ContinuousClock.now
+                var agents: [WebRTCPeer] = []
+                for agentSends in [false, true] {
+                    var offering = WebRTCPeer.Configuration(role: .controlling)
+                    offering.hostAddresses = ["127.0.0.1"]
+                    var answering = WebRTCPeer.Configuration(role: .controlled)
+                    answering.hostAddresses = ["127.0.0.1"]
+                    let offerer = try await WebRTCPeer.start(offering, logger: logger), answerer = try await WebRTCPeer.start(answering, logger: logger)
+                    if agentSends { offerer.openDataChannel("_reliable") }
+                    try await answerer.setRemoteDescription(try await offerer.createOffer(audioDirection: .sendonly, dataChannel: agentSends), isOffer: true)
+                    try await offerer.setRemoteDescription(try await answerer.createAnswer(audioDirection: .recvonly, dataChannel: agentSends), isOffer: false)
+                    // The offerer sends in both: the far end on the subscriber connection, the agent on the publisher one.
+                    running.senders.append { offerer.enqueue($0) }
+                    running.queued.append { offerer.queuedFrames }
+                    running.incoming.append(answerer.incoming)
+                    agents.append(agentSends ? offerer : answerer)
+                    peers += [offerer, answerer]
                 }
+                for agent in agents {
+                    for await e in agent.events {
+                        if case .connected = e { break }
+                        if case .failed(let why) = e { throw CleanExit.message("a WebRTC connection failed: \(why)") }
+                    }
+                }
+                running.connectMs.append(Double((ContinuousClock.now - started).wholeMilliseconds))
             }
-            connectMs.append(Double((ContinuousClock.now - started).wholeMilliseconds))
-            pairs += made.map { (agent: $0.0, far: $0.1, agentSends: $0.2) }
+            running.stop = { for p in peers { p.close() } }
+            return running
         }
-        let received = Counter()
-        var tasks: [Task<Void, Never>] = []
-        for p in pairs {
-            let listener = p.agentSends ? p.far : p.agent
-            tasks.append(Task { for await _ in listener.incoming { received.add() } })
-        }
-        let senders = pairs.map { $0.agentSends ? $0.agent : $0.far }
-        try await flow(senders: senders.map { s in { s.enqueue($0) } }, queued: senders.map { s in { s.queuedFrames } }, rate: 16000)
-        let rss = cost.rssKB
-        let spent = cost.stop()
-        for p in pairs { p.agent.close(); p.far.close() }
-        for t in tasks { t.cancel() }
-        let sorted = connectMs.sorted()
-        return Phase(transport: "webrtc", calls: calls,
-                     cpuMsPerCallSecond: max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds) / 2 / (Double(calls) * seconds),
-                     mbPerCall: Double(max(rss, spent.peakRSSKB) - before) / 1024 / 2 / Double(calls),
-                     connectMsP50: sorted[sorted.count / 2], connectMsP95: sorted[min(sorted.count - 1, sorted.count * 95 / 100)],
-                     framesReceived: received.value)
     }
 
     final class Counter: @unchecked Sendable {
