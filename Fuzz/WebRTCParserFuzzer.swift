@@ -1,6 +1,7 @@
 // libFuzzer target for what a WebRTC peer controls as text or bytes outside DTLS/SRTP (built by
 // scripts/fuzz-webrtc.sh with -sanitize=fuzzer,address): STUN messages (with their XOR addresses
-// and fingerprint), ICE candidate lines, JSEP SDP, and DCEP messages. The first byte picks the
+// and fingerprint), ICE candidate lines, JSEP SDP, DCEP messages, and a TURN-over-TCP byte stream
+// (fed in chunks whose sizes the input also picks). The first byte picks the
 // parser, so one corpus covers them all. Any input must parse or be refused with WebRTCError —
 // never crash or hang — and what parses must survive print → parse.
 
@@ -8,7 +9,7 @@
 public func fuzzWebRTC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 4 {
+    switch data[0] % 5 {
     case 0:
         guard let m = try? STUNMessage(parsing: bytes) else { return 0 }
         _ = STUNMessage.verifyFingerprint(bytes)
@@ -31,8 +32,21 @@ public func fuzzWebRTC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         _ = sdp.bundle
         check((try? WebRTCSessionDescription(parsing: sdp.description)) != nil, "a parsed SDP does not parse back from its own text")
-    default:
+    case 3:
         _ = try? DCEPMessage.parseOpen(bytes)
+    default:
+        var framer = TURNStreamFramer()
+        var at = 0, out = 0
+        while at < bytes.count {
+            let n = 1 + Int(bytes[at]) % 97
+            guard let messages = try? framer.push(Array(bytes[at..<min(bytes.count, at + n)])) else { return 0 }
+            for m in messages {
+                check(m.count >= 4 && m[0] >> 6 <= 1, "the TURN framer returned a message that is neither STUN nor ChannelData")
+                out += m.count
+            }
+            at += n
+        }
+        check(out <= bytes.count, "the TURN framer returned more bytes than it was given")
     }
     return 0
 }

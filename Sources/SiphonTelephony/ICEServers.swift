@@ -3,20 +3,21 @@ import LiveKitProtocol
 import Logging
 import SiphonWebRTC
 
-/// STUN and TURN servers from `JoinResponse.ice_servers` (`stun:host:port`, `turn:host:port?transport=udp`).
+/// STUN and TURN servers from `JoinResponse.ice_servers` (`stun:host:port`, `turn:host:port?transport=udp|tcp`).
 enum ICEServers {
     static func resolve(_ servers: [Livekit_ICEServer], logger: Logger) async -> (stun: [TransportAddress], turn: [ICEAgent.TURNServer]) {
         var stun: [TransportAddress] = [], turn: [ICEAgent.TURNServer] = []
         for server in servers {
             for url in server.urls {
                 guard let (scheme, host, port, transport) = parse(url) else { continue }
-                guard transport == "udp" else { continue }  // TURN over TCP/TLS: not yet
+                // STUN over UDP; TURN over UDP or TCP (turns:, TLS, is not spoken yet).
+                guard let via = ICEAgent.TURNServer.Transport(rawValue: transport), scheme == "turn" || via == .udp else { continue }
                 guard let address = await DNS.resolve(host, port: port) else {
                     logger.warning("cannot resolve an ICE server", metadata: ["ice.url": "\(scheme):\(host):\(port)"])
                     continue
                 }
-                if scheme == "stun" { stun.append(address) } else if scheme == "turn" {
-                    turn.append(ICEAgent.TURNServer(address: address, username: server.username, password: server.credential))
+                if scheme == "stun" { stun.append(address) } else {
+                    turn.append(ICEAgent.TURNServer(address: address, username: server.username, password: server.credential, transport: via))
                 }
             }
         }

@@ -11,13 +11,20 @@ public final class ICEAgent {
     public enum State: String, Sendable { case new, checking, connected, disconnected, failed, closed }
 
     public struct TURNServer: Sendable {
+        /// How we reach the server: UDP, or TCP where UDP is blocked (the relayed leg is UDP either way).
+        public enum Transport: String, Sendable { case udp, tcp }
         public var address: TransportAddress
         public var username: String
         public var password: String
-        public init(address: TransportAddress, username: String, password: String) {
-            (self.address, self.username, self.password) = (address, username, password)
+        public var transport: Transport
+        public init(address: TransportAddress, username: String, password: String, transport: Transport = .udp) {
+            (self.address, self.username, self.password, self.transport) = (address, username, password, transport)
         }
     }
+
+    /// Sockets the driver opens on request (`.connect`) are numbered from here, apart from the
+    /// host sockets it binds itself.
+    public static let streamSocketBase = 1 << 20
 
     public struct Configuration: Sendable {
         public var role: Role
@@ -45,6 +52,9 @@ public final class ICEAgent {
 
     public enum Output: Sendable {
         case transmit(socket: Int, to: TransportAddress, bytes: [UInt8])
+        /// Open a TCP connection to a TURN server as `socket`; report it with `streamConnected`
+        /// or `streamFailed`, pass what arrives on it to `receive` one message at a time.
+        case connect(socket: Int, to: TransportAddress)
         /// A local candidate to signal (trickle).
         case candidate(ICECandidate)
         case gatheringComplete
@@ -143,13 +153,38 @@ public final class ICEAgent {
             gatheringPending += 1
             outputs.append(.transmit(socket: socket, to: server, bytes: bytes))
         }
-        if turns.isEmpty {  // one allocation per TURN server, on the first IPv4 socket
+        if turns.isEmpty {  // one allocation per TURN server: on the first IPv4 socket, or a TCP connection of its own
             for server in configuration.turnServers where !server.address.isIPv6 {
                 var allocation = TURNAllocation(server: server.address, username: server.username, password: server.password)
-                outputs.append(.transmit(socket: socket, to: server.address, bytes: allocation.start()))
-                turns.append((allocation, socket, false))
+                if server.transport == .tcp {
+                    let stream = Self.streamSocketBase + turns.count
+                    outputs.append(.connect(socket: stream, to: server.address))
+                    turns.append((allocation, stream, false))
+                } else {
+                    outputs.append(.transmit(socket: socket, to: server.address, bytes: allocation.start()))
+                    turns.append((allocation, socket, false))
+                }
                 gatheringPending += 1
             }
+        }
+    }
+
+    /// The TCP connection asked for with `.connect` is up: the allocation starts on it.
+    public func streamConnected(socket: Int, now: UInt64) {
+        guard let t = turns.firstIndex(where: { $0.socket == socket }), turns[t].allocation.state == .idle else { return }
+        outputs.append(.transmit(socket: socket, to: turns[t].allocation.server, bytes: turns[t].allocation.start()))
+    }
+
+    /// The TCP connection could not be made, or closed: that server's relayed candidate is gone.
+    public func streamFailed(socket: Int, reason: String, now: UInt64) {
+        guard let t = turns.firstIndex(where: { $0.socket == socket }) else { return }
+        let wasAnnounced = turns[t].announced
+        turns[t].allocation.fail(reason)
+        turns[t].announced = true
+        for p in pairs.indices where locals[pairs[p].local].turn == t && pairs[p].state != .failed { pairs[p].state = .failed }
+        if !wasAnnounced {
+            gatheringPending -= 1
+            announceGatheringIfDone()
         }
     }
 
@@ -509,8 +544,11 @@ public final class ICEAgent {
             case .allocated(let relayed, let mapped):
                 turns[t].announced = true
                 gatheringPending -= 1
-                let candidate = ICECandidate(foundation: Self.foundation(.relay, turns[t].allocation.server),
-                                             priority: ICECandidate.priority(.relay), address: relayed, kind: .relay, related: mapped)
+                // Relayed over TCP ranks below relayed over UDP (the TCP leg adds head-of-line delay).
+                let overTCP = turns[t].socket >= Self.streamSocketBase
+                let candidate = ICECandidate(foundation: Self.foundation(.relay, turns[t].allocation.server) + (overTCP ? "t" : ""),
+                                             priority: ICECandidate.priority(.relay, localPreference: overTCP ? 32767 : 65535),
+                                             address: relayed, kind: .relay, related: mapped)
                 addLocal(candidate, socket: turns[t].socket, turn: t)
                 for r in remotes { if let a = r.address, let b = turns[t].allocation.permit(a, now: now) {
                     outputs.append(.transmit(socket: turns[t].socket, to: turns[t].allocation.server, bytes: b)) } }

@@ -34,6 +34,8 @@ public final class PeerConnection {
 
     public enum Output: Sendable {
         case transmit(socket: Int, to: TransportAddress, bytes: [UInt8])
+        /// Open a TCP connection (to a TURN server): `ICEAgent.Output.connect`.
+        case connect(socket: Int, to: TransportAddress)
         case event(Event)
     }
 
@@ -216,6 +218,19 @@ public final class PeerConnection {
         drainICE()
     }
 
+    /// The TCP connection asked for with `.connect` is up, or is not (`ICEAgent.streamConnected`).
+    public func streamConnected(socket: Int, now: UInt64) {
+        self.now = now
+        ice.streamConnected(socket: socket, now: now)
+        drainICE()
+    }
+
+    public func streamFailed(socket: Int, reason: String, now: UInt64) {
+        self.now = now
+        ice.streamFailed(socket: socket, reason: reason, now: now)
+        drainICE()
+    }
+
     // MARK: datagrams and time
 
     public func receive(_ bytes: [UInt8], from source: TransportAddress, socket: Int, now: UInt64) {
@@ -297,6 +312,7 @@ public final class PeerConnection {
         while let out = ice.poll() {
             switch out {
             case .transmit(let socket, let to, let bytes): outputs.append(.transmit(socket: socket, to: to, bytes: bytes))
+            case .connect(let socket, let to): outputs.append(.connect(socket: socket, to: to))
             case .candidate(let c): outputs.append(.event(.candidate(c)))
             case .gatheringComplete: outputs.append(.event(.gatheringComplete))
             case .state(let s):

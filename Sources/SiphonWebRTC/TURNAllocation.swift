@@ -1,7 +1,8 @@
-/// One relayed transport address on a TURN server (RFC 8656) over UDP, as a sans-IO state
+/// One relayed transport address on a TURN server (RFC 8656), over UDP or TCP, as a sans-IO state
 /// machine: it builds the requests (Allocate with the long-term credential, Refresh,
 /// CreatePermission) and Send indications, and reads the server's answers and Data indications.
-/// The ICE agent sends what it builds from the host socket the allocation lives on.
+/// The ICE agent sends what it builds from the socket the allocation lives on (a host socket, or
+/// a TCP connection to the server); the relayed leg is UDP either way.
 struct TURNAllocation {
     enum State: Equatable {
         case idle
@@ -140,6 +141,12 @@ struct TURNAllocation {
         m.add(.xorPeerAddress, address: peer)
         m.add(.data, data)
         return m.serialized()
+    }
+
+    /// The path to the server is gone (a TCP connection closed or never opened).
+    mutating func fail(_ reason: String) {
+        state = .failed(reason)
+        pending = [:]
     }
 
     /// Releases the allocation (Refresh with lifetime 0).

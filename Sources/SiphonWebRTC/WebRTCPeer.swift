@@ -66,6 +66,8 @@ public final class WebRTCPeer: @unchecked Sendable {
 
     private var pc: PeerConnection
     private var channels: [any Channel] = []
+    /// TCP connections to TURN servers, by the socket number the ICE agent gave them.
+    private var streams: [Int: (channel: any Channel, server: TransportAddress)] = [:]
     private var timer: Scheduled<Void>?
     private var clock: Scheduled<Void>?
     private var media: AudioTrack?
@@ -213,6 +215,8 @@ public final class WebRTCPeer: @unchecked Sendable {
             self.clock?.cancel()
             self.sctp?.close()
             for c in self.channels { c.close(promise: nil) }
+            for s in self.streams.values { s.channel.close(promise: nil) }
+            self.streams = [:]
             self.incomingSink.finish()
             self.eventSink.finish()
         }
@@ -234,8 +238,14 @@ public final class WebRTCPeer: @unchecked Sendable {
         while let out = pc.poll() {
             switch out {
             case .transmit(let socket, let to, let bytes):
+                if let stream = streams[socket] {
+                    stream.channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                    continue
+                }
                 guard channels.indices.contains(socket), let address = try? SocketAddress(ipAddress: to.ip, port: to.port) else { continue }
                 channels[socket].writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)), promise: nil)
+            case .connect(let socket, let to):
+                connectStream(socket, to: to)
             case .event(let e):
                 handle(e)
             }
@@ -248,6 +258,43 @@ public final class WebRTCPeer: @unchecked Sendable {
                 self.pump()
             }
         }
+    }
+
+    /// A TCP connection to a TURN server (RFC 8656 §6.2.2): messages framed out of the stream go
+    /// to the core as if they had come from the server on that socket.
+    private func connectStream(_ socket: Int, to server: TransportAddress) {
+        let handler = StreamHandler(peer: self, socket: socket, server: server)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { $0.pipeline.addHandler(handler) }
+            .connect(host: server.ip, port: server.port)
+            .whenComplete { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let channel):
+                    if self.shared.withLock({ $0.closed }) { channel.close(promise: nil); return }
+                    self.streams[socket] = (channel, server)
+                    self.pc.streamConnected(socket: socket, now: Self.now())
+                case .failure(let error):
+                    self.logger.warning("cannot reach a TURN server over TCP", metadata: ["webrtc.turn": "\(server)", "error": "\(error)"])
+                    self.pc.streamFailed(socket: socket, reason: "\(error)", now: Self.now())
+                }
+                self.pump()
+            }
+    }
+
+    fileprivate func streamReceived(_ message: [UInt8], socket: Int, server: TransportAddress) {
+        pc.receive(message, from: server, socket: socket, now: Self.now())
+        pump()
+    }
+
+    fileprivate func streamEnded(socket: Int, reason: String) {
+        guard let stream = streams.removeValue(forKey: socket) else { return }
+        stream.channel.close(promise: nil)
+        guard !shared.withLock({ $0.closed }) else { return }
+        logger.warning("TURN connection over TCP lost", metadata: ["webrtc.turn": "\(stream.server)", "error": "\(reason)"])
+        pc.streamFailed(socket: socket, reason: reason, now: Self.now())
+        pump()
     }
 
     private func handle(_ e: PeerConnection.Event) {
@@ -353,6 +400,33 @@ public final class WebRTCPeer: @unchecked Sendable {
         }
         if pc.sendsAudio, media.reportDue { _ = pc.send(rtcp: media.senderReport()) }
         pump()
+    }
+
+    /// Bytes of a TURN-over-TCP connection, framed into messages (a stream that is not TURN is closed).
+    private final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        weak var peer: WebRTCPeer?
+        let socket: Int
+        let server: TransportAddress
+        private var framer = TURNStreamFramer()
+        init(peer: WebRTCPeer, socket: Int, server: TransportAddress) { (self.peer, self.socket, self.server) = (peer, socket, server) }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = Array(unwrapInboundIn(data).readableBytesView)
+            do {
+                for message in try framer.push(bytes) { peer?.streamReceived(message, socket: socket, server: server) }
+            } catch {
+                peer?.streamEnded(socket: socket, reason: "\(error)")
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            peer?.streamEnded(socket: socket, reason: "the server closed the connection")
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            peer?.streamEnded(socket: socket, reason: "\(error)")
+        }
     }
 
     private final class InboundHandler: ChannelInboundHandler, @unchecked Sendable {

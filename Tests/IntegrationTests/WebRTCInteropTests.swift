@@ -57,6 +57,19 @@ struct WebRTCInteropTests {
         #expect(r.siphonHeard == "in the morning" && r.aiortcHeard == "tuesday please", "\(r)")
     }
 
+    /// The same through TURN over TCP, with coturn taking no UDP from clients at all: the path of a
+    /// worker behind a firewall that lets only TCP out.
+    @Test func mediaThroughATURNRelayOverTCP() async throws {
+        let ns = try NetworkNamespace()
+        let turn = try await TURNServer(listen: ["127.0.0.1", ns.hostAddress], relayIP: ns.hostAddress, udp: false)
+        let server = ICEAgent.TURNServer(address: try TransportAddress(ip: "127.0.0.1", port: turn.port), username: turn.username,
+                                         password: turn.password, transport: .tcp)
+        let r = try await Self.converse(Cell(siphonOffers: true, trickle: true), hostAddresses: ["127.0.0.1"], turn: [server], namespace: ns)
+        print("interop TURN relay over TCP | local \(r.local) | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)'")
+        #expect(r.local == .relay, "the pair was not relayed: \(r.local)")
+        #expect(r.siphonHeard == "in the morning" && r.aiortcHeard == "tuesday please", "\(r)")
+    }
+
     /// 5 % of the UDP packets lost both ways (nftables' random drop in the namespace: tc netem is
     /// not in this kernel): ICE and DTLS retransmit, Opus conceals, the words still get through.
     @Test func speechSurvivesFivePercentLoss() async throws {

@@ -118,6 +118,30 @@ import Testing
         #expect(net.agents[1].agent.selectedPair == nil)
     }
 
+    /// A TURN server over TCP: the agent asks the driver for a connection, allocates over it once
+    /// it is up, and a connection that fails ends that server's part of gathering.
+    @Test func aTURNServerOverTCPAsksForAConnectionFirst() throws {
+        var c = ICEAgent.Configuration(role: .controlling)
+        let server = try TransportAddress(ip: "10.0.0.9", port: 3478)
+        c.turnServers = [ICEAgent.TURNServer(address: server, username: "u", password: "p", transport: .tcp)]
+        let agent = ICEAgent(configuration: c)
+        agent.addHostSocket(0, address: try TransportAddress(ip: "10.0.0.1", port: 5000), now: 1)
+        var outputs: [ICEAgent.Output] = []
+        while let o = agent.poll() { outputs.append(o) }
+        let stream = try #require(outputs.compactMap { if case .connect(let s, let to) = $0, to == server { s } else { nil } }.first, "\(outputs)")
+        #expect(stream >= ICEAgent.streamSocketBase)
+        #expect(!outputs.contains { if case .transmit(_, let to, _) = $0 { to == server } else { false } }, "sent to the server before connecting")
+        #expect(!outputs.contains { if case .gatheringComplete = $0 { true } else { false } })
+        agent.streamConnected(socket: stream, now: 2)
+        let allocate = agent.poll()
+        guard case .transmit(let s, let to, let bytes)? = allocate else { Issue.record("no Allocate: \(String(describing: allocate))"); return }
+        #expect(s == stream && to == server && (try? STUNMessage(parsing: bytes))?.method == .allocate)
+        agent.streamFailed(socket: stream, reason: "reset", now: 3)
+        var after: [ICEAgent.Output] = []
+        while let o = agent.poll() { after.append(o) }
+        #expect(after.contains { if case .gatheringComplete = $0 { true } else { false } }, "\(after)")
+    }
+
     @Test func bothControllingResolvesToOneController() throws {
         let net = try pair(aRole: .controlling, bRole: .controlling)
         net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }

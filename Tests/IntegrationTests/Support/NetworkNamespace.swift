@@ -57,13 +57,14 @@ final class TURNServer: @unchecked Sendable {
     let password = "turn-\(UUID().uuidString.prefix(8))"
     private let process: ChildProcess
 
-    init(listen: [String], relayIP: String) async throws {
+    /// `udp: false`: clients reach it over TCP only (the relayed leg is UDP either way).
+    init(listen: [String], relayIP: String, udp: Bool = true) async throws {
         port = LoopbackPort.free(udp: true)
         let dir = try Repository.temporaryDirectory("coturn")
         var args = ["-n", "--no-tls", "--no-dtls", "--no-cli", "--lt-cred-mech", "--realm", "siphon.test", "--user", "\(username):\(password)",
                     "--listening-port", String(port), "--relay-ip", relayIP, "--min-port", "49152", "--max-port", "65535",
                     "--log-file", "stdout", "--simple-log", "--pidfile", dir.appendingPathComponent("turn.pid").path,
-                    "--allowed-peer-ip", "10.0.0.0-10.255.255.255"]
+                    "--allowed-peer-ip", "10.0.0.0-10.255.255.255"] + (udp ? [] : ["--no-udp"])
         for ip in listen { args += ["--listening-ip", ip] }
         process = try ChildProcess("/usr/bin/turnserver", args, environment: ProcessInfo.processInfo.environment,
                                    output: dir.appendingPathComponent("turn.log").path)
