@@ -43,7 +43,9 @@ row("SIP", sip)
 row("LiveKit", lk)
 ws, wl = sip["worker"], lk["worker"]
 cpu = wl["cpu_ms_per_call_second"] / ws["cpu_ms_per_call_second"] if ws["cpu_ms_per_call_second"] else float("nan")
-print(f"LiveKit / SIP: CPU x{cpu:.2f} (goal <= 2), memory {wl['rss_mb_per_concurrent_call']:.2f} MB per call (goal <= 2 MB)")
+extra = wl["rss_mb_per_concurrent_call"] - ws["rss_mb_per_concurrent_call"]
+print(f"LiveKit / SIP: CPU x{cpu:.2f} (goal <= 2); memory {extra:+.2f} MB per concurrent call over the SIP call (goal <= 2 MB; "
+      f"most of either call is the offline engines, and peak RSS is noisy: `siphon bench webrtc` measures the transports alone)")
 c = lk["webrtc_connect_ms"]
 print(f"WebRTC join -> ICE and DTLS up: p50 {c['p50']:.0f} ms, p95 {c['p95']:.0f} ms over {c['n']} calls")
 PY
