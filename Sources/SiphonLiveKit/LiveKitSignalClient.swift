@@ -6,8 +6,9 @@ import SiphonProviderKit
 import SwiftProtobuf
 import Synchronization
 
-/// A participant's signalling connection to a LiveKit server (`/rtc`, protocol v0: a subscriber
-/// and a publisher peer connection, the subscriber primary): protobuf `SignalRequest` and
+/// A participant's signalling connection to a LiveKit server — `/rtc/v1` (one peer connection)
+/// where the server has it, else `/rtc` v0 (a subscriber and a publisher peer connection, the
+/// subscriber primary): protobuf `SignalRequest` and
 /// `SignalResponse` in binary WebSocket frames, the join first, pings at the server's interval,
 /// and the `reconnect=1&sid=` resume after a dropped connection. A frame that does not decode is
 /// logged and skipped; it never ends the connection.
@@ -18,6 +19,8 @@ public final class LiveKitSignalClient: Sendable {
     public let join: Livekit_JoinResponse?
     /// The answer to a resume (`reconnect=1`), instead of a join.
     public let reconnect: Livekit_ReconnectResponse?
+    /// Joined over `/rtc/v1`: one peer connection, offered by us, carries both directions.
+    public let singlePeerConnection: Bool
     /// Everything the server sends after the join (pongs are consumed here).
     public let responses: AsyncStream<Livekit_SignalResponse>
     private let socket: WebSocketConnection
@@ -33,24 +36,66 @@ public final class LiveKitSignalClient: Sendable {
     }
 
     private init(socket: WebSocketConnection, join: Livekit_JoinResponse?, reconnect: Livekit_ReconnectResponse?,
-                 first: [Livekit_SignalResponse], logger: Logger) {
+                 first: [Livekit_SignalResponse], singlePeerConnection: Bool, logger: Logger) {
         (self.socket, self.join, self.reconnect, self.logger) = (socket, join, reconnect, logger)
+        self.singlePeerConnection = singlePeerConnection
         (responses, sink) = AsyncStream<Livekit_SignalResponse>.makeStream()
         for r in first { sink.yield(r) }
     }
 
     /// `url`: the server (ws(s):// or http(s)://). `resume`: the participant sid to resume after a
-    /// signalling drop. Waits for the join (or reconnect) response.
-    public static func connect(url: String, token: String, resume participantSID: String? = nil, timeout: Duration = .seconds(10),
-                               logger: Logger = Logger(label: "siphon.livekit.signal")) async throws -> LiveKitSignalClient {
+    /// signalling drop. `singlePeerConnection`: ask for `/rtc/v1` (one peer connection that we
+    /// offer, livekit-server ≥ 1.9.10); a server without it answers 404 and the join is made over
+    /// `/rtc` v0 instead (as LiveKit's JS SDK falls back), remembered for that server. Waits for
+    /// the join (or reconnect) response.
+    public static func connect(url: String, token: String, resume participantSID: String? = nil, singlePeerConnection: Bool = true,
+                               timeout: Duration = .seconds(10), logger: Logger = Logger(label: "siphon.livekit.signal")) async throws -> LiveKitSignalClient {
         var base = url.trimmingCharacters(in: .whitespaces)
         if base.hasPrefix("https://") { base = "wss://" + base.dropFirst(8) }
         if base.hasPrefix("http://") { base = "ws://" + base.dropFirst(7) }
         while base.hasSuffix("/") { base.removeLast() }
+        if singlePeerConnection, !serversWithoutV1.withLock({ $0.contains(base) }) {
+            do {
+                let parameter = try joinRequestParameter(resume: participantSID)
+                return try await open("\(base)/rtc/v1?join_request=\(parameter)", token: token, singlePeerConnection: true, timeout: timeout, logger: logger)
+            } catch let error as ProviderError where error.status == 404 {
+                serversWithoutV1.withLock { _ = $0.insert(base) }
+                logger.info("LiveKit has no /rtc/v1 (single peer connection); joining over /rtc v0", metadata: ["livekit.url": "\(base)"])
+            }
+        }
         var query = "protocol=\(protocolVersion)&auto_subscribe=1&sdk=swift&version=\(SiphonVersion.current)&adaptive_stream=0"
         if let participantSID { query += "&reconnect=1&sid=\(participantSID)&reconnect_reason=1" }
+        return try await open("\(base)/rtc?\(query)", token: token, singlePeerConnection: false, timeout: timeout, logger: logger)
+    }
+
+    /// Servers that answered 404 to /rtc/v1 (older than 1.9.10): later joins go straight to v0.
+    private static let serversWithoutV1 = Mutex<Set<String>>([])
+
+    /// `join_request` of /rtc/v1: base64url of a `WrappedJoinRequest` (uncompressed) around the
+    /// `JoinRequest` — the client, auto-subscribe on and adaptive stream off, and for a resume the
+    /// participant sid (L pkg/service/rtcservice.go; J SignalClient.ts). Percent-encoded for a query.
+    public static func joinRequestParameter(resume participantSID: String?) throws -> String {
+        var join = Livekit_JoinRequest()
+        join.clientInfo.sdk = .swift
+        join.clientInfo.version = SiphonVersion.current
+        join.clientInfo.protocol = Int32(protocolVersion)
+        join.connectionSettings.autoSubscribe = true
+        join.connectionSettings.adaptiveStream = false
+        if let participantSID {
+            join.reconnect = true
+            join.participantSid = participantSID
+            join.reconnectReason = .rrSignalDisconnected
+        }
+        var wrapped = Livekit_WrappedJoinRequest()
+        wrapped.compression = .none
+        wrapped.joinRequest = try join.serializedData()
+        let text = try wrapped.serializedData().base64EncodedString()
+        return text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "%3D")
+    }
+
+    private static func open(_ endpoint: String, token: String, singlePeerConnection: Bool, timeout: Duration, logger: Logger) async throws -> LiveKitSignalClient {
         let socket = try await WebSocketConnection.connect(
-            "\(base)/rtc?\(query)", headers: [("Authorization", "Bearer \(token)")], provider: "livekit", timeout: timeout
+            endpoint, headers: [("Authorization", "Bearer \(token)")], provider: "livekit", timeout: timeout
         ) { status, _, body in
             // /rtc refuses with an HTTP status and a plain-text reason (no secret in either).
             ProviderError(provider: "livekit", kind: status == 401 || status == 403 ? .authentication : .server, status: status,
@@ -84,7 +129,8 @@ public final class LiveKitSignalClient: Sendable {
                 throw error
             }
         }
-        let client = LiveKitSignalClient(socket: socket, join: first.join, reconnect: first.reconnect, first: first.before, logger: logger)
+        let client = LiveKitSignalClient(socket: socket, join: first.join, reconnect: first.reconnect, first: first.before,
+                                         singlePeerConnection: singlePeerConnection, logger: logger)
         client.start(pingInterval: Int(first.join?.pingInterval ?? 5), pingTimeout: Int(first.join?.pingTimeout ?? 15))
         return client
     }

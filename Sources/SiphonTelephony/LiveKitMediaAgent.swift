@@ -5,8 +5,9 @@ import SiphonCore
 import SiphonLiveKit
 
 /// The agent as a participant of a LiveKit call's room (`LiveKitRoomAgent`): it joins as
-/// `agent-<call id>` over `/rtc` (v0), answers the server's subscriber offers to hear the phone,
-/// publishes its own Opus track on the publisher connection, and runs the same `Conversation` as
+/// `agent-<call id>` over `/rtc/v1` (one peer connection: our offer carries the agent's track and
+/// receive sections for the phone's) or, where the server lacks it, `/rtc` v0 (it answers the
+/// server's subscriber offers and offers its publisher connection), and runs the same `Conversation` as
 /// the SIP path. Room events end the call when the phone leaves; a signalling drop is resumed
 /// (`reconnect=1`) while the media flows on. A worker taking the call over joins with the same
 /// identity: LiveKit replaces the old participant, which is told so and falls silent.
@@ -15,14 +16,18 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
         /// Addresses for host candidates (nil: this host's interfaces; loopback when LiveKit is on it).
         public var hostAddresses: [String]?
         public var portRange: ClosedRange<Int>?
+        /// Join over `/rtc/v1` (one peer connection) where the server has it; false keeps to v0.
+        public var singlePeerConnection = true
         public init() {}
 
         /// What a worker uses: SIPHON_WEBRTC_HOSTS (comma-separated) for host candidates, UDP
-        /// ports from the RTP range.
+        /// ports from the RTP range, SIPHON_LIVEKIT_SIGNALLING (`auto`, the default: v1 where the
+        /// server has it; `v0`: two peer connections always).
         public static func from(_ environment: Environment, rtpPorts: ClosedRange<Int>) -> Configuration {
             var c = Configuration()
             c.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             c.portRange = rtpPorts
+            c.singlePeerConnection = environment["SIPHON_LIVEKIT_SIGNALLING"]?.lowercased() != "v0"
             return c
         }
     }

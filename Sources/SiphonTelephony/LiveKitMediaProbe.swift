@@ -67,7 +67,10 @@ public struct LiveKitMediaProbe: Sendable {
                 identity: room, claims: LiveKitClaims(name: "siphon preflight",
                                                       video: VideoGrant(roomJoin: true, room: room, canPublish: true, canSubscribe: true,
                                                                         canPublishData: true, hidden: true)), ttl: 120)
-            signal = try await LiveKitSignalClient.connect(url: url, token: token, timeout: timeout, logger: logger)
+            // The worker's signalling (v1 where LiveKit has it): the connection we offer is the
+            // publisher one over v0 and the only one over v1, answered the same way either way.
+            signal = try await LiveKitSignalClient.connect(url: url, token: token, singlePeerConnection: configuration.singlePeerConnection,
+                                                           timeout: timeout, logger: logger)
         } catch {
             report.failure = "could not join a room: \(Redaction.redact("\(error)"))"
             return (report, nil)

@@ -9,7 +9,9 @@ import SiphonLiveKit
 import SiphonWebRTC
 import Synchronization
 
-/// One join of the room: signalling, the two peer connections, and the conversation.
+/// One join of the room: signalling, the peer connections, and the conversation. Over `/rtc/v1`
+/// one connection (ours to offer) carries both directions and `subscriber` and `publisher` are
+/// the same peer; over v0 the server offers the subscriber and we offer the publisher.
 final class RoomSession: @unchecked Sendable {
     // Mutable state is in `state` (a Mutex); the rest is set once in `join`.
     let ticket: LiveKitRoomTicket
@@ -18,6 +20,7 @@ final class RoomSession: @unchecked Sendable {
     let configuration: LiveKitMediaAgent.Configuration
     let subscriber: WebRTCPeer
     let publisher: WebRTCPeer
+    let singlePeerConnection: Bool
     /// Join started (before the WebSocket) and the JoinResponse's arrival.
     let joinStarted: ContinuousClock.Instant
     let joined: ContinuousClock.Instant
@@ -31,6 +34,9 @@ final class RoomSession: @unchecked Sendable {
         var published = false
         var phoneGone: String?
         var replaced = false
+        /// Receive-only audio sections in our offers (v1): one for the phone, more when the
+        /// server asks (`media_sections_requirement`).
+        var receiveSections = 1
         var tasks: [Task<Void, Never>] = []
     }
 
@@ -39,6 +45,7 @@ final class RoomSession: @unchecked Sendable {
         (self.ticket, self.api, self.logger, self.configuration) = (ticket, api, logger, configuration)
         (self.joinStarted, joined) = (joinStarted, ContinuousClock.now)
         (self.subscriber, self.publisher) = (subscriber, publisher)
+        singlePeerConnection = signal.singlePeerConnection
         var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "")
         // The phone left before we joined: the room says so by not listing it.
         let others = signal.join?.otherParticipants ?? []
@@ -50,7 +57,8 @@ final class RoomSession: @unchecked Sendable {
 
     static func join(ticket: LiveKitRoomTicket, configuration: LiveKitMediaAgent.Configuration, api: LiveKitAPI, logger: Logger) async throws -> RoomSession {
         let started = ContinuousClock.now
-        let signal = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, logger: logger)
+        let signal = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token,
+                                                           singlePeerConnection: configuration.singlePeerConnection, logger: logger)
         guard let join = signal.join else { signal.close(); throw LiveKitJoinError("LiveKit answered the join with a resume") }
         let ice = await ICEServers.resolve(join.iceServers, logger: logger)
         func peerConfiguration(_ role: ICEAgent.Role) -> WebRTCPeer.Configuration {
@@ -63,10 +71,12 @@ final class RoomSession: @unchecked Sendable {
             return c
         }
         do {
-            // The server offers the subscriber connection (it controls ICE there); we offer the publisher one.
-            let subscriber = try await WebRTCPeer.start(peerConfiguration(.controlled), logger: logger)
+            // v0: the server offers the subscriber connection (it controls ICE there); we offer the
+            // publisher one. v1: we offer the only one.
             let publisher = try await WebRTCPeer.start(peerConfiguration(.controlling), logger: logger)
+            let subscriber = signal.singlePeerConnection ? publisher : try await WebRTCPeer.start(peerConfiguration(.controlled), logger: logger)
             logger.info("joined the LiveKit room", metadata: ["livekit.room": "\(join.room.name)", "livekit.participant": "\(join.participant.sid)",
+                                                              "livekit.signalling": "\(signal.singlePeerConnection ? "v1 (one peer connection)" : "v0")",
                                                               "livekit.subscriber_primary": "\(join.subscriberPrimary)"])
             return RoomSession(ticket: ticket, api: api, logger: logger, configuration: configuration, signal: signal,
                                subscriber: subscriber, publisher: publisher, joinStarted: started)
@@ -80,10 +90,11 @@ final class RoomSession: @unchecked Sendable {
 
     func run(agent: Agent, call: CallContext, resume: Bool) async throws -> CallEnd? {
         let (digits, digitSink) = AsyncStream<Character>.makeStream()
-        let watchSubscriber = Task { await self.watch(self.subscriber, target: .subscriber, digits: digitSink) }
-        let watchPublisher = Task { await self.watch(self.publisher, target: .publisher, digits: nil) }
+        // Over v1 the one connection brings the phone's audio and the room's data as well.
+        let watchPublisher = Task { await self.watch(self.publisher, target: .publisher, digits: self.singlePeerConnection ? digitSink : nil) }
+        let watchSubscriber = singlePeerConnection ? nil : Task { await self.watch(self.subscriber, target: .subscriber, digits: digitSink) }
         let signalling = Task { await self.handleSignalling() }
-        state.withLock { $0.tasks += [watchSubscriber, watchPublisher, signalling] }
+        state.withLock { $0.tasks += [watchPublisher, signalling] + (watchSubscriber.map { [$0] } ?? []) }
         defer { digitSink.finish() }
         try await publish()
 
@@ -121,13 +132,13 @@ final class RoomSession: @unchecked Sendable {
         return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason)
     }
 
-    /// What the call's media did, kept in its context like the SIP path's RTP figures: join and
-    /// connect times (join start → JoinResponse; → ICE and DTLS up on the subscriber), the pair,
+    /// What the call's media did, kept in its context like the SIP path's RTP figures: the
+    /// signalling version, join and connect times (join start → JoinResponse; → ICE and DTLS up on the subscriber), the pair,
     /// the SRTP profile, packets and loss.
     func mediaFigures() -> [String: String] {
         let ms = { (d: Duration) in String(d.wholeMilliseconds) }
         let heard = subscriber.statistics, said = publisher.statistics
-        var fields = ["livekit.join_ms": ms(joined - joinStarted),
+        var fields = ["livekit.join_ms": ms(joined - joinStarted), "livekit.signalling": singlePeerConnection ? "v1" : "v0",
                       "rtp.packets_sent": String(said.packetsSent), "rtp.packets_received": String(heard.packetsReceived),
                       "rtp.lost": String(heard.jitter.lost), "rtp.concealed_frames": String(heard.framesConcealed)]
         if let c = state.withLock({ $0.connected }) {
@@ -196,7 +207,14 @@ final class RoomSession: @unchecked Sendable {
         try await signal.send(SignalRequest.addAudioTrack(cid: "siphon-agent-audio", name: "agent"))
         // Data to the room (DTMF, transcripts) goes on the publisher connection's reliable channel.
         publisher.openDataChannel("_reliable")
-        try await signal.send(SignalRequest.offer(try await publisher.createOffer(audioDirection: .sendonly, dataChannel: true)))
+        try await offer()
+    }
+
+    /// The publisher connection's offer: the agent's track and the data channels, and over v1 the
+    /// receive-only sections the phone's (and any other) audio arrives on.
+    private func offer() async throws {
+        let receive = singlePeerConnection ? state.withLock { $0.receiveSections } : 0
+        try await signal.send(SignalRequest.offer(try await publisher.createOffer(audioDirection: .sendonly, dataChannel: true, receiveSections: receive)))
     }
 
     /// One peer connection's events: our candidates out (`candidateInit` JSON; host candidates
@@ -216,7 +234,7 @@ final class RoomSession: @unchecked Sendable {
                    TelephoneEvent.digits.contains(Character(d.uppercased())) {
                     digits?.yield(d)
                 }
-            case .connected(let profile, let local, let remote) where target == .subscriber:
+            case .connected(let profile, let local, let remote) where peer === subscriber:
                 state.withLock { s in
                     if s.connected == nil { s.connected = (ContinuousClock.now, profile, "\(local.kind.rawValue)→\(remote.kind.rawValue)") }
                 }
@@ -248,7 +266,8 @@ final class RoomSession: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(200 * attempts))
             do {
                 let sid = state.withLock { $0.participantSID }
-                let resumed = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, resume: sid, logger: logger)
+                let resumed = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, resume: sid,
+                                                                    singlePeerConnection: singlePeerConnection, logger: logger)
                 state.withLock { $0.signal = resumed }
                 logger.info("LiveKit signalling resumed", metadata: ["livekit.participant": "\(sid)", "attempt": "\(attempts)"])
             } catch {
@@ -259,6 +278,8 @@ final class RoomSession: @unchecked Sendable {
 
     private func handle(_ response: Livekit_SignalResponse) async {
         switch response.message {
+        case .offer(let sd) where singlePeerConnection:
+            logger.warning("LiveKit offered over /rtc/v1, where only the client offers; ignored", metadata: ["bytes": "\(sd.sdp.utf8.count)"])
         case .offer(let sd):
             do {
                 try await subscriber.setRemoteDescription(try WebRTCSessionDescription(parsing: sd.sdp), isOffer: true)
@@ -277,6 +298,17 @@ final class RoomSession: @unchecked Sendable {
         case .trickle(let t):
             guard let c = CandidateInit.parse(t.candidateInit) else { return }
             (t.target == .publisher ? publisher : subscriber).addRemoteCandidate(c)
+        case .mediaSectionsRequirement(let need) where singlePeerConnection:
+            // The server has more audio to send than we have receive sections: add as many as it
+            // asks for and offer again (J RTCEngine.ts addMediaSections). Video is never subscribed.
+            let sections = state.withLock { s -> Int? in
+                guard need.numAudios > 0, s.receiveSections < 16 else { return nil }
+                s.receiveSections = min(16, s.receiveSections + Int(min(need.numAudios, 16)))
+                return s.receiveSections
+            }
+            guard let sections else { return }
+            logger.info("LiveKit asked for more receive sections; offering again", metadata: ["livekit.audio_sections": "\(sections)"])
+            do { try await offer() } catch { logger.warning("renegotiation failed", metadata: ["error": "\(error)"]) }
         case .update(let update):
             for p in update.participants where p.identity == ticket.callerIdentity && p.state == .disconnected {
                 state.withLock { $0.phoneGone = "the phone hung up" }

@@ -57,6 +57,8 @@ public final class PeerConnection {
     private var offeredDataChannel = false
     public var dtlsRole: DTLSEndpoint.Role? { dtls?.role }
     private var now: UInt64 = 0
+    private let originSessionID = UInt64.random(in: 1...(1 << 62))
+    private var originVersion: UInt64 = 1
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -67,16 +69,23 @@ public final class PeerConnection {
     // MARK: descriptions
 
     /// Our offer: one audio section (Opus, `direction`), an application section for data channels
-    /// when `dataChannel`, BUNDLEd, `a=setup:actpass`.
+    /// when `dataChannel`, then `receiveSections` receive-only audio sections (LiveKit's single
+    /// peer connection sends each subscribed track on one of them), BUNDLEd, `a=setup:actpass`.
+    /// A later offer (renegotiation) keeps the sections, their mids and order, the ICE
+    /// credentials and the origin's session id, and appends what is new (RFC 8829 §5.2.2).
     public func createOffer(audioDirection: WebRTCSessionDescription.Media.Direction = .sendrecv, dataChannel: Bool = false,
-                            ssrc: UInt32, streamID: String = "siphon", trackID: String = "agent") -> WebRTCSessionDescription {
+                            receiveSections: Int = 0, ssrc: UInt32, streamID: String = "siphon", trackID: String = "agent") -> WebRTCSessionDescription {
         var media: [WebRTCSessionDescription.Media] = []
         let pt = configuration.opusPayloadType
-        var audio = WebRTCSessionDescription.Media(kind: "audio", proto: "UDP/TLS/RTP/SAVPF", formats: [String(pt)])
-        audio.attributes = transportAttributes(mid: "0", setup: "actpass") + [
-            .init(audioDirection.rawValue), .init("rtcp-mux"),
-            .init("rtpmap", "\(pt) opus/48000/2"), .init("fmtp", "\(pt) minptime=10;useinbandfec=1"),
-        ]
+        func audioSection(mid: String, direction: WebRTCSessionDescription.Media.Direction) -> WebRTCSessionDescription.Media {
+            var audio = WebRTCSessionDescription.Media(kind: "audio", proto: "UDP/TLS/RTP/SAVPF", formats: [String(pt)])
+            audio.attributes = transportAttributes(mid: mid, setup: "actpass") + [
+                .init(direction.rawValue), .init("rtcp-mux"),
+                .init("rtpmap", "\(pt) opus/48000/2"), .init("fmtp", "\(pt) minptime=10;useinbandfec=1"),
+            ]
+            return audio
+        }
+        var audio = audioSection(mid: "0", direction: audioDirection)
         sendsAudio = audioDirection == .sendrecv || audioDirection == .sendonly
         if sendsAudio {
             audio.attributes += [.init("msid", "\(streamID) \(trackID)"), .init("ssrc", "\(ssrc) cname:siphon"), .init("ssrc", "\(ssrc) msid:\(streamID) \(trackID)")]
@@ -88,8 +97,16 @@ public final class PeerConnection {
             app.attributes = transportAttributes(mid: "1", setup: "actpass") + [.init("sctp-port", "5000"), .init("max-message-size", "262144")]
             media.append(app)
         }
+        for _ in 0..<max(0, min(receiveSections, 32)) { media.append(audioSection(mid: String(media.count), direction: .recvonly)) }
         opusPayloadType = pt
-        return WebRTCSessionDescription(sessionAttributes: sessionAttributes(mids: media.compactMap(\.mid)), media: media)
+        return description(media: media, bundle: media.compactMap(\.mid))
+    }
+
+    /// Our descriptions share one origin: the same session id, a version that grows (RFC 8866 §5.2).
+    private func description(media: [WebRTCSessionDescription.Media], bundle: [String]) -> WebRTCSessionDescription {
+        originVersion += 1
+        return WebRTCSessionDescription(sessionAttributes: sessionAttributes(mids: bundle), media: media,
+                                        originSessionID: originSessionID, originVersion: originVersion)
     }
 
     /// Our answer to `offer` (set it first with `setRemoteDescription`): every audio section
@@ -137,7 +154,7 @@ public final class PeerConnection {
             }
         }
         guard !accepted.isEmpty else { throw WebRTCError(.negotiation, "nothing in the offer Siphon can accept (Opus audio)") }
-        return WebRTCSessionDescription(sessionAttributes: sessionAttributes(mids: accepted), media: media)
+        return description(media: media, bundle: accepted)
     }
 
     private static func answerDirection(offered: WebRTCSessionDescription.Media.Direction,

@@ -149,8 +149,12 @@ public final class WebRTCPeer: @unchecked Sendable {
 
     // MARK: negotiation (hops onto the event loop)
 
-    public func createOffer(audioDirection: WebRTCSessionDescription.Media.Direction = .sendrecv, dataChannel: Bool = false) async throws -> WebRTCSessionDescription {
-        try await eventLoop.submit { self.pc.createOffer(audioDirection: audioDirection, dataChannel: dataChannel, ssrc: self.ssrc) }.get()
+    /// `receiveSections`: receive-only audio sections after ours (`PeerConnection.createOffer`).
+    public func createOffer(audioDirection: WebRTCSessionDescription.Media.Direction = .sendrecv, dataChannel: Bool = false,
+                            receiveSections: Int = 0) async throws -> WebRTCSessionDescription {
+        try await eventLoop.submit {
+            self.pc.createOffer(audioDirection: audioDirection, dataChannel: dataChannel, receiveSections: receiveSections, ssrc: self.ssrc)
+        }.get()
     }
 
     public func createAnswer(audioDirection: WebRTCSessionDescription.Media.Direction? = .sendrecv, dataChannel: Bool = false) async throws -> WebRTCSessionDescription {

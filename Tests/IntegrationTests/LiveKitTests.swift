@@ -363,13 +363,17 @@ struct LiveKitTests {
 
     /// The stand-in is faithful where Siphon's agent relies on it: LiveKit's own client SDK
     /// (`livekit` on PyPI — the Rust SDK with libwebrtc inside) dials a phone into a room with
-    /// livekit-api, joins as a participant (falling back from /rtc/v1 to /rtc as it does against
-    /// a server without v1), hears the phone, is heard by it, receives its keypad presses and
-    /// publishes DTMF and a transcription text stream the stand-in decodes. libwebrtc never pairs
+    /// livekit-api, joins as a participant, hears the phone, is heard by it, receives its keypad
+    /// presses and publishes DTMF and a transcription text stream the stand-in decodes. Against a
+    /// stand-in without /rtc/v1 the SDK falls back to /rtc v0; with it, the SDK joins over v1 (its
+    /// default) — one peer connection it offers, receive sections added when the stand-in asks —
+    /// which shows the stand-in's v1 is the one LiveKit's SDK speaks. libwebrtc never pairs
     /// loopback with its own addresses, so the stand-in's media listens on a veth address.
-    @Test func liveKitsOwnSDKJoinsPublishesAndReceivesThroughTheStandIn() async throws {
+    @Test(arguments: [false, true])
+    func liveKitsOwnSDKJoinsPublishesAndReceivesThroughTheStandIn(v1: Bool) async throws {
         let ns = try NetworkNamespace()
         let peer = try await LiveKitPeer(mediaIP: ns.hostAddress)
+        try await peer.post("/_test/signalling", ["v1": v1])
         let dir = try Repository.temporaryDirectory("livekit-sdk")
         let phoneSays = dir.appendingPathComponent("phone-says.wav"), sdkSays = dir.appendingPathComponent("sdk-says.wav")
         try Repository.run("espeak-ng", ["-v", "en-us", "-s", "150", "-w", phoneSays.path, "In the morning"])
@@ -393,6 +397,10 @@ struct LiveKitTests {
         print("livekit SDK heard '\(heard)', the phone heard '\(phoneHeard)'")
         #expect(heard == "in the morning" && phoneHeard == "tuesday please", "SDK heard '\(heard)', phone heard '\(phoneHeard)'")
         #expect(try await peer.failures().isEmpty)
+        let events = try await peer.get("/_test/events") as? [[String: Any]] ?? []
+        let requests = events.filter { $0["event"] as? String == "join_request" }
+        #expect(v1 ? requests.count == 1 && requests[0]["reconnect"] as? Bool == false : requests.isEmpty, "\(events)")
+        if v1 { print("livekit SDK over /rtc/v1: \(events.filter { ["join_request", "offer", "media_sections_requirement"].contains($0["event"] as? String ?? "") })") }
     }
 
     @Test func aLiveKitCallIsDialledFollowedAndHungUpByTheWorker() async throws {
@@ -446,10 +454,14 @@ extension LiveKitTests {
     /// The compose stack's default path, whole: the worker dials through LiveKit SIP, joins the
     /// call's room over WebRTC (/rtc, aiortc on the server side), hears the phone and speaks to it;
     /// the phone (a scripted caller in the stand-in) talks over the agent once, and the offline
-    /// receptionist books the appointment and ends the call.
-    @Test func aLiveKitCallHasAConversationWithABargeIn() async throws {
+    /// receptionist books the appointment and ends the call. Over v0 (two peer connections), and
+    /// over /rtc/v1 (one, offered by the agent) in a room that needs a second receive section, so
+    /// the agent renegotiates when the server asks for it.
+    @Test(arguments: [false, true])
+    func aLiveKitCallHasAConversationWithABargeIn(v1: Bool) async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
+        try await peer.post("/_test/signalling", ["v1": v1, "audio_sections": 2])
         let dir = try Repository.temporaryDirectory("livekit-call")
         try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "@2.5 Tuesday please", "In the morning", "No that is all thank you"],
                                              "record": dir.appendingPathComponent("heard-{room}.wav").path])
@@ -484,6 +496,24 @@ extension LiveKitTests {
             try await peer.hangups().contains { $0["room"] as? String == LiveKitCallRunner.roomName(id) && $0["by"] as? String == "DeleteRoom" }
         }
         #expect(try await peer.failures().isEmpty)
+        let context = try await cluster.store.context(id)
+        #expect(context["livekit.signalling"] == (v1 ? "v1" : "v0"), "\(context)")
+        let events = (try await peer.get("/_test/events") as? [[String: Any]] ?? [])
+        let requests = events.filter { $0["event"] as? String == "join_request" }
+        let offers = events.filter { $0["event"] as? String == "offer" && $0["identity"] as? String == "agent-\(id)" }
+        if v1 {
+            // The join is the join_request alone; the agent's first offer has one receive section,
+            // the server asks for one more, and the second offer carries both.
+            #expect(requests.count == 1 && requests[0]["sdk"] as? String == "SWIFT" && requests[0]["auto_subscribe"] as? Bool == true
+                    && requests[0]["reconnect"] as? Bool == false, "\(requests)")
+            #expect(events.contains { $0["event"] as? String == "media_sections_requirement" && $0["num_audios"] as? Int == 1 }, "\(events)")
+            #expect(offers.map { $0["receive_sections"] as? Int } == [1, 2], "\(offers)")
+            #expect(worker.output.contains("LiveKit asked for more receive sections"), "\(worker.output.suffix(2000))")
+        } else {
+            // The server has no /rtc/v1: the agent fell back to v0 and said so once.
+            #expect(requests.isEmpty && offers.isEmpty, "\(events)")
+            #expect(worker.output.contains("LiveKit has no /rtc/v1"), "\(worker.output.suffix(2000))")
+        }
     }
 }
 
@@ -491,9 +521,12 @@ extension LiveKitTests {
     /// Worker A runs a LiveKit call; after the caller has named the day, A is SIGKILLed. The
     /// supervisor gives the call to B, which joins the room with the same identity (LiveKit
     /// replaces the participant), re-injects the history, and finishes the booking A had started.
-    @Test func aKilledWorkersLiveKitCallIsTakenOverInTheRoom() async throws {
+    /// Over v0 and v1.
+    @Test(arguments: [false, true])
+    func aKilledWorkersLiveKitCallIsTakenOverInTheRoom(v1: Bool) async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
+        try await peer.post("/_test/signalling", ["v1": v1])
         let dir = try Repository.temporaryDirectory("livekit-failover")
         try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"],
                                              "record": dir.appendingPathComponent("heard-{room}.wav").path])
@@ -528,15 +561,19 @@ extension LiveKitTests {
         // Failover time at the phone: the kill → the first speech from the agent's new track.
         let back = try #require(joins.compactMap { $0["event"] as? String == "voice" ? $0["at"] as? Double : nil }.first { $0 > killed }, "\(joins)")
         let context = try await cluster.store.context(id)
-        print(String(format: "livekit failover: kill → agent speaking again at the phone in %.2f s (lease 1.5 s; rejoin → ICE and DTLS up %@ ms)",
-                     back - killed, context["webrtc.connect_ms"] ?? "?"))
+        #expect(context["livekit.signalling"] == (v1 ? "v1" : "v0"), "\(context)")
+        print(String(format: "livekit failover (%@): kill → agent speaking again at the phone in %.2f s (lease 1.5 s; rejoin → ICE and DTLS up %@ ms)",
+                     v1 ? "v1" : "v0", back - killed, context["webrtc.connect_ms"] ?? "?"))
     }
 
     /// The signalling WebSocket drops mid-call: the agent resumes the session (reconnect=1&sid=),
-    /// the media never stopped, and the conversation carries on to its end.
-    @Test func aSignallingDropIsResumedWithoutLosingTheCall() async throws {
+    /// the media never stopped, and the conversation carries on to its end. Over v0 and over v1
+    /// (the resume is then the join_request's reconnect and participant sid).
+    @Test(arguments: [false, true])
+    func aSignallingDropIsResumedWithoutLosingTheCall(v1: Bool) async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
+        try await peer.post("/_test/signalling", ["v1": v1])
         try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "Tuesday please", "In the morning", "No that is all thank you"]])
         let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
         let worker = try SiphonProcess(["worker", "--id", "lk-drop", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
@@ -554,8 +591,13 @@ extension LiveKitTests {
         let turns = try await cluster.store.turns(id)
         #expect(record.status == .ended && record.epoch == 1 && record.reason == "agent ended the call", "\(record.reason ?? "") \(turns.map(\.text))")
         #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(turns.map(\.text))")
-        let events = (try await peer.get("/_test/events") as? [[String: Any]] ?? []).map { $0["event"] as? String ?? "" }
+        let log = try await peer.get("/_test/events") as? [[String: Any]] ?? []
+        let events = log.map { $0["event"] as? String ?? "" }
         #expect(events.contains("dropped") && events.contains("resumed"), "\(events)")
+        if v1 {
+            let resume = log.filter { $0["event"] as? String == "join_request" && $0["reconnect"] as? Bool == true }
+            #expect(resume.count >= 1 && (resume[0]["participant_sid"] as? String ?? "").hasPrefix("PA_"), "\(log)")
+        }
     }
 }
 
@@ -563,10 +605,13 @@ extension LiveKitTests {
     /// The room's data: the phone's keypad reaches the agent as LiveKit SIP's sip_dtmf packets, the
     /// agent's send_dtmf goes back the same way, and every turn is published as an
     /// `lk.transcription` text stream (LiveKit UIs show the captions) — after 200 junk and mutated
-    /// signalling frames and data packets, which the agent skips.
-    @Test func keypadDigitsAndTranscriptsCrossTheRoom() async throws {
+    /// signalling frames and data packets, which the agent skips. Over v0 (the data arrives on the
+    /// subscriber connection) and v1 (on the one connection, the agent's own channel).
+    @Test(arguments: [false, true])
+    func keypadDigitsAndTranscriptsCrossTheRoom(v1: Bool) async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
+        try await peer.post("/_test/signalling", ["v1": v1])
         let dir = try Repository.temporaryDirectory("livekit-data")
         let config = dir.appendingPathComponent("agents.yaml")
         try """
@@ -605,6 +650,16 @@ extension LiveKitTests {
         let stream = try #require(data.first { $0["text"] as? String == "Please press a key." })
         let attributes = stream["attributes"] as? [String: String] ?? [:]
         #expect(attributes["lk.transcription_final"] == "true" && stream["generated"] as? Bool == true && stream["identity"] as? String == "agent-\(id)", "\(stream)")
+        if v1 {
+            // Asked for four billion receive sections, the agent offered at most 16 and carried on.
+            var offers: [Int] = []
+            try? await eventually(10, "the bounded re-offer") {
+                offers = (try await peer.get("/_test/events") as? [[String: Any]] ?? [])
+                    .filter { $0["event"] as? String == "offer" && $0["identity"] as? String == "agent-\(id)" }.compactMap { $0["receive_sections"] as? Int }
+                return offers.max() == 16
+            }
+            #expect(offers.first == 1 && offers.max() == 16, "\(offers)")
+        }
         try await peer.post("/_test/hangup", ["room": room])
         try await cluster.waitAllTerminal([id], seconds: 20)
         #expect(try await cluster.status(id) == .ended)

@@ -83,13 +83,20 @@ struct PreflightTests {
         print("preflight webrtc: \(detail(good, "webrtc")) | relay: \(detail(good, "webrtc relay"))")
         #expect(status(good, "webrtc") == "pass" && detail(good, "webrtc").contains("over host → "), "\(out2)")
         #expect(status(good, "webrtc relay") == "pass" && detail(good, "webrtc relay").contains("relay"), "\(out2)")
+        // A LiveKit with /rtc/v1: the probe joins the way the worker then does, and connects the same.
+        try await livekit.post("/_test/signalling", ["v1": true])
+        let (single, out4) = try preflight(hosts: ns.hostAddress)
+        #expect(status(single, "webrtc") == "pass" && detail(single, "webrtc").contains("over host → "), "\(out4)")
+        let joins = try await livekit.get("/_test/events") as? [[String: Any]] ?? []
+        #expect(joins.contains { $0["event"] as? String == "join_request" && $0["sdk"] as? String == "SWIFT" }, "\(joins)")
+        try await livekit.post("/_test/signalling", ["v1": false])
         let (relayed, out3) = try preflight(hosts: "127.0.0.1")
         print("preflight webrtc, loopback only but TURN: \(detail(relayed, "webrtc"))")
         #expect(status(relayed, "webrtc") == "pass" && detail(relayed, "webrtc").contains("over relay → "), "\(out3)")
-        #expect(!(out1 + out2 + out3).contains(turn.password) && !(out1 + out2 + out3).contains(livekit.secret))
-        // Each probe deleted its room.
+        #expect(!(out1 + out2 + out3 + out4).contains(turn.password) && !(out1 + out2 + out3 + out4).contains(livekit.secret))
+        // Each probe deleted its room (seven probes: the relay check is skipped where direct failed).
         let rooms = try await livekit.requests().filter { $0["method"] as? String == "RoomService/DeleteRoom" }
-        #expect(rooms.count == 5, "\(rooms)")
+        #expect(rooms.count == 7, "\(rooms)")
     }
 
     @Test func configCheckNamesWhatIsWrong() throws {
@@ -103,6 +110,7 @@ struct PreflightTests {
             SIP_INBOUND_ALLOW=10.0.0.0/33
             SIP_TRUNK_ADRESS=sip.example.net
             SIPHON_WEBRTC_HOSTS=10.0.0.5, livekit.example
+            SIPHON_LIVEKIT_SIGNALLING=v2
             SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
             """.write(to: envFile, atomically: true, encoding: .utf8)
         try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
@@ -111,7 +119,8 @@ struct PreflightTests {
                                                        environment: ["REDIS_URL": "", "SIPHON_API_TOKEN": "", "OPENAI_API_KEY": ""])
         #expect(status == 1)
         for expected in ["FAIL  REDIS_URL", "FAIL  SIPHON_API_TOKEN", "FAIL  SIPHON_SECRET_KEY", "FAIL  FROM_NUMBER", "FAIL  SIP_INBOUND_ALLOW",
-                         "WARN  SIP_TRUNK_ADRESS", "FAIL  SIPHON_WEBRTC_HOSTS: not IP addresses: livekit.example", "agents.yaml"] {
+                         "WARN  SIP_TRUNK_ADRESS", "FAIL  SIPHON_WEBRTC_HOSTS: not IP addresses: livekit.example",
+                         "FAIL  SIPHON_LIVEKIT_SIGNALLING: 'v2' is neither auto nor v0", "agents.yaml"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
         #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")

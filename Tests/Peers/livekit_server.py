@@ -22,7 +22,7 @@ after 0.3 s, active after 0.8 s (wait_until_answered answers then). Numbers endi
 no SIP status, after ringing_timeout, at most 5 s) and 0999 is a trunk that never answers. Test hooks: GET /_test/requests (every parsed
 request with the grants it came with), GET /_test/failures, POST /_test/hangup {"room": R}
 (the phone hangs up), POST /_test/drop {"identity": I} (drops that participant's signalling
-WebSocket), POST /_test/ice {"servers": [{"urls": […], "username", "credential"}]} (what joins
+WebSocket), POST /_test/signalling {"v1": bool, "audio_sections": N} (serve /rtc/v1), POST /_test/ice {"servers": [{"urls": […], "username", "credential"}]} (what joins
 advertise), POST /_test/dtmf {"room", "digits"} (the phone presses keys: sip_dtmf data packets),
 GET /_test/events (joins, replacements, resumes), GET /_test/data (what participants published:
 sip_dtmf, lk.transcription text streams); POST /_test/inbound {"number", "caller"} (a call arrives:
@@ -435,6 +435,9 @@ async def test_post(request):
         sfu.phone_media = {k: body.get(k) for k in ("play", "lines", "record")}
     elif what == "drop":
         await sfu.drop_signalling(body["identity"])
+    elif what == "signalling":
+        sfu.v1 = bool(body.get("v1"))
+        sfu.audio_sections = int(body.get("audio_sections", 1))
     elif what == "ice":
         sfu.ice_servers = body.get("servers", [])
     elif what == "dtmf":
@@ -451,10 +454,6 @@ async def test_post(request):
     return reply(200, {})
 
 
-async def not_found(request):
-    return web.Response(status=404, text="not found")
-
-
 async def ok(request):
     return web.Response(status=200, text="success")
 
@@ -469,7 +468,7 @@ app.router.add_post("/twirp/livekit.{service}/{method}", post_twirp)
 app.router.add_get("/_test/{what}", test_get)
 app.router.add_post("/_test/{what}", test_post)
 app.router.add_get("/rtc", sfu.rtc)
-app.router.add_get("/rtc/v1", not_found)  # v0 only: clients fall back (J SignalClient.ts)
+app.router.add_get("/rtc/v1", sfu.rtc_v1)  # 404 (clients fall back to v0) unless /_test/signalling turns it on
 app.router.add_get("/rtc/validate", ok)
 app.router.add_get("/agent", agents.ws)
 app.router.add_get("/", ok)

@@ -74,6 +74,48 @@ import Testing
         #expect(w.ends[0].pc.opusPayloadType == 111 && w.ends[1].pc.opusPayloadType == 111)
     }
 
+    /// LiveKit's single peer connection (/rtc/v1): the client offers its send-only track, data and
+    /// receive-only sections; the server sends on one of those. A renegotiation appends sections
+    /// and keeps mids, order, ICE credentials, the DTLS session and the origin's session id.
+    @Test func oneConnectionCarriesBothDirectionsAndGrowsByRenegotiation() throws {
+        let w = Wire()
+        let client = PeerConnection(configuration: .init(role: .controlling))
+        var sc = PeerConnection.Configuration(role: .controlled)
+        sc.answerSetup = .client  // pion and aiortc answer setup:active
+        let server = PeerConnection(configuration: sc)
+        w.ends = [(client, try TransportAddress(ip: "10.0.0.1", port: 5000)), (server, try TransportAddress(ip: "10.0.0.2", port: 6000))]
+        client.addHostSocket(0, address: w.ends[0].address, now: w.now)
+        server.addHostSocket(0, address: w.ends[1].address, now: w.now)
+        let offer = client.createOffer(audioDirection: .sendonly, dataChannel: true, receiveSections: 1, ssrc: 1111)
+        #expect(offer.media.map(\.kind) == ["audio", "application", "audio"] && offer.bundle == ["0", "1", "2"])
+        #expect(offer.media.map(\.direction) == [.sendonly, .sendrecv, .recvonly] && offer.media[2].ssrcs.isEmpty)
+        try server.setRemoteDescription(try WebRTCSessionDescription(parsing: offer.description), isOffer: true, now: w.now)
+        let answer = try server.createAnswer(audioDirection: .sendonly, dataChannel: true, ssrc: 2222)
+        #expect(answer.media.map(\.direction) == [.recvonly, .sendrecv, .sendonly], "\(answer)")
+        try client.setRemoteDescription(try WebRTCSessionDescription(parsing: answer.description), isOffer: false, now: w.now)
+        w.pump(seconds: 10) { w.connected.count == 2 }
+        #expect(w.failures.isEmpty && client.dtlsRole == .server && client.hasDataChannel, "\(w.failures)")
+        let packet: [UInt8] = [0x80, 111, 0, 1, 0, 0, 0, 160, 0, 0, 0x04, 0x57] + Array(repeating: 9, count: 40)
+        #expect(client.send(rtp: packet) && server.send(rtp: packet))
+        w.pump(seconds: 1) { w.rtp[0]?.count == 1 && w.rtp[1]?.count == 1 }
+        #expect(w.rtp[0] == [packet] && w.rtp[1] == [packet])
+
+        let again = client.createOffer(audioDirection: .sendonly, dataChannel: true, receiveSections: 2, ssrc: 1111)
+        #expect(again.media.compactMap(\.mid) == ["0", "1", "2", "3"] && again.media.map(\.direction) == [.sendonly, .sendrecv, .recvonly, .recvonly])
+        #expect(again.originSessionID == offer.originSessionID && again.originVersion > offer.originVersion)
+        #expect(again.iceCredentials(again.media[3])! == offer.iceCredentials(offer.media[0])! && again.fingerprint(again.media[3]) == offer.fingerprint(offer.media[0]))
+        try server.setRemoteDescription(try WebRTCSessionDescription(parsing: again.description), isOffer: true, now: w.now)
+        let answer2 = try server.createAnswer(audioDirection: .sendonly, dataChannel: true, ssrc: 2222)
+        try client.setRemoteDescription(try WebRTCSessionDescription(parsing: answer2.description), isOffer: false, now: w.now)
+        // No ICE restart, no new handshake: media flows on as before (the next sequence number:
+        // SRTP refuses a replay).
+        var next = packet
+        next[3] = 2
+        #expect(client.send(rtp: next) && server.send(rtp: next))
+        w.pump(seconds: 1) { w.rtp[0]?.count == 2 && w.rtp[1]?.count == 2 }
+        #expect(w.rtp[0] == [packet, next] && w.rtp[1] == [packet, next] && w.failures.isEmpty, "\(w.failures)")
+    }
+
     /// A peer that hangs up sends close_notify: the other side hears a hang-up, not a failure.
     @Test func aCloseReachesThePeerAsAHangUp() throws {
         let w = try connect(answerSetup: .client)

@@ -23,7 +23,7 @@ struct ConfigurationCheck {
     /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
     static let known: Set<String> = [
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
-        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
@@ -137,6 +137,10 @@ struct ConfigurationCheck {
             let bad = items.filter { !CIDR.isValid($0) || $0.contains("/") }
             guard bad.isEmpty, !items.isEmpty else { throw SiphonError.invalid("not IP addresses: \(bad.joined(separator: ", ").prefix(80))") }
             return "\(items.count) address(es)"
+        }
+        each("SIPHON_LIVEKIT_SIGNALLING", fix: "auto (/rtc/v1 where LiveKit has it, else v0) or v0") { v in
+            guard ["auto", "v0"].contains(v.lowercased()) else { throw SiphonError.invalid("'\(v.prefix(20))' is neither auto nor v0") }
+            return v.lowercased() == "v0" ? "two peer connections (v0)" : "one peer connection where LiveKit offers it (/rtc/v1)"
         }
         each("SIP_INBOUND_ALLOW", fix: "comma-separated IPv4/IPv6 addresses or a.b.c.d/n blocks") { v in
             let items = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
