@@ -29,6 +29,8 @@ final class RoomSession: @unchecked Sendable {
     struct State {
         var signal: LiveKitSignalClient
         var participantSID: String
+        /// The newest token: the ticket's, then what LiveKit refreshes it with (`refresh_token`).
+        var token: String
         /// When the subscriber connection (the phone's audio) had ICE and DTLS up, and how.
         var connected: (at: ContinuousClock.Instant, profile: DTLSEndpoint.SRTPProfile, pair: String)?
         var published = false
@@ -46,7 +48,7 @@ final class RoomSession: @unchecked Sendable {
         (self.joinStarted, joined) = (joinStarted, ContinuousClock.now)
         (self.subscriber, self.publisher) = (subscriber, publisher)
         singlePeerConnection = signal.singlePeerConnection
-        var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "")
+        var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "", token: ticket.token)
         // The phone left before we joined: the room says so by not listing it.
         let others = signal.join?.otherParticipants ?? []
         if !others.contains(where: { $0.identity == ticket.callerIdentity && $0.state != .disconnected }) {
@@ -265,8 +267,8 @@ final class RoomSession: @unchecked Sendable {
             }
             try? await Task.sleep(for: .milliseconds(200 * attempts))
             do {
-                let sid = state.withLock { $0.participantSID }
-                let resumed = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token, resume: sid,
+                let (sid, token) = state.withLock { ($0.participantSID, $0.token) }
+                let resumed = try await LiveKitSignalClient.connect(url: ticket.url, token: token, resume: sid,
                                                                     singlePeerConnection: singlePeerConnection, logger: logger)
                 state.withLock { $0.signal = resumed }
                 logger.info("LiveKit signalling resumed", metadata: ["livekit.participant": "\(sid)", "attempt": "\(attempts)"])
@@ -321,8 +323,8 @@ final class RoomSession: @unchecked Sendable {
             }
         case .reconnect:
             break
-        case .refreshToken:
-            break  // the ticket's token lasts the call (max duration + 10 min)
+        case .refreshToken(let token) where !token.isEmpty && token.utf8.count <= 8192:
+            state.withLock { $0.token = token }  // a resume after a drop presents the newest one
         default:
             break
         }

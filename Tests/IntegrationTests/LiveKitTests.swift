@@ -566,8 +566,9 @@ extension LiveKitTests {
                      v1 ? "v1" : "v0", back - killed, context["webrtc.connect_ms"] ?? "?"))
     }
 
-    /// The signalling WebSocket drops mid-call: the agent resumes the session (reconnect=1&sid=),
-    /// the media never stopped, and the conversation carries on to its end. Over v0 and over v1
+    /// The signalling WebSocket drops mid-call, just after LiveKit refreshed the agent's token: the
+    /// agent resumes the session (reconnect=1&sid=) with the refreshed token, the media never
+    /// stopped, and the conversation carries on to its end. Over v0 and over v1
     /// (the resume is then the join_request's reconnect and participant sid).
     @Test(arguments: [false, true])
     func aSignallingDropIsResumedWithoutLosingTheCall(v1: Bool) async throws {
@@ -594,6 +595,8 @@ extension LiveKitTests {
         let log = try await peer.get("/_test/events") as? [[String: Any]] ?? []
         let events = log.map { $0["event"] as? String ?? "" }
         #expect(events.contains("dropped") && events.contains("resumed"), "\(events)")
+        // LiveKit refreshed the token just before the drop: the resume presented the new one.
+        #expect(log.first { $0["event"] as? String == "resumed" }?["token_metadata"] as? String == "refreshed", "\(log)")
         if v1 {
             let resume = log.filter { $0["event"] as? String == "join_request" && $0["reconnect"] as? Bool == true }
             #expect(resume.count >= 1 && (resume[0]["participant_sid"] as? String ?? "").hasPrefix("PA_"), "\(log)")

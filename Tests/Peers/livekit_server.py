@@ -316,7 +316,13 @@ def phone_info(room_name):
     return None
 
 
-sfu = SFU(verifier, phone_info)
+def mint_refreshed(identity, room_name):
+    from livekit.api import AccessToken, VideoGrants
+    return (AccessToken(key, secret).with_identity(identity).with_kind("agent").with_metadata("refreshed")
+            .with_grants(VideoGrants(room_join=True, room=room_name, can_publish=True, can_subscribe=True, can_publish_data=True)).to_jwt())
+
+
+sfu = SFU(verifier, phone_info, mint_refreshed)
 agents = AgentWorkers(verifier, key, secret)
 
 

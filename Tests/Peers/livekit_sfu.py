@@ -249,8 +249,9 @@ class Session:
 
 
 class SFU:
-    def __init__(self, verifier, phones_hook):
+    def __init__(self, verifier, phones_hook, mint=None):
         self.verifier = verifier
+        self.mint = mint  # (identity, room) -> a refreshed token (metadata "refreshed")
         self.sessions = {}  # room -> identity -> Session
         self.phones = {}  # room -> Phone
         self.phone_media = {}  # what the next phone plays ("play" WAV or scripted "lines") and records ("record")
@@ -336,7 +337,7 @@ class SFU:
         if resume is not None and identity in sessions and sessions[identity].sid == resume:
             s = sessions[identity]
             s.ws = ws
-            self.events.append({"event": "resumed", "identity": identity, "room": room})
+            self.events.append({"event": "resumed", "identity": identity, "room": room, "token_metadata": claims.metadata})
             await s.send(reconnect=rtc.ReconnectResponse(ice_servers=[]))
         else:
             old = sessions.get(identity)
@@ -471,9 +472,14 @@ class SFU:
             self.events.append({"event": "junk", "identity": identity, "frames": count})
 
     async def drop_signalling(self, identity):
+        """As livekit-server refreshes a participant's token (refresh_token, every few minutes),
+        then the connection drops: the resume must present the refreshed token."""
         for sessions in self.sessions.values():
             s = sessions.get(identity)
             if s is not None and s.ws is not None:
+                if self.mint is not None:
+                    await s.send(refresh_token=self.mint(identity, s.room))
+                    await asyncio.sleep(0.2)
                 await s.ws.close()
                 self.events.append({"event": "dropped", "identity": identity})
 
