@@ -35,6 +35,8 @@ public final class RTPSession: Sendable {
         public var pipelineRate = 16000
         /// Latch onto the address media really comes from (NAT), instead of the SDP one.
         public var symmetric = true
+        /// Ticks driven by a test instead of the 20 ms timer.
+        public var clock: ManualMediaClock?
         public init() {}
     }
 
@@ -95,6 +97,10 @@ public final class RTPSession: Sendable {
         var lastSR: (ntpMiddle: UInt32, received: ContinuousClock.Instant)?
         var remoteSSRC: UInt32?
         var pipelineRate = 16000
+        /// Ends `run()` (once): called by the clock when it sees `running` false, or on cancellation.
+        var clockFinish: (@Sendable () -> Void)?
+        var clockDone = false
+        var stopped = false
     }
 
     public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "siphon.rtp"),
@@ -160,7 +166,10 @@ public final class RTPSession: Sendable {
     /// Sets or changes where media goes and which codec it uses (answer, re-INVITE, takeover).
     public func configure(_ parameters: RTPMediaParameters) throws {
         let clockRate = parameters.codec.lowercased() == "opus" ? 48000 : 8000
-        let remote = try SocketAddress.makeAddressResolvingHost(parameters.remoteHost, port: parameters.remotePort)
+        // An address literal (what SDP carries in practice) is parsed, not resolved: resolving a name
+        // blocks the calling thread.
+        let remote = try (try? SocketAddress(ipAddress: parameters.remoteHost, port: parameters.remotePort))
+            ?? SocketAddress.makeAddressResolvingHost(parameters.remoteHost, port: parameters.remotePort)
         state.withLock { s in
             let codecChanged = s.parameters?.codec != parameters.codec || s.parameters?.payloadType != parameters.payloadType
             s.parameters = parameters
@@ -201,11 +210,13 @@ public final class RTPSession: Sendable {
     }
 
     public func stop() {
-        let channels = state.withLock { s -> [any Channel] in
+        let (channels, finish) = state.withLock { s -> ([any Channel], (@Sendable () -> Void)?) in
             s.running = false
+            s.stopped = true
             s.recorder?.close()  // queued behind the frames still being written
-            return [s.rtp, s.rtcp].compactMap { $0 }
+            return ([s.rtp, s.rtcp].compactMap { $0 }, s.clockFinish)
         }
+        finish?()  // a clock waiting for its next tick (or a manual one) ends now
         for c in channels { c.close(promise: nil) }
         incomingSink.finish()
         dtmfSink.finish()
@@ -226,73 +237,118 @@ public final class RTPSession: Sendable {
         await state.withLock { $0.recorder }?.finish()
     }
 
-    /// Runs the 20 ms clock until `stop()` or cancellation.
+    /// Runs the 20 ms clock until `stop()` or cancellation. The ticks run on the session's NIO
+    /// event loop at absolute deadlines — never on Swift's cooperative pool, so engines, provider
+    /// replies or a call starting there never hold a running call's media; a late tick runs late
+    /// once and the next is on time again (no accumulated drift). `configuration.clock` lets a test
+    /// drive the ticks instead.
     public func run() async {
-        let pipelineRate = state.withLock { s in
-            s.running = true
-            return s.pipelineRate
+        let (pipelineRate, loop, stopped) = state.withLock { s -> (Int, any EventLoop, Bool) in
+            s.running = !s.stopped
+            return (s.pipelineRate, s.rtp?.eventLoop ?? group.next(), s.stopped)
         }
+        guard !stopped else { return }
+        let ticker = Ticker(pipelineSamples: pipelineRate / 50, pipelineRate: pipelineRate)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let finish = { @Sendable in
+                    let first = self.state.withLock { s -> Bool in defer { s.clockDone = true }; return !s.clockDone }
+                    if first { done.resume() }
+                }
+                state.withLock { $0.clockFinish = finish }
+                if let manual = configuration.clock {
+                    manual.attach { [self] in
+                        loop.execute {
+                            guard self.state.withLock({ $0.running }) else { finish(); return }
+                            self.tick(ticker)
+                        }
+                    }
+                    return
+                }
+                let start = NIODeadline.now()
+                @Sendable func schedule(_ n: Int64) {
+                    loop.scheduleTask(deadline: start + .milliseconds(20 * n)) { [self] in
+                        guard state.withLock({ $0.running }) else { finish(); return }
+                        tick(ticker)
+                        schedule(n + 1)
+                    }
+                }
+                loop.execute { schedule(1) }
+            }
+        } onCancel: {
+            let finish = state.withLock { s -> (@Sendable () -> Void)? in
+                s.running = false
+                return s.clockFinish
+            }
+            finish?()
+        }
+    }
+
+    /// What only the clock touches: the codec and resamplers, built when the parameters name a codec.
+    private final class Ticker: @unchecked Sendable {
+        // Touched by one tick at a time (ticks are serial on the event loop).
+        let pipelineSamples: Int
+        let pipelineRate: Int
         var codec: (any MediaCodec)?
         var codecName = ""
         var toPipeline: Resampler?
         var fromPipeline: Resampler?
         var pcm = [Int16]()
-        var tick = 0
-        let clock = ContinuousClock()
-        var deadline = clock.now
-        let pipelineSamples = pipelineRate / 50
-        while !Task.isCancelled, state.withLock({ $0.running }) {
-            deadline = deadline.advanced(by: .milliseconds(20))
-            let parameters = state.withLock { $0.parameters }
-            if let p = parameters, p.codec != codecName {
-                codecName = p.codec
-                codec = try? Self.makeCodec(p.codec, pipelineRate: pipelineRate)
-                if let c = codec, c.sampleRate != pipelineRate {
-                    toPipeline = try? Resampler(from: c.sampleRate, to: pipelineRate)
-                    fromPipeline = try? Resampler(from: pipelineRate, to: c.sampleRate)
-                } else {
-                    toPipeline = nil
-                    fromPipeline = nil
-                }
+        var count = 0
+        init(pipelineSamples: Int, pipelineRate: Int) { (self.pipelineSamples, self.pipelineRate) = (pipelineSamples, pipelineRate) }
+    }
+
+    /// One 20 ms tick: a frame played out of the jitter buffer to the pipeline, one frame sent.
+    private func tick(_ t: Ticker) {
+        let parameters = state.withLock { $0.parameters }
+        if let p = parameters, p.codec != t.codecName {
+            t.codecName = p.codec
+            t.codec = try? Self.makeCodec(p.codec, pipelineRate: t.pipelineRate)
+            if let c = t.codec, c.sampleRate != t.pipelineRate {
+                t.toPipeline = try? Resampler(from: c.sampleRate, to: t.pipelineRate)
+                t.fromPipeline = try? Resampler(from: t.pipelineRate, to: c.sampleRate)
+            } else {
+                t.toPipeline = nil
+                t.fromPipeline = nil
             }
-            // Playout: one frame in.
-            var frame = [Int16](repeating: 0, count: pipelineSamples)
-            if let codec {
-                let output = state.withLock { $0.jitter?.pop() ?? .empty }
-                var played = true
-                switch output {
-                case .frame(let payload):
-                    if (try? codec.decode(payload, into: &pcm)) == nil { codec.conceal(into: &pcm) }
-                case .missing:
-                    codec.conceal(into: &pcm)
-                    state.withLock { $0.stats.framesConcealed += 1 }
-                case .empty:
-                    played = false
-                }
-                if played {
-                    frame = toPipeline.map { $0.process(pcm) } ?? pcm
-                    if frame.count != pipelineSamples { frame = Array((frame + [Int16](repeating: 0, count: pipelineSamples)).prefix(pipelineSamples)) }
-                    state.withLock { $0.stats.framesPlayed += 1 }
-                }
-            }
-            incomingSink.yield(AudioFrame(sampleRate: pipelineRate, samples: frame))
-            // Sending: one frame out.
-            state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
-            if let codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: fromPipeline) }
-            let (recorder, sentFrame) = state.withLock { ($0.recorder, $0.lastSentFrame) }
-            if let recorder {
-                var stereo = [Int16]()
-                stereo.reserveCapacity(pipelineSamples * 2)
-                for i in 0..<pipelineSamples {
-                    stereo.append(i < frame.count ? frame[i] : 0)
-                    stereo.append(sentFrame.map { i < $0.count ? $0[i] : 0 } ?? 0)
-                }
-                recorder.append(interleaved: stereo)
-            }
-            tick += 1
-            if tick % 250 == 0 { sendReport() }
-            try? await Task.sleep(until: deadline, clock: clock)
         }
+        let pipelineSamples = t.pipelineSamples
+        // Playout: one frame in.
+        var frame = [Int16](repeating: 0, count: pipelineSamples)
+        if let codec = t.codec {
+            let output = state.withLock { $0.jitter?.pop() ?? .empty }
+            var played = true
+            switch output {
+            case .frame(let payload):
+                if (try? codec.decode(payload, into: &t.pcm)) == nil { codec.conceal(into: &t.pcm) }
+            case .missing:
+                codec.conceal(into: &t.pcm)
+                state.withLock { $0.stats.framesConcealed += 1 }
+            case .empty:
+                played = false
+            }
+            if played {
+                frame = t.toPipeline.map { $0.process(t.pcm) } ?? t.pcm
+                if frame.count != pipelineSamples { frame = Array((frame + [Int16](repeating: 0, count: pipelineSamples)).prefix(pipelineSamples)) }
+                state.withLock { $0.stats.framesPlayed += 1 }
+            }
+        }
+        incomingSink.yield(AudioFrame(sampleRate: t.pipelineRate, samples: frame))
+        // Sending: one frame out.
+        state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
+        if let codec = t.codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: t.fromPipeline) }
+        let (recorder, sentFrame) = state.withLock { ($0.recorder, $0.lastSentFrame) }
+        if let recorder {
+            var stereo = [Int16]()
+            stereo.reserveCapacity(pipelineSamples * 2)
+            for i in 0..<pipelineSamples {
+                stereo.append(i < frame.count ? frame[i] : 0)
+                stereo.append(sentFrame.map { i < $0.count ? $0[i] : 0 } ?? 0)
+            }
+            recorder.append(interleaved: stereo)
+        }
+        t.count += 1
+        if t.count % 250 == 0 { sendReport() }
     }
 
     private func sendTick(codec: any MediaCodec, parameters p: RTPMediaParameters, resampler: Resampler?) {
@@ -378,7 +434,7 @@ public final class RTPSession: Sendable {
             let sender = RTCPReport.SenderInfo(ntpTimestamp: RTCPReport.ntpNow(), rtpTimestamp: s.timestamp,
                                                packetCount: UInt32(truncatingIfNeeded: s.stats.packetsSent), octetCount: UInt32(truncatingIfNeeded: s.stats.bytesSent))
             var rtcpRemote = s.remote
-            if let r = s.remote, let port = r.port { rtcpRemote = try? SocketAddress.makeAddressResolvingHost(r.ipAddress ?? "", port: port + 1) }
+            if let r = s.remote, let port = r.port { rtcpRemote = try? SocketAddress(ipAddress: r.ipAddress ?? "", port: port + 1) }
             return (s.rtcp, rtcpRemote, RTCPReport(ssrc: ssrc, sender: sender, blocks: blocks, cname: "siphon@\(ProcessInfo.processInfo.hostName)"))
         }
         guard let channel, let remote else { return }
