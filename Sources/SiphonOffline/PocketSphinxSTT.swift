@@ -3,19 +3,22 @@ import Foundation
 import SiphonAgent
 import SiphonAudio
 import SiphonCore
+import Synchronization
 
 /// Offline speech recognition with CMU PocketSphinx (libpocketsphinx + pocketsphinx-en-us).
 ///
 /// With a phrase list it decodes against a JSGF grammar of those phrases — accurate for a scripted
-/// dialogue; without one it uses the generic US-English language model (much weaker: fine for a
-/// demo, not for production). Utterances are cut by the conversation's VAD: decoding starts with
-/// 300 ms of padding before speech and ends when the VAD says the caller stopped.
+/// dialogue — with a dictionary trimmed to the phrases' words (a decoder then loads in ~10 ms and
+/// takes ~6 MB instead of ~120 ms and ~28 MB); without one it uses the generic US-English language
+/// model and the whole dictionary (much weaker: fine for a demo, not for production). Decoders are
+/// pooled per recogniser and held by a call only while its caller speaks; all PocketSphinx work runs
+/// on engine lanes, never on Swift's cooperative pool. Utterances are cut by the conversation's VAD:
+/// decoding starts with 300 ms of padding before speech and ends when the VAD says the caller stopped.
 public struct PocketSphinxSTT: SpeechToText {
     public let name = "pocketsphinx"
     public let sampleRate = 16000
     public let phrases: [String]
-    private let grammarPath: String?
-    private let looseGrammar: String?
+    let pool: PocketSphinxDecoderPool
     static let modelDirectory = "/usr/share/pocketsphinx/model/en-us"
 
     /// - Parameter phrases: what callers are expected to say; every word must be in the CMU dictionary.
@@ -24,40 +27,42 @@ public struct PocketSphinxSTT: SpeechToText {
             throw SiphonError(.configuration, "PocketSphinx model not found in \(Self.modelDirectory) (install pocketsphinx-en-us)")
         }
         self.phrases = phrases.map(Self.normalize).filter { !$0.isEmpty }
-        if self.phrases.isEmpty {
-            grammarPath = nil
-            looseGrammar = nil
-        } else {
-            let dictionary = try Self.dictionaryWords()
-            for phrase in self.phrases {
-                for word in phrase.split(separator: " ") where !dictionary.contains(String(word)) {
+        let dir = Self.modelDirectory
+        var files = PocketSphinxDecoderPool.Files(model: dir + "/en-us", dictionary: dir + "/cmudict-en-us.dict", languageModel: dir + "/en-us.lm.bin")
+        if !self.phrases.isEmpty {
+            let dictionary = try Self.dictionary()
+            var lines: [String] = []
+            for word in Set(self.phrases.flatMap { $0.split(separator: " ").map(String.init) }).sorted() {
+                guard let pronunciations = dictionary[word] else {
+                    let phrase = self.phrases.first { $0.split(separator: " ").contains(Substring(word)) } ?? ""
                     throw SiphonError(.configuration, "stt.phrases: '\(word)' (in \"\(phrase)\") is not in the PocketSphinx dictionary")
                 }
+                lines += pronunciations
             }
             let jsgf = "#JSGF V1.0;\ngrammar siphon;\npublic <utterance> = " + self.phrases.joined(separator: " | ") + ";\n"
             // The second pass, for utterances the strict grammar cannot end in (a clipped last
             // word): phrases still far likelier, plus a loop of the phrases' content words so the
             // search ends somewhere; `snap` maps the result back to the nearest phrase.
             let words = Set(self.phrases.flatMap { $0.split(separator: " ").map(String.init) }.filter { $0.count >= 4 }).sorted()
-            looseGrammar = words.isEmpty ? nil : "#JSGF V1.0;\ngrammar loose;\n<word> = " + words.joined(separator: " | ") + ";\n"
+            files.looseGrammar = words.isEmpty ? nil : "#JSGF V1.0;\ngrammar loose;\n<word> = " + words.joined(separator: " | ") + ";\n"
                 + "public <utterance> = /100/ (" + self.phrases.joined(separator: " | ") + ") | /1/ <word>+;\n"
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-grammar-\(UUID().uuidString).gram").path
-            try jsgf.write(toFile: path, atomically: true, encoding: .utf8)
-            grammarPath = path
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-ps-\(UUID().uuidString)").path
+            try jsgf.write(toFile: base + ".gram", atomically: true, encoding: .utf8)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: base + ".dict", atomically: true, encoding: .utf8)
+            (files.grammar, files.dictionary, files.owned) = (base + ".gram", base + ".dict", [base + ".gram", base + ".dict"])
         }
+        pool = PocketSphinxDecoderPool(files: files)
     }
 
     public func open() async throws -> any STTStream {
-        let dir = Self.modelDirectory
-        guard let decoder = siphon_ps_create(dir + "/en-us", dir + "/cmudict-en-us.dict", dir + "/en-us.lm.bin", grammarPath, "batch") else {
-            throw SiphonError(.unavailable, "PocketSphinx failed to start")
-        }
-        if let loose = looseGrammar, ps_set_jsgf_string(decoder, "loose", loose) != 0 {
-            ps_free(decoder)
-            throw SiphonError(.internal, "PocketSphinx rejected the fallback grammar")
-        }
-        return PocketSphinxStream(decoder: decoder, phrases: phrases, hasLoose: looseGrammar != nil)
+        PocketSphinxStream(pool: pool, lane: EngineLanes.shared.assign(), phrases: phrases, hasLoose: pool.files.looseGrammar != nil)
     }
+
+    /// Decoders of this recogniser: made, alive, idle, freed (shared by every call using it).
+    public var decoders: (created: Int, live: Int, idle: Int, freed: Int) { pool.counts }
+
+    /// Frees the idle decoders (a worker stopping).
+    public func releaseIdleDecoders() { pool.drain() }
 
     /// Lower case, letters, digits, apostrophes and single spaces.
     public static func normalize(_ s: String) -> String {
@@ -65,20 +70,33 @@ public struct PocketSphinxSTT: SpeechToText {
         return String(kept).split(separator: " ").joined(separator: " ")
     }
 
-    static func dictionaryWords() throws -> Set<String> {
+    /// The CMU dictionary, word → its pronunciation lines ("word(2)" alternates included), read
+    /// once per process (agents are built at start-up, never on a call's path).
+    static func dictionary() throws -> [String: [String]] {
+        try cmudict.get()
+    }
+
+    private static let cmudict: Result<[String: [String]], any Error> = Result {
         let text = try String(contentsOfFile: modelDirectory + "/cmudict-en-us.dict", encoding: .utf8)
-        var words = Set<String>()
+        var words: [String: [String]] = [:]
         for line in text.split(separator: "\n") {
-            guard let word = line.split(separator: " ", maxSplits: 1).first else { continue }
-            words.insert(String(word.split(separator: "(").first ?? word))
+            guard let head = line.split(separator: " ", maxSplits: 1).first else { continue }
+            words[String(head.split(separator: "(").first ?? head), default: []].append(String(line))
         }
         return words
     }
 }
 
-/// One call's decoder. Used from the conversation's task only (send/flush are sequential).
+/// One call's recogniser. `send`, `flush` and `close` return at once (close after the work queued
+/// before it): the utterance logic and every PocketSphinx call run in order on the stream's engine
+/// lane. A decoder is taken from the pool when the caller starts speaking and given back when the
+/// utterance is decoded.
 final class PocketSphinxStream: STTStream, @unchecked Sendable {
-    private let decoder: OpaquePointer
+    // Everything mutable is touched on `lane.queue` only; `backlog` is atomic.
+    private let pool: PocketSphinxDecoderPool
+    private let lane: EngineLanes.Lane
+    private var decoder: OpaquePointer?
+    private var held: PocketSphinxDecoderPool.Decoder?
     let transcripts: AsyncThrowingStream<Transcript, any Error>
     private let sink: AsyncThrowingStream<Transcript, any Error>.Continuation
     private var prefix: [AudioFrame] = []
@@ -90,27 +108,81 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
     static let tailFrames = 8
     /// 300 ms of audio before the VAD's speech start.
     static let prefixFrames = 15
+    /// Frames queued on the lane and not yet handled: past this (10 s behind) frames are dropped
+    /// rather than queued without bound.
+    static let maxBacklog = 500
+    private let backlog = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
     private var closed = false
     private let phrases: [String]
     private let hasLoose: Bool
     /// The current utterance's audio, kept for the second pass.
     private var utterance: [AudioFrame] = []
 
-    init(decoder: OpaquePointer, phrases: [String], hasLoose: Bool) {
-        self.decoder = decoder
-        self.phrases = phrases
-        self.hasLoose = hasLoose
+    init(pool: PocketSphinxDecoderPool, lane: EngineLanes.Lane, phrases: [String], hasLoose: Bool) {
+        (self.pool, self.lane, self.phrases, self.hasLoose) = (pool, lane, phrases, hasLoose)
         (transcripts, sink) = AsyncThrowingStream<Transcript, any Error>.makeStream()
     }
 
-    deinit { ps_free(decoder) }
+    deinit {
+        if let held { pool.give(held) }
+        if !closed { lane.release() }
+    }
+
+    /// Returns once everything queued before it has been handled (tests).
+    func settle() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in lane.queue.async { done.resume() } }
+    }
+
+    /// Frames the lane was too far behind to take.
+    var framesDropped: Int { dropped.load(ordering: .relaxed) }
 
     func send(_ frame: AudioFrame, speech: Bool) async throws {
+        guard backlog.add(1, ordering: .relaxed).newValue <= Self.maxBacklog else {
+            backlog.subtract(1, ordering: .relaxed)
+            dropped.add(1, ordering: .relaxed)
+            return
+        }
+        lane.queue.async { [self] in
+            backlog.subtract(1, ordering: .relaxed)
+            handle(frame, speech: speech)
+        }
+    }
+
+    /// The caller stopped: decode a short tail, then produce the final transcript.
+    func flush() async throws {
+        lane.queue.async { [self] in if inUtterance, tail == nil { tail = Self.tailFrames } }
+    }
+
+    func close() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            lane.queue.async { [self] in
+                if !closed {
+                    if inUtterance { endUtterance() }
+                    closed = true
+                    lane.release()
+                    sink.finish()
+                }
+                done.resume()
+            }
+        }
+    }
+
+    private func handle(_ frame: AudioFrame, speech: Bool) {
         guard !closed else { return }
         if !inUtterance {
             prefix.append(frame)
             if prefix.count > Self.prefixFrames { prefix.removeFirst() }
             guard speech else { return }
+            do {
+                let d = try pool.take()
+                (held, decoder) = (d, d.pointer)
+            } catch {
+                closed = true
+                lane.release()
+                sink.finish(throwing: error)
+                return
+            }
             ps_start_utt(decoder)
             inUtterance = true
             silence = 0
@@ -127,15 +199,6 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
         } else if silence >= 25 {
             endUtterance()  // the VAD normally ends it first (flush)
         }
-    }
-
-    /// The caller stopped: decode a short tail, then produce the final transcript.
-    func flush() async throws { if inUtterance, tail == nil { tail = Self.tailFrames } }
-
-    func close() async {
-        if inUtterance { endUtterance() }
-        closed = true
-        sink.finish()
     }
 
     /// The phrase sharing most words with what was heard (at least half of both), else the words.
@@ -184,6 +247,8 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
             ps_set_search(decoder, "_default")
         }
         utterance = []
+        if let held { pool.give(held) }
+        (held, decoder) = (nil, nil)
         if !text.isEmpty { sink.yield(Transcript(text: text, isFinal: true)) }
     }
 

@@ -34,6 +34,71 @@ struct OfflineEngineTests {
         return out
     }
 
+    /// A worker's calls share one recogniser's decoders, and a call holds one only while its caller
+    /// speaks: twelve calls in silence make none; twelve callers speaking one after another reuse
+    /// one; three at once need three; when nobody speaks every decoder is idle, at most `maxIdle`
+    /// are kept, and releasing frees them all. The dictionary is trimmed to the phrases' words.
+    @Test func decodersAreSharedAndHeldOnlyWhileACallerSpeaks() async throws {
+        let stt = try PocketSphinxSTT(phrases: Self.phrases)
+        let dictionary = try String(contentsOfFile: stt.pool.files.dictionary, encoding: .utf8).split(separator: "\n")
+        let words = Set(Self.phrases.flatMap { PocketSphinxSTT.normalize($0).split(separator: " ") })
+        #expect(dictionary.count >= words.count && dictionary.count <= 3 * words.count, "\(dictionary.count) lines for \(words.count) words")
+        let speech = try await speak("Tuesday please", tts: try EspeakTTS())
+        let vad = VoiceActivityDetector(sampleRate: 16000)
+        let labelled = ([AudioFrame](repeating: .silence(sampleRate: 16000), count: 25) + speech + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 30))
+            .map { ($0, vad.process($0.samples).isSpeech) }
+        var streams: [PocketSphinxStream] = []
+        for _ in 0..<12 { streams.append(try #require(try await stt.open() as? PocketSphinxStream)) }
+        for s in streams { for _ in 0..<30 { try await s.send(.silence(sampleRate: 16000), speech: false) } }
+        for s in streams { await s.settle() }
+        #expect(stt.decoders.created == 0)
+        for s in streams {
+            for (f, speaking) in labelled { try await s.send(f, speech: speaking) }
+            await s.settle()
+        }
+        #expect(stt.decoders.created == 1, "\(stt.decoders)")
+        // Three callers at once, frame by frame.
+        for (f, speaking) in labelled { for s in streams.prefix(3) { try await s.send(f, speech: speaking) } }
+        for s in streams { await s.settle() }
+        let counts = stt.decoders
+        #expect(counts.created == 3 && counts.live == counts.idle && counts.idle <= stt.pool.maxIdle, "\(counts)")
+        var heard: [String] = []
+        for s in streams {
+            await s.close()
+            for try await t in s.transcripts where t.isFinal { heard.append(t.text) }
+        }
+        #expect(heard.filter { $0 == "tuesday please" }.count == 15, "\(heard)")
+        stt.releaseIdleDecoders()
+        #expect(stt.decoders.live == 0 && stt.decoders.freed == stt.decoders.created, "\(stt.decoders)")
+        // A recogniser dropped (its worker stopping) takes its decoders and files with it.
+        weak var dropped: PocketSphinxDecoderPool?
+        var files: [String] = []
+        do {
+            let other = try PocketSphinxSTT(phrases: ["Yes please"])
+            (dropped, files) = (other.pool, other.pool.files.owned)
+            let s = try await other.open()
+            for (f, speaking) in labelled { try await s.send(f, speech: speaking) }
+            await s.close()
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(dropped == nil && files.count == 2 && files.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(files)")
+    }
+
+    /// A line said again (a greeting, each call) is rendered once and then reused.
+    @Test func fixedLinesAreRenderedOncePerWorker() async throws {
+        let tts = try EspeakTTS()
+        let line = "Welcome to clinic number \(Int.random(in: 1000...9999))."
+        #expect(!EspeakEngine.shared.isCached(line, voice: "en-us", rate: 165, pitch: 50, sampleRate: 16000))
+        let before = EspeakEngine.shared.renders
+        let first = try await speak(line, tts: tts)
+        #expect(EspeakEngine.shared.isCached(line, voice: "en-us", rate: 165, pitch: 50, sampleRate: 16000))
+        for _ in 0..<9 { #expect(try await speak(line, tts: tts) == first) }
+        #expect(EspeakEngine.shared.renders.reused - before.reused >= 9)
+        // Another voice setting is another rendering.
+        let faster = try await speak(line, tts: try EspeakTTS(wordsPerMinute: 200))
+        #expect(faster.count < first.count)
+    }
+
     @Test func espeakSpeaksAtThePipelineRate() async throws {
         let tts = try EspeakTTS()
         let frames = try await speak("Thank you for calling Bright Smile Dental.", tts: tts)
