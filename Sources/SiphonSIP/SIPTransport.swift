@@ -131,7 +131,7 @@ public final class SIPTransport: Sendable {
         switch peer.transport {
         case .udp:
             guard let udp = state.withLock({ $0.udp }) else { throw SIPMessageError(503, "SIP transport not started") }
-            let address = try SocketAddress.makeAddressResolvingHost(peer.host, port: peer.port)
+            let address = try await NameResolver.shared.resolve(peer.host, port: peer.port)
             try await udp.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)))
         case .tcp:
             let channel = try await tcpChannel(to: peer)
