@@ -50,6 +50,8 @@ public final class RTPSession: Sendable {
         public var bytesSent = 0
         public var framesPlayed = 0
         public var framesConcealed = 0
+        /// Caller frames the conversation was too far behind to take (over a second of backlog).
+        public var framesDropped = 0
         public var dtmfReceived = 0
         public var jitter: JitterBuffer.Statistics = .init()
         public var rtcpReceived = 0
@@ -333,7 +335,9 @@ public final class RTPSession: Sendable {
                 state.withLock { $0.stats.framesPlayed += 1 }
             }
         }
-        incomingSink.yield(AudioFrame(sampleRate: t.pipelineRate, samples: frame))
+        if case .dropped = incomingSink.yield(AudioFrame(sampleRate: t.pipelineRate, samples: frame)) {
+            state.withLock { $0.stats.framesDropped += 1 }
+        }
         // Sending: one frame out.
         state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
         if let codec = t.codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: t.fromPipeline) }

@@ -209,7 +209,7 @@ public struct SIPCallRunner: CallRunner {
         let stats = media.statistics
         try? await call.setContext([
             "rtp.packets_sent": String(stats.packetsSent), "rtp.packets_received": String(stats.packetsReceived),
-            "rtp.lost": String(stats.jitter.lost), "rtp.jitter_ms": String(format: "%.1f", stats.jitter.jitter / 8),
+            "rtp.lost": String(stats.jitter.lost), "rtp.frames_dropped": String(stats.framesDropped), "rtp.jitter_ms": String(format: "%.1f", stats.jitter.jitter / 8),
             "rtp.barge_in_reaction_frames": stats.flushReactionFrames.map(String.init).joined(separator: ","),
         ])
         if let reason = await remoteEnd.reason { return CallEnd(.ended, reason) }

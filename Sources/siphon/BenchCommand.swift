@@ -9,7 +9,7 @@ import Synchronization
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure Siphon on this machine (figures, not pass/fail).",
-        subcommands: [Enqueue.self, Claim.self, BenchMediaCommand.self, BenchSIPCommand.self, BenchCallsCommand.self, BenchWebRTCCommand.self, BenchProvidersCommand.self])
+        subcommands: [Enqueue.self, Claim.self, BenchMediaCommand.self, BenchSIPCommand.self, BenchCallsCommand.self, BenchWebRTCCommand.self, BenchProvidersCommand.self, BenchCapacityCommand.self])
 
     /// Bench data goes under its own prefix and is deleted afterwards.
     static func cleanup(_ client: RedisClient, prefix: String) async throws {

@@ -128,10 +128,11 @@ final class DemoProcesses: @unchecked Sendable {
 
     func pid(of name: String) -> Int32? { children.first { $0.name == name }?.process.pid }
 
-    func siphon(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `executable`: another siphon binary (a benchmark's "before").
+    func siphon(_ name: String, _ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
         try? FileManager.default.removeItem(atPath: log(name))
         let env = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }.merging(environment) { $1 }
-        children.append((name, try ChildProcess(Self.executable, arguments, environment: env, output: log(name))))
+        children.append((name, try ChildProcess(executable ?? Self.executable, arguments, environment: env, output: log(name))))
     }
 
     /// redis-server with AOF on a free loopback port, in a temporary directory.

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SiphonAudio
+import SiphonRTP
+import SiphonSIP
+import Synchronization
+
+/// The far ends of `siphon bench capacity`: one SIP user agent that answers every call the worker
+/// places (G.711 μ-law), each call an RTP endpoint that timestamps the worker's packets as they
+/// arrive — the inter-packet delta measured by the receiving side, not the sender's own log — and
+/// talks like a caller: silence, one line `speakAt` seconds after the answer, then listening until
+/// it hangs up at `hold` seconds. All calls' packets go out from one 20 ms clock at absolute
+/// deadlines on an event loop of their own.
+final class LoadPhones: Sendable {
+    struct Figures: Sendable {
+        /// Inter-arrival deltas of the worker's packets, microseconds, over every call.
+        var deltasMicros: [Int32] = []
+        /// Each call's largest delta (ms).
+        var maxDeltaMs: [Double] = []
+        var packets = 0
+        var answered = 0
+        var hungUp = 0
+    }
+
+    let transport: SIPTransport
+    let ua: SIPUserAgent
+    let hold: Double
+    let speakAt: Double
+    /// The line the phones say, μ-law frames of 160 bytes.
+    let line: [[UInt8]]
+    private let group: MultiThreadedEventLoopGroup
+    private let pacer: any EventLoop
+    private let calls = Mutex<[Phone]>([])
+    private let done = Mutex<Figures>(Figures())
+
+    /// One answered call: its socket, where to send, what has arrived.
+    final class Phone: @unchecked Sendable {
+        // `sent`, `sequence`, `timestamp` are touched by the pacer only; `arrivals` by the
+        // channel's handler, read once the call is over.
+        let channel: any Channel
+        let remote: SocketAddress
+        let call: SIPCall
+        let ssrc = UInt32.random(in: 1...UInt32.max)
+        var sent = 0
+        var sequence = UInt16.random(in: 0...UInt16.max)
+        var timestamp = UInt32.random(in: 0...UInt32.max)
+        let receiver: Receiver
+        init(channel: any Channel, remote: SocketAddress, call: SIPCall, receiver: Receiver) {
+            (self.channel, self.remote, self.call, self.receiver) = (channel, remote, call, receiver)
+        }
+    }
+
+    final class Receiver: ChannelInboundHandler, Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        struct Arrivals { var last: UInt64?; var deltas: [Int32] = []; var packets = 0 }
+        let arrivals = Mutex(Arrivals())
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            arrivals.withLock { a in
+                if let last = a.last { a.deltas.append(Int32(clamping: (now - last) / 1000)) }
+                a.last = now
+                a.packets += 1
+            }
+        }
+    }
+
+    static func start(hold: Double, speakAt: Double, line: [[UInt8]], logger: Logger) async throws -> LoadPhones {
+        let transport = SIPTransport(configuration: .init(bindHost: "127.0.0.1", port: 0, enableTCP: false))
+        try await transport.start()
+        var config = SIPUserAgentConfiguration(advertisedHost: "127.0.0.1")
+        config.inboundTrunks = [InboundTrunk(name: "worker", allowedAddresses: ["127.0.0.1"])]
+        config.contactUser = "phones"
+        let ua = SIPUserAgent(configuration: config, transport: transport, logger: logger)
+        let phones = LoadPhones(transport: transport, ua: ua, hold: hold, speakAt: speakAt, line: line)
+        await ua.attach()
+        await ua.onIncomingCall { [phones] incoming in await phones.answer(incoming) }
+        Task { await ua.run() }
+        phones.startClock()
+        return phones
+    }
+
+    private init(transport: SIPTransport, ua: SIPUserAgent, hold: Double, speakAt: Double, line: [[UInt8]]) {
+        (self.transport, self.ua, self.hold, self.speakAt, self.line) = (transport, ua, hold, speakAt, line)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        pacer = group.next()
+    }
+
+    var port: Int { transport.udpPort }
+
+    private func answer(_ incoming: IncomingCall) async {
+        let receiver = Receiver()
+        guard let offer = incoming.offer,
+              let channel = try? await DatagramBootstrap(group: group).channelInitializer({ $0.pipeline.addHandler(receiver) })
+                .bind(host: "127.0.0.1", port: 0).get(),
+              let port = channel.localAddress?.port,
+              let (sdp, media) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(codecs: [.pcmu]), address: "127.0.0.1", port: port,
+                                                             sessionID: 1, version: 1),
+              let remote = try? SocketAddress(ipAddress: media.remoteHost, port: media.remotePort)
+        else { return await incoming.reject(status: 488) }
+        guard let call = try? await incoming.answer(sdp: sdp, media: media, sessionID: 1) else {
+            try? await channel.close()
+            return
+        }
+        calls.withLock { $0.append(Phone(channel: channel, remote: remote, call: call, receiver: receiver)) }
+        done.withLock { $0.answered += 1 }
+    }
+
+    /// One packet per call every 20 ms; a call past `hold` is hung up and its figures kept.
+    private func startClock() {
+        let start = NIODeadline.now()
+        let speakFrom = Int(speakAt * 50), holdFrames = Int(hold * 50)
+        let silence = [UInt8](repeating: 0xFF, count: 160)
+        @Sendable func tick(_ n: Int64) {
+            pacer.scheduleTask(deadline: start + .milliseconds(20 * n)) { [self] in
+                let (active, ending) = calls.withLock { c -> ([Phone], [Phone]) in
+                    let ending = c.filter { $0.sent >= holdFrames }
+                    c.removeAll { $0.sent >= holdFrames }
+                    return (c, ending)
+                }
+                for p in active {
+                    let k = p.sent - speakFrom
+                    let payload = k >= 0 && k < line.count ? line[k] : silence
+                    let packet = RTPPacket(marker: p.sent == 0, payloadType: 0, sequence: p.sequence, timestamp: p.timestamp, ssrc: p.ssrc, payload: payload)
+                    p.channel.writeAndFlush(AddressedEnvelope(remoteAddress: p.remote, data: ByteBuffer(bytes: packet.serialized())), promise: nil)
+                    (p.sent, p.sequence, p.timestamp) = (p.sent + 1, p.sequence &+ 1, p.timestamp &+ 160)
+                }
+                for p in ending { finish(p) }
+                tick(n + 1)
+            }
+        }
+        tick(1)
+    }
+
+    private func finish(_ p: Phone) {
+        let a = p.receiver.arrivals.withLock { $0 }
+        done.withLock { f in
+            f.deltasMicros += a.deltas
+            f.maxDeltaMs.append(Double(a.deltas.max() ?? 0) / 1000)
+            f.packets += a.packets
+            f.hungUp += 1
+        }
+        Task {
+            await p.call.hangup(reason: "the load caller hung up")
+            try? await p.channel.close()
+        }
+    }
+
+    /// Takes the figures of the calls that ended so far (and resets them for the next step).
+    func collect() -> Figures { done.withLock { f in defer { f = Figures() }; return f } }
+
+    var active: Int { calls.withLock { $0.count } }
+
+    func stop() async {
+        await transport.stop()
+        try? await group.shutdownGracefully()
+    }
+}
