@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import SiphonAudio
 import SiphonCluster
 import SiphonCore
@@ -9,8 +10,8 @@ import SiphonRedis
 
 /// `siphon bench capacity`: how many calls one worker holds while keeping every call's 20 ms clock.
 /// Steps of N concurrent real SIP calls (the worker dials Siphon's load phones, `LoadPhones`: each
-/// answers, says one line at 7 s, listens, hangs up at 22 s), N ramped until the worker misses its
-/// clock. Per step: calls completed, the worker's CPU and resident memory per call, the worker's
+/// answers, says one line at 7 s, listens; all N hang up together once the last has been up 22 s),
+/// N ramped until the worker misses its clock. Per step: calls completed, the worker's CPU and resident memory per call, the worker's
 /// outbound inter-packet delta p50/p99/max as the phones received it (and p95 of each call's
 /// largest gap), caller frames the worker dropped, enqueue → answer time; a step holds when p99 ≤
 /// 25 ms and nothing was dropped. Draws calls against CPU, memory and p99 as an SVG.
@@ -93,6 +94,9 @@ struct BenchCapacityCommand: AsyncParsableCommand {
         var results: [Step] = []
         for (index, n) in plan.enumerated() {
             _ = phones.collect()
+            // All N calls up together for at least --hold: they hang up at once after the last arrived.
+            let lastsMs = Int64(n * spacingMs) + Int64(hold * 1000) + 2000
+            phones.hangUp(at: NIODeadline.now() + TimeAmount.milliseconds(lastsMs))
             cost.start()
             var ids: [String] = []
             for i in 0..<n {
@@ -101,18 +105,19 @@ struct BenchCapacityCommand: AsyncParsableCommand {
                 ids.append(try await queue.enqueue(job).id)
                 if spacingMs > 0 { try await Task.sleep(for: .milliseconds(spacingMs)) }
             }
-            try await waitUntil("\(n) calls to end", seconds: hold + Double(n * spacingMs) / 1000 + 90) {
+            try await waitUntil("\(n) calls to end", seconds: hold + Double(n * spacingMs) / 1000 + 120) {
                 for id in ids where !(try await store.call(id)?.status.isTerminal ?? false) { return false }
                 return true
             }
             let spent = cost.stop()
             try await Task.sleep(for: .milliseconds(300))  // the phones' last hang-ups
             let heard = phones.collect()
-            var completed = 0, dropped = 0, answer: [Double] = []
+            var completed = 0, dropped = 0, answer: [Double] = [], callSeconds = 0.0
             for id in ids {
                 guard let record = try await store.call(id) else { continue }
                 if record.status == .ended { completed += 1 }
                 if let a = record.answeredAt { answer.append(Double(a - record.createdAt)) }
+                if let a = record.answeredAt, let e = record.endedAt { callSeconds += Double(e - a) / 1000 }
                 dropped += Int(try await store.context(id)["rtp.frames_dropped"] ?? "") ?? 0
             }
             let deltas = heard.deltasMicros.sorted()
@@ -122,7 +127,7 @@ struct BenchCapacityCommand: AsyncParsableCommand {
             let busy = max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds)
             let p99 = pct(deltas, 0.99)
             let step = Step(calls: n, completed: completed, cpuPercentOfCore: spent.seconds > 0 ? busy / (spent.seconds * 10) : 0,
-                            cpuMsPerCallSecond: busy / max(1, Double(n) * hold),
+                            cpuMsPerCallSecond: busy / max(1, callSeconds),
                             rssMBPerCall: Double(max(0, spent.peakRSSKB - spent.idleRSSKB)) / 1024 / Double(n),
                             deltaP50Ms: pct(deltas, 0.5), deltaP99Ms: p99, deltaMaxMs: pct(deltas, 1), largestGapP95Ms: pctD(gaps, 0.95),
                             framesDropped: dropped, answerP50Ms: pctD(answers, 0.5), answerP95Ms: pctD(answers, 0.95),

@@ -11,7 +11,7 @@ import Synchronization
 /// places (G.711 μ-law), each call an RTP endpoint that timestamps the worker's packets as they
 /// arrive — the inter-packet delta measured by the receiving side, not the sender's own log — and
 /// talks like a caller: silence, one line `speakAt` seconds after the answer, then listening until
-/// it hangs up at `hold` seconds. All calls' packets go out from one 20 ms clock at absolute
+/// it hangs up, `hold` seconds after the answer or at the step's end, whichever is later. All calls' packets go out from one 20 ms clock at absolute
 /// deadlines on an event loop of their own.
 final class LoadPhones: Sendable {
     struct Figures: Sendable {
@@ -34,6 +34,8 @@ final class LoadPhones: Sendable {
     private let pacer: any EventLoop
     private let calls = Mutex<[Phone]>([])
     private let done = Mutex<Figures>(Figures())
+    /// When this step's calls all hang up (so N calls are up at once, however long they took to arrive).
+    private let stepEnd = Mutex<NIODeadline?>(nil)
 
     /// One answered call: its socket, where to send, what has arrived.
     final class Phone: @unchecked Sendable {
@@ -114,9 +116,11 @@ final class LoadPhones: Sendable {
         let silence = [UInt8](repeating: 0xFF, count: 160)
         @Sendable func tick(_ n: Int64) {
             pacer.scheduleTask(deadline: start + .milliseconds(20 * n)) { [self] in
+                let end = stepEnd.withLock { $0 }, now = NIODeadline.now()
+                let over = { (p: Phone) in p.sent >= holdFrames && (end.map { now >= $0 } ?? true) }
                 let (active, ending) = calls.withLock { c -> ([Phone], [Phone]) in
-                    let ending = c.filter { $0.sent >= holdFrames }
-                    c.removeAll { $0.sent >= holdFrames }
+                    let ending = c.filter(over)
+                    c.removeAll(where: over)
                     return (c, ending)
                 }
                 for p in active {
@@ -146,6 +150,9 @@ final class LoadPhones: Sendable {
             try? await p.channel.close()
         }
     }
+
+    /// Every call up now or answered later hangs up at `deadline` (and not before `hold`).
+    func hangUp(at deadline: NIODeadline?) { stepEnd.withLock { $0 = deadline } }
 
     /// Takes the figures of the calls that ended so far (and resets them for the next step).
     func collect() -> Figures { done.withLock { f in defer { f = Figures() }; return f } }
