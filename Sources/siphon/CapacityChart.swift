@@ -8,7 +8,7 @@ struct CapacityChart {
     let steps: [BenchCapacityCommand.Step]
 
     func svg() -> String {
-        let width = 720.0, panel = 170.0, left = 70.0, right = 20.0, top = 40.0, gap = 40.0
+        let width = 720.0, panel = 170.0, left = 70.0, right = 40.0, top = 40.0, gap = 40.0
         let panels: [(String, (BenchCapacityCommand.Step) -> Double, Double?)] = [
             ("worker CPU, % of a core", \.cpuPercentOfCore, nil),
             ("resident memory per call, MB", \.rssMBPerCall, nil),
