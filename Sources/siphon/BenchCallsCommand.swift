@@ -68,12 +68,7 @@ struct BenchCallsCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let processes = DemoProcesses(out: out)
         defer { processes.stopAll() }
-        var redisString = common.redis ?? ""
-        if common.redis == nil { redisString = try await processes.startRedis() }
-        processes.environment["REDIS_URL"] = redisString
-        let client = RedisClient(.init(url: try RedisURL(redisString), connections: 2), logger: logger)
-        let queue = CallQueue(client: client, keys: common.keys)
-        let store = SessionStore(client: client, keys: common.keys)
+        let (queue, store) = try await processes.cluster(common, logger: logger)
         let media = kind == .sip ? ["--sip-port", "0", "--bind", "127.0.0.1", "--sip-host", "127.0.0.1"] : ["--no-sip"]
         try processes.siphon("worker", ["worker", "--id", "bench-worker", "--capacity", String(concurrency), "--rtp-ports", "41000-42999",
                                         "--metrics-port", "0"] + media + common.childArguments(envFile: ""))

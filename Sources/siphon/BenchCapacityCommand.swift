@@ -72,12 +72,7 @@ struct BenchCapacityCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let processes = DemoProcesses(out: out)
         defer { processes.stopAll() }
-        var redisString = common.redis ?? ""
-        if common.redis == nil { redisString = try await processes.startRedis() }
-        processes.environment["REDIS_URL"] = redisString
-        let client = RedisClient(.init(url: try RedisURL(redisString), connections: 2), logger: logger)
-        let queue = CallQueue(client: client, keys: common.keys)
-        let store = SessionStore(client: client, keys: common.keys)
+        let (queue, store) = try await processes.cluster(common, logger: logger)
 
         let phones = try await LoadPhones.start(hold: hold, speakAt: speakAt, line: try await Self.line(), logger: logger)
         defer { Task { await phones.stop() } }

@@ -156,6 +156,16 @@ final class DemoProcesses: @unchecked Sendable {
         return url
     }
 
+    /// A benchmark's cluster: the Redis at `--redis`, or one of its own; the queue and session store
+    /// on it (children get it as REDIS_URL).
+    func cluster(_ common: CommonOptions, logger: Logger) async throws -> (CallQueue, SessionStore) {
+        var url = common.redis ?? ""
+        if common.redis == nil { url = try await startRedis() }
+        environment["REDIS_URL"] = url
+        let client = RedisClient(.init(url: try RedisURL(url), connections: 2), logger: logger)
+        return (CallQueue(client: client, keys: common.keys), SessionStore(client: client, keys: common.keys))
+    }
+
     /// The port a `siphon caller` child reports ("listening on N").
     func waitForPort(of name: String) async throws -> Int {
         var port = 0

@@ -135,12 +135,16 @@ class Session:
         await pc.setLocalDescription(await pc.createOffer())
         await self.send(offer=rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=1))
 
-    async def answer_publisher(self, sdp):
-        pc = self.publisher = RTCPeerConnection(self.configuration())
+    def listen(self, pc, keep_reliable=False):
+        """What the participant publishes on `pc`: its data (decoded for /_test/data; over v1 its
+        `_reliable` channel is also the room's way to it) and its audio (to the phone)."""
         room, identity = self.room, self.identity
 
         @pc.on("datachannel")
         def on_datachannel(channel):
+            if keep_reliable and channel.label == "_reliable":
+                self.reliable = channel
+
             @channel.on("message")
             def on_message(message):
                 self.sfu.data_packet(room, identity, channel.label, message)
@@ -151,6 +155,9 @@ class Session:
             if phone is not None and track.kind == "audio":
                 asyncio.ensure_future(phone.hear(track, identity))
 
+    async def answer_publisher(self, sdp):
+        pc = self.publisher = RTCPeerConnection(self.configuration())
+        self.listen(pc)
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         await self.send(answer=rtc.SessionDescription(type="answer", sdp=pc.localDescription.sdp))
@@ -158,24 +165,10 @@ class Session:
     async def answer_single(self, offer):
         """/rtc/v1: the client's offer carries its tracks, its data channels and receive-only
         sections; the phone's track goes on the first of those, and missing ones are asked for."""
-        first = self.publisher is None
-        pc = self.publisher = self.publisher or RTCPeerConnection(self.configuration())
-        room, identity = self.room, self.identity
-        if first:
-            @pc.on("datachannel")
-            def on_datachannel(channel):
-                if channel.label == "_reliable":
-                    self.reliable = channel
-
-                @channel.on("message")
-                def on_message(message):
-                    self.sfu.data_packet(room, identity, channel.label, message)
-
-            @pc.on("track")
-            def on_track(track):
-                phone = self.sfu.phone_of(room)
-                if phone is not None and track.kind == "audio":
-                    asyncio.ensure_future(phone.hear(track, identity))
+        if self.publisher is None:
+            self.publisher = RTCPeerConnection(self.configuration())
+            self.listen(self.publisher, keep_reliable=True)
+        pc, room, identity = self.publisher, self.room, self.identity
 
         await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
         # A receive-only section of the client's is one aiortc may send on ("sendonly" from here).
