@@ -239,11 +239,11 @@ public final class RTPSession: Sendable {
         await state.withLock { $0.recorder }?.finish()
     }
 
-    /// Runs the 20 ms clock until `stop()` or cancellation. The ticks run on the session's NIO
-    /// event loop at absolute deadlines — never on Swift's cooperative pool, so engines, provider
-    /// replies or a call starting there never hold a running call's media; a late tick runs late
-    /// once and the next is on time again (no accumulated drift). `configuration.clock` lets a test
-    /// drive the ticks instead.
+    /// Runs the 20 ms clock until `stop()` or cancellation (once per session). The ticks run on
+    /// the session's NIO event loop at absolute deadlines — never on Swift's cooperative pool, so
+    /// engines, provider replies or a call starting there never hold a running call's media; ticks
+    /// a stalled loop held back follow at once, so the stream catches up and never drifts.
+    /// `configuration.clock` lets a test drive the ticks instead.
     public func run() async {
         let (pipelineRate, loop, stopped) = state.withLock { s -> (Int, any EventLoop, Bool) in
             s.running = !s.stopped
