@@ -95,8 +95,9 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
     // Everything mutable is touched on `lane.queue` only; `backlog` is atomic.
     private let pool: PocketSphinxDecoderPool
     private let lane: EngineLanes.Lane
-    private var decoder: OpaquePointer?
+    /// The decoder taken for the current utterance.
     private var held: PocketSphinxDecoderPool.Decoder?
+    private var decoder: OpaquePointer? { held?.pointer }
     let transcripts: AsyncThrowingStream<Transcript, any Error>
     private let sink: AsyncThrowingStream<Transcript, any Error>.Continuation
     private var prefix: [AudioFrame] = []
@@ -175,8 +176,7 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
             if prefix.count > Self.prefixFrames { prefix.removeFirst() }
             guard speech else { return }
             do {
-                let d = try pool.take()
-                (held, decoder) = (d, d.pointer)
+                held = try pool.take()
             } catch {
                 closed = true
                 lane.release()
@@ -248,7 +248,7 @@ final class PocketSphinxStream: STTStream, @unchecked Sendable {
         }
         utterance = []
         if let held { pool.give(held) }
-        (held, decoder) = (nil, nil)
+        held = nil
         if !text.isEmpty { sink.yield(Transcript(text: text, isFinal: true)) }
     }
 

@@ -115,17 +115,15 @@ struct BenchCapacityCommand: AsyncParsableCommand {
                 if let a = record.answeredAt, let e = record.endedAt { callSeconds += Double(e - a) / 1000 }
                 dropped += Int(try await store.context(id)["rtp.frames_dropped"] ?? "") ?? 0
             }
-            let deltas = heard.deltasMicros.sorted()
-            func pct(_ v: [Int32], _ q: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(q * Double(v.count - 1)))]) / 1000 }
-            let gaps = heard.maxDeltaMs.sorted(), answers = answer.sorted()
-            func pctD(_ v: [Double], _ q: Double) -> Double { v.isEmpty ? 0 : v[min(v.count - 1, Int(q * Double(v.count - 1)))] }
+            let deltas = heard.deltasMicros.sorted().map { Double($0) / 1000 }, gaps = heard.maxDeltaMs.sorted(), answers = answer.sorted()
+            func pct(_ v: [Double], _ q: Double) -> Double { v.isEmpty ? 0 : v[min(v.count - 1, Int(q * Double(v.count - 1)))] }
             let busy = max(0, spent.cpuMs - spent.idleCPUMsPerSecond * spent.seconds)
             let p99 = pct(deltas, 0.99)
             let step = Step(calls: n, completed: completed, cpuPercentOfCore: spent.seconds > 0 ? busy / (spent.seconds * 10) : 0,
                             cpuMsPerCallSecond: busy / max(1, callSeconds),
                             rssMBPerCall: Double(max(0, spent.peakRSSKB - spent.idleRSSKB)) / 1024 / Double(n),
-                            deltaP50Ms: pct(deltas, 0.5), deltaP99Ms: p99, deltaMaxMs: pct(deltas, 1), largestGapP95Ms: pctD(gaps, 0.95),
-                            framesDropped: dropped, answerP50Ms: pctD(answers, 0.5), answerP95Ms: pctD(answers, 0.95),
+                            deltaP50Ms: pct(deltas, 0.5), deltaP99Ms: p99, deltaMaxMs: pct(deltas, 1), largestGapP95Ms: pct(gaps, 0.95),
+                            framesDropped: dropped, answerP50Ms: pct(answers, 0.5), answerP95Ms: pct(answers, 0.95),
                             held: completed == n && p99 <= 25 && dropped == 0 && !deltas.isEmpty)
             results.append(step)
             if !json { print(Self.row(step)) }
