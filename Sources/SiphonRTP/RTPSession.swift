@@ -240,9 +240,10 @@ public final class RTPSession: Sendable {
     }
 
     /// Runs the 20 ms clock until `stop()` or cancellation (once per session). The ticks run on
-    /// the session's NIO event loop at absolute deadlines — never on Swift's cooperative pool, so
-    /// engines, provider replies or a call starting there never hold a running call's media; ticks
-    /// a stalled loop held back follow at once, so the stream catches up and never drifts.
+    /// the session's NIO event loop at absolute deadlines, together with the other calls on that
+    /// loop (`LoopMediaClock`) — never on Swift's cooperative pool, so engines, provider replies or
+    /// a call starting there never hold a running call's media; ticks a stalled loop held back
+    /// follow at once, so the stream catches up and never drifts.
     /// `configuration.clock` lets a test drive the ticks instead.
     public func run() async {
         let (pipelineRate, loop, stopped) = state.withLock { s -> (Int, any EventLoop, Bool) in
@@ -267,15 +268,11 @@ public final class RTPSession: Sendable {
                     }
                     return
                 }
-                let start = NIODeadline.now()
-                @Sendable func schedule(_ n: Int64) {
-                    loop.scheduleTask(deadline: start + .milliseconds(20 * n)) { [self] in
-                        guard state.withLock({ $0.running }) else { finish(); return }
-                        tick(ticker)
-                        schedule(n + 1)
-                    }
+                LoopMediaClock.on(loop).attach { [self] in
+                    guard state.withLock({ $0.running }) else { finish(); return false }
+                    tick(ticker)
+                    return true
                 }
-                loop.execute { schedule(1) }
             }
         } onCancel: {
             let finish = state.withLock { s -> (@Sendable () -> Void)? in

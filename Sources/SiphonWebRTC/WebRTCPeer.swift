@@ -69,7 +69,6 @@ public final class WebRTCPeer: @unchecked Sendable {
     /// TCP connections to TURN servers, by the socket number the ICE agent gave them.
     private var streams: [Int: (channel: any Channel, server: TransportAddress)] = [:]
     private var timer: Scheduled<Void>?
-    private var clock: Scheduled<Void>?
     private var media: AudioTrack?
     private var sctp: SCTPAssociation?
     private var dataChannels: DataChannels?
@@ -216,7 +215,6 @@ public final class WebRTCPeer: @unchecked Sendable {
             self.pc.close()
             self.pump()
             self.timer?.cancel()
-            self.clock?.cancel()
             self.sctp?.close()
             for c in self.channels { c.close(promise: nil) }
             for s in self.streams.values { s.channel.close(promise: nil) }
@@ -360,8 +358,9 @@ public final class WebRTCPeer: @unchecked Sendable {
         }
     }
 
-    /// The 20 ms media clock, at absolute deadlines: a late tick runs late once, the next one is
-    /// on time again (never an accumulated drift).
+    /// The 20 ms media clock, at absolute deadlines shared with the other calls on the loop
+    /// (`LoopMediaClock`): a late tick runs late once, the next one is on time again (never an
+    /// accumulated drift).
     private func startMedia() {
         guard media == nil else { return }
         // Clocked even with no audio section (a room where nobody publishes yet): silence frames
@@ -372,17 +371,11 @@ public final class WebRTCPeer: @unchecked Sendable {
             eventSink.yield(.failed("Opus: \(error)"))
             return
         }
-        let start = NIODeadline.now()
-        var tick: Int64 = 0
-        func schedule() {
-            tick += 1
-            clock = eventLoop.scheduleTask(deadline: start + .milliseconds(20 * tick)) { [weak self] in
-                guard let self, !self.pc.isClosed else { return }
-                self.mediaTick()
-                schedule()
-            }
+        LoopMediaClock.on(eventLoop).attach { [weak self] in
+            guard let self, !self.pc.isClosed else { return false }
+            self.mediaTick()
+            return true
         }
-        schedule()
     }
 
     private func mediaTick() {
