@@ -128,33 +128,59 @@ final class DeepgramSTTStream: STTStream {
         }
     }
 
+    /// Frames per message: 40 ms of audio (Deepgram takes 20–250 ms at once). Half the messages —
+    /// and the syscalls, here and at the server — of one per frame, for at most 20 ms of delay
+    /// on a transcript; `flush` and `close` send what is held first.
+    static let framesPerMessage = 2
+    private let pending = Mutex((buffer: ByteBuffer(), frames: 0))
+
     func send(_ frame: AudioFrame, speech: Bool) async throws {
-        // The frame's payload is written straight into the message buffer: one allocation per frame.
-        var buffer = ByteBuffer()
-        switch encoding {
-        case .mulaw:
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frame.samples.count) { out in
-                frame.samples.withUnsafeBufferPointer { pcm in
-                    G711.encode(.ulaw, pcm, into: UnsafeMutableBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self), count: pcm.count))
+        // The frame's payload is written straight into the message buffer: no array per frame.
+        let message = pending.withLock { p -> ByteBuffer? in
+            switch encoding {
+            case .mulaw:
+                p.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frame.samples.count) { out in
+                    frame.samples.withUnsafeBufferPointer { pcm in
+                        G711.encode(.ulaw, pcm, into: UnsafeMutableBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self), count: pcm.count))
+                    }
+                    return frame.samples.count
                 }
-                return frame.samples.count
+            case .linear16:
+                frame.samples.withUnsafeBytes { _ = p.buffer.writeBytes($0) }  // little-endian hosts, as linear16 is
             }
-        case .linear16:
-            frame.samples.withUnsafeBytes { _ = buffer.writeBytes($0) }  // little-endian hosts, as linear16 is
+            p.frames += 1
+            guard p.frames >= Self.framesPerMessage else { return nil }
+            defer { p = (ByteBuffer(), 0) }
+            return p.buffer
         }
-        try await socket.send(binary: buffer)
-        lastSend.value.withLock { $0 = ContinuousClock.now }
         sentSamples.withLock { $0.0 += frame.samples.count; $0.1 = frame.sampleRate }
+        guard let message else { return }
+        if try socket.stream(binary: message) {
+            lastSend.value.withLock { $0 = ContinuousClock.now }
+        } else {
+            ProviderMetrics.sttAudioDropped("deepgram", frames: Self.framesPerMessage)
+        }
+    }
+
+    /// The audio held for the next message, sent now.
+    private func sendPending() async throws {
+        let held = pending.withLock { p -> ByteBuffer? in
+            defer { p = (ByteBuffer(), 0) }
+            return p.frames > 0 ? p.buffer : nil
+        }
+        if let held, try !socket.stream(binary: held) { ProviderMetrics.sttAudioDropped("deepgram", frames: 1) }
     }
 
     /// `Finalize`: Deepgram finishes the pending segment now (a final with `from_finalize`).
     func flush() async throws {
+        try await sendPending()
         try await socket.send(#"{"type":"Finalize"}"#)
     }
 
     /// `CloseStream`: Deepgram sends what it still has, then closes; then we are done.
     func close() async {
         keepAlive.cancel()
+        try? await sendPending()
         try? await socket.send(#"{"type":"CloseStream"}"#)
         if await !reader.finish(within: .seconds(3)) { socket.abort() }
         let (samples, rate) = sentSamples.withLock { $0 }

@@ -122,7 +122,9 @@ final class OpenAIRealtimeSTTStream: STTStream {
         case .pcm:
             audio = frame.samples.withUnsafeBytes { Data($0) }  // little-endian hosts, as audio/pcm is
         }
-        try await socket.send(#"{"type":"input_audio_buffer.append","audio":""# + audio.base64EncodedString() + #""}"#)
+        guard try socket.stream(#"{"type":"input_audio_buffer.append","audio":""# + audio.base64EncodedString() + #""}"#) else {
+            return ProviderMetrics.sttAudioDropped("openai", frames: 1)
+        }
         sent.add(frame.samples.count, rate: frame.sampleRate)
     }
 

@@ -14,6 +14,12 @@ public enum ProviderMetrics {
         Counter(label: "siphon_provider_requests_total", dimensions: dims + [("outcome", outcome)]).increment()
     }
 
+    /// Audio a streaming recogniser could not take (its socket seconds behind): dropped, so the
+    /// call's VAD and barge-in never wait for it.
+    public static func sttAudioDropped(_ provider: String, frames: Int) {
+        Counter(label: "siphon_stt_frames_dropped_total", dimensions: [("provider", provider)]).increment(by: frames)
+    }
+
     /// `unit`: `prompt_tokens`, `completion_tokens`, `characters`, `audio_seconds`.
     public static func usage(_ provider: String, _ capability: Capability, unit: String, _ amount: Double) {
         guard amount > 0 else { return }

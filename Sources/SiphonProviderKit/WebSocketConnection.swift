@@ -51,7 +51,8 @@ public final class WebSocketConnection: Sendable {
             breaker.succeeded()
             return connection
         } catch {
-            breaker.failed(error)
+            // A handshake we abandoned (the call ended) says nothing about the provider.
+            if !Task.isCancelled, !(error is CancellationError) { breaker.failed(error) }
             throw error
         }
     }
@@ -146,6 +147,27 @@ public final class WebSocketConnection: Sendable {
     /// A payload already in a buffer (audio written in place: no intermediate array per frame).
     public func send(binary buffer: ByteBuffer) async throws {
         try await write(.binary, buffer)
+    }
+
+    /// Audio, 20 ms at a time: queued on the socket without waiting for the write to finish, so a
+    /// frame costs no round trip through the event loop and back, and never holds the conversation
+    /// (its VAD and barge-in go on while a provider stalls). Returns false — the audio dropped —
+    /// while the socket's buffer is over its high-water mark (seconds of audio the provider has
+    /// not read); throws once the connection is closed (a failed write closes it).
+    @discardableResult
+    public func stream(binary buffer: ByteBuffer) throws -> Bool { try stream(.binary, buffer) }
+
+    /// Audio inside a text message (JSON with base64), queued as `stream(binary:)` queues.
+    @discardableResult
+    public func stream(_ text: String) throws -> Bool { try stream(.text, ByteBuffer(string: text)) }
+
+    private func stream(_ opcode: WebSocketOpcode, _ data: ByteBuffer) throws -> Bool {
+        guard channel.isActive else {
+            throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
+        }
+        guard channel.isWritable else { return false }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data), promise: nil)
+        return true
     }
 
     /// Sends a close frame; the server answers with its own and the message stream ends.

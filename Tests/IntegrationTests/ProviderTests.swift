@@ -163,7 +163,8 @@ struct ProviderTests {
                                OpenAISTT(configuration: openAI(peer), model: "mock-stt")])
         let stream = try await stt.open()
         let quiet = AudioFrame.silence(sampleRate: 8000)
-        try await stream.send(quiet, speech: false)
+        // One Deepgram message's worth of quiet (its frames go out in pairs).
+        for _ in 0..<DeepgramSTTStream.framesPerMessage { try await stream.send(quiet, speech: false) }
         try await Task.sleep(for: .milliseconds(300))  // the failure reaches the chain, which opens the next recogniser
         for f in Self.speech(rate: 8000, seconds: 1.0) { try await stream.send(f, speech: true) }
         try await stream.send(quiet, speech: false)
@@ -171,7 +172,7 @@ struct ProviderTests {
         await stream.close()
         var texts: [String] = []
         for try await t in stream.transcripts where t.isFinal { texts.append(t.text) }
-        // Exactly the speech: the quiet frame before it went to the recogniser that failed.
+        // Exactly the speech: the quiet before it went to the recogniser that failed.
         #expect(texts == ["heard 1.00 seconds at 8000 Hz"], "\(texts)")
     }
 
@@ -410,7 +411,7 @@ struct ProviderTests {
         #expect(busy?.kind == .rateLimited && busy?.retryAfter == .seconds(1))
         // A close frame with an error ends the transcripts with that error.
         let failing = try await DeepgramSTT(apiKey: "dg-test", model: "mock-error", baseURL: ws).open()
-        try await failing.send(AudioFrame.silence(sampleRate: 8000), speech: false)
+        for _ in 0..<DeepgramSTTStream.framesPerMessage { try await failing.send(AudioFrame.silence(sampleRate: 8000), speech: false) }
         let closed = await #expect(throws: ProviderError.self) { for try await _ in failing.transcripts {} }
         #expect(closed?.code == "1011" && closed?.message.hasPrefix("NET-0001") == true)
         await failing.close()
@@ -423,6 +424,35 @@ struct ProviderTests {
         }
         let open = await #expect(throws: ProviderError.self) { _ = try await nowhere.open() }
         #expect(open?.kind == .circuitOpen)
+    }
+
+    /// A recogniser that stops reading (its socket open, nothing read — a stalled provider or a
+    /// partition) must never hold the call: VAD and barge-in run in the same loop as `send`. Ten
+    /// minutes of audio go into a frozen socket — far more than the kernel and NIO buffer — and
+    /// every `send` returns; what did not fit was dropped, so after the thaw Deepgram has heard
+    /// less than was said, and the stream still works. (With writes awaited, as they were, the
+    /// loop stops for good once the buffers fill.)
+    @Test func aRecogniserThatStopsReadingNeverHoldsTheCall() async throws {
+        let peer = try await ProviderPeer()
+        let proxy = try await FreezeProxy(target: peer.port)
+        let stt = try DeepgramSTT(apiKey: "dg-test", model: "nova-3", encoding: .linear16, sampleRate: 16000, baseURL: "ws://127.0.0.1:\(proxy.port)")
+        let stream = try await stt.open()
+        try await proxy.freeze()
+        let loud = AudioFrame(sampleRate: 16000, samples: [Int16](repeating: 500, count: 320))
+        for i in 0..<30_000 {  // 600 s, 19 MB, half a second of it per millisecond (a call sends 20 ms per 20 ms)
+            try await stream.send(loud, speech: true)
+            if i % 25 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await proxy.thaw()
+        try await stream.flush()
+        var heard: String?
+        for try await t in stream.transcripts where t.isFinal {
+            heard = t.text
+            break
+        }
+        let seconds = try #require(heard.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") }, "\(heard ?? "no final")")
+        #expect(seconds > 0 && seconds < 600, "\(heard ?? "")")
+        await stream.close()
     }
 
     @Test func deepgramAuraAndCartesiaSpeakAtTheLinesRate() async throws {
