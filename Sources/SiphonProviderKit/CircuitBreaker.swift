@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Per provider endpoint: after `threshold` consecutive provider faults (5xx, timeouts, lost
@@ -43,17 +44,28 @@ public final class CircuitBreaker: Sendable {
     /// Only provider faults count; a bad request says nothing about the provider's health.
     public func failed(_ error: any Error) {
         let fault = (error as? ProviderError)?.isProviderFault ?? true
-        state.withLock { s in
+        let opened = state.withLock { s -> Bool in
             s.trialInFlight = false
             if s.openedAt != nil, fault {
                 s.openedAt = ContinuousClock.now  // the trial failed: another cooldown
-                return
+                return false
             }
-            guard fault else { return }
+            guard fault else { return false }
             s.failures += 1
-            if s.failures >= threshold { s.openedAt = ContinuousClock.now }
+            guard s.failures == threshold else { return false }
+            s.openedAt = ContinuousClock.now
+            return true
+        }
+        // Once per opening, with the fault that tipped it: the calls only see "circuit open".
+        if opened {
+            Self.logger.warning("provider circuit opened", metadata: [
+                "provider.endpoint": "\(name)", "provider.failures": "\(threshold)", "error": "\(error)",
+                "provider.cooldown": "\(cooldown)",
+            ])
         }
     }
+
+    private static let logger = Logger(label: "siphon.provider")
 
     private static let registry = Mutex<[String: CircuitBreaker]>([:])
 

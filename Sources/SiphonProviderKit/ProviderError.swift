@@ -27,6 +27,8 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case circuitOpen = "circuit_open"
         /// No key configured.
         case configuration
+        /// We stopped waiting (the caller hung up or barged in): nothing about the provider.
+        case canceled
     }
 
     public var provider: String

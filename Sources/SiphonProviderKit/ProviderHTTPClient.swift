@@ -30,10 +30,12 @@ public struct ProviderHTTPClient: Sendable {
 
     /// The process's client for provider traffic: connections kept alive across calls (TLS
     /// handshakes are most of a short request's latency), connect within 5 s, and a stream that
-    /// stays silent for 30 s is dead.
+    /// stays silent for 30 s is dead. HTTP/2 providers multiplex every call's requests on one
+    /// connection; over HTTP/1.1 (a model server on plain HTTP) each streaming reply holds a
+    /// connection, so a worker may open one per call rather than queue calls behind 8.
     public static let shared = HTTPClient(eventLoopGroupProvider: .singleton, configuration: {
         var c = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(30)))
-        c.connectionPool = .init(idleTimeout: .seconds(60))
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         c.httpVersion = .automatic
         return c
     }())
@@ -74,7 +76,9 @@ public struct ProviderHTTPClient: Sendable {
     }
 
     static func transportError(_ provider: String, _ error: any Error) -> ProviderError {
-        if error is CancellationError { return ProviderError(provider: provider, kind: .connection, message: "canceled") }
+        if error is CancellationError || (error as? HTTPClientError) == .cancelled || Task.isCancelled {
+            return ProviderError(provider: provider, kind: .canceled, message: "canceled")
+        }
         if let e = error as? HTTPClientError {
             if e == .deadlineExceeded || e == .readTimeout || e == .connectTimeout {
                 return ProviderError(provider: provider, kind: .timeout, message: "\(e)")

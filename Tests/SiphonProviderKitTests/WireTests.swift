@@ -84,6 +84,11 @@ struct WireTests {
         let fault = ProviderError(provider: "p", kind: .server, status: 503, message: "")
         for _ in 0..<5 { breaker.failed(ProviderError(provider: "p", kind: .badRequest, status: 400, message: "")) }
         #expect(breaker.current == .closed)
+        // Requests we cancelled (500 callers hanging up at once) are not the provider failing.
+        let canceled = ProviderHTTPClient.transportError("p", CancellationError())
+        #expect(canceled.kind == .canceled && !canceled.isRetryable)
+        for _ in 0..<5 { breaker.failed(canceled) }
+        #expect(breaker.current == .closed)
         for _ in 0..<3 { breaker.failed(fault) }
         #expect(breaker.current == .open)
         #expect(throws: ProviderError.self) { try breaker.admit() }
