@@ -11,10 +11,11 @@ import SiphonRedis
 /// `siphon bench capacity`: how many calls one worker holds while keeping every call's 20 ms clock.
 /// Steps of N concurrent real SIP calls (the worker dials Siphon's load phones, `LoadPhones`: each
 /// answers, says one line at 7 s, listens; all N hang up together once the last has been up 22 s),
-/// N ramped until the worker misses its clock. Per step: calls completed, the worker's CPU and resident memory per call, the worker's
-/// outbound inter-packet delta p50/p99/max as the phones received it (and p95 of each call's
-/// largest gap), caller frames the worker dropped, enqueue → answer time; a step holds when p99 ≤
-/// 25 ms and nothing was dropped. Draws calls against CPU, memory and p99 as an SVG.
+/// N ramped until the worker misses its clock. Per step: calls completed, the worker's CPU and
+/// resident memory per call, the worker's outbound inter-packet delta p50/p99/max on the wire, by
+/// the kernel's arrival stamps at the phones (and p95 of each call's largest gap), caller frames
+/// the worker dropped, enqueue → answer time; a step holds when p99 ≤ 25 ms and nothing was
+/// dropped. Draws calls against CPU, memory and p99 as an SVG.
 struct BenchCapacityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capacity", abstract: "Concurrent SIP calls one worker holds on its 20 ms clock: CPU, memory and packet timing per step, and a chart.")

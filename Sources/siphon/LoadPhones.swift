@@ -8,11 +8,12 @@ import SiphonSIP
 import Synchronization
 
 /// The far ends of `siphon bench capacity`: one SIP user agent that answers every call the worker
-/// places (G.711 μ-law), each call an RTP endpoint that timestamps the worker's packets as they
-/// arrive — the inter-packet delta measured by the receiving side, not the sender's own log — and
-/// talks like a caller: silence, one line `speakAt` seconds after the answer, then listening until
-/// it hangs up, `hold` seconds after the answer or at the step's end, whichever is later. All calls' packets go out from one 20 ms clock at absolute
-/// deadlines on an event loop of their own.
+/// places (G.711 μ-law), each call an RTP endpoint whose kernel stamps the worker's packets as they
+/// arrive — the inter-packet delta on the wire at the receiving side, not the sender's own log, nor
+/// when this process (sharing the box) got round to reading them — and talks like a caller:
+/// silence, one line `speakAt` seconds after the answer, then listening until it hangs up, `hold`
+/// seconds after the answer or at the step's end, whichever is later. All calls' packets go out
+/// from one 20 ms clock at absolute deadlines on an event loop of their own.
 final class LoadPhones: Sendable {
     struct Figures: Sendable {
         /// Inter-arrival deltas of the worker's packets, microseconds, over every call.
@@ -31,6 +32,7 @@ final class LoadPhones: Sendable {
     /// The line the phones say, μ-law frames of 160 bytes.
     let line: [[UInt8]]
     private let group: MultiThreadedEventLoopGroup
+    private let sockets: StampedUDPSockets
     private let pacer: any EventLoop
     private let calls = Mutex<[Phone]>([])
     private let done = Mutex<Figures>(Figures())
@@ -40,28 +42,26 @@ final class LoadPhones: Sendable {
     /// One answered call: its socket, where to send, what has arrived.
     final class Phone: @unchecked Sendable {
         // `sent`, `sequence`, `timestamp` are touched by the pacer only; `arrivals` by the
-        // channel's handler, read once the call is over.
-        let channel: any Channel
-        let remote: SocketAddress
+        // sockets' reader, read once the call is over.
+        let fd: Int32
+        let remotePort: Int
         let call: SIPCall
         let ssrc = UInt32.random(in: 1...UInt32.max)
         var sent = 0
         var sequence = UInt16.random(in: 0...UInt16.max)
         var timestamp = UInt32.random(in: 0...UInt32.max)
         let receiver: Receiver
-        init(channel: any Channel, remote: SocketAddress, call: SIPCall, receiver: Receiver) {
-            (self.channel, self.remote, self.call, self.receiver) = (channel, remote, call, receiver)
+        init(fd: Int32, remotePort: Int, call: SIPCall, receiver: Receiver) {
+            (self.fd, self.remotePort, self.call, self.receiver) = (fd, remotePort, call, receiver)
         }
     }
 
-    final class Receiver: ChannelInboundHandler, Sendable {
-        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    final class Receiver: Sendable {
         struct Arrivals { var last: UInt64?; var deltas: [Int32] = []; var packets = 0 }
         let arrivals = Mutex(Arrivals())
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let now = DispatchTime.now().uptimeNanoseconds
+        func arrived(at now: UInt64) {
             arrivals.withLock { a in
-                if let last = a.last { a.deltas.append(Int32(clamping: (now - last) / 1000)) }
+                if let last = a.last { a.deltas.append(Int32(clamping: (Int64(bitPattern: now &- last)) / 1000)) }
                 a.last = now
                 a.packets += 1
             }
@@ -85,7 +85,8 @@ final class LoadPhones: Sendable {
 
     private init(transport: SIPTransport, ua: SIPUserAgent, hold: Double, speakAt: Double, line: [[UInt8]]) {
         (self.transport, self.ua, self.hold, self.speakAt, self.line) = (transport, ua, hold, speakAt, line)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        sockets = StampedUDPSockets()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         pacer = group.next()
     }
 
@@ -93,19 +94,22 @@ final class LoadPhones: Sendable {
 
     private func answer(_ incoming: IncomingCall) async {
         let receiver = Receiver()
+        // The worker's media is on this host: the phones send to and hear from 127.0.0.1.
         guard let offer = incoming.offer,
-              let channel = try? await DatagramBootstrap(group: group).channelInitializer({ $0.pipeline.addHandler(receiver) })
-                .bind(host: "127.0.0.1", port: 0).get(),
-              let port = channel.localAddress?.port,
-              let (sdp, media) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(codecs: [.pcmu]), address: "127.0.0.1", port: port,
-                                                             sessionID: 1, version: 1),
-              let remote = try? SocketAddress(ipAddress: media.remoteHost, port: media.remotePort)
-        else { return await incoming.reject(status: 488) }
+              let (fd, port) = try? sockets.open(onArrival: { receiver.arrived(at: $0) })
+        else { return await incoming.reject(status: 500) }
+        guard let (sdp, media) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(codecs: [.pcmu]), address: "127.0.0.1", port: port,
+                                                          sessionID: 1, version: 1),
+              media.remoteHost == "127.0.0.1"
+        else {
+            sockets.close(fd)
+            return await incoming.reject(status: 488)
+        }
         guard let call = try? await incoming.answer(sdp: sdp, media: media, sessionID: 1) else {
-            try? await channel.close()
+            sockets.close(fd)
             return
         }
-        calls.withLock { $0.append(Phone(channel: channel, remote: remote, call: call, receiver: receiver)) }
+        calls.withLock { $0.append(Phone(fd: fd, remotePort: media.remotePort, call: call, receiver: receiver)) }
         done.withLock { $0.answered += 1 }
     }
 
@@ -127,7 +131,7 @@ final class LoadPhones: Sendable {
                     let k = p.sent - speakFrom
                     let payload = k >= 0 && k < line.count ? line[k] : silence
                     let packet = RTPPacket(marker: p.sent == 0, payloadType: 0, sequence: p.sequence, timestamp: p.timestamp, ssrc: p.ssrc, payload: payload)
-                    p.channel.writeAndFlush(AddressedEnvelope(remoteAddress: p.remote, data: ByteBuffer(bytes: packet.serialized())), promise: nil)
+                    sockets.send(packet.serialized(), from: p.fd, toPort: p.remotePort)
                     (p.sent, p.sequence, p.timestamp) = (p.sent + 1, p.sequence &+ 1, p.timestamp &+ 160)
                 }
                 for p in ending { finish(p) }
@@ -147,7 +151,7 @@ final class LoadPhones: Sendable {
         }
         Task {
             await p.call.hangup(reason: "the load caller hung up")
-            try? await p.channel.close()
+            sockets.close(p.fd)
         }
     }
 
@@ -161,6 +165,7 @@ final class LoadPhones: Sendable {
 
     func stop() async {
         await transport.stop()
+        sockets.stop()
         try? await group.shutdownGracefully()
     }
 }
