@@ -102,22 +102,23 @@ public final class Conversation: @unchecked Sendable {
     public func run(frames inbound: AsyncStream<AudioFrame>, dtmf: AsyncStream<Character>? = nil, resume: Bool) async -> Outcome {
         let history = (try? await store.history()) ?? []
         writer = TurnWriter(store: store, history: history)
-        do {
-            stt = try await agent.stt.open()
-        } catch {
-            logger.error("STT failed to start", metadata: ["error": "\(error)"])
-            AgentMetrics.providerError("stt", provider: agent.stt.name)
-            return Outcome(status: .failed, reason: "speech recognition unavailable: \(Redaction.redact("\(error)"))")
-        }
         if agent.stt.sampleRate != pipelineRate { sttResampler = try? Resampler(from: pipelineRate, to: agent.stt.sampleRate) }
+        // The recogniser connects while the caller's frames are already taken (VAD, barge-in,
+        // the greeting): a handshake that takes seconds must not leave the caller's first words
+        // to overflow the line's buffer. Its audio waits in `preroll` until it is open.
+        let opening = Task { [agent] in
+            let result: Result<any STTStream, any Error>
+            do { result = .success(try await agent.stt.open()) } catch { result = .failure(error) }
+            self.recogniser.withLock { $0 = result }
+        }
         try? await store.setContext(["agent": agent.name, "stt": agent.stt.name, "llm": agent.llm.name, "tts": agent.tts.name])
-        let transcripts = Task { [stt] in await self.collectTranscripts(stt) }
         let digits = Task {
             guard let dtmf else { return }
             for await d in dtmf { self.pendingDigits.withLock { $0.append(d) } }
         }
         defer {
-            transcripts.cancel()
+            opening.cancel()
+            transcriptReader?.cancel()
             digits.cancel()
             responseTask?.cancel()
         }
@@ -138,13 +139,49 @@ public final class Conversation: @unchecked Sendable {
         for await frame in inbound {
             tick += 1
             defer { processed.store(tick, ordering: .releasing) }
+            if stt == nil, let failed = await takeRecogniser() { return failed }
             if let outcome = await step(frame) {
-                await stt?.close()
+                await closeRecogniser(opening)
                 return outcome
             }
         }
-        await stt?.close()
+        await closeRecogniser(opening)
         return Outcome(status: .ended, reason: "the line closed")
+    }
+
+    /// The recogniser, open or still connecting, is done with (a call can end before it connected).
+    private func closeRecogniser(_ opening: Task<Void, Never>) async {
+        opening.cancel()
+        if stt == nil, case .success(let stream)? = recogniser.withLock({ $0 }) { stt = stream }
+        await stt?.close()
+    }
+
+    /// The recogniser's connection, once it is made (set by the opening task, taken by `run`).
+    private let recogniser = Mutex<Result<any STTStream, any Error>?>(nil)
+    /// Caller audio (and its VAD verdict) for the recogniser while it connects: up to 5 s.
+    private var preroll: [(frame: AudioFrame, speech: Bool)] = []
+    private var prerollFlush = false
+    private var transcriptReader: Task<Void, Never>?
+    static let prerollFrames = 250
+
+    /// Takes the recogniser once it is open: sends what waited, starts reading its transcripts.
+    /// Returns the call's outcome when it could not be opened.
+    private func takeRecogniser() async -> Outcome? {
+        guard let result = recogniser.withLock({ $0 }) else { return nil }
+        switch result {
+        case .failure(let error):
+            logger.error("STT failed to start", metadata: ["error": "\(error)"])
+            AgentMetrics.providerError("stt", provider: agent.stt.name)
+            return Outcome(status: .failed, reason: "speech recognition unavailable: \(Redaction.redact("\(error)"))")
+        case .success(let stream):
+            stt = stream
+            transcriptReader = Task { await self.collectTranscripts(stream) }
+            for (frame, speech) in preroll { try? await stream.send(frame, speech: speech) }
+            preroll = []
+            if prerollFlush { try? await stream.flush() }
+            prerollFlush = false
+            return nil
+        }
     }
 
     /// Digits received since the last frame (RFC 4733 or SIP INFO), picked up by `step`.
@@ -174,7 +211,12 @@ public final class Conversation: @unchecked Sendable {
         let admitted = frame.samples.withUnsafeBufferPointer { echoGuard.admits($0) }
         let callerHeard = decision.isSpeech && admitted
         let toSTT = sttResampler.map { AudioFrame(sampleRate: agent.stt.sampleRate, samples: $0.process(frame.samples)) } ?? frame
-        try? await stt?.send(toSTT, speech: decision.isSpeech)
+        if let stt {
+            try? await stt.send(toSTT, speech: decision.isSpeech)
+        } else {
+            if preroll.count == Self.prerollFrames { preroll.removeFirst() }
+            preroll.append((toSTT, decision.isSpeech))
+        }
         switch decision.event {
         case .speechStarted:
             userSpeaking = true
@@ -186,7 +228,7 @@ public final class Conversation: @unchecked Sendable {
             userSpeaking = false
             speechEndTick = tick
             speechEndWallMs = Timestamp.nowMs()
-            try? await stt?.flush()
+            if let stt { try? await stt.flush() } else { prerollFlush = true }
         case nil:
             break
         }
@@ -595,8 +637,7 @@ public final class Conversation: @unchecked Sendable {
         }
     }
 
-    private func collectTranscripts(_ stream: (any STTStream)?) async {
-        guard let stream else { return }
+    private func collectTranscripts(_ stream: any STTStream) async {
         do {
             for try await t in stream.transcripts {
                 let text = t.text.trimmingCharacters(in: .whitespaces)

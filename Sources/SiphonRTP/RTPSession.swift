@@ -333,7 +333,8 @@ public final class RTPSession: Sendable {
             }
         }
         if case .dropped = incomingSink.yield(AudioFrame(sampleRate: t.pipelineRate, samples: frame)) {
-            state.withLock { $0.stats.framesDropped += 1 }
+            let first = state.withLock { s in defer { s.stats.framesDropped += 1 }; return s.stats.framesDropped == 0 }
+            if first { logger.warning("caller audio dropped: the conversation is over a second behind", metadata: ["rtp.tick": "\(t.count)"]) }
         }
         // Sending: one frame out.
         state.withLock { $0.tick += 1; $0.lastSentFrame = nil }

@@ -3,6 +3,7 @@ import Testing
 @testable import SiphonAgent
 import SiphonAudio
 import SiphonCore
+import Synchronization
 
 /// Turn-taking with scripted STT/LLM/TTS at the plugin boundary. The conversation is clocked by
 /// the frames the test feeds (one per 20 ms slot, the fake line sending one frame per slot), so
@@ -202,6 +203,38 @@ struct ConversationTests {
         await run.feedSilence(until: { run.store.all.count == 3 })
         #expect(run.store.all[1].text == "(keypad: 4 2)" && run.store.all[1].extra["dtmf"] == "42")
         _ = await run.finish()
+    }
+
+    /// A recogniser whose handshake takes a while (a busy provider) must not cost the caller their
+    /// first words, nor the line its frames: the conversation takes every frame from the start and
+    /// hands the recogniser, once open, what was said meanwhile — in order, with the utterance's
+    /// end — so the caller's first sentence is still a turn. One that cannot open ends the call.
+    @Test func theCallerIsHeardFromTheFirstFrameWhileTheRecogniserConnects() async throws {
+        let stt = GatedSTT(["is this the dentist"])
+        let a = Agent(name: "Test", llm: ScriptedLLM([[.text("Yes it is.")]]), tts: ToneTTS(), stt: stt, instructions: "Be brief.", greeting: nil)
+        let run = Run(agent: a)
+        await run.feed(Caller.silence(15) + Caller.speech(40) + Caller.silence(10))  // the VAD learns the line's noise first
+        #expect(run.conversation.processedFrames == 65)  // every frame taken while the recogniser was away
+        #expect(stt.received.withLock { $0 } == 0)
+        stt.release()
+        await run.feedSilence(until: { run.store.all.contains { $0.role == .user } })
+        #expect(run.store.all.first { $0.role == .user }?.text == "is this the dentist", "\(run.store.all.map { "\($0.role): \($0.text)" }) received \(stt.received.withLock { $0 })")
+        #expect(stt.received.withLock { $0 } >= 65)  // the 65 frames it missed, then the rest
+        _ = await run.finish()
+
+        let refusing = GatedSTT([], fails: true)
+        let b = Agent(name: "Test", llm: ScriptedLLM([]), tts: ToneTTS(), stt: refusing, instructions: "Be brief.", greeting: nil)
+        let failing = Run(agent: b)
+        await failing.feed(Caller.silence(5))
+        refusing.release()
+        let ended = Mutex(false)
+        let outcome = Task { let o = await failing.task.value; ended.withLock { $0 = true }; return o }
+        while !ended.withLock({ $0 }) {  // frames until the conversation sees the refusal and ends
+            failing.continuation.yield(Caller.silence(1)[0])
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let o = await outcome.value
+        #expect(o.status == .failed && o.reason.hasPrefix("speech recognition unavailable"), "\(o)")
     }
 
     @Test func sentenceSplitterAndTruncation() {

@@ -129,3 +129,34 @@ enum Caller {
         }
     }
 }
+
+/// A recogniser that connects only when the test says so (or then fails): what the conversation
+/// does while a handshake takes seconds. Counts the frames it is given, in order.
+final class GatedSTT: SpeechToText, @unchecked Sendable {
+    let name = "gated-stt"
+    let sampleRate = 16000
+    let inner: ScriptedSTT
+    let fails: Bool
+    private let gate = Mutex(false)
+    let received = Mutex(0)
+    init(_ lines: [String], fails: Bool = false) { (inner, self.fails) = (ScriptedSTT(lines), fails) }
+    func open() async throws -> any STTStream {
+        while !gate.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
+        if fails { throw SiphonError.invalid("the recogniser refused the key") }
+        return Counting(inner: try await inner.open(), owner: self)
+    }
+    func release() { gate.withLock { $0 = true } }
+
+    final class Counting: STTStream, @unchecked Sendable {
+        let inner: any STTStream
+        let owner: GatedSTT
+        init(inner: any STTStream, owner: GatedSTT) { (self.inner, self.owner) = (inner, owner) }
+        var transcripts: AsyncThrowingStream<Transcript, any Error> { inner.transcripts }
+        func send(_ frame: AudioFrame, speech: Bool) async throws {
+            owner.received.withLock { $0 += 1 }
+            try await inner.send(frame, speech: speech)
+        }
+        func flush() async throws { try await inner.flush() }
+        func close() async { await inner.close() }
+    }
+}
