@@ -132,11 +132,11 @@ final class DeepgramSTTStream: STTStream {
     /// and the syscalls, here and at the server — of one per frame, for at most 20 ms of delay
     /// on a transcript; `flush` and `close` send what is held first.
     static let framesPerMessage = 2
-    private let pending = Mutex((buffer: ByteBuffer(), frames: 0))
+    private let pending = Mutex((buffer: ByteBuffer(), frames: 0, samples: 0))
 
     func send(_ frame: AudioFrame, speech: Bool) async throws {
         // The frame's payload is written straight into the message buffer: no array per frame.
-        let message = pending.withLock { p -> ByteBuffer? in
+        let message = pending.withLock { p -> (ByteBuffer, samples: Int)? in
             switch encoding {
             case .mulaw:
                 p.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frame.samples.count) { out in
@@ -149,38 +149,41 @@ final class DeepgramSTTStream: STTStream {
                 frame.samples.withUnsafeBytes { _ = p.buffer.writeBytes($0) }  // little-endian hosts, as linear16 is
             }
             p.frames += 1
+            p.samples += frame.samples.count
             guard p.frames >= Self.framesPerMessage else { return nil }
-            defer { p = (ByteBuffer(), 0) }
-            return p.buffer
+            defer { p = (ByteBuffer(), 0, 0) }
+            return (p.buffer, p.samples)
         }
-        sentSamples.withLock { $0.0 += frame.samples.count; $0.1 = frame.sampleRate }
-        guard let message else { return }
-        if try socket.stream(binary: message) {
-            lastSend.value.withLock { $0 = ContinuousClock.now }
-        } else {
-            ProviderMetrics.sttAudioDropped("deepgram", frames: Self.framesPerMessage)
-        }
+        sentSamples.withLock { $0.1 = frame.sampleRate }
+        if let (buffer, samples) = message { try stream(buffer, samples: samples, frames: Self.framesPerMessage) }
     }
 
     /// The audio held for the next message, sent now.
-    private func sendPending() async throws {
-        let held = pending.withLock { p -> ByteBuffer? in
-            defer { p = (ByteBuffer(), 0) }
-            return p.frames > 0 ? p.buffer : nil
+    private func sendPending() throws {
+        let held = pending.withLock { p -> (ByteBuffer, samples: Int, frames: Int)? in
+            defer { p = (ByteBuffer(), 0, 0) }
+            return p.frames > 0 ? (p.buffer, p.samples, p.frames) : nil
         }
-        if let held, try !socket.stream(binary: held) { ProviderMetrics.sttAudioDropped("deepgram", frames: 1) }
+        if let (buffer, samples, frames) = held { try stream(buffer, samples: samples, frames: frames) }
+    }
+
+    /// One message out; audio the socket cannot take is dropped, counted, and not billed.
+    private func stream(_ buffer: ByteBuffer, samples: Int, frames: Int) throws {
+        guard try socket.stream(binary: buffer) else { return ProviderMetrics.sttAudioDropped("deepgram", frames: frames) }
+        lastSend.value.withLock { $0 = ContinuousClock.now }
+        sentSamples.withLock { $0.0 += samples }
     }
 
     /// `Finalize`: Deepgram finishes the pending segment now (a final with `from_finalize`).
     func flush() async throws {
-        try await sendPending()
-        try await socket.send(#"{"type":"Finalize"}"#)
+        try sendPending()
+        try socket.post(#"{"type":"Finalize"}"#)
     }
 
     /// `CloseStream`: Deepgram sends what it still has, then closes; then we are done.
     func close() async {
         keepAlive.cancel()
-        try? await sendPending()
+        try? sendPending()
         try? await socket.send(#"{"type":"CloseStream"}"#)
         if await !reader.finish(within: .seconds(3)) { socket.abort() }
         let (samples, rate) = sentSamples.withLock { $0 }

@@ -132,7 +132,7 @@ final class OpenAIRealtimeSTTStream: STTStream {
     /// server VAD's silence.
     func flush() async throws {
         pending.committing()
-        try await socket.send(#"{"type":"input_audio_buffer.commit"}"#)
+        try socket.post(#"{"type":"input_audio_buffer.commit"}"#)
     }
 
     /// Waits (up to 3 s) for the transcripts of what was committed, then closes: like Deepgram's

@@ -161,6 +161,16 @@ public final class WebSocketConnection: Sendable {
     @discardableResult
     public func stream(_ text: String) throws -> Bool { try stream(.text, ByteBuffer(string: text)) }
 
+    /// A control message sent from the call's loop (Deepgram's `Finalize`, a Realtime `commit`):
+    /// queued behind the audio and never dropped, but not awaited — a provider that is seconds
+    /// behind must not hold the call while its buffer drains.
+    public func post(_ text: String) throws {
+        guard channel.isActive else {
+            throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
+        }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text)), promise: nil)
+    }
+
     private func stream(_ opcode: WebSocketOpcode, _ data: ByteBuffer) throws -> Bool {
         guard channel.isActive else {
             throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
