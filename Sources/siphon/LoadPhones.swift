@@ -59,7 +59,11 @@ final class LoadPhones: Sendable {
     final class Receiver: Sendable {
         struct Arrivals { var last: UInt64?; var deltas: [Int32] = []; var packets = 0 }
         let arrivals = Mutex(Arrivals())
-        func arrived(at now: UInt64) {
+        /// A datagram at the phone's RTP port. Only RTP counts: the worker's RTCP for a call whose
+        /// phone sits one port below lands here too (RFC 3550's port + 1), and RTCP packet types
+        /// are 192–223 in the second byte (RFC 5761).
+        func arrived(at now: UInt64, _ packet: UnsafeRawBufferPointer) {
+            guard packet.count >= 12, packet[0] >> 6 == 2, !(192...223).contains(packet[1]) else { return }
             arrivals.withLock { a in
                 if let last = a.last { a.deltas.append(Int32(clamping: (Int64(bitPattern: now &- last)) / 1000)) }
                 a.last = now
@@ -96,7 +100,7 @@ final class LoadPhones: Sendable {
         let receiver = Receiver()
         // The worker's media is on this host: the phones send to and hear from 127.0.0.1.
         guard let offer = incoming.offer,
-              let (fd, port) = try? sockets.open(onArrival: { receiver.arrived(at: $0) })
+              let (fd, port) = try? sockets.open(onArrival: { receiver.arrived(at: $0, $1) })
         else { return await incoming.reject(status: 500) }
         guard let (sdp, media) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(codecs: [.pcmu]), address: "127.0.0.1", port: port,
                                                           sessionID: 1, version: 1),

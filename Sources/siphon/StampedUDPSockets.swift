@@ -7,7 +7,7 @@ import Synchronization
 /// of when this process — on a box it shares with the worker — got round to reading them.
 final class StampedUDPSockets: @unchecked Sendable {
     // @unchecked: the handlers are under their mutex; the thread ends with `stop`.
-    private let handlers = Mutex<[Int32: @Sendable (_ arrivalNanos: UInt64) -> Void]>([:])
+    private let handlers = Mutex<[Int32: @Sendable (_ arrivalNanos: UInt64, _ payload: UnsafeRawBufferPointer) -> Void]>([:])
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     /// `SO_TIMESTAMPNS` (and its control message type) on Linux, x86-64 and arm64 alike.
@@ -24,8 +24,8 @@ final class StampedUDPSockets: @unchecked Sendable {
         init(_ call: String, _ code: Int32) { description = "\(call): \(String(cString: strerror(code)))" }
     }
 
-    /// A socket bound to 127.0.0.1 on a free port; `onArrival` gets each datagram's kernel time.
-    func open(onArrival: @escaping @Sendable (_ arrivalNanos: UInt64) -> Void) throws -> (fd: Int32, port: Int) {
+    /// A socket bound to 127.0.0.1 on a free port; `onArrival` gets each datagram's kernel time and bytes.
+    func open(onArrival: @escaping @Sendable (_ arrivalNanos: UInt64, _ payload: UnsafeRawBufferPointer) -> Void) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketFailure("socket", errno) }
         var on: Int32 = 1
@@ -90,21 +90,24 @@ final class StampedUDPSockets: @unchecked Sendable {
             for p in fds where p.revents & Int16(POLLIN) != 0 {
                 // The handler now: a socket closed meanwhile has none (its number reused: the new one's).
                 guard let handler = handlers.withLock({ $0[p.fd] }) else { continue }
-                while let stamp = receive(p.fd, &payload, &control) { handler(stamp) }
+                while let (stamp, length) = receive(p.fd, &payload, &control) {
+                    payload.withUnsafeBytes { handler(stamp, UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+                }
             }
         }
         finished.signal()
     }
 
-    /// One datagram's kernel arrival time (ns), or nil when the socket has nothing more.
-    private func receive(_ fd: Int32, _ payload: inout [UInt8], _ control: inout [UInt8]) -> UInt64? {
+    /// One datagram's kernel arrival time (ns) and length, or nil when the socket has nothing more.
+    private func receive(_ fd: Int32, _ payload: inout [UInt8], _ control: inout [UInt8]) -> (UInt64, Int)? {
         payload.withUnsafeMutableBytes { data in
             control.withUnsafeMutableBytes { cmsg in
                 var iov = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                return withUnsafeMutablePointer(to: &iov) { iovp -> UInt64? in
+                return withUnsafeMutablePointer(to: &iov) { iovp -> (UInt64, Int)? in
                     var message = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: iovp, msg_iovlen: 1,
                                          msg_control: cmsg.baseAddress, msg_controllen: cmsg.count, msg_flags: 0)
-                    guard recvmsg(fd, &message, Int32(MSG_DONTWAIT)) >= 0 else { return nil }
+                    let length = recvmsg(fd, &message, Int32(MSG_DONTWAIT))
+                    guard length >= 0 else { return nil }
                     // Control messages: {len, level, type} then data at 8-byte alignment.
                     var offset = 0
                     let header = MemoryLayout<cmsghdr>.size
@@ -112,7 +115,7 @@ final class StampedUDPSockets: @unchecked Sendable {
                         let h = cmsg.load(fromByteOffset: offset, as: cmsghdr.self)
                         if h.cmsg_level == SOL_SOCKET, h.cmsg_type == Self.timestampNS, Int(h.cmsg_len) >= header + MemoryLayout<timespec>.size {
                             let t = cmsg.loadUnaligned(fromByteOffset: offset + header, as: timespec.self)
-                            return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+                            return (UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec), length)
                         }
                         guard h.cmsg_len > 0 else { break }
                         offset += (Int(h.cmsg_len) + 7) & ~7
@@ -120,7 +123,7 @@ final class StampedUDPSockets: @unchecked Sendable {
                     // No stamp (not expected with the option set): the time of reading, on the same clock.
                     var now = timespec()
                     clock_gettime(CLOCK_REALTIME, &now)
-                    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+                    return (UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), length)
                 }
             }
         }
