@@ -138,12 +138,13 @@ public final class RTPSession: Sendable {
     /// Agent audio frames put on the wire so far.
     public var audioFramesSent: Int { state.withLock { $0.stats.audioFramesSent } }
 
-    /// Binds an even RTP port (and the next one for RTCP) in the configured range.
+    /// Binds an even RTP port (and the next one for RTCP) in the configured range, taken in turn
+    /// (`RTPPortAllocator`: a port just released is the last to come back).
     public func open() async throws -> Int {
         let handler = RTPInboundHandler(session: self)
         let range = configuration.portRange
         for _ in 0..<64 {
-            let port = Int.random(in: range.lowerBound...(range.upperBound - 1)) & ~1
+            let port = RTPPortAllocator.next(in: range, pairs: true)
             do {
                 let rtp = try await DatagramBootstrap(group: group)
                     .channelInitializer { $0.pipeline.addHandler(handler) }

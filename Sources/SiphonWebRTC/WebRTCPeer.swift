@@ -126,7 +126,7 @@ public final class WebRTCPeer: @unchecked Sendable {
     private func bind(_ ip: String) async throws -> (any Channel, TransportAddress)? {
         let handler = InboundHandler(peer: self)
         for attempt in 0..<32 {
-            let port = configuration.portRange.map { Int.random(in: $0) } ?? 0
+            let port = configuration.portRange.map { RTPPortAllocator.next(in: $0, pairs: false) } ?? 0
             do {
                 let channel = try await DatagramBootstrap(group: eventLoop)
                     .channelInitializer { $0.pipeline.addHandler(handler) }
