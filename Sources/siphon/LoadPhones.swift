@@ -51,6 +51,8 @@ final class LoadPhones: Sendable {
         var sequence = UInt16.random(in: 0...UInt16.max)
         var timestamp = UInt32.random(in: 0...UInt32.max)
         let receiver: Receiver
+        /// The worker hung up (BYE): a phone stops sending then, as a real one does.
+        let ended = Atomic<Bool>(false)
         init(fd: Int32, remotePort: Int, call: SIPCall, receiver: Receiver) {
             (self.fd, self.remotePort, self.call, self.receiver) = (fd, remotePort, call, receiver)
         }
@@ -113,7 +115,13 @@ final class LoadPhones: Sendable {
             sockets.close(fd)
             return
         }
-        calls.withLock { $0.append(Phone(fd: fd, remotePort: media.remotePort, call: call, receiver: receiver)) }
+        let phone = Phone(fd: fd, remotePort: media.remotePort, call: call, receiver: receiver)
+        calls.withLock { $0.append(phone) }
+        Task {
+            for await event in call.events {
+                if case .ended = event { phone.ended.store(true, ordering: .relaxed) }
+            }
+        }
         done.withLock { $0.answered += 1 }
     }
 
@@ -135,7 +143,7 @@ final class LoadPhones: Sendable {
                     let k = p.sent - speakFrom
                     let payload = k >= 0 && k < line.count ? line[k] : silence
                     let packet = RTPPacket(marker: p.sent == 0, payloadType: 0, sequence: p.sequence, timestamp: p.timestamp, ssrc: p.ssrc, payload: payload)
-                    sockets.send(packet.serialized(), from: p.fd, toPort: p.remotePort)
+                    if !p.ended.load(ordering: .relaxed) { sockets.send(packet.serialized(), from: p.fd, toPort: p.remotePort) }
                     (p.sent, p.sequence, p.timestamp) = (p.sent + 1, p.sequence &+ 1, p.timestamp &+ 160)
                 }
                 for p in ending { finish(p) }
