@@ -46,7 +46,10 @@ struct CapacityChart {
         return s + "</svg>\n"
     }
 
-    private func fmt(_ v: Double) -> String { String(format: v >= 100 || v == v.rounded() ? "%.0f" : "%.1f", v) }
+    /// Axis labels: whole numbers as such, small values with the digits that tell ticks apart (0.05, 0.10, …).
+    private func fmt(_ v: Double) -> String {
+        String(format: v >= 100 || v == v.rounded() ? "%.0f" : v >= 1 ? "%.1f" : "%.2f", v)
+    }
     private func escape(_ t: String) -> String {
         t.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
