@@ -164,18 +164,16 @@ public final class WebSocketConnection: Sendable {
     /// A control message sent from the call's loop (Deepgram's `Finalize`, a Realtime `commit`):
     /// queued behind the audio and never dropped, but not awaited — a provider that is seconds
     /// behind must not hold the call while its buffer drains.
-    public func post(_ text: String) throws {
-        guard channel.isActive else {
-            throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
-        }
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text)), promise: nil)
-    }
+    public func post(_ text: String) throws { _ = try queue(.text, ByteBuffer(string: text), dropWhenFull: false) }
 
-    private func stream(_ opcode: WebSocketOpcode, _ data: ByteBuffer) throws -> Bool {
+    private func stream(_ opcode: WebSocketOpcode, _ data: ByteBuffer) throws -> Bool { try queue(opcode, data, dropWhenFull: true) }
+
+    /// Writes without awaiting the write; false when `dropWhenFull` and the socket is over its high-water mark.
+    private func queue(_ opcode: WebSocketOpcode, _ data: ByteBuffer, dropWhenFull: Bool) throws -> Bool {
         guard channel.isActive else {
             throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
         }
-        guard channel.isWritable else { return false }
+        if dropWhenFull, !channel.isWritable { return false }
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data), promise: nil)
         return true
     }
