@@ -110,11 +110,14 @@ let package = Package(
             name: "SiphonCluster",
             dependencies: [
                 "SiphonCore", "SiphonRedis",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
+            // The operator console, compiled into the binary: no files to ship, no build step.
+            resources: [.embedInCode("Console/index.html"), .embedInCode("Console/console.js"), .embedInCode("Console/console.css")],
             swiftSettings: strict),
         .target(
             name: "SiphonProviderKit",

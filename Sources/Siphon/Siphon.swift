@@ -50,10 +50,15 @@ public enum Siphon {
         telephony.defaultInboundAgent = telephony.defaultInboundAgent ?? agents.first?.name
         let livekit = try LiveKitCredentials.from(environment)
         let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
-                                           drainTimeoutMs: options.drainTimeoutMs, agents: options.sip || livekit != nil ? agents.map(\.name) : [],
+                                           drainTimeoutMs: options.drainTimeoutMs, agents: agents.map(\.name),
                                            keys: keys)
         let url = try RedisURL(options.redis ?? environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0")
         var runners: [Transport: any CallRunner] = [.sim: SimCallRunner()]
+        if !agents.isEmpty {
+            // Browser calls: host candidates as for LiveKit media (SIPHON_WEBRTC_HOSTS), plus
+            // SIPHON_PUBLIC_IP and SIPHON_STUN_URLS / SIPHON_TURN_URLS for browsers behind NAT.
+            runners[.webrtc] = BrowserCallRunner(agents: agents, configuration: try .from(environment, rtpPorts: telephony.rtpPorts))
+        }
         if let livekit {
             // Trunk provisioning shares a lock and a cache across workers through Redis.
             let redis = RedisClient(RedisClient.Configuration(url: url, connections: 1), logger: options.logger)

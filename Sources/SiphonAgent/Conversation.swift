@@ -18,6 +18,7 @@ public final class Conversation: @unchecked Sendable {
     public struct Outcome: Sendable, Equatable {
         public var status: CallStatus
         public var reason: String
+        public init(status: CallStatus, reason: String) { (self.status, self.reason) = (status, reason) }
     }
 
     let agent: Agent

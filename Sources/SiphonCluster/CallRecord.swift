@@ -37,7 +37,7 @@ public struct CallRecord: Sendable, Codable, Equatable {
         job = h["job"] ?? ""
         let parsed = try? CallJob.parse(job, defaultID: id)
         agent = parsed?.agent ?? ""
-        to = parsed?.to.e164 ?? ""
+        to = parsed?.to?.e164 ?? ""
         from = parsed?.from?.e164
         transport = parsed?.transport.rawValue ?? ""
         worker = h["owner"] ?? ""

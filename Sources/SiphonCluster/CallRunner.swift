@@ -87,6 +87,16 @@ public struct CallContext: Sendable {
         try await retrying { try await store.context(lease.callID) }
     }
 
+    /// `webrtc`: the browser's next offer newer than `gen` (nil after `timeout`).
+    public func nextWebRTCOffer(after gen: Int, timeout: Duration) async throws -> WebRTCSignals.Description? {
+        try await retrying { try await WebRTCSignals(client: store.client, keys: store.keys).nextOffer(call: lease.callID, after: gen, timeout: timeout) }
+    }
+
+    /// `webrtc`: this worker's answer to offer `answer.gen`, for the dispatcher holding the browser's request.
+    public func postWebRTCAnswer(_ answer: WebRTCSignals.Description) async throws {
+        try await retrying { try await WebRTCSignals(client: store.client, keys: store.keys).postAnswer(call: lease.callID, answer) }
+    }
+
     func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         var backoff = Backoff(baseMs: 20, capMs: 500)
         var warned = false

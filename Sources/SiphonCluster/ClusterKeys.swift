@@ -14,6 +14,9 @@ public struct ClusterKeys: Sendable, Equatable {
     public var dead: String { "\(prefix):dead" }
     public var orphans: String { "\(prefix):orphans" }
     public var leader: String { "\(prefix):supervisor:leader" }
+    /// One entry per lifecycle event and dialogue turn of any call (`call`, `type`): what the
+    /// console's live views follow, with one reader per dispatcher however many pages watch.
+    public var activity: String { "\(prefix):activity" }
 
     public func call(_ id: String) -> String { "\(prefix):call:{\(id)}" }
     public func turns(_ id: String) -> String { call(id) + ":turns" }
@@ -23,5 +26,8 @@ public struct ClusterKeys: Sendable, Equatable {
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
     public func workerAlive(_ id: String) -> String { worker(id) + ":alive" }
     public func workerCalls(_ id: String) -> String { worker(id) + ":calls" }
+    /// A browser call's SDP offers (JSON `{gen, sdp}`, oldest first) and the workers' answers.
+    public func webrtcOffers(_ id: String) -> String { call(id) + ":webrtc:offers" }
+    public func webrtcAnswers(_ id: String) -> String { call(id) + ":webrtc:answers" }
     public func idempotency(_ key: String) -> String { "\(prefix):idem:\(key)" }
 }

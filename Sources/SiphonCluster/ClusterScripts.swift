@@ -13,6 +13,7 @@ enum ClusterScripts {
         local KWORKERS = P .. ':workers'
         local KDEAD = P .. ':dead'
         local KORPHANS = P .. ':orphans'
+        local KACTIVITY = P .. ':activity'
         local function kcall(id) return P .. ':call:{' .. id .. '}' end
         local function kturns(id) return kcall(id) .. ':turns' end
         local function kctx(id) return kcall(id) .. ':context' end
@@ -22,9 +23,13 @@ enum ClusterScripts {
         local function kalive(w) return kworker(w) .. ':alive' end
         local function kwcalls(w) return kworker(w) .. ':calls' end
         local TERMINAL = {ended=true, failed=true, no_answer=true, busy=true, canceled=true, rejected=true}
+        local function activity(id, typ)
+          redis.call('XADD', KACTIVITY, 'MAXLEN', '~', 10000, '*', 'call', id, 'type', typ)
+        end
         local function event(id, typ, at, worker, epoch, detail)
           redis.call('XADD', kevents(id), 'MAXLEN', '~', 1000, '*', 'type', typ, 'at', at,
             'worker', worker or '', 'epoch', tostring(epoch or ''), 'detail', detail or '')
+          activity(id, typ)
         end
         -- Queue operations on a call's job entry; inbound calls have none (entry '').
         local function ack(entry) if entry and entry ~= '' then redis.call('XACK', KCALLS, GROUP, entry) end end

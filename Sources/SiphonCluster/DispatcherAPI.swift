@@ -13,6 +13,17 @@ public struct DispatcherConfiguration: Sendable {
     public var keys: ClusterKeys
     /// Renders `/metrics` (Prometheus text); nil serves no `/metrics`.
     public var metrics: (@Sendable () -> String)?
+    /// Checks a browser's SDP offer before its call is queued (the executable plugs in the WebRTC
+    /// parser); nil takes any text.
+    public var validateOffer: (@Sendable (String) throws -> Void)?
+    /// How long a browser's first offer waits for a worker's answer (claim included).
+    public var webrtcAnswerTimeout = Duration.seconds(15)
+    /// How long a re-offer waits: long enough for a dead worker to be noticed and its call reassigned.
+    public var webrtcReofferTimeout = Duration.seconds(30)
+    /// Serves the operator console at `/`.
+    public var console = true
+    /// Follows the cluster for `/v1/activity`; nil serves no live updates.
+    public var activity: ActivityFeed?
     public static let maxBodyBytes = 64 * 1024
 
     public init(host: String = "0.0.0.0", port: Int = 8080, apiToken: String?, keys: ClusterKeys = ClusterKeys()) {
@@ -29,11 +40,17 @@ public struct DispatcherConfiguration: Sendable {
 ///     GET    /v1/calls/{id}/events  lifecycle events
 ///     DELETE /v1/calls/{id}         cancel a queued call / hang up a running one
 ///     GET    /v1/workers
+///     GET    /v1/dead-letters[?limit=]
+///     GET    /v1/activity[?call=]   server-sent events: every call event and turn, as they happen
+///     POST   /v1/webrtc/...          browser calls (`BrowserCalls`)
 ///     GET    /healthz, /readyz, /metrics   (no auth)
+///     GET    /, /console.js, /console.css   the operator console (no auth: it signs in with the token)
 public struct DispatcherAPI: Sendable {
     public let configuration: DispatcherConfiguration
     let queue: CallQueue
     let store: SessionStore
+    let authorization: APIAuthorization
+    var browserCalls: BrowserCalls { BrowserCalls(queue: queue, store: store, configuration: configuration, authorization: authorization) }
 
     public init(configuration: DispatcherConfiguration, client: RedisClient, secretBox: SecretBox? = nil) {
         self.configuration = configuration
@@ -41,22 +58,30 @@ public struct DispatcherAPI: Sendable {
         queue.secretBox = secretBox
         self.queue = queue
         self.store = SessionStore(client: client, keys: configuration.keys)
+        self.authorization = APIAuthorization(apiToken: configuration.apiToken)
     }
 
     public func application(logger: Logger) -> some ApplicationProtocol {
         let router = Router()
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": "ok"]) }
+        if configuration.console { ConsoleAssets.routes(router) }
         router.get("/readyz") { _, _ in try await readiness() }
         if let metrics = configuration.metrics { router.get("/metrics") { _, _ in MetricsServer.response(metrics()) } }
-        let v1 = router.group("/v1").add(middleware: BearerAuthMiddleware(token: configuration.apiToken))
+        let v1 = router.group("/v1").add(middleware: BearerAuthMiddleware(authorization: authorization))
         v1.post("/calls") { request, _ in try await createCall(request) }
         v1.get("/calls") { request, _ in try await listCalls(request) }
-        v1.get("/calls/:id") { _, context in try await getCall(context.parameters.require("id")) }
-        v1.get("/calls/:id/turns") { _, context in try await getTurns(context.parameters.require("id")) }
-        v1.get("/calls/:id/events") { _, context in try await getEvents(context.parameters.require("id")) }
-        v1.delete("/calls/:id") { _, context in try await cancelCall(context.parameters.require("id")) }
+        v1.get("/calls/:id") { request, context in try await getCall(context.parameters.require("id"), request) }
+        v1.get("/calls/:id/turns") { request, context in try await getTurns(context.parameters.require("id"), request) }
+        v1.get("/calls/:id/events") { request, context in try await getEvents(context.parameters.require("id"), request) }
+        v1.delete("/calls/:id") { request, context in try await cancelCall(context.parameters.require("id"), request) }
         v1.get("/workers") { _, _ in Self.json(.ok, ["workers": try await queue.workers()]) }
+        v1.get("/dead-letters") { request, _ in try await deadLetters(request) }
+        v1.get("/activity") { request, _ in try await activity(request) }
+        v1.post("/webrtc/calls") { request, _ in try await browserCalls.create(request) }
+        v1.post("/webrtc/calls/:id/offer") { request, context in try await browserCalls.reoffer(request, id: context.parameters.require("id")) }
+        v1.post("/webrtc/tokens") { request, _ in try await browserCalls.mintToken(request) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "siphon-dispatcher"),
@@ -118,6 +143,14 @@ public struct DispatcherAPI: Sendable {
     }
 
     func listCalls(_ request: Request) async throws -> Response {
+        if let ids = request.uri.queryParameters.get("ids") {
+            // The console refreshing the rows that changed: one pipelined read.
+            let list = ids.split(separator: ",").map(String.init)
+            guard (1...200).contains(list.count) else { throw SiphonError.invalid("ids: 1 to 200 call ids, comma-separated") }
+            for id in list { try Identifier.validateID(id, what: "call id") }
+            let replies = try await queue.client.pipeline(list.map { ["HGETALL", queue.keys.call($0)] })
+            return Self.json(.ok, ["calls": zip(list, replies).compactMap { CallRecord(id: $0, fields: $1.fieldMap) }])
+        }
         var status: CallStatus?
         if let s = request.uri.queryParameters.get("status") {
             guard let parsed = CallStatus(rawValue: s) else {
@@ -130,25 +163,79 @@ public struct DispatcherAPI: Sendable {
         return Self.json(.ok, ["calls": try await store.list(status: status, limit: limit)])
     }
 
-    func getCall(_ id: String) async throws -> Response {
-        guard let record = try await store.call(id) else { throw SiphonError(.notFound, "no call \(id)") }
-        return Self.json(.ok, record)
+    /// The call, when this request's principal may see it.
+    func visibleCall(_ id: String, _ request: Request) async throws -> CallRecord {
+        try Identifier.validateID(id, what: "call id")
+        return try await browserCalls.ownedCall(id, try browserCalls.principal(request))
     }
 
-    func getTurns(_ id: String) async throws -> Response {
-        guard try await store.call(id) != nil else { throw SiphonError(.notFound, "no call \(id)") }
+    func getCall(_ id: String, _ request: Request) async throws -> Response {
+        Self.json(.ok, try await visibleCall(id, request))
+    }
+
+    func getTurns(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await visibleCall(id, request)
         return Self.json(.ok, TurnsBody(id: id, turns: try await store.turns(id)))
     }
 
-    func getEvents(_ id: String) async throws -> Response {
-        guard try await store.call(id) != nil else { throw SiphonError(.notFound, "no call \(id)") }
+    func getEvents(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await visibleCall(id, request)
         return Self.json(.ok, EventsBody(id: id, events: try await store.events(id)))
+    }
+
+    func deadLetters(_ request: Request) async throws -> Response {
+        let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
+        guard (1...1000).contains(limit) else { throw SiphonError.invalid("limit must be 1 to 1000") }
+        return Self.json(.ok, ["dead_letters": try await queue.deadLetters(limit: limit)])
+    }
+
+    /// Server-sent events, one per call event or turn (`data: {"call":…,"type":…}`); with
+    /// `?call=`, that call's only. Pages refetch what an event names.
+    func activity(_ request: Request) async throws -> Response {
+        guard let feed = configuration.activity else { throw SiphonError(.notFound, "this dispatcher serves no activity feed") }
+        let only = request.uri.queryParameters.get("call").map { String($0) }
+        if let only { _ = try await visibleCall(only, request) } else if try browserCalls.principal(request) != .operator {
+            throw SiphonError(.forbidden, "a web client follows its own call only (?call=)")
+        }
+        let (items, cancel) = feed.subscribe()
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: ResponseBody { writer in
+            defer { cancel() }
+            try await writer.write(ByteBuffer(string: ": siphon activity\nretry: 1000\n\n"))
+            for await item in items {
+                if item.type == "ping" {
+                    try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                    continue
+                }
+                if let only, item.call != only { continue }
+                var w = JSONWriter()
+                w.field("call", item.call)
+                w.field("type", item.type)
+                try await writer.write(ByteBuffer(string: "data: \(w.finished())\n\n"))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// A request body as a JSON object, with clear errors for anything else.
+    static func jsonObject(_ request: Request) async throws -> [String: Any] {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
+        } catch {
+            throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            throw SiphonError.invalid("the body must be a JSON object")
+        }
+        return object
     }
 
     struct TurnsBody: Encodable { var id: String; var turns: [Turn] }
     struct EventsBody: Encodable { var id: String; var events: [CallEvent] }
 
-    func cancelCall(_ id: String) async throws -> Response {
+    func cancelCall(_ id: String, _ request: Request) async throws -> Response {
+        _ = try await visibleCall(id, request)
         switch try await queue.cancel(id) {
         case .canceled: return Self.json(.ok, ["id": id, "status": CallStatus.canceled.rawValue])
         case .requested(let worker): return Self.json(.accepted, ["id": id, "status": "canceling", "worker": worker])
@@ -162,30 +249,6 @@ public struct DispatcherAPI: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// `Authorization: Bearer <token>` on every `/v1` route, compared in constant time.
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String?
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), Array(token.utf8)) else {
-            var response = DispatcherAPI.json(.unauthorized, ErrorBody(code: "unauthorized", message: "missing or wrong bearer token"))
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
-        }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }
 
@@ -208,6 +271,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .notFound: .notFound
             case .conflict: .conflict
             case .unauthorized: .unauthorized
+            case .forbidden: .forbidden
             case .unavailable: .serviceUnavailable
             case .tooLarge: .contentTooLarge
             default: .internalServerError

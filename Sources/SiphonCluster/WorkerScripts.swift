@@ -93,6 +93,7 @@ enum WorkerScripts {
         redis.call('XADD', kturns(id), '*', 'seq', seq, 'role', ARGV[6], 'text', ARGV[7], 'interrupted', ARGV[8],
           'epoch', ARGV[3], 'at', ARGV[9], 'extra', ARGV[10])
         redis.call('HSET', kcall(id), 'last_seq', seq, 'updated_at', ARGV[9])
+        activity(id, 'turn')
         return 1
         """)
 

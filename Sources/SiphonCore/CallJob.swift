@@ -9,7 +9,9 @@ public struct CallJob: Sendable, Equatable {
     /// True when Siphon generated `id` (100 random bits): enqueueing then skips the collision check.
     public private(set) var idWasGenerated = false
     public var agent: String
-    public var to: PhoneNumber
+    /// The number to call: required for outbound `sip` and `livekit` calls, absent for `webrtc`
+    /// (the browser is the far end).
+    public var to: PhoneNumber?
     public var from: PhoneNumber?
     public var transport: Transport
     public var sim: SimSpec?
@@ -39,7 +41,7 @@ public struct CallJob: Sendable, Equatable {
     public static let maxMetadataBytes = 4096
 
     public init(
-        id: String? = nil, agent: String, to: PhoneNumber, from: PhoneNumber? = nil,
+        id: String? = nil, agent: String, to: PhoneNumber?, from: PhoneNumber? = nil,
         transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
         maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:], trunk: TrunkSpec? = nil,
         ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound, room: String? = nil
@@ -81,6 +83,12 @@ public struct CallJob: Sendable, Equatable {
         }
         guard (1...20).contains(maxAttempts) else {
             throw SiphonError.invalid("max_attempts must be between 1 and 20, got \(maxAttempts)")
+        }
+        if transport == .webrtc {
+            guard to == nil, from == nil else { throw SiphonError.invalid("to and from are not allowed with transport 'webrtc' (the browser is the far end)") }
+            guard direction == .outbound else { throw SiphonError.invalid("webrtc calls have no inbound direction") }
+        } else if to == nil {
+            throw SiphonError.invalid("job: 'to' is required")
         }
         if transport != .sim, sim != nil {
             throw SiphonError.invalid("sim is only allowed with transport 'sim'")
@@ -131,13 +139,13 @@ public struct CallJob: Sendable, Equatable {
             throw SiphonError.invalid("job is not valid JSON")
         }
         guard let agent = wire.agent else { throw SiphonError.invalid("job: 'agent' is required") }
-        guard let to = wire.to else { throw SiphonError.invalid("job: 'to' is required") }
         let transport = wire.transport ?? .sip
+        if wire.to == nil, transport != .webrtc { throw SiphonError.invalid("job: 'to' is required") }
         if wire.trunk?.password != nil, !allowPlainSecrets {
             throw SiphonError.invalid("job: trunk.password must not appear in a queued job (it would sit in Redis in clear); use trunk.password_sealed or a configured trunk")
         }
         return try CallJob(
-            id: wire.id ?? defaultID, agent: agent, to: PhoneNumber(to), from: wire.from.map(PhoneNumber.init),
+            id: wire.id ?? defaultID, agent: agent, to: wire.to.map(PhoneNumber.init), from: wire.from.map(PhoneNumber.init),
             transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
             maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:],
             trunk: try wire.trunk?.spec(), ringTimeout: wire.ringTimeout, maxDuration: wire.maxDuration,
@@ -172,7 +180,7 @@ public struct CallJob: Sendable, Equatable {
             s.field("turns", sim.turns)
             w.field("sim", object: s)
         }
-        w.field("to", to.e164)
+        if let to { w.field("to", to.e164) }
         w.field("transport", transport.rawValue)
         if let trunk {
             var t = JSONWriter()
@@ -222,7 +230,7 @@ public struct CallJob: Sendable, Equatable {
             from = try c.decodeIfPresent(String.self, forKey: .from)
             if let raw = try c.decodeIfPresent(String.self, forKey: .transport) {
                 guard let t = Transport(rawValue: raw) else {
-                    throw SiphonError.invalid("job: transport '\(raw.prefix(32))' is not one of sip, livekit, sim")
+                    throw SiphonError.invalid("job: transport '\(raw.prefix(32))' is not one of sip, livekit, sim, webrtc")
                 }
                 transport = t
             }

@@ -21,4 +21,7 @@ public enum Transport: String, Sendable, Codable, CaseIterable {
     case livekit
     /// Synthetic turns in-process: tests, benchmarks, chaos runs.
     case sim
+    /// A browser (or any WebRTC client) talks to the agent directly: its offer and the worker's
+    /// answer pass through Redis; no phone number, no LiveKit.
+    case webrtc
 }

@@ -16,6 +16,8 @@ public struct SiphonError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let conflict = Code("conflict")
         /// Authentication failed or was missing.
         public static let unauthorized = Code("unauthorized")
+        /// Authenticated, but not allowed this (a web client's token for another agent or call).
+        public static let forbidden = Code("forbidden")
         /// A dependency (Redis, a provider, a trunk) could not be reached.
         public static let unavailable = Code("unavailable")
         /// A write was refused because this process no longer owns the call (fencing).

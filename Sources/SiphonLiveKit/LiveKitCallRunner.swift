@@ -83,7 +83,7 @@ public struct LiveKitCallRunner: CallRunner {
         _ = try await api.createRoom(CreateRoomRequest(name: room, emptyTimeout: 60, departureTimeout: 10, maxParticipants: 8, metadata: metadata.finished()))
         try await call.setFields(["livekit_room": room, "livekit_phone": phone, "livekit_trunk_id": trunk.id])
         try await call.transition(.dialing)
-        var request = CreateSIPParticipantRequest(sipTrunkId: trunk.id, sipCallTo: call.job.to.e164, roomName: room,
+        var request = CreateSIPParticipantRequest(sipTrunkId: trunk.id, sipCallTo: call.job.to?.e164 ?? "", roomName: room,
                                                   participantIdentity: phone, sipNumber: call.job.from?.e164)
         request.participantName = "phone"
         request.participantAttributes = ["siphon.call_id": call.job.id]

@@ -38,6 +38,7 @@ public struct SIPCallRunner: CallRunner {
     // MARK: outbound
 
     private func dial(_ call: CallContext, agent: Agent) async throws -> CallEnd {
+        guard let to = call.job.to else { return CallEnd(.failed, "an outbound SIP call needs 'to'") }
         let trunk: TelephonyService.ResolvedTrunk
         do {
             trunk = try service.resolveTrunk(call.job.trunk)
@@ -52,7 +53,7 @@ public struct SIPCallRunner: CallRunner {
         let fromUser = from?.e164 ?? (trunk.credentials?.username ?? "siphon")
         try await call.transition(.dialing)
         let outbound = OutboundCall(
-            target: SIPURI(user: call.job.to.e164, host: trunk.host, port: trunk.peer.port == 5060 ? nil : trunk.peer.port),
+            target: SIPURI(user: to.e164, host: trunk.host, port: trunk.peer.port == 5060 ? nil : trunk.peer.port),
             from: NameAddress(uri: SIPURI(user: fromUser, host: trunk.host)), peer: trunk.peer, credentials: trunk.credentials,
             offer: offer, policy: service.configuration.policy, ringTimeout: .seconds(call.job.ringTimeout ?? 30))
         let sipCall: SIPCall

@@ -34,6 +34,9 @@ public final class ICEAgent {
         /// signalled or checked, so a connection proves the TURN path. For `siphon preflight`,
         /// and for operators who must not expose the host.
         public var relayOnly = false
+        /// This host's public IPv4 addresses behind a one-to-one NAT (a cloud VM's elastic IP):
+        /// each IPv4 host candidate is also announced at each, same port, as server-reflexive.
+        public var mappedAddresses: [String] = []
         /// Ta: one new check per interval (RFC 8445 §14.2).
         public var pacingNs: UInt64 = 50_000_000
         /// A check is retransmitted this often, up to `checkAttempts` sends.
@@ -144,6 +147,11 @@ public final class ICEAgent {
                                   address: address, kind: .host), socket: socket)
         }
         guard !address.isIPv6 else { return }
+        for ip in configuration.mappedAddresses where !configuration.relayOnly {
+            guard let mapped = try? TransportAddress(ip: ip, port: address.port), !mapped.isIPv6, mapped != address else { continue }
+            addLocal(ICECandidate(foundation: Self.foundation(.srflx, address), priority: ICECandidate.priority(.srflx),
+                                  address: mapped, kind: .srflx, related: address), socket: socket, announceOnly: true)
+        }
         for server in configuration.stunServers where !server.isIPv6 && !configuration.relayOnly {
             var m = STUNMessage(method: .binding, class: .request)
             m.add(.software, string: "siphon")

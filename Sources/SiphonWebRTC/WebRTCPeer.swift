@@ -27,6 +27,8 @@ public final class WebRTCPeer: @unchecked Sendable {
         public var turnServers: [ICEAgent.TURNServer] = []
         /// Relayed candidates only (`ICEAgent.Configuration.relayOnly`).
         public var relayOnly = false
+        /// Public addresses this host is reached at through a one-to-one NAT (`ICEAgent.Configuration.mappedAddresses`).
+        public var mappedAddresses: [String] = []
         public var answerSetup: DTLSEndpoint.Role = .client
         public var srtpProfiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases
         /// The rate frames go to and come from the conversation.
@@ -91,6 +93,7 @@ public final class WebRTCPeer: @unchecked Sendable {
         c.ice.stunServers = configuration.stunServers
         c.ice.turnServers = configuration.turnServers
         c.ice.relayOnly = configuration.relayOnly
+        c.ice.mappedAddresses = configuration.mappedAddresses
         c.answerSetup = configuration.answerSetup
         c.srtpProfiles = configuration.srtpProfiles
         pc = PeerConnection(configuration: c)

@@ -27,6 +27,7 @@ struct DispatcherCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port: Int = 8080
     @Option(help: "Address to listen on.") var host: String = "0.0.0.0"
     @Flag(help: "Serve /v1 without a bearer token (local development only).") var noAuth = false
+    @Flag(help: "Do not serve the operator console at /.") var noConsole = false
 
     func run() async throws {
         let env = try common.environment()
@@ -44,8 +45,13 @@ struct DispatcherCommand: AsyncParsableCommand {
         let box = try await reporting { try SecretBox.from(env) }
         var apiConfig = DispatcherConfiguration(host: host, port: port, apiToken: noAuth ? nil : token, keys: common.keys)
         apiConfig.metrics = PrometheusBootstrap.start()
-        let api = DispatcherAPI(configuration: apiConfig, client: client, secretBox: box)
+        apiConfig.validateOffer = { try BrowserCallRunner.parseOffer($0) }
+        apiConfig.console = !noConsole
         let url = try common.redisURL(env)
+        let activity = ActivityFeed(url: url, keys: common.keys, logger: logger)
+        defer { activity.close() }
+        apiConfig.activity = activity
+        let api = DispatcherAPI(configuration: apiConfig, client: client, secretBox: box)
         logger.info("dispatcher listening", metadata: ["http.address": "\(host):\(port)", "redis.url": "\(url)"])
         var services: [any Service] = [api.application(logger: logger)]
         if let livekit = try await reporting({ try LiveKitCredentials.from(env) }) {
