@@ -92,6 +92,11 @@ public struct CallContext: Sendable {
         try await retrying { try await WebRTCSignals(client: store.client, keys: store.keys).nextOffer(call: lease.callID, after: gen, timeout: timeout) }
     }
 
+    /// `webrtc`: whether the page has offered again since the last answer.
+    public func hasPendingWebRTCOffer() async -> Bool {
+        (try? await WebRTCSignals(client: store.client, keys: store.keys).hasPendingOffer(call: lease.callID)) ?? false
+    }
+
     /// `webrtc`: this worker's answer to offer `answer.gen`, for the dispatcher holding the browser's request.
     public func postWebRTCAnswer(_ answer: WebRTCSignals.Description) async throws {
         try await retrying { try await WebRTCSignals(client: store.client, keys: store.keys).postAnswer(call: lease.callID, answer) }

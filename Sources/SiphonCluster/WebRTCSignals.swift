@@ -44,6 +44,12 @@ public struct WebRTCSignals: Sendable {
         try await poll(keys.webrtcOffers(id), timeout: timeout) { $0.gen > gen ? .take : .skip }
     }
 
+    /// Whether the page has offered again (checked by the owner while a connection is up: the
+    /// page may have lost it before this worker noticed).
+    public func hasPendingOffer(call id: String) async throws -> Bool {
+        (try await client.send("LLEN", keys.webrtcOffers(id)).int ?? 0) > 0
+    }
+
     /// The dispatcher's side: the answer to offer `gen`; nil after `timeout` or when `stop` says
     /// so (checked about every half second: the call ended meanwhile).
     public func answer(call id: String, gen: Int, timeout: Duration,

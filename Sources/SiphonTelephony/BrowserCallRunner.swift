@@ -229,8 +229,16 @@ final class BrowserLeg: Sendable {
         return await withTaskGroup(of: Conversation.Outcome?.self) { group in
             group.addTask { await conversation.run(frames: self.peer.incoming, resume: resume) }
             group.addTask {
-                // A dropped connection ends the frame stream, and with it this run of the conversation.
-                while !Task.isCancelled, self.failure == nil { try? await Task.sleep(for: .milliseconds(100)) }
+                // A dropped connection ends the frame stream, and with it this run of the conversation;
+                // so does a new offer (the page lost the connection before we noticed).
+                var ticks = 0
+                while !Task.isCancelled, self.failure == nil {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    ticks += 1
+                    if ticks % 10 == 0, await call.hasPendingWebRTCOffer() {
+                        self.state.withLock { s in if s.failure == nil { s.failure = "the browser offered again" } }
+                    }
+                }
                 self.peer.close()
                 return nil
             }

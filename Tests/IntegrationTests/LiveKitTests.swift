@@ -704,7 +704,7 @@ extension LiveKitTests {
         let turns = try await cluster.store.turns(id)
         #expect(record.status == .ended && record.reason == "agent ended the call", "\(record.reason ?? "") \(turns.map(\.text)) \(worker.output.suffix(2000))")
         let call = try CallJob.parse(record.job)
-        #expect(call.direction == .inbound && call.room == arrival["room"] as? String && call.from?.e164 == "+15550109999" && call.to.e164 == "+15550100001")
+        #expect(call.direction == .inbound && call.room == arrival["room"] as? String && call.from?.e164 == "+15550109999" && call.to?.e164 == "+15550100001")
         #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(turns.map(\.text))")
         let jobs = try await peer.get("/_test/agent_jobs") as? [[String: Any]] ?? []
         #expect((jobs.first?["statuses"] as? [String])?.contains("JS_RUNNING") == true, "\(jobs)")

@@ -176,18 +176,34 @@ struct WebRTCInteropTests {
         return try await transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
     }
 
-    /// PocketSphinx with the phrase grammar, utterances cut by the VAD.
+    /// PocketSphinx with the phrase grammar, one stream per utterance (speech followed by half a
+    /// second of silence, so a sentence's pauses stay inside it): fed faster than real time, one
+    /// stream would fall ten seconds behind on a long recording and drop frames, as on a call.
     static func transcribe(_ frames: [AudioFrame], stt: PocketSphinxSTT) async throws -> String {
-        let stream = try await stt.open()
         let vad = VoiceActivityDetector(sampleRate: 16000)
+        var out: [String] = []
+        var utterance: [(AudioFrame, Bool)] = []
+        var quiet = 0
+        func decode() async throws {
+            defer { utterance = [] }
+            guard utterance.contains(where: { $0.1 }) else { return }
+            let stream = try await stt.open()
+            for (f, speech) in utterance { try await stream.send(f, speech: speech) }
+            try await stream.flush()
+            await stream.close()
+            for try await t in stream.transcripts where t.isFinal { out.append(t.text) }
+        }
         for f in frames + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 40) {
             let d = vad.process(f.samples)
-            try await stream.send(f, speech: d.isSpeech)
-            if d.event == .speechEnded { try await stream.flush() }
+            utterance.append((f, d.isSpeech))
+            quiet = d.isSpeech ? 0 : quiet + 1
+            if utterance.contains(where: { $0.1 }) {
+                if quiet >= 25 { try await decode() }
+            } else if utterance.count > 25 {
+                utterance.removeFirst()  // silence before speech: the last half second of it
+            }
         }
-        await stream.close()
-        var out: [String] = []
-        for try await t in stream.transcripts where t.isFinal { out.append(t.text) }
+        try await decode()
         return out.joined(separator: " ")
     }
 }

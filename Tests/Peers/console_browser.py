@@ -13,7 +13,7 @@ the console tests use. JSON lines on stdin, one JSON reply per line on stdout:
 
   console_browser.py [--microphone SPEECH.wav] [--chromium PATH]
 
-The fake microphone (Chromium's capture device) plays SPEECH.wav once, after a second of silence."""
+The fake microphone (Chromium's capture device) plays SPEECH.wav once, after --microphone-delay seconds (1) of silence."""
 import argparse
 import asyncio
 import base64
@@ -31,6 +31,7 @@ import websockets
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--microphone")
+ap.add_argument("--microphone-delay", type=float, default=1.0)
 ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
 args = ap.parse_args()
 
@@ -103,7 +104,8 @@ async def main():
             params, frames = w.getparams(), w.readframes(w.getnframes())
         with wave.open(mic, "wb") as w:
             w.setparams(params)
-            w.writeframes(b"\0" * (params.framerate * params.sampwidth * params.nchannels) + frames)
+            silence = int(params.framerate * args.microphone_delay) * params.sampwidth * params.nchannels
+            w.writeframes(b"\0" * silence + frames)
         flags = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}%noloop"]
     browser = await asyncio.create_subprocess_exec(
         args.chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--mute-audio",

@@ -344,7 +344,8 @@ def dg_results(text, start, duration, final, speech_final=False, from_finalize=F
 
 async def listen(request):
     """Deepgram live STT: frames of 20 ms, loud ones are speech; a segment is finalised after
-    `endpointing` ms of quiet (or on Finalize / CloseStream) as "heard N.NN seconds"."""
+    `endpointing` ms of quiet (or on Finalize / CloseStream) as "heard N.NN seconds" (model
+    mock-markup puts an HTML tag before it)."""
     if request.headers.get("Authorization") != "Token dg-test":
         return dg_refuse(401, "INVALID_AUTH", "Invalid credentials.")
     q = request.query
@@ -363,7 +364,9 @@ async def listen(request):
     async def final(from_finalize=False):
         if state["speech"]:
             seconds = state["speech"] / 50
-            await ws.send_json(dg_results(f"heard {seconds:.2f} seconds", state["start"], seconds, True, True, from_finalize))
+            # model mock-markup: a caller whose words look like HTML (what a console must show as text).
+            said = ("<img src=x onerror=alert(1)> " if model == "mock-markup" else "") + f"heard {seconds:.2f} seconds"
+            await ws.send_json(dg_results(said, state["start"], seconds, True, True, from_finalize))
             await ws.send_json({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": state["start"] + seconds})
         state["speech"], state["quiet"] = 0, 0
 

@@ -40,6 +40,10 @@ import Testing
         (#"{"agent":"A","to":"+15550200123","idempotency_key":"has space"}"#, "idempotency_key"),
         (#"[1,2]"#, "job:"),
         (#"{"agent":"A","to""#, "not valid JSON"),
+        (#"{"agent":"A","to":"+15550200123","transport":"webrtc"}"#, "not allowed with transport 'webrtc'"),
+        (#"{"agent":"A","from":"+15550200123","transport":"webrtc"}"#, "not allowed with transport 'webrtc'"),
+        (#"{"agent":"A","transport":"webrtc","direction":"inbound"}"#, "no inbound direction"),
+        (#"{"agent":"A","transport":"livekit"}"#, "'to' is required"),
     ])
     func rejectsBadJobsWithAClearMessage(_ json: String, _ expected: String) {
         do {
@@ -51,6 +55,14 @@ import Testing
         } catch {
             Issue.record("unexpected error type \(error)")
         }
+    }
+
+    /// A browser call has no phone number: the browser is the far end.
+    @Test func aBrowserCallNeedsNoNumber() throws {
+        let job = try CallJob.parse(#"{"agent":"A","transport":"webrtc","metadata":{"web_client":"wc-1"}}"#)
+        #expect(job.to == nil && job.transport == .webrtc)
+        #expect(!job.json().contains("\"to\""))
+        #expect(try CallJob.parse(job.json()) == job)
     }
 
     @Test func metadataIsBounded() throws {

@@ -213,10 +213,10 @@ async function callPage(id) {
     const hangup = el('button', { class: 'danger', id: 'hangup', disabled: TERMINAL.has(call.status) || null, on: { click: async () => {
       try { await api(path, { method: 'DELETE' }); } catch (e) { head.append(errorBox(e)); }
     } } }, call.status === 'queued' ? 'Cancel' : 'Hang up');
-    head.replaceChildren(
+    head.replaceChildren(...[
       el('p', {}, statusBadge(call.status), ' · agent ', el('strong', {}, call.agent), ' · ', call.transport === 'webrtc' ? 'browser call' : (call.to || ''),
         ' · worker ', el('span', { class: 'mono' }, call.worker || '—'), ` · attempt ${call.attempts}/${call.max_attempts}`),
-      call.reason ? el('p', { class: 'muted' }, call.reason) : null, hangup);
+      call.reason ? el('p', { class: 'muted' }, call.reason) : null, hangup].filter(Boolean));
     transcript.querySelector('ol').replaceWith(transcriptList(turns.turns, 'transcript'));
     events.querySelector('ol').replaceWith(el('ol', { class: 'timeline', id: 'events' },
       ...evs.events.map(e => el('li', {}, el('time', {}, time(e.at)), el('strong', {}, e.type),
@@ -361,9 +361,12 @@ async function talkPage() {
   const finish = call => {
     t.ended = true;
     setStatus(`call ${call ? call.status : 'ended'}`);
-    if (t.pc) t.pc.close();
+    const pc = t.pc;
+    setTimeout(() => { if (pc) pc.close(); }, 1000);
     if (t.mic) for (const track of t.mic.getTracks()) track.stop();
-    if (t.recorder && t.recorder.state !== 'inactive') t.recorder.stop();
+    // The last words are still in the browser's playout buffer when the call ends.
+    const recorder = t.recorder;
+    if (recorder && recorder.state !== 'inactive') setTimeout(() => recorder.stop(), 1000);
     if (t.follow) t.follow();
     button.disabled = false; stop.disabled = true;
   };
@@ -419,13 +422,19 @@ async function talkPage() {
       status.dataset.call = answer.id;
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
       stop.disabled = false;
-      t.follow = follow(`?call=${encodeURIComponent(t.id)}`, () => refreshTranscript(t.id), () => refreshTranscript(t.id));
+      t.follow = follow(`?call=${encodeURIComponent(t.id)}`, item => {
+        // Our worker is gone: offer to the call's next owner now rather than wait for the
+        // browser to notice the silence (seconds).
+        if (item.type === 'reassigned') reconnect();
+        refreshTranscript(t.id);
+      }, () => refreshTranscript(t.id));
       state.follow = t.follow;
     } catch (e) {
       setStatus('failed'); status.append(errorBox(e)); button.disabled = false;
     }
   });
   stop.addEventListener('click', async () => {
+    t.ended = true;
     try { await api(`v1/calls/${encodeURIComponent(t.id)}`, { method: 'DELETE' }); } catch (_) { /* already ended */ }
     finish(null);
   });
@@ -437,7 +446,13 @@ function route() {
   if (state.follow) { state.follow(); state.follow = null; }
   for (const id of state.timers) clearInterval(id);
   state.timers = [];
-  if (state.talk && !state.talk.ended && state.talk.pc) { state.talk.pc.close(); state.talk.ended = true; }
+  // Leaving the talk page hangs its call up.
+  const talk = state.talk;
+  if (talk && !talk.ended && talk.pc) {
+    talk.ended = true;
+    talk.pc.close();
+    if (talk.id) api(`v1/calls/${encodeURIComponent(talk.id)}`, { method: 'DELETE' }).catch(() => {});
+  }
   const hash = location.hash || '#/calls';
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('current', hash.startsWith(a.getAttribute('href')));
   const m = hash.match(/^#\/calls\/(.+)$/);
