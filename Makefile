@@ -20,6 +20,7 @@ bench: deps
 	scripts/bench-sip.sh
 	scripts/bench-calls.sh
 	scripts/bench-providers.sh
+	scripts/bench-console.sh
 
 chaos: deps
 	scripts/chaos-run.sh

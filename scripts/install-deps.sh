@@ -41,6 +41,7 @@ PIP_PACKAGES=(
   prometheus-client   # its parser checks what /metrics serves
   aiohttp==3.14.5     # the provider stand-ins (HTTP, SSE and WebSocket servers)
   aiortc==1.16.0      # an independent WebRTC peer (ICE, DTLS-SRTP, Opus, SCTP) for interop and the LiveKit stand-in
+  websockets==17.4    # drives headless Chromium over the DevTools protocol (the console tests)
   # The official SDKs prove the stand-ins faithful; pinned to the versions the checks were written against.
   openai==3.57.0 anthropic==2.14.0 deepgram-sdk==7.17.0 cartesia==4.2.0 elevenlabs==2.78.0
 )

@@ -31,6 +31,7 @@ public final class ActivityFeed: Sendable {
 
     static let blockMs = 1000
     static let pingEvery = Duration.seconds(15)
+    static let coalesce = Duration.milliseconds(50)
 
     public init(url: RedisURL, keys: ClusterKeys, logger: Logger) {
         // A connection of its own: the XREAD blocks for up to a second.
@@ -104,7 +105,11 @@ public final class ActivityFeed: Sendable {
                     items.append(Item(call: "", type: "ping"))
                     nextPing = ContinuousClock.now + Self.pingEvery
                 }
-                if !items.isEmpty { publish(items) }
+                if !items.isEmpty {
+                    publish(items)
+                    // Busy clusters: gather a little before the next read rather than one XREAD per event.
+                    try await Task.sleep(for: Self.coalesce)
+                }
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("activity feed cannot read redis; retrying", metadata: ["error": "\(error)"])
