@@ -21,12 +21,15 @@ public struct CallRecord: Sendable, Codable, Equatable {
     public var endedAt: Int64?
     public var updatedAt: Int64
     public var job: String
+    /// Whether the dispatcher can serve the call's recording (`GET /v1/calls/{id}/recording`); set
+    /// on single-call reads by a dispatcher that shares the workers' recordings directory.
+    public var recording: Bool?
 
     enum CodingKeys: String, CodingKey {
         case id, status, agent, to, from, transport, worker, epoch, attempts
         case maxAttempts = "max_attempts", lastSeq = "last_seq", reason
         case createdAt = "created_at", claimedAt = "claimed_at", answeredAt = "answered_at"
-        case endedAt = "ended_at", updatedAt = "updated_at", job
+        case endedAt = "ended_at", updatedAt = "updated_at", job, recording
     }
 
     init?(id: String, fields h: [String: String]) {

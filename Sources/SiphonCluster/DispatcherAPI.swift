@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import SiphonCore
 import SiphonRedis
 
@@ -24,6 +25,9 @@ public struct DispatcherConfiguration: Sendable {
     public var console = true
     /// Follows the cluster for `/v1/activity`; nil serves no live updates.
     public var activity: ActivityFeed?
+    /// The workers' `SIPHON_RECORDINGS_DIR`, when the dispatcher shares it (a volume): serves
+    /// `GET /v1/calls/{id}/recording` and the console's player.
+    public var recordingsDirectory: String?
     public static let maxBodyBytes = 64 * 1024
 
     public init(host: String = "0.0.0.0", port: Int = 8080, apiToken: String?, keys: ClusterKeys = ClusterKeys()) {
@@ -75,6 +79,7 @@ public struct DispatcherAPI: Sendable {
         v1.get("/calls/:id") { request, context in try await getCall(context.parameters.require("id"), request) }
         v1.get("/calls/:id/turns") { request, context in try await getTurns(context.parameters.require("id"), request) }
         v1.get("/calls/:id/events") { request, context in try await getEvents(context.parameters.require("id"), request) }
+        v1.get("/calls/:id/recording") { request, context in try await getRecording(context.parameters.require("id"), request, context) }
         v1.delete("/calls/:id") { request, context in try await cancelCall(context.parameters.require("id"), request) }
         v1.get("/workers") { _, _ in Self.json(.ok, ["workers": try await queue.workers()]) }
         v1.get("/dead-letters") { request, _ in try await deadLetters(request) }
@@ -170,7 +175,31 @@ public struct DispatcherAPI: Sendable {
     }
 
     func getCall(_ id: String, _ request: Request) async throws -> Response {
-        Self.json(.ok, try await visibleCall(id, request))
+        var record = try await visibleCall(id, request)
+        if configuration.recordingsDirectory != nil { record.recording = try await recordingPath(record) != nil }
+        return Self.json(.ok, record)
+    }
+
+    /// The call's recording (WAV), from its latest owner's file (`<id>-<epoch>.wav`; a call taken
+    /// over has one per worker). Read on NIO's file thread pool, never on Swift's.
+    func getRecording(_ id: String, _ request: Request, _ context: some RequestContext) async throws -> Response {
+        let record = try await visibleCall(id, request)
+        guard configuration.recordingsDirectory != nil else { throw SiphonError(.notFound, "this dispatcher serves no recordings (SIPHON_RECORDINGS_DIR)") }
+        guard let path = try await recordingPath(record) else { throw SiphonError(.notFound, "no recording of call \(id)") }
+        let body = try await FileIO().loadFile(path: path, context: context)
+        return Response(status: .ok, headers: [.contentType: "audio/wav", .cacheControl: "no-store"], body: body)
+    }
+
+    private func recordingPath(_ record: CallRecord) async throws -> String? {
+        guard let dir = configuration.recordingsDirectory else { return nil }
+        let id = record.id, epoch = record.epoch
+        return try await NIOThreadPool.singleton.runIfActive {
+            for e in stride(from: epoch, through: 1, by: -1) {
+                let path = "\(dir)/\(id)-\(e).wav"
+                if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size > 44 { return path }
+            }
+            return nil
+        }
     }
 
     func getTurns(_ id: String, _ request: Request) async throws -> Response {

@@ -47,6 +47,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         apiConfig.metrics = PrometheusBootstrap.start()
         apiConfig.validateOffer = { try BrowserCallRunner.parseOffer($0) }
         apiConfig.console = !noConsole
+        apiConfig.recordingsDirectory = env["SIPHON_RECORDINGS_DIR"]
         let url = try common.redisURL(env)
         let activity = ActivityFeed(url: url, keys: common.keys, logger: logger)
         defer { activity.close() }

@@ -28,10 +28,11 @@ struct ConsoleTests {
         private(set) var workers: [String: SiphonProcess] = [:]
         var base: String { "http://127.0.0.1:\(port)/" }
 
-        init(workers ids: [String], config: URL? = nil) async throws {
+        init(workers ids: [String], config: URL? = nil, dispatcherEnvironment: [String: String] = [:]) async throws {
             harness = try ClusterHarness()
             dispatcher = try SiphonProcess(["dispatcher", "--port", String(port), "--host", "127.0.0.1"], redis: harness.redis.urlString,
-                                           environment: ["SIPHON_API_TOKEN": ConsoleTests.token], name: "dispatcher")
+                                           environment: dispatcherEnvironment.merging(["SIPHON_API_TOKEN": ConsoleTests.token]) { a, _ in a },
+                                           name: "dispatcher")
             for id in ids { try worker(id, config: config) }
             try harness.supervisor()
             try await harness.waitForWorkers(ids.count)
@@ -56,7 +57,9 @@ struct ConsoleTests {
     /// watches, dead letters and workers show, markup in a dead job is text, and nothing on any
     /// page logs an error.
     @Test func everyPageWorksBehindAPathPrefixAndFollowsCallsLive() async throws {
-        let stack = try await Stack(workers: ["w1"])
+        // The dispatcher shares the workers' recordings directory: the call page plays the recording.
+        let recordings = try Repository.temporaryDirectory("console-recordings")
+        let stack = try await Stack(workers: ["w1"], dispatcherEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path])
         let proxyPort = LoopbackPort.free()
         let proxy = try ChildProcess(Repository.python, [Repository.root.appendingPathComponent("Tests/Peers/prefix_proxy.py").path,
                                                          String(proxyPort), "http://127.0.0.1:\(stack.port)", "/siphon/"],
@@ -78,6 +81,8 @@ struct ConsoleTests {
         try await browser.wait("!!document.getElementById('calls-body') && document.getElementById('live').textContent === 'live'", "the calls page, following")
         // A call placed now shows up in the list, then its transcript grows on its page.
         let job = try CallJob(agent: "Sim", to: PhoneNumber("+15550100200"), transport: .sim, sim: SimSpec(turns: 12, intervalMs: 400))
+        // What a worker writes for a recorded call (a sim call records nothing): two seconds of tone.
+        try WAVFile(sampleRate: 8000, samples: (0..<16000).map { Int16(8000 * sin(Double($0) * 0.3)) }).write(recordings.appendingPathComponent("\(job.id)-1.wav").path)
         let placed = ContinuousClock.now
         _ = try await stack.harness.queue.enqueue(job)
         try await browser.wait("!!document.querySelector('tr[data-call=\"\(job.id)\"]')", "the new call's row", seconds: 5)
@@ -91,6 +96,7 @@ struct ConsoleTests {
         try await browser.wait("document.querySelector('#call-head [data-status]')?.dataset.status === 'ended'", "the call ending on its page", seconds: 15)
         #expect(try await browser.eval("document.querySelectorAll('#transcript li').length") as? Int == 12)
         #expect(try await browser.eval("document.querySelectorAll('#events li').length") as? Int ?? 0 >= 4)
+        try await browser.wait("document.getElementById('recording-player')?.duration > 1.9", "the recording's player", seconds: 5)
         try await browser.screenshot(Self.artifacts.appendingPathComponent("call.png"))
 
         _ = try await browser.eval("location.hash = '#/workers'; 1")

@@ -142,6 +142,22 @@ import Testing
         #expect(after.contains { if case .gatheringComplete = $0 { true } else { false } }, "\(after)")
     }
 
+    /// Behind a one-to-one NAT (`SIPHON_PUBLIC_IP`): each IPv4 host candidate is also announced at
+    /// the public address, same port, server-reflexive and related to its host; never paired locally.
+    @Test func aMappedAddressIsAnnouncedAsServerReflexive() throws {
+        var c = ICEAgent.Configuration(role: .controlled)
+        c.mappedAddresses = ["203.0.113.7", "not an address"]
+        let agent = ICEAgent(configuration: c)
+        let host = try TransportAddress(ip: "10.0.0.1", port: 5000)
+        agent.addHostSocket(0, address: host, now: 1)
+        var announced: [ICECandidate] = []
+        while let o = agent.poll() { if case .candidate(let candidate) = o { announced.append(candidate) } }
+        let mapped = try #require(announced.first { $0.kind == .srflx }, "\(announced)")
+        #expect(mapped.address == (try TransportAddress(ip: "203.0.113.7", port: 5000)) && mapped.related == host)
+        #expect(announced.filter { $0.kind == .srflx }.count == 1)
+        #expect(agent.localCandidates.map(\.kind) == [.host], "the mapped candidate's base is the host socket")
+    }
+
     @Test func bothControllingResolvesToOneController() throws {
         let net = try pair(aRole: .controlling, bRole: .controlling)
         net.run(seconds: 5) { net.state(0) == .connected && net.state(1) == .connected }

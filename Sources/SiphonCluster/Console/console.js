@@ -206,8 +206,21 @@ async function callPage(id) {
   const transcript = el('div', { class: 'card' }, el('h2', {}, 'Transcript'), el('ol', { class: 'transcript', id: 'transcript' }));
   const events = el('div', { class: 'card' }, el('h2', {}, 'Events'), el('ol', { class: 'timeline', id: 'events' }));
   const latency = el('div', { class: 'card' }, el('h2', {}, 'Latency per turn'), el('div', { id: 'latency' }));
-  show(el('h1', {}, 'Call ', el('span', { class: 'mono' }, id)), head, el('div', { class: 'grid' }, transcript, events), latency);
+  const recording = el('div', { class: 'card', id: 'recording', hidden: true }, el('h2', {}, 'Recording'));
+  show(el('h1', {}, 'Call ', el('span', { class: 'mono' }, id)), head, el('div', { class: 'grid' }, transcript, events), latency, recording);
   const path = `v1/calls/${encodeURIComponent(id)}`;
+  let player = null;
+  // The recording, once the call has ended and the dispatcher can serve it (an <audio> element cannot
+  // send the token: the file is fetched, then played from memory).
+  const loadRecording = async call => {
+    if (player || !call.recording || !TERMINAL.has(call.status)) return;
+    player = 'loading';
+    const response = await fetch(`${path}/recording`, { headers: { Authorization: `Bearer ${state.token}` }, cache: 'no-store' });
+    if (!response.ok) { player = null; return; }
+    player = el('audio', { controls: true, id: 'recording-player', src: URL.createObjectURL(await response.blob()) });
+    recording.append(player);
+    recording.hidden = false;
+  };
   const load = async () => {
     const [call, turns, evs] = await Promise.all([api(path), api(`${path}/turns`), api(`${path}/events`)]);
     const hangup = el('button', { class: 'danger', id: 'hangup', disabled: TERMINAL.has(call.status) || null, on: { click: async () => {
@@ -222,6 +235,7 @@ async function callPage(id) {
       ...evs.events.map(e => el('li', {}, el('time', {}, time(e.at)), el('strong', {}, e.type),
         e.worker ? el('span', { class: 'muted' }, ` ${e.worker}`) : null, e.detail ? ` — ${e.detail}` : null))));
     latency.querySelector('#latency').replaceChildren(waterfall(turns.turns));
+    await loadRecording(call);
   };
   try { await load(); } catch (e) { show(el('h1', {}, 'Call'), errorBox(e)); return; }
   const refresh = batcher(150, () => load());
