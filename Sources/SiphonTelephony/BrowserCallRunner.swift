@@ -31,6 +31,8 @@ public struct BrowserCallRunner: CallRunner {
         public var connectTimeout = Duration.seconds(15)
         /// Candidates gathered from STUN/TURN this long at most before the answer goes without the rest.
         public var gatherTimeout = Duration.seconds(2)
+        /// `SIPHON_RECORDINGS_DIR`: each call recorded as `<id>-<epoch>.wav`, as on the SIP path.
+        public var recordingsDirectory: String?
         public init() {}
 
         public static func from(_ environment: Environment, rtpPorts: ClosedRange<Int>) throws -> Configuration {
@@ -38,6 +40,7 @@ public struct BrowserCallRunner: CallRunner {
             let list = { (key: String) in (environment[key] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             c.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"] == nil ? nil : list("SIPHON_WEBRTC_HOSTS")
             c.portRange = rtpPorts
+            c.recordingsDirectory = environment["SIPHON_RECORDINGS_DIR"]
             c.mappedAddresses = list("SIPHON_PUBLIC_IP").filter { ip in (try? TransportAddress(ip: ip, port: 9)) != nil }
             for url in list("SIPHON_STUN_URLS") + list("SIPHON_TURN_URLS") {
                 guard ICEServers.parse(url) != nil else {
@@ -87,6 +90,20 @@ public struct BrowserCallRunner: CallRunner {
     public func run(_ call: CallContext) async throws -> CallEnd {
         guard var agent = agents[call.job.agent] else { return CallEnd(.failed, "agent '\(call.job.agent)' is not served by this worker") }
         if let max = call.job.maxDuration { agent.turn.maxCallDuration = Double(max) }
+        // One file for this worker's part of the call, across reconnections (caller left, agent
+        // right); written off the media clock, and a disk that fails stops the recording, not the call.
+        let logger = call.logger
+        let recorder = configuration.recordingsDirectory.map { dir in
+            CallRecorder(path: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav", sampleRate: 16000, channels: 2) { reason in
+                logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
+                TelephonyMetrics.recordingFailed()
+            }
+        }
+        defer { recorder?.close() }
+        return try await converse(call, agent: agent, recorder: recorder)
+    }
+
+    private func converse(_ call: CallContext, agent: Agent, recorder: CallRecorder?) async throws -> CallEnd {
         // The last generation any worker answered: a takeover waits for the page's next offer.
         var answered = Int(try await call.fields(["webrtc_answered"])["webrtc_answered"] ?? "") ?? 0
         var resume = call.isResume
@@ -119,6 +136,7 @@ public struct BrowserCallRunner: CallRunner {
             }
             if !connectedOnce, call.statusAtStart != .active { try await call.transition(.active) }
             connectedOnce = true
+            if let recorder { leg.peer.record(into: recorder) }
             let outcome = await leg.converse(agent: agent, call: call, resume: resume)
             try? await call.setContext(leg.mediaFigures())
             if let outcome { return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason) }

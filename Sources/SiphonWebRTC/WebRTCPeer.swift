@@ -80,6 +80,8 @@ public final class WebRTCPeer: @unchecked Sendable {
 
     struct Shared {
         var outbound: [AudioFrame] = []
+        /// Both directions, one frame each per tick (received left, sent right); its owner closes it.
+        var recorder: CallRecorder?
         var flushPending = false
         var stats = Statistics()
         var closed = false
@@ -196,6 +198,11 @@ public final class WebRTCPeer: @unchecked Sendable {
     // MARK: audio (any thread)
 
     /// Queues a frame of agent audio (pipeline rate) for the 20 ms sender.
+    /// Records this connection's audio into `recorder` (stereo at the pipeline rate: what it heard
+    /// left, what it sent right), written off the media clock. The recorder outlives the peer: a
+    /// call that reconnects records its next connection into the same file.
+    public func record(into recorder: CallRecorder) { shared.withLock { $0.recorder = recorder } }
+
     public func enqueue(_ frame: AudioFrame) { shared.withLock { $0.outbound.append(frame) } }
 
     /// Drops every queued frame (barge-in); the next tick sends silence.
@@ -383,10 +390,19 @@ public final class WebRTCPeer: @unchecked Sendable {
 
     private func mediaTick() {
         guard let media else { return }
-        incomingSink.yield(media.playout())
-        let (frame, flushed) = shared.withLock { s -> (AudioFrame?, Bool) in
+        let heard = media.playout()
+        incomingSink.yield(heard)
+        let (frame, flushed, recorder) = shared.withLock { s -> (AudioFrame?, Bool, CallRecorder?) in
             defer { s.flushPending = false }
-            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending)
+            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recorder)
+        }
+        if let recorder {
+            var stereo = [Int16](repeating: 0, count: heard.samples.count * 2)
+            for i in heard.samples.indices {
+                stereo[2 * i] = heard.samples[i]
+                if let f = frame, i < f.samples.count { stereo[2 * i + 1] = f.samples[i] }
+            }
+            recorder.append(interleaved: stereo)
         }
         if flushed { media.markTalkspurt() }
         if pc.sendsAudio, let packet = media.packet(for: frame) {

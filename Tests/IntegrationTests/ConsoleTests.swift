@@ -28,7 +28,11 @@ struct ConsoleTests {
         private(set) var workers: [String: SiphonProcess] = [:]
         var base: String { "http://127.0.0.1:\(port)/" }
 
-        init(workers ids: [String], config: URL? = nil, dispatcherEnvironment: [String: String] = [:]) async throws {
+        let workerEnvironment: [String: String]
+
+        init(workers ids: [String], config: URL? = nil, dispatcherEnvironment: [String: String] = [:],
+             workerEnvironment: [String: String] = [:]) async throws {
+            self.workerEnvironment = workerEnvironment
             harness = try ClusterHarness()
             dispatcher = try SiphonProcess(["dispatcher", "--port", String(port), "--host", "127.0.0.1"], redis: harness.redis.urlString,
                                            environment: dispatcherEnvironment.merging(["SIPHON_API_TOKEN": ConsoleTests.token]) { a, _ in a },
@@ -44,7 +48,7 @@ struct ConsoleTests {
         func worker(_ id: String, config: URL? = nil) throws -> SiphonProcess {
             let p = try SiphonProcess(["worker", "--id", id, "--capacity", "10", "--heartbeat-ms", "100", "--metrics-port", "0", "--no-sip"]
                                       + (config.map { ["--config", $0.path] } ?? []),
-                                      redis: harness.redis.urlString, environment: ["SIPHON_WEBRTC_HOSTS": "127.0.0.1"], name: id)
+                                      redis: harness.redis.urlString, environment: workerEnvironment.merging(["SIPHON_WEBRTC_HOSTS": "127.0.0.1"]) { a, _ in a }, name: id)
             workers[id] = p
             return p
         }
@@ -126,7 +130,10 @@ struct ConsoleTests {
     /// and says goodbye; the agent answers, says goodbye and hangs up. What the page recorded of
     /// the agent, transcribed, is what the agent's turns say.
     @Test func aBrowserCallCompletesAConversation() async throws {
-        let stack = try await Stack(workers: ["w1"])
+        // Recorded like a SIP call; the dispatcher shares the directory and the call page plays it.
+        let recordings = try Repository.temporaryDirectory("console-talk-recordings")
+        let stack = try await Stack(workers: ["w1"], dispatcherEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path],
+                                    workerEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path])
         let mic = try Self.speech(["What are your opening hours", "Goodbye"], gap: 5)
         // The greeting takes about seven seconds; the caller speaks after it.
         let browser = try ConsoleBrowser(microphone: mic, delay: 8)
@@ -162,6 +169,7 @@ struct ConsoleTests {
         // The call's page draws the latency waterfall.
         _ = try await browser.eval("location.hash = '#/calls/\(id)'; 1")
         try await browser.wait("document.querySelectorAll('#waterfall rect').length > 0", "the latency waterfall")
+        try await browser.wait("document.getElementById('recording-player')?.duration > 10", "the recording's player")
         try await browser.screenshot(Self.artifacts.appendingPathComponent("call-waterfall.png"))
         #expect(try await browser.errors().isEmpty)
         // Transcribed with the browser gone: the recogniser keeps real time and drops what it cannot keep up with.
@@ -171,8 +179,15 @@ struct ConsoleTests {
         let decoys = ["Of course. We have openings on Tuesday and on Thursday this week. Which day would suit you best?",
                       "Tuesday works. Would you prefer the morning or the afternoon?", "Sorry, I didn't catch that. Could you say it again?"]
         let stt = try PocketSphinxSTT(phrases: said + decoys)
-        let text = try await WebRTCInteropTests.transcribe(wav: heard.path, stt: stt)
+        // Whole turns are the phrases: pauses inside a turn (between its sentences) stay in its utterance.
+        let text = try await WebRTCInteropTests.transcribe(wav: heard.path, stt: stt, joiningPauses: 25)
         #expect(text == said.map(PocketSphinxSTT.normalize).joined(separator: " "), "heard '\(text)' in \(seconds) s of recording")
+        // The worker's recording: the agent's side (right) says the same.
+        let agentSide = WAVFile(sampleRate: 16000, samples: try Self.rightChannel(recordings.appendingPathComponent("\(id)-1.wav")))
+        let agentWAV = Self.artifacts.appendingPathComponent("talk-recorded-agent.wav")
+        try agentSide.write(agentWAV.path)
+        let recordedText = try await WebRTCInteropTests.transcribe(wav: agentWAV.path, stt: stt, joiningPauses: 25)
+        #expect(recordedText == said.map(PocketSphinxSTT.normalize).joined(separator: " "), "the recording's agent side: '\(recordedText)'")
         try Self.note("talk_first_audio_ms", firstAudio as? String ?? "")
         try Self.note("talk_answer_ms", answerMs)
         try Self.note("talk_transcript", turns.map { "\($0.role.rawValue): \($0.text)" })
@@ -281,6 +296,14 @@ struct ConsoleTests {
         let out = dir.appendingPathComponent("speech.wav")
         try WAVFile(sampleRate: rate, samples: samples).write(out.path)
         return out
+    }
+
+    /// The right channel (the agent's side) of a stereo PCM16 recording.
+    static func rightChannel(_ url: URL) throws -> [Int16] {
+        let data = try Data(contentsOf: url)
+        guard data.count > 44, let chunk = data.range(of: Data("data".utf8)) else { throw HarnessError("\(url.lastPathComponent) has no data chunk") }
+        let bytes = [UInt8](data[(chunk.upperBound + 4)...])
+        return stride(from: 2, to: bytes.count - 1, by: 4).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
     }
 
     /// A figure for the closing note (out/console/figures.json).

@@ -169,41 +169,38 @@ struct WebRTCInteropTests {
     }
 
     /// A recording (any rate; the first `seconds` of it when given), transcribed.
-    static func transcribe(wav path: String, seconds: Int? = nil, stt: PocketSphinxSTT) async throws -> String {
+    static func transcribe(wav path: String, seconds: Int? = nil, stt: PocketSphinxSTT, joiningPauses: Int? = nil) async throws -> String {
         let wav = try WAVFile.read(path)
         let samples = seconds.map { Array(wav.samples.prefix(wav.sampleRate * $0)) } ?? wav.samples
         let down = try Resampler(from: wav.sampleRate, to: 16000).process(samples)
-        return try await transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt)
+        return try await transcribe(stride(from: 0, to: down.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(down[$0..<$0 + 320])) }, stt: stt,
+                                    joiningPauses: joiningPauses)
     }
 
-    /// PocketSphinx with the phrase grammar, one stream per utterance (speech followed by half a
-    /// second of silence, so a sentence's pauses stay inside it): fed faster than real time, one
-    /// stream would fall ten seconds behind on a long recording and drop frames, as on a call.
-    static func transcribe(_ frames: [AudioFrame], stt: PocketSphinxSTT) async throws -> String {
+    /// PocketSphinx with the phrase grammar, utterances cut where the VAD says speech ended or,
+    /// with `joiningPauses`, after that many frames of silence (so a phrase spoken with pauses — a
+    /// whole turn — stays one utterance). One stream, so the decoder's normalisation carries over;
+    /// past eight seconds fed at most about seven times faster than real time, since a stream that
+    /// falls ten seconds behind drops frames (as it would on a call).
+    static func transcribe(_ frames: [AudioFrame], stt: PocketSphinxSTT, joiningPauses: Int? = nil) async throws -> String {
+        let stream = try await stt.open()
         let vad = VoiceActivityDetector(sampleRate: 16000)
-        var out: [String] = []
-        var utterance: [(AudioFrame, Bool)] = []
-        var quiet = 0
-        func decode() async throws {
-            defer { utterance = [] }
-            guard utterance.contains(where: { $0.1 }) else { return }
-            let stream = try await stt.open()
-            for (f, speech) in utterance { try await stream.send(f, speech: speech) }
-            try await stream.flush()
-            await stream.close()
-            for try await t in stream.transcripts where t.isFinal { out.append(t.text) }
-        }
-        for f in frames + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 40) {
+        var quiet = 0, speaking = false
+        for (i, f) in (frames + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 40)).enumerated() {
             let d = vad.process(f.samples)
-            utterance.append((f, d.isSpeech))
+            try await stream.send(f, speech: d.isSpeech)
             quiet = d.isSpeech ? 0 : quiet + 1
-            if utterance.contains(where: { $0.1 }) {
-                if quiet >= 25 { try await decode() }
-            } else if utterance.count > 25 {
-                utterance.removeFirst()  // silence before speech: the last half second of it
+            speaking = speaking || d.isSpeech
+            if speaking, joiningPauses.map({ quiet >= $0 }) ?? (d.event == .speechEnded) {
+                try await stream.flush()
+                speaking = false
             }
+            // The first eight seconds fit in the stream's backlog; later ones are paced.
+            if i >= 400, i % 50 == 49 { try await Task.sleep(for: .milliseconds(150)) }
         }
-        try await decode()
+        await stream.close()
+        var out: [String] = []
+        for try await t in stream.transcripts where t.isFinal { out.append(t.text) }
         return out.joined(separator: " ")
     }
 }
