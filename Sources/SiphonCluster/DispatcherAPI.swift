@@ -122,14 +122,7 @@ public struct DispatcherAPI: Sendable {
     }
 
     func enqueueCall(_ request: Request) async throws -> Response {
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
-        } catch {
-            throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
-        }
-        var job = try CallJob.parse(Data(buffer: body), allowPlainSecrets: true)
+        var job = try CallJob.parse(Data(buffer: try await Self.body(request)), allowPlainSecrets: true)
         // Inbound jobs come from the cluster itself (a worker answering, LiveKit's dispatch): an
         // API client must not send an agent into a room of its choosing.
         guard job.direction == .outbound else {
@@ -245,16 +238,19 @@ public struct DispatcherAPI: Sendable {
         })
     }
 
-    /// A request body as a JSON object, with clear errors for anything else.
-    static func jsonObject(_ request: Request) async throws -> [String: Any] {
+    /// A request's body, up to `maxBodyBytes`.
+    static func body(_ request: Request) async throws -> ByteBuffer {
         var request = request
-        let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
+            return try await request.collectBody(upTo: DispatcherConfiguration.maxBodyBytes)
         } catch {
             throw SiphonError(.tooLarge, "request body is larger than \(DispatcherConfiguration.maxBodyBytes) bytes")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+    }
+
+    /// A request body as a JSON object, with clear errors for anything else.
+    static func jsonObject(_ request: Request) async throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: try await body(request))) as? [String: Any] else {
             throw SiphonError.invalid("the body must be a JSON object")
         }
         return object

@@ -134,19 +134,19 @@ struct ConsoleTests {
         let recordings = try Repository.temporaryDirectory("console-talk-recordings")
         let stack = try await Stack(workers: ["w1"], dispatcherEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path],
                                     workerEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path])
-        let mic = try Self.speech(["What are your opening hours", "Goodbye"], gap: 5)
-        // The greeting takes about seven seconds; the caller speaks after it.
-        let browser = try ConsoleBrowser(microphone: mic, delay: 8)
-        try await browser.goto(stack.base)
-        try await browser.signIn(Self.token)
-        try await browser.wait("!!document.getElementById('calls-body')", "signed in")
-        _ = try await browser.eval("location.hash = '#/talk'; 1")
-        try await browser.wait("!!document.querySelector('#talk-agent option')", "the agents")
-        _ = try await browser.eval("document.getElementById('talk-start').click(); 1")
+        let mic = try Self.speech(["What are your opening hours", "Goodbye"], gap: 7)
+        // The greeting takes about seven seconds, the answer about four: the caller speaks after
+        // each, with room to spare on a busy machine.
+        let browser = try ConsoleBrowser(microphone: mic, delay: 10)
+        try await Self.talk(browser, stack)
         let firstAudio = try await browser.wait("document.getElementById('talk-figures').dataset.firstAudioMs", "the agent's first audio", seconds: 20)
         let id = try #require(try await browser.eval("window.siphonTalk.id") as? String)
         let answerMs = try await browser.eval("window.siphonTalk.answerMs") as? Int ?? -1
-        try await browser.wait("document.getElementById('talk-status').textContent.startsWith('call ')", "the agent ending the call", seconds: 60)
+        do {
+            try await browser.wait("document.getElementById('talk-status').textContent.startsWith('call ')", "the agent ending the call", seconds: 60)
+        } catch {
+            throw HarnessError("\(error): turns \(try await stack.harness.store.turns(id).map { "\($0.role.rawValue): \($0.text)" })\n\(stack.logs)")
+        }
         try await browser.wait("!!document.getElementById('talk-recording')", "the page's recording")
         try await browser.screenshot(Self.artifacts.appendingPathComponent("talk.png"))
         let heard = Self.artifacts.appendingPathComponent("talk-heard.wav")
@@ -199,12 +199,7 @@ struct ConsoleTests {
     @Test func aBrowserCallSurvivesItsWorkerDying() async throws {
         let stack = try await Stack(workers: ["w1", "w2"])
         let browser = try ConsoleBrowser(microphone: try Self.speech(["What are your opening hours"], gap: 0), delay: 8)
-        try await browser.goto(stack.base)
-        try await browser.signIn(Self.token)
-        try await browser.wait("!!document.getElementById('calls-body')", "signed in")
-        _ = try await browser.eval("location.hash = '#/talk'; 1")
-        try await browser.wait("!!document.querySelector('#talk-agent option')", "the agents")
-        _ = try await browser.eval("document.getElementById('talk-start').click(); 1")
+        try await Self.talk(browser, stack)
         try await browser.wait("document.getElementById('talk-status').textContent === 'connected'", "connected", seconds: 15)
         let id = try #require(try await browser.eval("window.siphonTalk.id") as? String)
         try await eventually(15, "the call active") { try await stack.harness.store.call(id)?.status == .active }
@@ -250,12 +245,7 @@ struct ConsoleTests {
             """.write(to: config, atomically: true, encoding: .utf8)
         let stack = try await Stack(workers: ["w1"], config: config)
         let browser = try ConsoleBrowser(microphone: try Self.speech(["Hello there"], gap: 0), delay: 2)
-        try await browser.goto(stack.base)
-        try await browser.signIn(Self.token)
-        try await browser.wait("!!document.getElementById('calls-body')", "signed in")
-        _ = try await browser.eval("location.hash = '#/talk'; 1")
-        try await browser.wait("!!document.querySelector('#talk-agent option')", "the agents")
-        _ = try await browser.eval("document.getElementById('talk-start').click(); 1")
+        try await Self.talk(browser, stack)
         let payload = "<img src=x onerror=alert(1)>"
         try await browser.wait("[...document.querySelectorAll('#talk-transcript .text')].some(e => e.textContent.includes(\(ConsoleBrowser.quoted(payload))))",
                                "the caller's words, as text", seconds: 30)
@@ -271,6 +261,16 @@ struct ConsoleTests {
     }
 
     // MARK: helpers
+
+    /// Signs in, opens "talk to an agent" and presses Talk (the agent is the first one served).
+    static func talk(_ browser: ConsoleBrowser, _ stack: Stack) async throws {
+        try await browser.goto(stack.base)
+        try await browser.signIn(token)
+        try await browser.wait("!!document.getElementById('calls-body')", "signed in")
+        _ = try await browser.eval("location.hash = '#/talk'; 1")
+        try await browser.wait("!!document.querySelector('#talk-agent option')", "the agents")
+        _ = try await browser.eval("document.getElementById('talk-start').click(); 1")
+    }
 
     /// The page's recording of the agent, base64 (what `{"webm": …}` decodes).
     static let recordingBase64 = """
