@@ -9,6 +9,6 @@ struct SiphonCLI: AsyncParsableCommand {
         subcommands: [
             DispatcherCommand.self, WorkerCommand.self, SupervisorCommand.self,
             CallCommand.self, SessionsCommand.self, WorkersCommand.self, DeadLettersCommand.self,
-            BenchCommand.self, VADCommand.self, CallerCommand.self, SIPCommand.self, LiveKitCommand.self, LLMCommand.self, TTSCommand.self, STTCommand.self, ProvidersCommand.self, DemoCommand.self, HealthcheckCommand.self, ConfigCommand.self, PreflightCommand.self,
+            BenchCommand.self, VADCommand.self, AMDCommand.self, CallerCommand.self, SIPCommand.self, LiveKitCommand.self, LLMCommand.self, TTSCommand.self, STTCommand.self, ProvidersCommand.self, DemoCommand.self, HealthcheckCommand.self, ConfigCommand.self, PreflightCommand.self,
         ])
 }

@@ -86,3 +86,4 @@ extension ToneDetectorTests {
         }
     }
 }
+
