@@ -39,8 +39,6 @@ public final class ActivityFeed: Sendable {
         (self.keys, self.logger) = (keys, logger)
     }
 
-    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
-
     /// A stream of items from now on; `cancel` (or the stream's end) unsubscribes.
     public func subscribe() -> (stream: AsyncStream<Item>, cancel: @Sendable () -> Void) {
         let (stream, sink) = AsyncStream<Item>.makeStream(bufferingPolicy: .bufferingNewest(1000))

@@ -35,8 +35,8 @@ public struct WebClientToken: Sendable, Equatable {
         w.field("agent", agent)
         w.field("exp", Int(expires))
         w.field("id", id)
-        let payload = Self.base64url(Data(w.finished().utf8))
-        return Self.prefix + payload + "." + Self.base64url(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key)))
+        let payload = Base64URL.encode(Data(w.finished().utf8))
+        return Self.prefix + payload + "." + Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key)))
     }
 
     /// The token, if `text` is one this key signed and it has not expired.
@@ -44,9 +44,9 @@ public struct WebClientToken: Sendable, Equatable {
         let key = SymmetricKey(data: bytes)
         guard text.hasPrefix(prefix), text.utf8.count < 1024 else { return nil }
         let parts = text.dropFirst(prefix.count).split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let mac = unbase64url(String(parts[1])),
+        guard parts.count == 2, let mac = Base64URL.decode(parts[1]),
               HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(parts[0].utf8), using: key),
-              let json = unbase64url(String(parts[0])),
+              let json = Base64URL.decode(parts[0]),
               let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
               let agent = object["agent"] as? String, let exp = object["exp"] as? Int, let id = object["id"] as? String,
               Int64(exp) > now else { return nil }
@@ -57,16 +57,5 @@ public struct WebClientToken: Sendable, Equatable {
     public static func key(apiToken: String?) -> [UInt8] {
         guard let apiToken else { return SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) } }
         return Array(HMAC<SHA256>.authenticationCode(for: Data("siphon web client token v1".utf8), using: SymmetricKey(data: Data(apiToken.utf8))))
-    }
-
-    static func base64url(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func unbase64url(_ text: String) -> Data? {
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        s += String(repeating: "=", count: (4 - s.count % 4) % 4)
-        return Data(base64Encoded: s)
     }
 }

@@ -119,7 +119,7 @@ public struct BrowserCallRunner: CallRunner {
             do {
                 leg = try await BrowserLeg.answer(offer, configuration: configuration, logger: call.logger)
             } catch {
-                let message = (error as? SiphonError)?.message ?? (error as? WebRTCError).map { "\($0)" } ?? "\(error)"
+                let message = (error as? SiphonError)?.message ?? "\(error)"
                 try await call.postWebRTCAnswer(WebRTCSignals.Description(gen: offer.gen, error: message))
                 try await call.setFields(["webrtc_answered": String(offer.gen)])
                 if connectedOnce || resume { continue }  // the call goes on: the page may offer again

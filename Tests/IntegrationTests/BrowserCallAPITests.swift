@@ -81,7 +81,7 @@ struct BrowserCallAPITests {
         #expect(other == 403, "\(otherBody)")
         let (bad, badBody) = try await api.request("POST", "/v1/webrtc/calls", body: body("offline-receptionist", "v=0 nonsense"), token: web)
         #expect(bad == 400 && ((badBody["error"] as? [String: Any])?["message"] as? String ?? "").hasPrefix("sdp:"), "\(badBody)")
-        #expect(try await stack.harness.queue.workers().allSatisfy { $0.active == 0 }, "a refused offer queues nothing")
+        #expect(try await stack.harness.client.send("XLEN", stack.harness.keys.calls).int == 0, "a refused offer queues nothing")
 
         // The call: queued, claimed, answered through Redis; the agent's greeting arrives.
         let (created, answer) = try await api.request("POST", "/v1/webrtc/calls", body: body("offline-receptionist", offer), token: web)

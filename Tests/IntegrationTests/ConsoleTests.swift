@@ -121,6 +121,7 @@ struct ConsoleTests {
         // No worker here dials SIP: the API's refusal is shown.
         try await browser.wait("document.getElementById('place-result').textContent.includes('no live worker serves')", "the refusal shown")
         try await browser.screenshot(Self.artifacts.appendingPathComponent("place-a-call.png"))
+        // Chromium logs the refused POST (404: no worker serves it) as a network error: the one expected.
         let errors = try await browser.errors().filter { !$0.contains("/v1/calls") || !$0.contains("404") }
         #expect(errors.isEmpty, "\(errors)")
         try Self.note("row_visible_ms", (rowAfter.wholeMilliseconds))

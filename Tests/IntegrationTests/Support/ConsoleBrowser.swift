@@ -16,11 +16,7 @@ final class ConsoleBrowser: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        let lines = self.lines
-        output.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if d.isEmpty { h.readabilityHandler = nil } else { lines.append(d) }
-        }
+        lines.read(output)
         try process.run()
     }
 

@@ -23,11 +23,7 @@ final class WebRTCTestPeer: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        let lines = self.lines
-        output.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if d.isEmpty { h.readabilityHandler = nil } else { lines.append(d) }
-        }
+        lines.read(output)
         try process.run()
     }
 
@@ -58,6 +54,14 @@ final class WebRTCTestPeer: @unchecked Sendable {
         private var pending = Data()
         private var objects: [[String: Any]] = []
         private(set) var all: [String] = []
+
+        /// Collects what `pipe` delivers, line by line, until it closes.
+        func read(_ pipe: Pipe) {
+            pipe.fileHandleForReading.readabilityHandler = { [self] h in
+                let d = h.availableData
+                if d.isEmpty { h.readabilityHandler = nil } else { append(d) }
+            }
+        }
 
         func append(_ d: Data) {
             lock.lock(); defer { lock.unlock() }
