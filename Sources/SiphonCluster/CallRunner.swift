@@ -66,7 +66,9 @@ public struct CallContext: Sendable {
     }
 
     public func record(event: String, detail: String = "", fields: [String: String] = [:]) async throws {
-        try await retrying { try await store.record(event: event, detail: detail, fields: fields, lease: lease) }
+        // One time for every attempt, so a retry after a lost reply is recognised and not recorded twice.
+        let at = Timestamp.nowMs()
+        try await retrying { try await store.record(event: event, detail: detail, fields: fields, lease: lease, at: at) }
     }
 
     /// Transport state kept in the call hash (the SIP dialog snapshot for takeover).

@@ -64,8 +64,10 @@ public struct SessionStore: Sendable {
     }
 
     /// Records a lifecycle event, optionally setting call-hash fields in the same step.
-    public func record(event: String, detail: String = "", fields: [String: String] = [:], lease: CallLease) async throws {
-        var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID, event, String(Timestamp.nowMs()), detail]
+    /// `at` names the event: recording it again with the same type and time (a retry) adds nothing.
+    public func record(event: String, detail: String = "", fields: [String: String] = [:], lease: CallLease,
+                       at: Int64 = Timestamp.nowMs()) async throws {
+        var args = [keys.prefix, lease.worker, String(lease.epoch), lease.callID, event, String(at), detail]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { args += [k, v] }
         try await fenced { try await client.eval(WorkerScripts.recordEvent, args: args) }
     }

@@ -142,7 +142,12 @@ enum WorkerScripts {
         local id = ARGV[4]
         local err = fence(id, ARGV[2], ARGV[3])
         if err then return err end
+        -- A retry after a lost reply (Redis answered, the worker never heard) repeats type and
+        -- time: the event is already there.
+        local mark = ARGV[5] .. '@' .. ARGV[6]
+        if redis.call('HGET', kcall(id), 'last_event') == mark then return 0 end
         event(id, ARGV[5], ARGV[6], ARGV[2], ARGV[3], ARGV[7])
+        redis.call('HSET', kcall(id), 'last_event', mark)
         for i = 8, #ARGV, 2 do redis.call('HSET', kcall(id), ARGV[i], ARGV[i + 1]) end
         return 1
         """)
