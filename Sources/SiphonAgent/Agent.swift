@@ -1,3 +1,4 @@
+import SiphonCore
 import SiphonAudio
 
 /// A voice agent: what it says and how it hears, thinks and speaks.
@@ -20,11 +21,13 @@ public struct Agent: Sendable {
     public var temperature: Double?
     /// At most this many recent turns go to the model (the system prompt always does).
     public var contextWindow: Int
+    /// Answering-machine detection on outbound calls (a job's `amd` replaces it); nil: off.
+    public var amd: AMDSettings?
 
     public init(name: String, llm: any LanguageModel, tts: any TextToSpeech, stt: any SpeechToText, instructions: String,
                 greeting: String? = nil, resumeLine: String? = "Sorry about that, I'm back. Where were we?", tools: [AgentTool] = [],
                 vad: VADConfiguration = VADConfiguration(), turn: TurnConfiguration = TurnConfiguration(),
-                temperature: Double? = nil, contextWindow: Int = 40) {
+                temperature: Double? = nil, contextWindow: Int = 40, amd: AMDSettings? = nil) {
         self.name = name
         self.llm = llm
         self.tts = tts
@@ -37,5 +40,6 @@ public struct Agent: Sendable {
         self.turn = turn
         self.temperature = temperature
         self.contextWindow = contextWindow
+        self.amd = amd
     }
 }

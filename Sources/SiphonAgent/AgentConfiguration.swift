@@ -53,8 +53,10 @@ public struct AgentDefinition: Sendable {
     public var vad: VADConfiguration
     public var turn: TurnConfiguration
     public var tools: [ToolDefinition]
+    /// Answering-machine detection on this agent's outbound calls (`amd:`); nil: off.
+    public var amd: AMDSettings?
 
-    static let keys: Set<String> = ["name", "instructions", "greeting", "resume_line", "stt", "llm", "tts", "vad", "turn", "tools"]
+    static let keys: Set<String> = ["name", "instructions", "greeting", "resume_line", "stt", "llm", "tts", "vad", "turn", "tools", "amd"]
 
     init(_ value: ConfigValue) throws {
         let m = try value.map(allowed: Self.keys)
@@ -75,6 +77,33 @@ public struct AgentDefinition: Sendable {
         vad = try Self.vad(m["vad"])
         turn = try Self.turn(m["turn"])
         tools = try (m["tools"]?.list() ?? []).map(ToolDefinition.init)
+        amd = try Self.amd(m["amd"])
+    }
+
+    static func amd(_ value: ConfigValue?) throws -> AMDSettings? {
+        guard let value else { return nil }
+        let m = try value.map(allowed: Set(AMDSettings.CodingKeys.allCases.map(\.rawValue)))
+        func action<A: RawRepresentable & CaseIterable>(_ key: String, _ fallback: A) throws -> A where A.RawValue == String {
+            guard let raw = try m.string(key) else { return fallback }
+            guard let a = A(rawValue: raw) else {
+                throw SiphonError(.configuration, "\(ConfigValue.join(value.path, key)): '\(raw)' is not one of \(A.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return a
+        }
+        var a = AMDSettings()
+        a.enabled = try m.bool("enabled") ?? a.enabled
+        a.onMachine = try action("on_machine", a.onMachine)
+        a.message = try m.string("message")
+        a.onScreener = try action("on_screener", a.onScreener)
+        a.announcement = try m.string("announcement")
+        a.onIVR = try action("on_ivr", a.onIVR)
+        a.timeout = try m.number("timeout") ?? a.timeout
+        a.initialSilence = try m.number("initial_silence") ?? a.initialSilence
+        a.greeting = try m.number("greeting") ?? a.greeting
+        a.afterGreetingSilence = try m.number("after_greeting_silence") ?? a.afterGreetingSilence
+        a.beepTimeout = try m.number("beep_timeout") ?? a.beepTimeout
+        if let problem = a.validate().first { throw SiphonError(.configuration, "\(value.path): \(problem)") }
+        return a
     }
 
     static func vad(_ value: ConfigValue?) throws -> VADConfiguration {

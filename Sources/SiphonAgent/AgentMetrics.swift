@@ -11,6 +11,15 @@ enum AgentMetrics {
         }
     }
 
+    /// Answering-machine detection: who answered, and how long the decision took.
+    static func amdDecision(_ result: String, milliseconds: Int) {
+        Counter(label: "siphon_amd_decisions_total", dimensions: [("result", result)]).increment()
+        Metrics.Timer(label: "siphon_amd_decision_seconds", dimensions: [("result", result)]).recordMilliseconds(Int64(milliseconds))
+    }
+
+    /// A "machine" decision the callee proved wrong by talking back.
+    static func amdRecovered() { Counter(label: "siphon_amd_recovered_total").increment() }
+
     static func bargeIn() { Counter(label: "siphon_barge_ins_total").increment() }
 
     /// `kind`: stt, llm or tts; `provider`: the plugin's name.

@@ -21,4 +21,10 @@ public protocol ConversationStore: Sendable {
     @discardableResult func append(_ turn: Turn) async throws -> Bool
     func setContext(_ fields: [String: String]) async throws
     func history() async throws -> [Turn]
+    /// A moment in the call's timeline (answering-machine detection's decision, …).
+    func event(_ type: String, detail: String, fields: [String: String]) async throws
+}
+
+extension ConversationStore {
+    public func event(_ type: String, detail: String, fields: [String: String]) async throws {}
 }

@@ -50,6 +50,15 @@ public final class Conversation: @unchecked Sendable {
     private var dtmfTick = 0
     private var outboundPeaks: [Int32] = []
     private var lastSent = 0
+    let answerDetection: AMDSettings?
+    /// Answering-machine detection, while it holds the agent's first word (outbound calls with `amd`).
+    private var gate: AnswerGate?
+    private var gateWords = ""
+    /// A voicemail message being left; a callee who talks back meanwhile was a person after all.
+    private var message: MessageState?
+    private enum MessageState { case playing, played(tick: Int) }
+    /// After the message, this long of quiet line before the agent hangs up.
+    static let messageRecoveryWindow = 2.0
 
     struct Shared {
         var finals: [String] = []
@@ -77,9 +86,12 @@ public final class Conversation: @unchecked Sendable {
         var startSent: Int
     }
 
+    /// - Parameter answerDetection: on an outbound call, who answered is decided before the agent
+    ///   speaks (`AMDSettings`); nil for inbound calls.
     public init(agent: Agent, audio: any CallAudio, store: any ConversationStore, pipelineRate: Int = 16000,
-                logger: Logger = Logger(label: "siphon.agent")) {
+                answerDetection: AMDSettings? = nil, logger: Logger = Logger(label: "siphon.agent")) {
         self.agent = agent
+        self.answerDetection = answerDetection.flatMap { $0.enabled ? $0 : nil }
         self.audio = audio
         self.store = store
         self.pipelineRate = pipelineRate
@@ -131,10 +143,11 @@ public final class Conversation: @unchecked Sendable {
             } else if let line = agent.resumeLine {
                 startResponse(speaking: line, persistAs: .agent)
             }
-        } else if let greeting = agent.greeting {
-            startResponse(speaking: greeting, persistAs: .agent)
+        } else if let settings = answerDetection {
+            gate = AnswerGate(settings: settings, sampleRate: pipelineRate)
+            logger.info("answering-machine detection: the agent waits for the decision")
         } else {
-            startResponse(history: true)
+            open()
         }
 
         for await frame in inbound {
@@ -148,6 +161,15 @@ public final class Conversation: @unchecked Sendable {
         }
         await closeRecogniser(opening)
         return Outcome(status: .ended, reason: "the line closed")
+    }
+
+    /// The agent's first words: the greeting, or the model's opening.
+    private func open() {
+        if let greeting = agent.greeting {
+            startResponse(speaking: greeting, persistAs: .agent)
+        } else {
+            startResponse(history: true)
+        }
     }
 
     /// The recogniser, open or still connecting, is done with (a call can end before it connected).
@@ -235,6 +257,10 @@ public final class Conversation: @unchecked Sendable {
         }
         if userSpeaking { lastActivityTick = tick }
 
+        if let gate, gate.isActive, let outcome = await stepGate(gate, frame) { return outcome }
+        let gating = gate?.isActive == true
+        if let outcome = await stepMessage() { return outcome }
+
         // DTMF digits collect for a second, then become a user turn.
         let newDigits = pendingDigits.withLock { d -> String in defer { d = "" }; return d }
         if !newDigits.isEmpty {
@@ -242,7 +268,7 @@ public final class Conversation: @unchecked Sendable {
             dtmfTick = tick
             lastActivityTick = tick
         }
-        if !dtmfBuffer.isEmpty, tick - dtmfTick >= frames(1.0), !agentSpeaking {
+        if !dtmfBuffer.isEmpty, tick - dtmfTick >= frames(1.0), !agentSpeaking, !gating {
             let digits = dtmfBuffer
             dtmfBuffer = ""
             _ = try? await writer.append(.user, "(keypad: \(digits.map(String.init).joined(separator: " ")))", extra: ["dtmf": digits])
@@ -250,7 +276,7 @@ public final class Conversation: @unchecked Sendable {
         }
 
         // Barge-in.
-        if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil {
+        if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil, !gating {
             // Frames the guard admits, counted over the caller's speech segment: a voice over the
             // agent's has frames quieter than the agent's loudest (which the guard holds back), and
             // those must not restart the count; pure echo never gets a frame admitted.
@@ -283,7 +309,7 @@ public final class Conversation: @unchecked Sendable {
         if let outcome = await finishResponseIfPlayed() { return outcome }
 
         // Endpointing.
-        if !agentSpeaking, !userSpeaking, falseInterruption == nil {
+        if !agentSpeaking, !userSpeaking, falseInterruption == nil, !gating {
             let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " ").trimmingCharacters(in: .whitespaces), $0.interim) }
             let quiet = tick - speechEndTick
             if !finals.isEmpty, quiet >= frames(agent.turn.minEndpointingDelay) {
@@ -294,7 +320,7 @@ public final class Conversation: @unchecked Sendable {
         }
 
         // Silence and duration limits.
-        if !agentSpeaking, !userSpeaking, tick - lastActivityTick >= frames(agent.turn.silenceTimeout) {
+        if !agentSpeaking, !userSpeaking, !gating, message == nil, tick - lastActivityTick >= frames(agent.turn.silenceTimeout) {
             silencePrompts += 1
             lastActivityTick = tick
             if silencePrompts >= 2 {
@@ -327,6 +353,13 @@ public final class Conversation: @unchecked Sendable {
         }
         silencePrompts = 0
         lastActivityTick = tick
+        if message != nil {
+            // The callee talked back to the voicemail message: a person after all.
+            message = nil
+            logger.info("answering-machine detection: the callee talked back; the conversation goes on")
+            try? await store.event("amd_recovered", detail: "the callee talked back", fields: [:])
+            AgentMetrics.amdRecovered()
+        }
         var extra = ["speech_end_ms": String(speechEndWallMs)]
         if let sttFinal { extra["stt_final_ms"] = String(sttFinal) }
         _ = try? await writer.append(.user, text, extra: extra)
@@ -664,3 +697,92 @@ private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
     guard let a, let b else { return nil }
     return (a, b)
 }
+
+// MARK: answering-machine detection
+
+extension Conversation {
+    /// One frame of detection (`AnswerGate`): the decision recorded, then acted on.
+    private func stepGate(_ gate: AnswerGate, _ frame: AudioFrame) async -> Outcome? {
+        if gate.phase == .announcing {
+            guard !agentSpeaking, response == nil else { return nil }
+            gate.announced()  // played: listen for the person, not for what the screener said before
+            clearWords()
+        }
+        let (decided, revised) = (gate.decision != nil, gate.revision != nil)
+        var action = gate.process(frame.samples)
+        if action == nil, gate.isActive {
+            let words = shared.withLock { ($0.finals + [$0.interim]).joined(separator: " ") }
+            if words != gateWords {
+                gateWords = words
+                action = gate.heard(words)
+            }
+        }
+        if !decided, let d = gate.decision { await record(d, plan: gate.plan) }
+        if !revised, let d = gate.revision { await record(d, plan: gate.plan, revised: true) }
+        switch action {
+        case nil:
+            return nil
+        case .converse?:
+            clearWords()
+            lastActivityTick = tick
+            open()
+        case .navigate?:
+            lastActivityTick = tick  // the menu's words stay: endpointing makes them the first turn
+        case .leaveMessage(let text)?:
+            clearWords()
+            message = .playing
+            logger.info("answering-machine detection: leaving the message")
+            try? await store.event("amd_message", detail: gate.greetingEnd ?? "", fields: ["at_ms": String(gate.elapsedMs)])
+            startResponse(speaking: text, persistAs: .agent, extra: ["amd": "voicemail_message"])
+        case .announce(let text)?:
+            clearWords()
+            startResponse(speaking: text, persistAs: .agent, extra: ["amd": "screener_announcement"])
+        case .hangup(let reason)?:
+            await audio.hangup(reason: reason)
+            return Outcome(status: .ended, reason: reason)
+        }
+        return nil
+    }
+
+    /// After the voicemail message: hang up once the line has stayed quiet for the recovery window.
+    private func stepMessage() async -> Outcome? {
+        switch message {
+        case nil:
+            return nil
+        case .playing?:
+            if !agentSpeaking, response == nil, falseInterruption == nil { message = .played(tick: tick) }
+            return nil
+        case .played(let played)?:
+            let words = shared.withLock { !$0.finals.isEmpty || !$0.interim.isEmpty }
+            if agentSpeaking || userSpeaking || falseInterruption != nil || words {
+                message = .played(tick: tick)  // something is going on: the window starts again after it
+                return nil
+            }
+            guard tick - played >= frames(Self.messageRecoveryWindow) else { return nil }
+            let reason = "left a message on an answering machine"
+            await audio.hangup(reason: reason)
+            return Outcome(status: .ended, reason: reason)
+        }
+    }
+
+    private func clearWords() {
+        shared.withLock {
+            $0.finals = []
+            $0.interim = ""
+        }
+    }
+
+    /// The decision on the call's timeline and record, and in the metrics.
+    private func record(_ d: AnswerClassifier.Decision, plan: String, revised: Bool = false) async {
+        let words = shared.withLock { ($0.finals + [$0.interim]).joined(separator: " ") }.trimmingCharacters(in: .whitespaces)
+        var fields = ["result": d.kind.rawValue, "cause": d.cause, "confidence": String(format: "%.2f", d.confidence),
+                      "decided_ms": String(d.atMs), "action": plan]
+        if !words.isEmpty { fields["words"] = String(words.prefix(200)) }
+        logger.info("answering-machine detection decided", metadata: ["amd.result": "\(d.kind.rawValue)", "amd.cause": "\(d.cause)", "amd.decided_ms": "\(d.atMs)"])
+        AgentMetrics.amdDecision(d.kind.rawValue, milliseconds: d.atMs)
+        if revised { fields["revised"] = "true" }
+        try? await store.event(revised ? "amd_revised" : "amd", detail: "\(d.kind.rawValue): \(d.cause)", fields: fields)
+        try? await store.setContext(Dictionary(uniqueKeysWithValues: fields.map { ("amd.\($0.key)", $0.value) }))
+    }
+}
+

@@ -28,7 +28,7 @@ public struct PluginRegistry: Sendable {
         Agent(
             name: d.name, llm: try makeLLM(d.llm, environment), tts: try makeTTS(d.tts, environment), stt: try makeSTT(d.stt, environment),
             instructions: d.instructions, greeting: d.greeting, resumeLine: d.resumeLine, tools: d.tools.map(WebhookTool.make),
-            vad: d.vad, turn: d.turn, temperature: d.temperature, contextWindow: d.contextWindow)
+            vad: d.vad, turn: d.turn, temperature: d.temperature, contextWindow: d.contextWindow, amd: d.amd)
     }
 
     /// `provider: fallback` with a `chain:` of providers tried in order (see `FallbackLLM`).

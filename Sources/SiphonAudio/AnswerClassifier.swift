@@ -1,27 +1,35 @@
 /// Who answered an outbound call, from the first seconds of its audio: the cadence of speech and
-/// silence (as Asterisk's app_amd times it, on Siphon's VAD rather than an amplitude threshold)
-/// and tones (`ToneDetector`: a beep, fax CNG). Sans-IO: 20 ms frames in, one decision out.
-///
-/// Words are not used yet: a screener or an IVR menu sounds like a long greeting here (machine);
-/// telling them apart needs the transcript (issue 16).
+/// silence (as Asterisk's app_amd times it, on Siphon's VAD rather than an amplitude threshold),
+/// tones (`ToneDetector`: a beep, fax CNG) and, when the recogniser has words, what was said
+/// (`AnswerPhrases`: greeting, screener and menu phrases). Sans-IO: 20 ms frames and transcripts
+/// in, one decision out.
 public final class AnswerClassifier {
-    public enum Kind: String, Sendable, CaseIterable { case human, machine, fax, silence }
+    public enum Kind: String, Sendable, CaseIterable, Codable { case human, machine, screener, ivr, fax, silence }
 
     public struct Decision: Sendable, Equatable {
         public var kind: Kind
-        /// Why: `short greeting then silence`, `long greeting`, `beep`, `fax tone`, `no speech`, `timeout`.
+        /// Why: `short greeting then silence`, `long greeting`, `beep`, `fax tone`, `no speech`,
+        /// `timeout`, or `words: "…"` (the phrase that decided).
         public var cause: String
+        /// 0…1: how sure the rule that decided is (words and tones are surer than cadence alone).
+        public var confidence: Double
         /// Milliseconds from the answer.
         public var atMs: Int
+
+        public init(kind: Kind, cause: String, confidence: Double, atMs: Int) {
+            (self.kind, self.cause, self.confidence, self.atMs) = (kind, cause, confidence, atMs)
+        }
     }
 
-    public struct Configuration: Sendable {
+    public struct Configuration: Sendable, Equatable {
         /// No speech this long after the answer: an open line (app_amd: initial_silence 2500).
         public var initialSilenceMs = 3000
         /// Speech this long before a pause that ends it: a recorded greeting (app_amd: greeting 1500).
         public var longGreetingMs = 1800
         /// A pause this long after a short greeting: a person waiting for an answer (app_amd: 800).
         public var afterGreetingSilenceMs = 700
+        /// The same pause when the words were a person's answer ("hello?", "who's calling?").
+        public var afterHumanWordsSilenceMs = 300
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000
         public init() {}
@@ -34,12 +42,39 @@ public final class AnswerClassifier {
     private var speechMs = 0
     private var silenceRunMs = 0
     private var heardSpeech = false
+    /// What the recogniser said so far: finals, and the latest interim after them.
+    private var finals = ""
+    private var interim = ""
     public private(set) var decision: Decision?
+    /// A beep has sounded and stopped (what a voicemail message waits for).
+    private var beepEnded = false
 
     public init(sampleRate: Int, configuration: Configuration = Configuration()) {
         self.configuration = configuration
         vad = VoiceActivityDetector(sampleRate: sampleRate)
         tones = ToneDetector(sampleRate: sampleRate)
+    }
+
+    /// The words heard so far (finals, then the current interim).
+    public var words: String { (finals + " " + interim).trimmingCharacters(in: .whitespaces) }
+
+    /// A transcript from the call's recogniser. A greeting, screener or menu phrase decides at once.
+    @discardableResult
+    public func heard(_ text: String, isFinal: Bool) -> Decision? {
+        if let decision { return decision }
+        let normalized = AnswerPhrases.normalize(text)
+        if isFinal {
+            finals = (finals + " " + normalized).trimmingCharacters(in: .whitespaces)
+            interim = ""
+        } else {
+            interim = normalized
+        }
+        switch AnswerPhrases.match(words) {
+        case (.machine, let phrase)?: return decide(.machine, "words: \"\(phrase)\"", 0.95)
+        case (.screener, let phrase)?: return decide(.screener, "words: \"\(phrase)\"", 0.95)
+        case (.ivr, let phrase)?: return decide(.ivr, "words: \"\(phrase)\"", 0.95)
+        default: return nil
+        }
     }
 
     /// One 20 ms frame; the decision once made (then the same decision for every later frame).
@@ -51,34 +86,75 @@ public final class AnswerClassifier {
         let speech = vad.process(frame).isSpeech
         switch tone {
         case .ended(_, _, _, true)?:
-            return decide(.fax, "fax tone")
+            return decide(.fax, "fax tone", 0.95)
         case .ended?:
-            return decide(.machine, "beep")
+            beepEnded = true
+            return decide(.machine, "beep", 0.9)
         case .started(let f, _)? where abs(f - 1100) > 40:
             // A beep: a voicemail system inviting the message (people do not beep). A tone at
             // 1100 Hz may be fax CNG: its length decides, at its end.
-            return decide(.machine, "beep")
+            return decide(.machine, "beep", 0.9)
         default:
             break
         }
+        let humanWords = AnswerPhrases.soundsLikeAPerson(words)
         if speech {
             heardSpeech = true
             speechMs += 20
             silenceRunMs = 0
-            if speechMs >= configuration.longGreetingMs { return decide(.machine, "long greeting") }
+            // A person introducing themselves may talk as long as a short greeting: their words buy
+            // them one more second.
+            if speechMs >= configuration.longGreetingMs + (humanWords ? 1000 : 0) {
+                return decide(.machine, "long greeting", 0.7)
+            }
         } else {
             silenceRunMs += 20
-            if !heardSpeech, elapsedMs >= configuration.initialSilenceMs { return decide(.silence, "no speech") }
-            if heardSpeech, silenceRunMs >= configuration.afterGreetingSilenceMs { return decide(.human, "short greeting then silence") }
+            if !heardSpeech, elapsedMs >= configuration.initialSilenceMs { return decide(.silence, "no speech", 0.8) }
+            if heardSpeech, humanWords, silenceRunMs >= configuration.afterHumanWordsSilenceMs {
+                return decide(.human, "a person's words then silence", 0.85)
+            }
+            if heardSpeech, silenceRunMs >= configuration.afterGreetingSilenceMs {
+                return decide(.human, "short greeting then silence", 0.75)
+            }
         }
         if elapsedMs >= configuration.totalAnalysisMs {
-            return decide(heardSpeech ? .human : .silence, "timeout")
+            return decide(heardSpeech ? .human : .silence, "timeout", 0.5)
         }
         return nil
     }
 
-    private func decide(_ kind: Kind, _ cause: String) -> Decision {
-        let d = Decision(kind: kind, cause: cause, atMs: elapsedMs)
+    /// How a recorded greeting ended: its beep stopped, or it fell silent.
+    public enum GreetingEnd: Sendable, Equatable {
+        case beep(atMs: Int)
+        case silence(atMs: Int)
+    }
+
+    /// After a "machine" decision, follows the greeting to its end: the end of a beep, or — when
+    /// none comes — `silenceMs` without speech after it (a greeting's own pauses are shorter).
+    public func followGreeting(_ frame: [Int16], silenceMs: Int) -> GreetingEnd? {
+        if beepEnded { return .beep(atMs: elapsedMs) }
+        elapsedMs += 20
+        switch tones.process(frame) {
+        case .ended?:
+            beepEnded = true
+            return .beep(atMs: elapsedMs)
+        case .started?:
+            silenceRunMs = 0
+            return nil
+        case nil:
+            break
+        }
+        if vad.process(frame).isSpeech {
+            silenceRunMs = 0
+        } else {
+            silenceRunMs += 20
+            if silenceRunMs >= silenceMs { return .silence(atMs: elapsedMs) }
+        }
+        return nil
+    }
+
+    private func decide(_ kind: Kind, _ cause: String, _ confidence: Double) -> Decision {
+        let d = Decision(kind: kind, cause: cause, confidence: confidence, atMs: elapsedMs)
         decision = d
         return d
     }

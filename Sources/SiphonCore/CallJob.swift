@@ -34,6 +34,8 @@ public struct CallJob: Sendable, Equatable {
     /// `livekit`, inbound: the room LiveKit's agent dispatch sent the call's agent to (the phone
     /// is already in it).
     public var room: String?
+    /// Answering-machine detection for this call (outbound sip and livekit); replaces the agent's `amd:`.
+    public var amd: AMDSettings?
 
     public enum Direction: String, Sendable, Codable { case outbound, inbound }
 
@@ -44,7 +46,8 @@ public struct CallJob: Sendable, Equatable {
         id: String? = nil, agent: String, to: PhoneNumber?, from: PhoneNumber? = nil,
         transport: Transport, sim: SimSpec? = nil, idempotencyKey: String? = nil,
         maxAttempts: Int = CallJob.defaultMaxAttempts, metadata: [String: String] = [:], trunk: TrunkSpec? = nil,
-        ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound, room: String? = nil
+        ringTimeout: Int? = nil, maxDuration: Int? = nil, retryDial: Bool = false, direction: Direction = .outbound, room: String? = nil,
+        amd: AMDSettings? = nil
     ) throws {
         self.id = id ?? Identifier.newCallID()
         self.idWasGenerated = id == nil
@@ -62,6 +65,7 @@ public struct CallJob: Sendable, Equatable {
         self.retryDial = retryDial
         self.direction = direction
         self.room = room
+        self.amd = amd
         try validate()
     }
 
@@ -70,7 +74,7 @@ public struct CallJob: Sendable, Equatable {
         a.id == b.id && a.agent == b.agent && a.to == b.to && a.from == b.from && a.transport == b.transport
             && a.sim == b.sim && a.idempotencyKey == b.idempotencyKey && a.maxAttempts == b.maxAttempts && a.metadata == b.metadata
             && a.trunk == b.trunk && a.ringTimeout == b.ringTimeout && a.maxDuration == b.maxDuration && a.retryDial == b.retryDial
-            && a.direction == b.direction && a.room == b.room
+            && a.direction == b.direction && a.room == b.room && a.amd == b.amd
     }
 
     public func validate() throws {
@@ -109,6 +113,10 @@ public struct CallJob: Sendable, Equatable {
                 throw SiphonError.invalid("room must be 1 to 256 printable ASCII characters without spaces")
             }
         }
+        if amd != nil, !((transport == .sip || transport == .livekit) && direction == .outbound) {
+            throw SiphonError.invalid("amd is only for outbound sip and livekit calls")
+        }
+        if let problem = amd?.validate().first { throw SiphonError.invalid("amd: \(problem)") }
         if let r = ringTimeout, !(5...300).contains(r) { throw SiphonError.invalid("ring_timeout must be 5 to 300 seconds") }
         if let m = maxDuration, !(10...86_400).contains(m) { throw SiphonError.invalid("max_duration must be 10 to 86400 seconds") }
     }
@@ -149,7 +157,7 @@ public struct CallJob: Sendable, Equatable {
             transport: transport, sim: wire.sim, idempotencyKey: wire.idempotencyKey,
             maxAttempts: wire.maxAttempts ?? defaultMaxAttempts, metadata: wire.metadata ?? [:],
             trunk: try wire.trunk?.spec(), ringTimeout: wire.ringTimeout, maxDuration: wire.maxDuration,
-            retryDial: wire.retryDial ?? false, direction: wire.direction ?? .outbound, room: wire.room)
+            retryDial: wire.retryDial ?? false, direction: wire.direction ?? .outbound, room: wire.room, amd: wire.amd)
     }
 
     public static func parse(_ text: String, defaultID: String? = nil, allowPlainSecrets: Bool = false) throws -> CallJob {
@@ -160,6 +168,7 @@ public struct CallJob: Sendable, Equatable {
     public func json() -> String {
         var w = JSONWriter()
         w.field("agent", agent)
+        if let amd { w.field("amd", object: amd.json()) }
         if let from { w.field("from", from.e164) }
         w.field("id", id)
         if let idempotencyKey { w.field("idempotency_key", idempotencyKey) }
@@ -212,9 +221,10 @@ public struct CallJob: Sendable, Equatable {
         var retryDial: Bool?
         var direction: Direction?
         var room: String?
+        var amd: AMDSettings?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case id, agent, to, from, transport, sim
+            case id, agent, to, from, transport, sim, amd
             case idempotencyKey = "idempotency_key"
             case maxAttempts = "max_attempts"
             case metadata, trunk
@@ -247,6 +257,7 @@ public struct CallJob: Sendable, Equatable {
                 direction = d
             }
             room = try c.decodeIfPresent(String.self, forKey: .room)
+            amd = try c.decodeIfPresent(AMDSettings.self, forKey: .amd)
         }
     }
 

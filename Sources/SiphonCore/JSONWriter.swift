@@ -17,6 +17,17 @@ public struct JSONWriter {
         text += String(value)
     }
 
+    /// A finite number, in Swift's shortest round-tripping form (valid JSON).
+    public mutating func field(_ key: String, _ value: Double) {
+        keyPrefix(key)
+        text += value.isFinite ? String(value) : "0"
+    }
+
+    public mutating func field(_ key: String, _ value: Bool) {
+        keyPrefix(key)
+        text += value ? "true" : "false"
+    }
+
     /// Writes a nested object produced by another writer.
     public mutating func field(_ key: String, object: JSONWriter) {
         keyPrefix(key)

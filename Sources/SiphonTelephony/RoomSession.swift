@@ -104,7 +104,8 @@ final class RoomSession: @unchecked Sendable {
         let audio = WebRTCCallAudio(publisher: publisher, controls: controls)
         // Every turn stored is also published to the room as a transcript (LiveKit UIs show captions).
         let store = RoomTranscripts(store: ClusterConversationStore(call: call), session: self)
-        let conversation = Conversation(agent: agent, audio: audio, store: store, pipelineRate: 16000, logger: call.logger)
+        let conversation = Conversation(agent: agent, audio: audio, store: store, pipelineRate: 16000,
+                                        answerDetection: call.answerDetection(agent), logger: call.logger)
         let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in
             group.addTask { await conversation.run(frames: self.subscriber.incoming, dtmf: digits, resume: resume) }
             group.addTask {

@@ -18,4 +18,7 @@ struct RoomTranscripts: ConversationStore {
 
     func setContext(_ fields: [String: String]) async throws { try await store.setContext(fields) }
     func history() async throws -> [Turn] { try await store.history() }
+    func event(_ type: String, detail: String, fields: [String: String]) async throws {
+        try await store.event(type, detail: detail, fields: fields)
+    }
 }

@@ -172,7 +172,7 @@ public struct SIPCallRunner: CallRunner {
         }
         let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)
         let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call),
-                                        pipelineRate: pipelineRate, logger: call.logger)
+                                        pipelineRate: pipelineRate, answerDetection: call.answerDetection(agent), logger: call.logger)
         let (digits, digitSink) = AsyncStream<Character>.makeStream()
         let remoteEnd = RemoteEnd()
         let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in

@@ -23,6 +23,10 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "sip: a trunk configured on the workers, by name.") var trunkName: String?
     @Option(help: "Seconds to ring before giving up.") var ringTimeout: Int?
     @Option(help: "Seconds after which the agent ends the call.") var maxDuration: Int?
+    @Option(help: "Answering-machine detection: what to do on a machine — hangup or leave_message (replaces the agent's amd:).") var amd: String?
+    @Option(help: "With --amd leave_message: the message, spoken after the beep.") var amdMessage: String?
+    @Option(help: "With --amd: what to say to a call screener (then wait for the person); without it, hang up on screeners.") var amdAnnouncement: String?
+    @Flag(help: "With --amd: navigate phone menus (the model may press keys) instead of hanging up.") var amdNavigate = false
     @Flag(help: "Print {\"id\": …} as JSON.") var json = false
 
     func run() async throws {
@@ -46,7 +50,7 @@ struct CallCommand: AsyncParsableCommand {
             }
             let job = try CallJob(agent: agent, to: PhoneNumber(to), from: from.map(PhoneNumber.init), transport: t, sim: sim,
                                   idempotencyKey: idempotencyKey, maxAttempts: maxAttempts, trunk: trunk, ringTimeout: ringTimeout,
-                                  maxDuration: maxDuration)
+                                  maxDuration: maxDuration, amd: try answerDetection())
             let client = try common.client(env, connections: 1, logger: logger)
             var queue = CallQueue(client: client, keys: common.keys)
             queue.secretBox = try SecretBox.from(env)
@@ -54,5 +58,21 @@ struct CallCommand: AsyncParsableCommand {
             return try await queue.enqueue(job)
         }
         if json { printJSON(["id": result.id]) } else { print(result.id) }
+    }
+
+    /// `--amd ACTION` and its companions as the job's `amd`.
+    func answerDetection() throws -> AMDSettings? {
+        guard let amd else {
+            if amdMessage != nil || amdAnnouncement != nil || amdNavigate { throw SiphonError.invalid("--amd-message, --amd-announcement and --amd-navigate need --amd") }
+            return nil
+        }
+        var s = AMDSettings()
+        guard let action = AMDSettings.MachineAction(rawValue: amd) else { throw SiphonError.invalid("--amd must be hangup or leave_message") }
+        s.onMachine = action
+        s.message = amdMessage
+        if let amdAnnouncement { (s.onScreener, s.announcement) = (.announce, amdAnnouncement) }
+        if amdNavigate { s.onIVR = .navigate }
+        if let problem = s.validate().first { throw SiphonError.invalid("--amd: \(problem)") }
+        return s
     }
 }

@@ -18,16 +18,28 @@ struct ConversationTests {
         let dtmf: AsyncStream<Character>.Continuation
         let task: Task<Conversation.Outcome, Never>
         var fed = 0
+        /// The conversation returned (a hang-up): frames fed after it are not processed.
+        let ended = Ended()
+        final class Ended: Sendable {
+            private let flag = Mutex(false)
+            func set() { flag.withLock { $0 = true } }
+            var value: Bool { flag.withLock { $0 } }
+        }
 
-        init(agent: Agent, store: MemoryStore = MemoryStore(), resume: Bool = false) {
+        init(agent: Agent, store: MemoryStore = MemoryStore(), resume: Bool = false, answerDetection: AMDSettings? = nil) {
             self.store = store
-            conversation = Conversation(agent: agent, audio: line, store: store)
+            conversation = Conversation(agent: agent, audio: line, store: store, answerDetection: answerDetection)
             let (frames, c) = AsyncStream<AudioFrame>.makeStream()
             let (digits, d) = AsyncStream<Character>.makeStream()
             continuation = c
             dtmf = d
             let conv = conversation
-            task = Task { await conv.run(frames: frames, dtmf: digits, resume: resume) }
+            let ended = self.ended
+            task = Task {
+                let outcome = await conv.run(frames: frames, dtmf: digits, resume: resume)
+                ended.set()
+                return outcome
+            }
         }
 
         /// Feeds frames in lock-step: each one is processed before the line sends its slot.
@@ -35,7 +47,7 @@ struct ConversationTests {
             for f in frames {
                 fed += 1
                 continuation.yield(f)
-                while conversation.processedFrames < fed, !task.isCancelled {
+                while conversation.processedFrames < fed, !task.isCancelled, !ended.value {
                     try? await Task.sleep(for: .microseconds(200))
                 }
                 try? await Task.sleep(for: .milliseconds(1))  // let a response task queue its audio

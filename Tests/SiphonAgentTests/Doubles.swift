@@ -40,6 +40,34 @@ final class ScriptedSTT: SpeechToText, @unchecked Sendable {
     }
 }
 
+/// Transcripts by when each utterance ends (frames sent so far), each text once: for speech whose
+/// pauses split it into a number of utterances the test does not want to depend on.
+final class TimedSTT: SpeechToText, @unchecked Sendable {
+    let name = "timed-stt"
+    let sampleRate = 16000
+    let rule: @Sendable (Int) -> String?
+    init(_ rule: @escaping @Sendable (Int) -> String?) { self.rule = rule }
+    func open() async throws -> any STTStream { Stream(rule: rule) }
+
+    final class Stream: STTStream, @unchecked Sendable {
+        let rule: @Sendable (Int) -> String?
+        let transcripts: AsyncThrowingStream<Transcript, any Error>
+        let sink: AsyncThrowingStream<Transcript, any Error>.Continuation
+        var frames = 0
+        var said: Set<String> = []
+        init(rule: @escaping @Sendable (Int) -> String?) {
+            self.rule = rule
+            (transcripts, sink) = AsyncThrowingStream<Transcript, any Error>.makeStream()
+        }
+        func send(_ frame: AudioFrame, speech: Bool) async throws { frames += 1 }
+        func flush() async throws {
+            guard let text = rule(frames), said.insert(text).inserted else { return }
+            sink.yield(Transcript(text: text, isFinal: true))
+        }
+        func close() async { sink.finish() }
+    }
+}
+
 /// Replies from a list; records every request it gets.
 final class ScriptedLLM: LanguageModel, @unchecked Sendable {
     let name = "scripted-llm"
@@ -86,6 +114,9 @@ final class MemoryStore: ConversationStore, @unchecked Sendable {
     func setContext(_ fields: [String: String]) async throws { context.withLock { $0.merge(fields) { $1 } } }
     func history() async throws -> [Turn] { turns.withLock { $0 } }
     var all: [Turn] { turns.withLock { $0 } }
+    let events = Mutex<[(type: String, fields: [String: String])]>([])
+    func event(_ type: String, detail: String, fields: [String: String]) async throws { events.withLock { $0.append((type, fields)) } }
+    func events(_ type: String) -> [[String: String]] { events.withLock { $0.filter { $0.type == type }.map(\.fields) } }
 }
 
 /// A phone line that sends one queued frame per inbound frame the test feeds (the media clock).
@@ -116,6 +147,28 @@ enum Caller {
                 for k in 1...8 { v += sin(2 * .pi * 140 * Double(k) * t) / Double(k) }
                 return Int16(v * 3000)
             })
+        }
+    }
+
+    /// Real speech for seconds on end (a recorded greeting, a long answer), by eSpeak NG at 16 kHz:
+    /// a VAD soon takes a steady synthetic voice for line noise, so long speech must be speech.
+    static func spoken(_ text: String) throws -> [AudioFrame] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("caller-\(getpid())-\(UUID().uuidString).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/espeak-ng")
+        p.arguments = ["-v", "en-us", "-s", "160", "-w", path, text]
+        try p.run()
+        p.waitUntilExit()
+        let wav = try WAVFile.read(path)
+        let samples = try Resampler(from: wav.sampleRate, to: 16000).process(wav.samples)
+        return stride(from: 0, to: samples.count - 319, by: 320).map { AudioFrame(sampleRate: 16000, samples: Array(samples[$0..<$0 + 320])) }
+    }
+
+    /// A single tone (a voicemail's beep, fax CNG) at 16 kHz.
+    static func tone(_ hz: Double, frames: Int) -> [AudioFrame] {
+        (0..<frames).map { i in
+            AudioFrame(sampleRate: 16000, samples: (0..<320).map { j in Int16(8000 * sin(2 * .pi * hz * Double(i * 320 + j) / 16000)) })
         }
     }
 

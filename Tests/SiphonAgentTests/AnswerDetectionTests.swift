@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import SiphonAgent
+import SiphonAudio
+import SiphonCore
+
+/// Answering-machine detection inside the conversation: the agent says nothing until it is known
+/// who answered, then talks, leaves its message after the beep, announces itself to a screener,
+/// navigates a menu or hangs up. Frames are fed in lock-step, so every check is a frame count.
+@Suite(.timeLimit(.minutes(1)))
+struct AnswerDetectionTests {
+    typealias Run = ConversationTests.Run
+
+    func agent(stt: [String], llm: [[LLMEvent]] = []) -> Agent { agent(stt: ScriptedSTT(stt), llm: llm) }
+
+    func agent(stt: any SpeechToText, llm: [[LLMEvent]] = []) -> Agent {
+        Agent(name: "Test", llm: ScriptedLLM(llm), tts: ToneTTS(), stt: stt, instructions: "Be brief.", greeting: "Hi, this is Bright Smile Dental.")
+    }
+
+    func settings(_ change: (inout AMDSettings) -> Void = { _ in }) -> AMDSettings {
+        var s = AMDSettings()
+        change(&s)
+        return s
+    }
+
+    @Test func aPersonIsGreetedOnlyOnceTheyHaveSpokenAndPaused() async throws {
+        let run = Run(agent: agent(stt: ["hello"]), answerDetection: settings())
+        await run.feed(Caller.silence(15) + Caller.speech(30))
+        #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "the agent spoke before the decision")
+        let waited = await run.feedSilence(until: { !run.store.events("amd").isEmpty })
+        let amd = try #require(run.store.events("amd").first)
+        #expect(amd["result"] == "human" && amd["action"] == "converse", "\(amd)")
+        // The pause that makes a person: 300 ms after words a person says, give or take the VAD's hangover.
+        #expect(waited >= 15 && waited <= 30, "decided \(waited) frames after the speech")
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        #expect(run.store.all.map(\.text) == ["Hi, this is Bright Smile Dental."], "the callee's hello is not a turn")
+        #expect(run.store.context.withLock { $0["amd.result"] } == "human")
+        _ = await run.finish()
+    }
+
+    @Test func aMachineIsHungUpOnAtTheEndOfItsGreetingWithoutAWord() async throws {
+        let run = Run(agent: agent(stt: ["you have reached the office of doctor smith"]), answerDetection: settings())
+        await run.feed(try Caller.spoken("Hi there, you have reached the office of Doctor Smith at Main Street") + Caller.silence(10))
+        let amd = try #require(run.store.events("amd").first)
+        #expect(amd["result"] == "machine" && (amd["cause"] == "long greeting" || amd["cause"]?.hasPrefix("words") == true), "\(amd)")
+        await run.feedSilence(until: { run.line.hungUp != nil })
+        #expect(run.line.hungUp == "answering machine")
+        #expect(run.line.sentFrames == 0 && run.store.all.isEmpty)
+        #expect(await run.finish() == Conversation.Outcome(status: .ended, reason: "answering machine"))
+    }
+
+    @Test func theMessageStartsAfterTheBeepAndTheAgentHangsUp() async throws {
+        let message = "This is Bright Smile Dental calling about your appointment tomorrow at nine"
+        let run = Run(agent: agent(stt: ["please leave a message after the tone"]),
+                      answerDetection: settings { $0.onMachine = .leaveMessage; $0.message = message })
+        await run.feed(try Caller.spoken("Hi there, you have reached Ann, please leave a message after the tone") + Caller.silence(20))
+        #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "spoke over the greeting")
+        await run.feed(Caller.tone(1000, frames: 25))  // the beep
+        #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "spoke over the beep")
+        let after = await run.feedSilence(until: { run.line.sentFrames > 0 })
+        // Decided on the frame after the beep (the tone detector's 40 ms window); the rest is the
+        // response task and the test TTS getting their first frame queued.
+        #expect(after <= 15, "the message started \(after) frames after the beep")
+        #expect(run.store.events("amd_message").first != nil)
+        await run.feedSilence(until: { run.line.hungUp != nil }, limit: 400)
+        #expect(run.line.hungUp == "left a message on an answering machine")
+        let turn = try #require(run.store.all.first)
+        #expect(turn.text == message && turn.extra["amd"] == "voicemail_message" && run.store.all.count == 1)
+        _ = await run.finish()
+    }
+
+    @Test func aPersonTakenForAMachineTalksBackAndTheConversationGoesOn() async throws {
+        let answer = try Caller.spoken("Hello this is Sam speaking who is it that I am talking to")
+        let stt = TimedSTT { [n = answer.count] frames in frames <= n + 10 ? nil : "oh yes I remember" }  // the answer's own words unheard
+        let run = Run(agent: agent(stt: stt, llm: [[.text("Great, see you tomorrow.")]]),
+                      answerDetection: settings { $0.onMachine = .leaveMessage; $0.message = "This is Bright Smile Dental about your appointment" })
+        await run.feed(answer)  // "machine" by its length
+        await run.feedSilence(until: { run.line.sentFrames > 0 })  // no beep: the message after the silence
+        #expect(run.store.events("amd").first?["result"] == "machine")
+        await run.feedSilence(until: { run.store.all.count == 1 })  // the message has played
+        #expect(run.line.hungUp == nil)
+        await run.feed(Caller.speech(40))  // the person answers the message
+        await run.feedSilence(until: { run.store.all.count == 3 })
+        #expect(run.store.all.map(\.role) == [.agent, .user, .agent] && run.store.all[1].text == "oh yes I remember",
+                "\(run.store.all.map(\.text)) \(run.store.events.withLock { $0 })")
+        #expect(run.store.events("amd_recovered").count == 1)
+        #expect(run.line.hungUp == nil)
+        _ = await run.finish()
+    }
+
+    @Test func aScreenerHearsTheAnnouncementThenThePersonIsGreeted() async throws {
+        let run = Run(agent: agent(stt: ["please state your name and the reason for your call", "hello"]),
+                      answerDetection: settings { $0.onScreener = .announce; $0.announcement = "This is Bright Smile Dental about an appointment" })
+        await run.feed(try Caller.spoken("Please state your name and the reason for your call"))
+        await run.feedSilence(until: { run.store.all.count == 1 })  // the words arrive at the pause: revised, announced
+        #expect(run.store.all[0].extra["amd"] == "screener_announcement")
+        // (The scripted recogniser has the words at the first pause: decided by them, not revised.)
+        #expect(run.store.events("amd").first?["result"] == "screener", "\(run.store.events.withLock { $0 })")
+        await run.feedSilence(until: { false }, limit: 30)
+        #expect(run.store.all.count == 1, "no greeting before the person")
+        await run.feed(Caller.speech(30))
+        await run.feedSilence(until: { run.store.all.count == 2 })
+        #expect(run.store.all[1].text == "Hi, this is Bright Smile Dental.", "\(run.store.all) \(run.store.events.withLock { $0 })")
+        _ = await run.finish()
+    }
+
+    @Test func aMenuIsNavigatedWithKeys() async throws {
+        let press = ToolCall(id: "k1", name: "send_dtmf", arguments: #"{"digits":"2"}"#)
+        let run = Run(agent: agent(stt: ["for sales press one for support press two"], llm: [[.toolCall(press)], [.text("")]]),
+                      answerDetection: settings { $0.onIVR = .navigate })
+        await run.feed(try Caller.spoken("For sales press one, for support press two") + Caller.silence(5))
+        await run.feedSilence(until: { run.line.digits == "2" })
+        #expect(run.store.events("amd").first?["result"] == "ivr", "\(run.store.events.withLock { $0.map(\.fields) })")
+        #expect(run.store.all.first?.role == .user && run.store.all.first?.text == "for sales press one for support press two")
+        #expect(!run.store.all.contains { $0.text == "Hi, this is Bright Smile Dental." }, "greeted a menu")
+        _ = await run.finish()
+    }
+
+    /// A recogniser with finals only gives a screener's words at its first pause, when the cadence
+    /// has said "machine": the words still make it a screener, while the agent waits.
+    @Test func aMachineByItsLengthIsRevisedByItsWords() throws {
+        var s = AMDSettings()
+        (s.onScreener, s.announcement) = (.announce, "This is Bright Smile Dental")
+        let gate = AnswerGate(settings: s, sampleRate: 16000)
+        var action: AnswerGate.Action?
+        for f in try Caller.spoken("Please state your name and the reason for your call so that I can") where action == nil {
+            action = gate.process(f.samples)
+        }
+        #expect(action == nil && gate.decision?.kind == .machine && gate.phase != .done, "\(String(describing: gate.decision))")
+        #expect(gate.heard("please state your name") == nil, "announced over the screener")
+        #expect(gate.revision?.kind == .screener)
+        // The announcement waits for the screener's pause.
+        for f in Caller.silence(50) where action == nil { action = gate.process(f.samples) }
+        #expect(action == .announce("This is Bright Smile Dental"))
+    }
+
+    @Test func aFaxIsHungUpOn() async throws {
+        let run = Run(agent: agent(stt: []), answerDetection: settings())
+        await run.feed(Caller.tone(1100, frames: 25) + Caller.silence(10))
+        #expect(run.line.hungUp == "fax machine")
+        #expect(run.store.events("amd").first?["result"] == "fax")
+        _ = await run.finish()
+    }
+
+    @Test func aJobOrAgentWithoutDetectionGreetsAtOnce() async throws {
+        let run = Run(agent: agent(stt: []), answerDetection: settings { $0.enabled = false })
+        await run.feedSilence(until: { run.line.sentFrames > 0 }, limit: 20)
+        #expect(run.line.sentFrames > 0 && run.store.events("amd").isEmpty)
+        _ = await run.finish()
+    }
+}
