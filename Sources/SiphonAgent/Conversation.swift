@@ -57,6 +57,9 @@ public final class Conversation: @unchecked Sendable {
     /// A voicemail message being left; a callee who talks back meanwhile was a person after all.
     private var message: MessageState?
     private enum MessageState { case playing, played(tick: Int) }
+    /// The callee has started to speak since the message began: transcripts before that are the
+    /// greeting's (or its beep's) late finals, not an answer.
+    private var spokeDuringMessage = false
     /// After the message, this long of quiet line before the agent hangs up.
     static let messageRecoveryWindow = 2.0
 
@@ -242,6 +245,7 @@ public final class Conversation: @unchecked Sendable {
         }
         switch decision.event {
         case .speechStarted:
+            if message != nil { spokeDuringMessage = true }
             userSpeaking = true
             speechStartTick = tick
             lastActivityTick = tick
@@ -731,6 +735,7 @@ extension Conversation {
         case .leaveMessage(let text)?:
             clearWords()
             message = .playing
+            spokeDuringMessage = false  // the beep may still count as "speech" for a frame or two
             logger.info("answering-machine detection: leaving the message")
             try? await store.event("amd_message", detail: gate.greetingEnd ?? "", fields: ["at_ms": String(gate.elapsedMs)])
             startResponse(speaking: text, persistAs: .agent, extra: ["amd": "voicemail_message"])
@@ -746,6 +751,7 @@ extension Conversation {
 
     /// After the voicemail message: hang up once the line has stayed quiet for the recovery window.
     private func stepMessage() async -> Outcome? {
+        if message != nil, !spokeDuringMessage { clearWords() }
         switch message {
         case nil:
             return nil

@@ -48,4 +48,42 @@ struct AnswerClassifierTests {
         let d = try #require(Self.classify(hiss))
         #expect(d.kind == .silence && d.atMs == 3000, "\(d)")
     }
+
+    @Test func wordsDecideScreenersMenusAndGreetings() {
+        let cases: [(String, AnswerClassifier.Kind?)] = [
+            ("Hi, the person you're calling is using a screening service", .screener),
+            ("please state your name and the reason for your call", .screener),
+            ("thank you for calling for sales press one", .ivr),
+            ("If you know your party's extension, you may dial it at any time", .ivr),
+            ("you've reached Ann, leave me a message", .machine),
+            ("the wireless customer you are calling is not available", .machine),
+            ("hello who's calling", nil),
+            ("yes this is Ann", nil),
+        ]
+        for (text, kind) in cases {
+            let c = AnswerClassifier(sampleRate: 8000)
+            #expect(c.heard(text, isFinal: true)?.kind == kind, "\(text)")
+        }
+        // Split over a final and an interim, the phrase still counts; a decision stays made.
+        let c = AnswerClassifier(sampleRate: 8000)
+        #expect(c.heard("please leave", isFinal: true) == nil)
+        #expect(c.heard("a message", isFinal: false)?.cause == "words: \"leave a message\"")
+        #expect(c.heard("hello", isFinal: true)?.kind == .machine)
+    }
+
+    @Test func aPersonsWordsShortenTheWait() throws {
+        let hello = ToneDetectorTests.silence(0.4, rate: 8000) + (try Self.speech("Hello?")) + ToneDetectorTests.silence(3, rate: 8000)
+        let plain = try #require(Self.classify(hello))
+        let classifier = AnswerClassifier(sampleRate: 8000)
+        var withWords: AnswerClassifier.Decision?
+        for (n, frame) in Signals.frames(hello, size: 160).enumerated() where withWords == nil {
+            if n == 55 { classifier.heard("hello", isFinal: true) }  // a recogniser's final, just after the word
+            withWords = classifier.process(frame)
+        }
+        let d = try #require(withWords)
+        #expect(d.kind == .human && d.cause == "a person's words then silence", "\(d)")
+        #expect(d.atMs <= plain.atMs - 300, "with words \(d.atMs) ms, without \(plain.atMs) ms")
+        #expect(AnswerPhrases.soundsLikeAPerson("hi who's calling") && AnswerPhrases.soundsLikeAPerson("mark speaking"))
+        #expect(!AnswerPhrases.soundsLikeAPerson("hello this is mark") && !AnswerPhrases.soundsLikeAPerson("hi you've reached mark"))
+    }
 }

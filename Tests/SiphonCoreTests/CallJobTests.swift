@@ -44,6 +44,14 @@ import Testing
         (#"{"agent":"A","from":"+15550200123","transport":"webrtc"}"#, "not allowed with transport 'webrtc'"),
         (#"{"agent":"A","transport":"webrtc","direction":"inbound"}"#, "no inbound direction"),
         (#"{"agent":"A","transport":"livekit"}"#, "'to' is required"),
+        (#"{"agent":"A","to":"+15550200123","amd":{"on_machine":"voicemail"}}"#, "amd.on_machine: 'voicemail' is not one of hangup, leave_message"),
+        (#"{"agent":"A","to":"+15550200123","amd":{"on_machine":"leave_message"}}"#, "message is required"),
+        (#"{"agent":"A","to":"+15550200123","amd":{"on_screener":"announce"}}"#, "announcement is required"),
+        (#"{"agent":"A","to":"+15550200123","amd":{"timeout":0}}"#, "timeout must be 1 to 30"),
+        (#"{"agent":"A","to":"+15550200123","amd":{"beep":1}}"#, "amd: unknown key 'beep'"),
+        (#"{"agent":"A","to":"+15550200123","amd":true}"#, "amd"),
+        (#"{"agent":"A","to":"+15550200123","transport":"sim","amd":{}}"#, "amd is only for outbound sip and livekit calls"),
+        (#"{"agent":"A","transport":"webrtc","amd":{}}"#, "amd is only for outbound"),
     ])
     func rejectsBadJobsWithAClearMessage(_ json: String, _ expected: String) {
         do {
@@ -55,6 +63,15 @@ import Testing
         } catch {
             Issue.record("unexpected error type \(error)")
         }
+    }
+
+    @Test func answeringMachineDetectionTravelsWithTheJob() throws {
+        let job = try CallJob.parse(#"{"agent":"A","to":"+15550200123","amd":{"on_machine":"leave_message","message":"Hi, it's \"Ann\" from the clinic","on_ivr":"navigate","greeting":2.5}}"#)
+        let amd = try #require(job.amd)
+        #expect(amd.onMachine == .leaveMessage && amd.message == #"Hi, it's "Ann" from the clinic"# && amd.onIVR == .navigate)
+        #expect(amd.greeting == 2.5 && amd.timeout == 5 && amd.onScreener == .hangup)
+        #expect(try CallJob.parse(job.json()) == job, "\(job.json())")
+        #expect(try CallJob.parse(#"{"agent":"A","to":"+15550200123"}"#).amd == nil)
     }
 
     /// A browser call has no phone number: the browser is the far end.

@@ -60,6 +60,11 @@ import SiphonOffline
             (Self.valid + "\n    tools: [ { name: lookup, description: d, webhook: ftp://x } ]", "agents[0].tools[0].webhook"),
             (Self.valid + "\n    tools: [ { name: end_call, description: d, webhook: https://x.test } ]", "built-in"),
             (Self.valid + "\n" + Self.valid.replacingOccurrences(of: "agents:\n", with: ""), "used twice"),
+            (Self.valid + "\n    amd: { on_machine: voicemail }", "agents[0].amd.on_machine: 'voicemail' is not one of hangup, leave_message"),
+            (Self.valid + "\n    amd: { on_machine: leave_message }", "agents[0].amd: message is required"),
+            (Self.valid + "\n    amd: { on_screener: announce, announcement: '' }", "announcement is required"),
+            (Self.valid + "\n    amd: { greeting: long }", "agents[0].amd.greeting"),
+            (Self.valid + "\n    amd: { beep: 1 }", "agents[0].amd.beep"),
             ("agents: []", "at least one agent"),
             ("agent: []", "agent"),
             ("agents: [ {", "agent_config.yaml"),
@@ -68,6 +73,15 @@ import SiphonOffline
             let message = error(yaml)
             #expect(message?.contains(expected) == true, "expected an error naming '\(expected)', got \(message ?? "none")")
         }
+    }
+
+    @Test func answeringMachineDetectionIsReadFromTheAgent() throws {
+        let yaml = Self.valid + "\n    amd: { on_machine: leave_message, message: Call us back, on_screener: announce, announcement: It's the clinic, after_greeting_silence: 0.9 }"
+        let agent = try #require(try AgentConfiguration.parse(yaml).agents.first)
+        let amd = try #require(agent.amd)
+        #expect(amd.onMachine == .leaveMessage && amd.message == "Call us back" && amd.onScreener == .announce && amd.announcement == "It's the clinic")
+        #expect(amd.afterGreetingSilence == 0.9 && amd.onIVR == .hangup && amd.enabled)
+        #expect(try AgentConfiguration.parse(Self.valid).agents.first?.amd == nil)
     }
 
     @Test func phrasesOutsideTheDictionaryAreRefusedAtLoad() {
