@@ -38,7 +38,7 @@ final class AnswerGate {
     private(set) var phase = Phase.detecting
     /// The first decision (what is recorded on the call).
     private(set) var decision: AnswerClassifier.Decision?
-    /// A cadence's "machine" that the greeting's words showed to be a screener or a menu.
+    /// A cadence's "machine" that the greeting's words showed to be a screener, a menu or a person.
     private(set) var revision: AnswerClassifier.Decision?
     private(set) var elapsedMs = 0
     /// When the message was started, and why then (for the call's timeline).
@@ -71,10 +71,9 @@ final class AnswerGate {
         case .detecting:
             return classifier.heard(words, isFinal: false).flatMap(act)
         case .awaitingGreetingEnd:
-            // A recogniser without interim results has the words only after the greeting's first
-            // pause, when the cadence has long said "machine": they may still tell a screener or a menu.
-            guard let (kind, phrase) = AnswerPhrases.match(AnswerPhrases.normalize(words)), kind != .machine else { return nil }
-            let revised = AnswerClassifier.Decision(kind: kind, cause: "words: \"\(phrase)\"", confidence: 0.95, atMs: elapsedMs)
+            // The greeting's words may still show a screener, a menu or a person (`revision`).
+            classifier.heard(words, isFinal: false)
+            guard revision == nil, let revised = classifier.revision else { return nil }
             revision = revised
             return act(revised, first: false)
         case .awaitingPerson:

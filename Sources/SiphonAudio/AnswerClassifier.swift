@@ -26,7 +26,9 @@ public final class AnswerClassifier {
         public var initialSilenceMs = 3000
         /// Speech this long before a pause that ends it: a recorded greeting (app_amd: greeting 1500).
         public var longGreetingMs = 1800
-        /// A pause this long after a short greeting: a person waiting for an answer (app_amd: 800).
+        /// A pause this long after a short greeting: a person waiting for an answer (app_amd: 800;
+        /// 600 scored the same on the tuning corpus but answers "Leave a message." and a beep
+        /// 400 ms later with "human").
         public var afterGreetingSilenceMs = 700
         /// The same pause when the words were a person's answer ("hello?", "who's calling?").
         public var afterHumanWordsSilenceMs = 300
@@ -46,6 +48,11 @@ public final class AnswerClassifier {
     private var finals = ""
     private var interim = ""
     public private(set) var decision: Decision?
+    /// A "long greeting" decision that the words showed to be a screener, a menu or a person
+    /// before the greeting ended (`followGreeting`): a recogniser without interim results has
+    /// the words only after the first pause, when the cadence has long decided.
+    public private(set) var revision: Decision?
+    private var greetingOver = false
     /// A beep has sounded and stopped (what a voicemail message waits for).
     private var beepEnded = false
 
@@ -58,16 +65,29 @@ public final class AnswerClassifier {
     /// The words heard so far (finals, then the current interim).
     public var words: String { (finals + " " + interim).trimmingCharacters(in: .whitespaces) }
 
-    /// A transcript from the call's recogniser. A greeting, screener or menu phrase decides at once.
+    /// A transcript from the call's recogniser. A greeting, screener or menu phrase decides at once;
+    /// after a "long greeting", a screener's, menu's or person's phrase revises it. Returns the
+    /// decision as it stands (the revision if any).
     @discardableResult
     public func heard(_ text: String, isFinal: Bool) -> Decision? {
-        if let decision { return decision }
+        if let decision, decision.cause != "long greeting" || revision != nil || greetingOver { return revision ?? decision }
         let normalized = AnswerPhrases.normalize(text)
         if isFinal {
             finals = (finals + " " + normalized).trimmingCharacters(in: .whitespaces)
             interim = ""
         } else {
             interim = normalized
+        }
+        if let decision {
+            switch AnswerPhrases.match(words) {
+            case (let kind, let phrase)? where kind != .machine:
+                revision = Decision(kind: kind, cause: "words: \"\(phrase)\"", confidence: 0.95, atMs: elapsedMs)
+            case nil where AnswerPhrases.soundsLikeAPerson(words):
+                revision = Decision(kind: .human, cause: "words: a person's", confidence: 0.85, atMs: elapsedMs)
+            default:
+                break
+            }
+            return revision ?? decision
         }
         switch AnswerPhrases.match(words) {
         case (.machine, let phrase)?: return decide(.machine, "words: \"\(phrase)\"", 0.95)
@@ -132,6 +152,12 @@ public final class AnswerClassifier {
     /// After a "machine" decision, follows the greeting to its end: the end of a beep, or — when
     /// none comes — `silenceMs` without speech after it (a greeting's own pauses are shorter).
     public func followGreeting(_ frame: [Int16], silenceMs: Int) -> GreetingEnd? {
+        let end = greetingEnd(frame, silenceMs: silenceMs)
+        if end != nil { greetingOver = true }
+        return end
+    }
+
+    private func greetingEnd(_ frame: [Int16], silenceMs: Int) -> GreetingEnd? {
         if beepEnded { return .beep(atMs: elapsedMs) }
         elapsedMs += 20
         switch tones.process(frame) {

@@ -22,11 +22,9 @@ public enum AnswerPhrases {
         "for customer service", "menu options", "main menu", "party's extension", "extension", "for a directory", "dial it",
         "listen carefully", "para espanol", "para español", "our menu",
     ]
-    /// Words people answer the phone with that a recording rarely ends a short segment on.
-    static let personCues = ["hello", "hi", "hey", "yes", "yeah", "yep", "speaking", "who's calling", "who is calling",
-                             "who is this", "who's this", "can i help", "what", "who is it"]
-    /// Cues that mark a person even in a longer answer.
-    static let strongPersonCues = ["speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help"]
+    /// What people say answering the phone and recordings do not: "who's calling?", "Mark
+    /// speaking", "how can I help?". (A bare "hello" or "hi, this is Mark" starts many greetings.)
+    public static let person = ["speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help", "who is it"]
 
     /// Lower case, letters, digits and apostrophes, single spaces.
     public static func normalize(_ text: String) -> String {
@@ -46,12 +44,10 @@ public enum AnswerPhrases {
         return nil
     }
 
-    /// A short answer with a person's word in it ("hello?", "yes", "hi, who's calling?"), or any
-    /// answer with a strong cue ("Mark speaking", "how can I help?") — and no recording's phrase.
+    /// A person's phrase in `words`, and no recording's.
     public static func soundsLikeAPerson(_ words: String) -> Bool {
         guard !words.isEmpty, match(words) == nil else { return false }
         let padded = " " + words + " "
-        if strongPersonCues.contains(where: { padded.contains(" " + $0 + " ") }) { return true }
-        return words.split(separator: " ").count <= 3 && personCues.contains { padded.contains(" " + $0 + " ") }
+        return person.contains { padded.contains(" " + $0 + " ") }
     }
 }

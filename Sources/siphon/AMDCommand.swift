@@ -15,12 +15,17 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Corpus directory (labels.json and its WAV files).") var corpus: String
         @Option(help: "Speech before a pause that makes a recorded greeting, ms.") var longGreeting = AnswerClassifier.Configuration().longGreetingMs
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
+        @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), given as a final 300 ms after each speech segment ends, as many of its words as the speech so far is of the clip's speech — a recogniser that hears every word, as a cloud one may on a clean line.")
+        var words = false
+        @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
+        @Flag(help: "One line per clip.") var verbose = false
         @Flag(help: "JSON output.") var json = false
 
-        /// What each corpus label should come out as, while words are not used (screeners and IVR
-        /// menus sound like recorded greetings).
-        static let expected: [String: AnswerClassifier.Kind] = ["human": .human, "machine": .machine, "screener": .machine,
-                                                                  "ivr": .machine, "fax": .fax, "silence": .silence]
+        /// What each corpus label should come out as. Without words, screeners and IVR menus sound
+        /// like recorded greetings and count right as machines.
+        func expected(_ label: String) -> String {
+            words || !["screener", "ivr"].contains(label) ? label : "machine"
+        }
 
         func run() async throws {
             let labels = try await reporting { () -> [[String: Any]] in
@@ -33,6 +38,9 @@ struct AMDCommand: AsyncParsableCommand {
             var matrix: [String: [String: Int]] = [:]
             var times: [String: [Int]] = [:]
             var right = 0
+            /// Humans: from the end of their speech (as the VAD heard it) to the decision.
+            var afterSpeech: [Int] = []
+            var stoppedAt: [Int] = []
             for item in labels {
                 guard let file = item["file"] as? String, let label = item["label"] as? String else { continue }
                 let wav = try await reporting { try WAVFile.read(corpus + "/" + file) }
@@ -41,14 +49,40 @@ struct AMDCommand: AsyncParsableCommand {
                 c.afterGreetingSilenceMs = afterGreetingSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
+                let finals = words ? Self.wordsStandIn(wav, text: item["text"] as? String ?? "", delayFrames: wordsDelay / 20) : [:]
                 var decision: AnswerClassifier.Decision?
-                for start in stride(from: 0, to: wav.samples.count - frame + 1, by: frame) where decision == nil {
-                    decision = classifier.process(Array(wav.samples[start..<start + frame]))
+                var greetingOver = false
+                let vad = VoiceActivityDetector(sampleRate: wav.sampleRate)
+                var lastSpeechEndMs: Int?
+                // As a call's gate: after a "long greeting", the greeting's words may revise the
+                // decision until the greeting ends (its beep, or 1.5 s of silence).
+                for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
+                    let samples = Array(wav.samples[start..<start + frame])
+                    if decision == nil, samples.withUnsafeBufferPointer({ vad.process($0) }).event == .speechEnded {
+                        lastSpeechEndMs = (n + 1) * 20 - VADConfiguration().minSilenceDuration.milliseconds
+                    }
+                    if decision == nil {
+                        if let text = finals[n] { decision = classifier.heard(text, isFinal: true) }
+                        if decision == nil { decision = classifier.process(samples) }
+                    } else if decision?.cause == "long greeting", !greetingOver, classifier.revision == nil {
+                        if let text = finals[n] { classifier.heard(text, isFinal: true) }
+                        greetingOver = classifier.followGreeting(samples, silenceMs: 1500) != nil
+                    } else {
+                        break
+                    }
                 }
+                decision = classifier.revision ?? decision
                 let kind = decision?.kind.rawValue ?? "undecided"
                 matrix[label, default: [:]][kind, default: 0] += 1
                 times[label, default: []].append(decision?.atMs ?? wav.samples.count * 1000 / wav.sampleRate)
-                if Self.expected[label]?.rawValue == kind { right += 1 }
+                if label == "human", decision?.kind == .human, let d = decision, let end = lastSpeechEndMs {
+                    afterSpeech.append(d.atMs - end)
+                    stoppedAt.append(end)
+                }
+                if expected(label) == kind { right += 1 }
+                if verbose {
+                    print("\(expected(label) == kind ? " " : "✗") \(file) \(kind) at \(decision?.atMs ?? -1) ms (\(decision?.cause ?? "")) heard \"\(classifier.words)\"")
+                }
             }
             let percentile = { (v: [Int], p: Double) -> Int in let s = v.sorted(); return s.isEmpty ? 0 : s[Int(p * Double(s.count - 1))] }
             if json {
@@ -56,12 +90,46 @@ struct AMDCommand: AsyncParsableCommand {
                            "median_ms": times.keys.sorted().map { Double(percentile(times[$0]!, 0.5)) }])
                 return
             }
-            print("Siphon AMD (cadence and tones) on \(corpus)")
+            print("Siphon AMD (cadence and tones\(words ? ", words from the recogniser stand-in" : "")) on \(corpus)")
             for label in matrix.keys.sorted() {
                 let row = matrix[label]!.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
                 print("  \(label.padding(toLength: 9, withPad: " ", startingAt: 0)) \(row)   decided in \(percentile(times[label]!, 0.5)) ms median, \(percentile(times[label]!, 0.95)) p95")
             }
-            print(String(format: "  accuracy %.1f %% of %d (screeners and IVR counted right as machine)", 100 * Double(right) / Double(max(1, labels.count)), labels.count))
+            if !afterSpeech.isEmpty {
+                print("  humans decided \(percentile(afterSpeech, 0.5)) ms median (\(percentile(afterSpeech, 0.95)) p95) after they stopped speaking, which was \(percentile(stoppedAt, 0.5)) ms median after the answer")
+            }
+            print(String(format: "  accuracy %.1f %% of %d%@", 100 * Double(right) / Double(max(1, labels.count)), labels.count,
+                         words ? "" : " (screeners and IVR counted right as machine)"))
+        }
+
+        /// The recogniser stand-in's finals, by frame: after each speech segment (as the VAD cuts
+        /// it) ends, plus the delay, the share of the text's words that the speech so far is of
+        /// all the clip's speech.
+        static func wordsStandIn(_ wav: WAVFile, text: String, delayFrames: Int) -> [Int: String] {
+            let all = AnswerPhrases.normalize(text).split(separator: " ")
+            guard !all.isEmpty else { return [:] }
+            let vad = VoiceActivityDetector(sampleRate: wav.sampleRate)
+            let frame = wav.sampleRate / 50
+            var speech = 0
+            var ends: [(frame: Int, speech: Int)] = []
+            for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
+                let d = wav.samples[start..<start + frame].withUnsafeBufferPointer { vad.process($0) }
+                if d.isSpeech { speech += 1 }
+                if d.event == .speechEnded { ends.append((n, speech)) }
+            }
+            var out: [Int: String] = [:]
+            var given = 0
+            for end in ends {
+                let upTo = min(all.count, Int((Double(all.count) * Double(end.speech) / Double(max(1, speech))).rounded()))
+                guard upTo > given else { continue }
+                out[end.frame + delayFrames] = all[given..<upTo].joined(separator: " ")
+                given = upTo
+            }
+            return out
         }
     }
+}
+
+private extension Double {
+    var milliseconds: Int { Int((self * 1000).rounded()) }
 }

@@ -7,7 +7,8 @@ answers.
 
 Classes: human, machine (voicemail greeting, then a beep or none), screener, ivr, fax (CNG), silence.
 Each clip is 8 kHz 16-bit mono (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet
-loss; `labels.json` lists {file, label, voice, snr_db, loss, beep_at_ms, greeting_ends_ms}. Tuning uses
+loss; `labels.json` lists {file, label, text, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
+is said, for a recogniser stand-in in `siphon amd eval --words`). Tuning uses
 seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning."""
 import argparse
 import audioop
@@ -68,6 +69,7 @@ def clip(label, rng):
     meta = {"label": label, "voice": voice}
     if label == "machine":
         text = rng.choice(CARRIER + PERSONAL)
+        meta["text"] = text
         lead = rng.choice([0, 100, 300, 600])
         pcm = silence(lead) + speak(text, voice, speed, pitch)
         meta["greeting_ends_ms"] = len(pcm) * 1000 // (2 * RATE)
@@ -81,6 +83,7 @@ def clip(label, rng):
         pcm += silence(3000)
     elif label == "human":
         text = rng.choice(HUMAN)
+        meta["text"] = text
         lead = rng.choice([0, 200, 500, 1200, 2000])
         pcm = silence(lead) + speak(text, voice, speed, pitch) + silence(3000)
         if rng.random() < 0.25:  # a busy room behind them
@@ -88,9 +91,13 @@ def clip(label, rng):
             pcm = mix(pcm, audioop.mul(room[:len(pcm)], 2, 0.12))
             meta["babble"] = True
     elif label == "screener":
-        pcm = silence(rng.choice([0, 300])) + speak(rng.choice(SCREENER), voice, speed, pitch) + silence(3000)
+        lead = silence(rng.choice([0, 300]))  # drawn first: the clips stay those of earlier runs
+        meta["text"] = rng.choice(SCREENER)
+        pcm = lead + speak(meta["text"], voice, speed, pitch) + silence(3000)
     elif label == "ivr":
-        pcm = silence(rng.choice([0, 300])) + speak(rng.choice(IVR), voice, speed, pitch) + silence(2000)
+        lead = silence(rng.choice([0, 300]))
+        meta["text"] = rng.choice(IVR)
+        pcm = lead + speak(meta["text"], voice, speed, pitch) + silence(2000)
     elif label == "fax":
         pcm = b"".join(tone(1100, 500, 6000) + silence(3000) for _ in range(3))
     else:  # silence: an open line

@@ -24,13 +24,13 @@ struct AnswerDetectionTests {
     }
 
     @Test func aPersonIsGreetedOnlyOnceTheyHaveSpokenAndPaused() async throws {
-        let run = Run(agent: agent(stt: ["hello"]), answerDetection: settings())
+        let run = Run(agent: agent(stt: ["hi who's calling"]), answerDetection: settings())
         await run.feed(Caller.silence(15) + Caller.speech(30))
         #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "the agent spoke before the decision")
         let waited = await run.feedSilence(until: { !run.store.events("amd").isEmpty })
         let amd = try #require(run.store.events("amd").first)
         #expect(amd["result"] == "human" && amd["action"] == "converse", "\(amd)")
-        // The pause that makes a person: 300 ms after words a person says, give or take the VAD's hangover.
+        // The pause that makes a person: 300 ms after a person's words ("who's calling"), give or take the VAD's hangover.
         #expect(waited >= 15 && waited <= 30, "decided \(waited) frames after the speech")
         await run.feedSilence(until: { run.store.all.count == 1 })
         #expect(run.store.all.map(\.text) == ["Hi, this is Bright Smile Dental."], "the callee's hello is not a turn")

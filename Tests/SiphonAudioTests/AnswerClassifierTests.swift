@@ -72,18 +72,37 @@ struct AnswerClassifierTests {
     }
 
     @Test func aPersonsWordsShortenTheWait() throws {
-        let hello = ToneDetectorTests.silence(0.4, rate: 8000) + (try Self.speech("Hello?")) + ToneDetectorTests.silence(3, rate: 8000)
+        let hello = ToneDetectorTests.silence(0.4, rate: 8000) + (try Self.speech("Who's calling?")) + ToneDetectorTests.silence(3, rate: 8000)
         let plain = try #require(Self.classify(hello))
         let classifier = AnswerClassifier(sampleRate: 8000)
         var withWords: AnswerClassifier.Decision?
         for (n, frame) in Signals.frames(hello, size: 160).enumerated() where withWords == nil {
-            if n == 55 { classifier.heard("hello", isFinal: true) }  // a recogniser's final, just after the word
+            if n == 65 { classifier.heard("who's calling", isFinal: true) }  // a recogniser's final, just after the words
             withWords = classifier.process(frame)
         }
         let d = try #require(withWords)
         #expect(d.kind == .human && d.cause == "a person's words then silence", "\(d)")
-        #expect(d.atMs <= plain.atMs - 300, "with words \(d.atMs) ms, without \(plain.atMs) ms")
+        #expect(d.atMs <= plain.atMs - 200, "with words \(d.atMs) ms, without \(plain.atMs) ms")
         #expect(AnswerPhrases.soundsLikeAPerson("hi who's calling") && AnswerPhrases.soundsLikeAPerson("mark speaking"))
-        #expect(!AnswerPhrases.soundsLikeAPerson("hello this is mark") && !AnswerPhrases.soundsLikeAPerson("hi you've reached mark"))
+        // Many greetings start as a person would: these wait for the pause like any other words.
+        for greeting in ["hello", "hello this is mark", "hi you've reached mark", "yes"] { #expect(!AnswerPhrases.soundsLikeAPerson(greeting)) }
+    }
+
+    /// Words that come after the cadence said "long greeting" (a recogniser with finals only)
+    /// revise it while the greeting lasts — and not after it ended.
+    @Test func aLongAnswerIsRevisedByItsWords() throws {
+        let long = try Self.speech("Hello, this is Sam on the line from the office, how can I help you today?")
+        let classifier = AnswerClassifier(sampleRate: 8000)
+        var decision: AnswerClassifier.Decision?
+        for frame in Signals.frames(long, size: 160) where decision == nil { decision = classifier.process(frame) }
+        #expect(decision?.kind == .machine && decision?.cause == "long greeting", "\(String(describing: decision))")
+        #expect(classifier.heard("hello this is sam on the line from the office how can i help you today", isFinal: true)?.kind == .human)
+        #expect(classifier.revision?.cause == "words: a person's" && classifier.decision?.kind == .machine)
+
+        let ended = AnswerClassifier(sampleRate: 8000)
+        for frame in Signals.frames(long + ToneDetectorTests.silence(2, rate: 8000), size: 160) where ended.decision == nil || ended.decision != nil {
+            if ended.decision == nil { ended.process(frame) } else if ended.followGreeting(frame, silenceMs: 1500) != nil { break }
+        }
+        #expect(ended.heard("please state your name", isFinal: true)?.kind == .machine && ended.revision == nil)
     }
 }
