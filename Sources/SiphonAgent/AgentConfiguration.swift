@@ -80,30 +80,17 @@ public struct AgentDefinition: Sendable {
         amd = try Self.amd(m["amd"])
     }
 
+    /// The job's own decoder reads it (one set of rules), its messages put at the key's path in the file.
     static func amd(_ value: ConfigValue?) throws -> AMDSettings? {
         guard let value else { return nil }
-        let m = try value.map(allowed: Set(AMDSettings.CodingKeys.allCases.map(\.rawValue)))
-        func action<A: RawRepresentable & CaseIterable>(_ key: String, _ fallback: A) throws -> A where A.RawValue == String {
-            guard let raw = try m.string(key) else { return fallback }
-            guard let a = A(rawValue: raw) else {
-                throw SiphonError(.configuration, "\(ConfigValue.join(value.path, key)): '\(raw)' is not one of \(A.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return a
+        guard case .map = value.kind else { throw value.fail("expected a mapping") }
+        do {
+            return try JSONDecoder().decode(AMDSettings.self, from: Data(value.json().utf8))
+        } catch let e as SiphonError {
+            throw SiphonError(.configuration, value.path + e.message.dropFirst("amd".count))  // "amd.on_machine: …"
+        } catch let e as DecodingError {
+            throw SiphonError(.configuration, "\(value.path).\(e.readable)")
         }
-        var a = AMDSettings()
-        a.enabled = try m.bool("enabled") ?? a.enabled
-        a.onMachine = try action("on_machine", a.onMachine)
-        a.message = try m.string("message")
-        a.onScreener = try action("on_screener", a.onScreener)
-        a.announcement = try m.string("announcement")
-        a.onIVR = try action("on_ivr", a.onIVR)
-        a.timeout = try m.number("timeout") ?? a.timeout
-        a.initialSilence = try m.number("initial_silence") ?? a.initialSilence
-        a.greeting = try m.number("greeting") ?? a.greeting
-        a.afterGreetingSilence = try m.number("after_greeting_silence") ?? a.afterGreetingSilence
-        a.beepTimeout = try m.number("beep_timeout") ?? a.beepTimeout
-        if let problem = a.validate().first { throw SiphonError(.configuration, "\(value.path): \(problem)") }
-        return a
     }
 
     static func vad(_ value: ConfigValue?) throws -> VADConfiguration {

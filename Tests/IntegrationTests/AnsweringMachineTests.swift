@@ -3,6 +3,7 @@ import Testing
 import SiphonAudio
 import SiphonCluster
 import SiphonCore
+import SiphonLiveKit
 import SiphonOffline
 
 /// Answering-machine detection on whole outbound calls: a worker dials PJSIP, which answers with a
@@ -134,5 +135,43 @@ struct AnsweringMachineTests {
         var all = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]) ?? [:]
         all[name] = values
         try JSONSerialization.data(withJSONObject: all, options: [.prettyPrinted, .sortedKeys]).write(to: url)
+    }
+}
+
+extension AnsweringMachineTests {
+    /// The same voicemail on the LiveKit path: the stand-in's phone plays it into the call's room,
+    /// the agent (over WebRTC) waits through the greeting and the beep, leaves the message, hangs up.
+    @Test func aLiveKitCallToAVoicemailLeavesTheMessageAfterTheBeep() async throws {
+        let peer = try await LiveKitPeer()
+        let cluster = try ClusterHarness()
+        let (greeting, _, _) = try await Self.voicemail(
+            "Hi, you've reached Ann. I can't take your call right now. Please leave your name and number after the tone.")
+        let dir = try Repository.temporaryDirectory("livekit-voicemail")
+        try await peer.post("/_test/phone", ["play": greeting.path, "record": dir.appendingPathComponent("heard-{room}.wav").path])
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let worker = try SiphonProcess(["worker", "--id", "lk-amd", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+                                       redis: cluster.redis.urlString, environment: env, name: "lk-amd")
+        try await cluster.waitForWorkers(1)
+        try await cluster.queue.ensureGroup()
+        var amd = AMDSettings()
+        (amd.onMachine, amd.message) = (.leaveMessage, Self.message)
+        let id = try await cluster.queue.enqueue(CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550107010"), transport: .livekit, amd: amd)).id
+        try? await cluster.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await cluster.store.call(id))
+        let events = try await cluster.store.events(id)
+        #expect(record.status == .ended && record.reason == "left a message on an answering machine",
+                "\(record.status) \(record.reason ?? "") \(events.map { "\($0.type) \($0.detail)" }) \(worker.output.suffix(2000))")
+        #expect(events.first { $0.type == "amd" }?.detail.hasPrefix("machine") == true, "\(events.map(\.type))")
+        #expect(events.first { $0.type == "amd_message" }?.detail.hasPrefix("after the beep") == true, "\(events.map { "\($0.type) \($0.detail)" })")
+        #expect(try await cluster.store.turns(id).map(\.text) == [Self.message])
+        let stt = try PocketSphinxSTT(phrases: [
+            "this is bright smile dental calling to confirm your cleaning tomorrow at nine", "please call us back goodbye",
+            "thank you for calling bright smile dental this is the automated receptionist how can i help you today",
+        ])
+        let text = try await WebRTCInteropTests.transcribe(wav: dir.appendingPathComponent("heard-\(LiveKitCallRunner.roomName(id)).wav").path, stt: stt)
+        #expect(text.hasPrefix("this is bright smile dental calling to confirm your cleaning tomorrow at nine"), "the phone heard '\(text)'")
+        let context = try await cluster.store.context(id)
+        try Self.figure("livekit_voicemail", ["decided_ms": Double(context["amd.decided_ms"] ?? "") ?? -1, "cause": context["amd.cause"] ?? "",
+                                              "message": events.first { $0.type == "amd_message" }?.detail ?? "", "transcript": text])
     }
 }
