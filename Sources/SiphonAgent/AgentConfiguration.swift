@@ -89,7 +89,7 @@ public struct AgentDefinition: Sendable {
         } catch let e as SiphonError {
             throw SiphonError(.configuration, value.path + e.message.dropFirst("amd".count))  // "amd.on_machine: …"
         } catch let e as DecodingError {
-            throw SiphonError(.configuration, "\(value.path).\(e.readable)")
+            throw SiphonError(.configuration, "\(value.path): \(e.readable)")  // "'greeting' must be a number"
         }
     }
 

@@ -17,6 +17,11 @@ enum AgentMetrics {
         Metrics.Timer(label: "siphon_amd_decision_seconds", dimensions: [("result", result)]).recordMilliseconds(Int64(milliseconds))
     }
 
+    /// A decision the greeting's words changed (a cadence "machine" that was a screener, a menu or a person).
+    static func amdRevision(_ result: String) {
+        Counter(label: "siphon_amd_revisions_total", dimensions: [("result", result)]).increment()
+    }
+
     /// A "machine" decision the callee proved wrong by talking back.
     static func amdRecovered() { Counter(label: "siphon_amd_recovered_total").increment() }
 

@@ -12,7 +12,8 @@ import Synchronization
 /// talks over the agent for `min_interruption` (outbound flushed at once, LLM/TTS cancelled, the
 /// agent turn stored as far as it was heard, `interrupted`); endpointing when the caller stops
 /// (VAD silence + final transcript, bounded by the endpointing delays); then the response: LLM
-/// tokens → sentences → TTS → the paced sender, with tool calls in between.
+/// tokens → sentences → TTS → the paced sender, with tool calls in between. On an outbound call
+/// with answering-machine detection, `AnswerGate` holds the first word until it is known who answered.
 public final class Conversation: @unchecked Sendable {
     // Accessed from the `run` task only, except `shared` (Mutex) which child tasks write.
     public struct Outcome: Sendable, Equatable {
@@ -785,8 +786,12 @@ extension Conversation {
                       "decided_ms": String(d.atMs), "action": plan]
         if !words.isEmpty { fields["words"] = String(words.prefix(200)) }
         logger.info("answering-machine detection decided", metadata: ["amd.result": "\(d.kind.rawValue)", "amd.cause": "\(d.cause)", "amd.decided_ms": "\(d.atMs)"])
-        AgentMetrics.amdDecision(d.kind.rawValue, milliseconds: d.atMs)
-        if revised { fields["revised"] = "true" }
+        if revised {
+            fields["revised"] = "true"
+            AgentMetrics.amdRevision(d.kind.rawValue)
+        } else {
+            AgentMetrics.amdDecision(d.kind.rawValue, milliseconds: d.atMs)
+        }
         try? await store.event(revised ? "amd_revised" : "amd", detail: "\(d.kind.rawValue): \(d.cause)", fields: fields)
         try? await store.setContext(Dictionary(uniqueKeysWithValues: fields.map { ("amd.\($0.key)", $0.value) }))
     }

@@ -30,7 +30,7 @@ public final class AnswerClassifier {
         /// 600 scored the same on the tuning corpus but answers "Leave a message." and a beep
         /// 400 ms later with "human").
         public var afterGreetingSilenceMs = 700
-        /// The same pause when the words were a person's answer ("hello?", "who's calling?").
+        /// The same pause when the words were a person's ("who's calling?", "Mark speaking").
         public var afterHumanWordsSilenceMs = 300
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000

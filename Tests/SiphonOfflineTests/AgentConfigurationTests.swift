@@ -63,7 +63,7 @@ import SiphonOffline
             (Self.valid + "\n    amd: { on_machine: voicemail }", "agents[0].amd.on_machine: 'voicemail' is not one of hangup, leave_message"),
             (Self.valid + "\n    amd: { on_machine: leave_message }", "agents[0].amd: message is required"),
             (Self.valid + "\n    amd: { on_screener: announce, announcement: '' }", "announcement is required"),
-            (Self.valid + "\n    amd: { greeting: long }", "agents[0].amd.greeting"),
+            (Self.valid + "\n    amd: { greeting: long }", "agents[0].amd: 'greeting' must be a number"),
             (Self.valid + "\n    amd: { beep: 1 }", "agents[0].amd: unknown key 'beep'"),
             (Self.valid + "\n    amd: leave_message", "agents[0].amd: expected a mapping"),
             ("agents: []", "at least one agent"),
