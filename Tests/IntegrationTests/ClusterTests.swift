@@ -282,9 +282,10 @@ struct ClusterTests {
         #expect(try await h.client.send("GET", h.keys.leader).string == "sup-1")
         s1.signal(SIGKILL)
         try await eventually(10, "standby leads") { try await h.client.send("GET", h.keys.leader).string == "sup-2" }
-        // …and does the work: a killed worker's call is resumed.
-        let a = try h.worker("wa")
-        try h.worker("wb")
+        // …and does the work: a killed worker's call is resumed. Two slots each, so the four calls
+        // are split (with ten, one worker could take all four and "wa busy" never come).
+        let a = try h.worker("wa", capacity: 2)
+        try h.worker("wb", capacity: 2)
         try await h.waitForWorkers(2)
         let ids = try await h.enqueueSim(4, turns: 20, intervalMs: 40)
         try await eventually(20, "wa busy") { try await h.client.send("SCARD", h.keys.workerCalls("wa")).int ?? 0 > 0 }
