@@ -47,6 +47,8 @@ public final class AnswerClassifier {
     /// What the recogniser said so far: finals, and the latest interim after them.
     private var finals = ""
     private var interim = ""
+    /// Whether the words so far are a person's: worked out when they change, not every frame.
+    private var humanWords = false
     public private(set) var decision: Decision?
     /// A "long greeting" decision that the words showed to be a screener, a menu or a person
     /// before the greeting ended (`followGreeting`): a recogniser without interim results has
@@ -78,6 +80,7 @@ public final class AnswerClassifier {
         } else {
             interim = normalized
         }
+        humanWords = AnswerPhrases.soundsLikeAPerson(words)
         if let decision {
             switch AnswerPhrases.match(words) {
             case (let kind, let phrase)? where kind != .machine:
@@ -117,7 +120,6 @@ public final class AnswerClassifier {
         default:
             break
         }
-        let humanWords = AnswerPhrases.soundsLikeAPerson(words)
         if speech {
             heardSpeech = true
             speechMs += 20
