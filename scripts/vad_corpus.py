@@ -52,7 +52,7 @@ VOICES = ["en-us", "en-us+f3", "en+m3", "en-us+f1", "en+m1", "en-gb+f2"]
 def synth(text, voice, speed, pitch, out):
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", out, text], check=True)
     res = out + ".8k.wav"
-    subprocess.run(["sox", out, "-r", str(RATE), "-c", "1", "-b", "16", res], check=True)
+    subprocess.run(["sox", "-R", out, "-r", str(RATE), "-c", "1", "-b", "16", res], check=True)
     return read_pcm(res)
 
 
@@ -109,9 +109,11 @@ def scale_to(data, target_db, lab):
 def noise(kind, seconds, tmp, rng):
     if kind in ("white", "pink"):
         out = os.path.join(tmp, f"{kind}.wav")
-        subprocess.run(["sox", "-n", "-r", str(RATE), "-c", "1", "-b", "16", out, "synth", str(seconds),
+        # sox's noise is random unless -R; repeatable noise, then an offset from the seed's generator
+        subprocess.run(["sox", "-R", "-n", "-r", str(RATE), "-c", "1", "-b", "16", out, "synth", str(seconds + 10),
                         f"{kind}noise", "vol", "0.3"], check=True)
-        return read_pcm(out)
+        skip = rng.randrange(0, 10 * RATE) * 2
+        return read_pcm(out)[skip:skip + int(seconds * RATE) * 2]
     # babble: six talkers, each reading sentences back to back, summed at equal level
     total = None
     n = int(seconds * RATE) * 2
