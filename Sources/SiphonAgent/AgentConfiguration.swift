@@ -103,6 +103,8 @@ public struct AgentDefinition: Sendable {
         c.minSilenceDuration = try m.number("min_silence_duration") ?? c.minSilenceDuration
         c.prefixPadding = try m.number("prefix_padding") ?? c.prefixPadding
         c.energyFloorDB = try m.number("energy_floor_db") ?? c.energyFloorDB
+        c.toneGuard = try m.bool("tone_guard") ?? c.toneGuard
+        c.followNoiseSwells = try m.bool("follow_noise_swells") ?? c.followNoiseSwells
         if let problem = try c.validate().first { throw SiphonError(.configuration, "\(value.path): \(problem)") }
         return c
     }

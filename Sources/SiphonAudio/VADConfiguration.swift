@@ -18,11 +18,20 @@ public struct VADConfiguration: Sendable, Equatable, Codable {
     public var prefixPadding: Double = 0.3
     /// Frames quieter than this (dBFS) are never speech: digital silence, muted lines. Default −60.
     public var energyFloorDB: Double = -60
+    /// Steady tones — keypad presses, beeps, ringback, busy and dial tone, fax CNG — are not speech
+    /// (`ToneGuard`). Default on.
+    public var toneGuard = true
+    /// The noise floor rises with a noise that swells over seconds (a car, wind) instead of reading
+    /// the swell as speech. Default on.
+    public var followNoiseSwells = true
 
     public init() {}
 
     public init(activationThreshold: Double = 0.5, deactivationThreshold: Double = 0.35, minSpeechDuration: Double = 0.02,
-                minSilenceDuration: Double = 0.1, prefixPadding: Double = 0.3, energyFloorDB: Double = -60) {
+                minSilenceDuration: Double = 0.1, prefixPadding: Double = 0.3, energyFloorDB: Double = -60,
+                toneGuard: Bool = true, followNoiseSwells: Bool = true) {
+        self.toneGuard = toneGuard
+        self.followNoiseSwells = followNoiseSwells
         self.activationThreshold = activationThreshold
         self.deactivationThreshold = deactivationThreshold
         self.minSpeechDuration = minSpeechDuration
@@ -48,5 +57,6 @@ public struct VADConfiguration: Sendable, Equatable, Codable {
         case activationThreshold = "activation_threshold", deactivationThreshold = "deactivation_threshold"
         case minSpeechDuration = "min_speech_duration", minSilenceDuration = "min_silence_duration"
         case prefixPadding = "prefix_padding", energyFloorDB = "energy_floor_db"
+        case toneGuard = "tone_guard", followNoiseSwells = "follow_noise_swells"
     }
 }

@@ -29,6 +29,10 @@ public final class VoiceActivityDetector {
     private let prefixFrames: Int
     private var speaking = false
     private var run = 0
+    /// With the tone guard, a start on a narrow-band frame waits one frame: a tone's first frame is
+    /// only half a tone (narrow, but too short to be predicted as one), and if the next frame is a
+    /// tone the start never happened. Speech rarely starts that narrow, so it rarely waits.
+    private var pendingStart = false
 
     /// Rates the detector takes: the estimator's own 8 and 16 kHz, and every rate the resampler
     /// converts (a 24 or 48 kHz pipeline, a 44.1 kHz recording).
@@ -52,6 +56,8 @@ public final class VoiceActivityDetector {
         estimator = SpeechProbabilityEstimator(sampleRate: native ? sampleRate : 16000)
         resampled = Array(repeating: 0, count: native ? 0 : 320 + 32)
         estimator.energyFloorDB = configuration.energyFloorDB
+        estimator.guardsTones = configuration.toneGuard
+        estimator.followsSwells = configuration.followNoiseSwells
         minSpeechFrames = max(1, Int((configuration.minSpeechDuration * 50).rounded()))
         minSilenceFrames = max(1, Int((configuration.minSilenceDuration * 50).rounded()))
         prefixFrames = Int((configuration.prefixPadding * 50).rounded())
@@ -66,6 +72,7 @@ public final class VoiceActivityDetector {
         resampler?.reset()
         speaking = false
         run = 0
+        pendingStart = false
     }
 
     public func process(_ samples: UnsafeBufferPointer<Int16>) -> Decision {
@@ -77,7 +84,16 @@ public final class VoiceActivityDetector {
             p = estimator.process(samples)
         }
         var event: Event?
-        if speaking {
+        if pendingStart {
+            pendingStart = false
+            if estimator.lastFrameWasTone {
+                run = 0
+            } else {
+                speaking = true
+                event = .speechStarted(prefixFrames: prefixFrames + run)
+                run = 0
+            }
+        } else if speaking {
             run = p < configuration.deactivationThreshold ? run + 1 : 0
             if run >= minSilenceFrames {
                 speaking = false
@@ -85,8 +101,10 @@ public final class VoiceActivityDetector {
                 event = .speechEnded
             }
         } else {
-            run = p >= configuration.activationThreshold ? run + 1 : 0
-            if run >= minSpeechFrames {
+            run = p >= configuration.activationThreshold && !estimator.creptUp ? run + 1 : 0
+            if run >= minSpeechFrames, configuration.toneGuard, estimator.toneGuard.purity >= ToneGuard.minimumPurity {
+                pendingStart = true
+            } else if run >= minSpeechFrames {
                 speaking = true
                 event = .speechStarted(prefixFrames: prefixFrames + run - 1)
                 run = 0
