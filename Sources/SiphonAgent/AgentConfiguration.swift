@@ -120,6 +120,26 @@ public struct AgentDefinition: Sendable {
         t.falseInterruptionTimeout = try m.number("false_interruption_timeout") ?? t.falseInterruptionTimeout
         t.silenceTimeout = try m.number("silence_timeout") ?? t.silenceTimeout
         t.maxCallDuration = try m.number("max_call_duration") ?? t.maxCallDuration
+        if let e = try m.string("endpointing") {
+            guard let mode = TurnConfiguration.Endpointing(rawValue: e) else {
+                throw SiphonError(.configuration, "\(ConfigValue.join(value.path, "endpointing")): '\(e)' is not one of semantic, silence")
+            }
+            t.endpointing = mode
+        }
+        if let b = m["backchannels"], b.kind != .null {
+            if case .list = b.kind {
+                t.backchannels = try b.strings()
+            } else {
+                let language = try b.string()
+                guard let words = BackchannelLexicon.builtIn[language] else {
+                    throw SiphonError(.configuration, "\(b.path): no built-in backchannels for '\(language)' (\(BackchannelLexicon.builtIn.keys.sorted().joined(separator: ", ")), or a list)")
+                }
+                t.backchannels = words
+            }
+        }
+        t.backchannelMaxDuration = try m.number("backchannel_max_duration") ?? max(t.backchannelMaxDuration, t.minInterruption)
+        t.fillerDelay = try m.number("filler_delay") ?? t.fillerDelay
+        t.fillers = try m.strings("fillers") ?? t.fillers
         if let problem = t.validate().first { throw SiphonError(.configuration, "\(value.path): \(problem)") }
         return t
     }

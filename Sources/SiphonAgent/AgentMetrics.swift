@@ -27,6 +27,12 @@ enum AgentMetrics {
 
     static func bargeIn() { Counter(label: "siphon_barge_ins_total").increment() }
 
+    /// The caller acknowledged ("uh-huh") over the agent, which went on.
+    static func backchannel() { Counter(label: "siphon_backchannels_total").increment() }
+
+    /// The agent said a filler while the model or a tool was slow (`reason`: llm or tool).
+    static func filler(_ reason: String) { Counter(label: "siphon_fillers_total", dimensions: [("reason", reason)]).increment() }
+
     /// `kind`: stt, llm or tts; `provider`: the plugin's name.
     static func providerError(_ kind: String, provider: String) {
         Counter(label: "siphon_provider_errors_total", dimensions: [("kind", kind), ("provider", provider)]).increment()

@@ -39,8 +39,28 @@ public final class Conversation: @unchecked Sendable {
     private var speechEndTick = 0
     private var speechStartTick = 0
     private var speechEndWallMs: Int64 = 0
-    /// Caller frames admitted by the echo guard during the current speech segment while the agent talks.
-    private var interruptionRun = 0
+    /// Barge-in or backchannel, while the agent talks.
+    private var interruption: InterruptionPolicy
+    /// When the caller's turn is over.
+    private let endpointing: EndpointingPolicy
+    /// Frames of the VAD's hang-over: it says speech ended this long after the last voiced frame.
+    private let vadHangover: Int
+    /// Finals already there when the caller's current speech segment began (its words come after).
+    private var segmentFinalsStart = 0
+    /// Acknowledgements heard during the response being spoken (stored on its turn).
+    private var backchannelsHeard: [String] = []
+    /// A final transcript still to come for words already acted on (a turn ended on its interim, a
+    /// backchannel), or for a sound the caller made over the agent that never reached barge-in: it
+    /// must not become a turn of its own.
+    private var lateFinal: (tick: Int, words: String, kind: LateFinal)?
+    private enum LateFinal {
+        /// The turn ended on this interim.
+        case turn
+        /// A backchannel decided on its interim.
+        case backchannel
+        /// Speech over the agent too short to interrupt: an acknowledgement if its words are one.
+        case overTheAgent
+    }
     private var responseTask: Task<Void, Never>?
     private var response: ResponseState?
     private var falseInterruption: (tick: Int, remaining: String)?
@@ -83,6 +103,11 @@ public final class Conversation: @unchecked Sendable {
         var transferTo: String?
         var failure: String?
         var enqueuedPeaks: [Int32] = []
+        /// The recogniser has sent an interim result: it streams them.
+        var interimsSeen = false
+        /// The response's own words have started to go out (a filler may no longer start).
+        var contentStarted = false
+        var fillerIndex = 0
     }
 
     /// The agent turn being spoken.
@@ -101,6 +126,9 @@ public final class Conversation: @unchecked Sendable {
         self.pipelineRate = pipelineRate
         self.logger = logger
         vad = VoiceActivityDetector(sampleRate: pipelineRate, configuration: agent.vad)
+        interruption = InterruptionPolicy(turn: agent.turn)
+        endpointing = EndpointingPolicy(turn: agent.turn)
+        vadHangover = max(1, Int((agent.vad.minSilenceDuration * 50).rounded()))
     }
 
     /// Caller frames handled so far (the conversation's clock).
@@ -247,12 +275,13 @@ public final class Conversation: @unchecked Sendable {
         switch decision.event {
         case .speechStarted:
             if message != nil { spokeDuringMessage = true }
+            segmentFinalsStart = shared.withLock { $0.finals.count }
             userSpeaking = true
             speechStartTick = tick
             lastActivityTick = tick
             logger.debug("caller speech started", metadata: ["agent.frame": "\(tick)", "agent.speaking": "\(agentSpeaking)"])
         case .speechEnded:
-            logger.debug("caller speech ended", metadata: ["agent.frame": "\(tick)", "agent.barge_in_frames": "\(interruptionRun)"])
+            logger.debug("caller speech ended", metadata: ["agent.frame": "\(tick)", "agent.barge_in_frames": "\(interruption.voiced)"])
             userSpeaking = false
             speechEndTick = tick
             speechEndWallMs = Timestamp.nowMs()
@@ -280,27 +309,36 @@ public final class Conversation: @unchecked Sendable {
             startResponse(history: true)
         }
 
-        // Barge-in.
+        dropLateFinal()
+
+        // Barge-in, or a backchannel. Frames the echo guard admits are counted over the caller's
+        // speech segment: a voice over the agent's has frames quieter than the agent's loudest
+        // (which the guard holds back), and those must not restart the count; pure echo never gets
+        // a frame admitted.
         if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil, !gating {
-            // Frames the guard admits, counted over the caller's speech segment: a voice over the
-            // agent's has frames quieter than the agent's loudest (which the guard holds back), and
-            // those must not restart the count; pure echo never gets a frame admitted.
-            if callerHeard {
-                interruptionRun += 1
-            } else if !decision.isSpeech {
-                interruptionRun = 0
-            }
-            if interruptionRun >= frames(agent.turn.minInterruption) {
-                await interrupt()
+            let streaming = agent.stt.streamsInterimResults || shared.withLock { $0.interimsSeen }
+            switch interruption.frame(heard: callerHeard, speech: decision.isSpeech, words: segmentWords(), wordsExpected: streaming) {
+            case .interrupt: await interrupt()
+            case .backchannel(let words): backchannel(words)
+            case .none:
+                if decision.event == .speechEnded, !interruption.lexicon.isEmpty, lateFinal == nil { lateFinal = (tick, "", .overTheAgent) }
             }
         } else {
-            interruptionRun = 0
+            interruption.reset()
         }
 
-        // A false interruption (no words came): the agent picks up where it was cut off.
+        // A false interruption (no words came, or only an acknowledgement): the agent picks up where
+        // it was cut off.
         if let fi = falseInterruption {
-            let words = shared.withLock { !$0.finals.joined().isEmpty || !$0.interim.isEmpty }
-            if words {
+            let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
+            if !userSpeaking, interim.isEmpty, interruption.lexicon.isBackchannel(finals) {
+                falseInterruption = nil
+                clearWords()
+                logger.info("the interruption was a backchannel: resuming")
+                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
+                backchannelsHeard = [finals]
+                AgentMetrics.backchannel()
+            } else if !(finals + interim).isEmpty {
                 falseInterruption = nil
             } else if !userSpeaking, tick - fi.tick >= frames(agent.turn.falseInterruptionTimeout) {
                 falseInterruption = nil
@@ -315,12 +353,10 @@ public final class Conversation: @unchecked Sendable {
 
         // Endpointing.
         if !agentSpeaking, !userSpeaking, falseInterruption == nil, !gating {
-            let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " ").trimmingCharacters(in: .whitespaces), $0.interim) }
-            let quiet = tick - speechEndTick
-            if !finals.isEmpty, quiet >= frames(agent.turn.minEndpointingDelay) {
-                await endUserTurn(finals)
-            } else if quiet >= frames(agent.turn.maxEndpointingDelay), !(finals + interim).isEmpty {
-                await endUserTurn((finals + " " + interim).trimmingCharacters(in: .whitespaces))
+            let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
+            if let end = endpointing.decide(quietFrames: tick - speechEndTick + vadHangover, vadHangover: vadHangover, finals: finals, interim: interim) {
+                if end.fromInterim { lateFinal = (tick, interim, .turn) }
+                await endUserTurn(end.text)
             }
         }
 
@@ -356,6 +392,7 @@ public final class Conversation: @unchecked Sendable {
             }
             return s.sttFinalWallMs
         }
+        segmentFinalsStart = 0
         silencePrompts = 0
         lastActivityTick = tick
         if message != nil {
@@ -374,7 +411,7 @@ public final class Conversation: @unchecked Sendable {
 
     /// Barge-in: silence the line now, cancel the response, store what was heard.
     private func interrupt() async {
-        interruptionRun = 0
+        interruption.reset()
         let dropped = audio.flush()
         responseTask?.cancel()
         responseTask = nil
@@ -392,7 +429,7 @@ public final class Conversation: @unchecked Sendable {
         logger.info("barge-in", metadata: ["agent.frames_dropped": "\(dropped)", "agent.frames_heard": "\(heardFrames)"])
         if !heard.isEmpty || !remaining.isEmpty {
             _ = try? await writer.append(.agent, heard, interrupted: true,
-                                         extra: agentTurnExtra().merging([
+                                         extra: agentTurnExtra().merging(backchannelExtra()) { $1 }.merging([
                                              "barge_in.frames_dropped": String(dropped),
                                              // From the VAD's speech onset to the line going quiet (frames are 20 ms).
                                              "barge_in.detect_ms": String((tick - speechStartTick) * 20),
@@ -482,9 +519,9 @@ public final class Conversation: @unchecked Sendable {
             }
             return (s.plan, s.failure, s.endRequested, s.transferTo)
         }
-        let text = plan.map(\.text).joined(separator: " ")
+        let text = plan.map(\.text).filter { !$0.isEmpty }.joined(separator: " ")  // fillers ("") are not the turn
         if !text.isEmpty, let persist = persistAs {
-            _ = try? await writer.append(persist, text, extra: agentTurnExtra().merging(persistExtra) { $1 })
+            _ = try? await writer.append(persist, text, extra: agentTurnExtra().merging(persistExtra) { $1 }.merging(backchannelExtra()) { $1 })
         }
         responseTask = nil
         response = nil
@@ -535,6 +572,7 @@ public final class Conversation: @unchecked Sendable {
         responseTask?.cancel()
         persistAs = role
         persistExtra = extra
+        backchannelsHeard = []
         response = ResponseState(startSent: audio.sentFrames + audio.queuedFrames)
         shared.withLock { s in
             s.speechEndWallMs = speechEnd
@@ -546,6 +584,7 @@ public final class Conversation: @unchecked Sendable {
             s.llmFirstTokenWallMs = nil
             s.ttsRequestWallMs = nil
             s.ttsFirstAudioWallMs = nil
+            s.contentStarted = false
         }
     }
 
@@ -557,10 +596,13 @@ public final class Conversation: @unchecked Sendable {
             var splitter = SentenceSplitter()
             var calls: [ToolCall] = []
             var text = ""
+            let answered = Flag()
+            async let filler: Void = fillerIfSlow("llm", done: answered)
             do {
                 shared.withLock { $0.llmRequestWallMs = $0.llmRequestWallMs ?? Timestamp.nowMs() }
                 for try await event in try await agent.llm.stream(request) {
                     try Task.checkCancellation()
+                    answered.set()
                     switch event {
                     case .text(let t):
                         shared.withLock { $0.llmFirstTokenWallMs = $0.llmFirstTokenWallMs ?? Timestamp.nowMs() }
@@ -582,12 +624,15 @@ public final class Conversation: @unchecked Sendable {
                 await speak("I'm sorry, I'm having trouble right now. Could you say that again?", tts: agent.tts)
                 return
             }
+            answered.set()
+            await filler
             if Task.isCancelled || calls.isEmpty { return }
             // The model asked for tools: store the call and the results, then let it continue.
             await waitForPlayout()
+            shared.withLock { $0.contentStarted = false }  // what was said has played: a slow tool may get a filler
             let spoken = shared.withLock { s -> String in
                 defer { s.plan = [] }
-                return s.plan.map(\.text).joined(separator: " ")
+                return s.plan.map(\.text).filter { !$0.isEmpty }.joined(separator: " ")
             }
             let callsJSON = String(decoding: (try? JSONEncoder().encode(calls)) ?? Data(), as: UTF8.self)
             _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: agentTurnExtra().merging(["tool_calls": callsJSON]) { $1 })
@@ -623,11 +668,17 @@ public final class Conversation: @unchecked Sendable {
             return ("sent \(digits)", true)
         default:
             guard let tool = agent.tools.first(where: { $0.spec.name == call.name }) else { return ("error: unknown tool \(call.name)", true) }
+            let finished = Flag()
+            async let filler: Void = fillerIfSlow("tool", done: finished)
+            let result: (String, Bool)
             do {
-                return (try await tool.handler(call.arguments), true)
+                result = (try await tool.handler(call.arguments), true)
             } catch {
-                return ("error: \(Redaction.redact("\(error)"))", true)
+                result = ("error: \(Redaction.redact("\(error)"))", true)
             }
+            finished.set()
+            await filler
+            return result
         }
     }
 
@@ -652,6 +703,7 @@ public final class Conversation: @unchecked Sendable {
                     shared.withLock {
                         $0.ttsFirstAudioWallMs = $0.ttsFirstAudioWallMs ?? Timestamp.nowMs()
                         $0.enqueuedPeaks.append(peak)
+                        $0.contentStarted = true
                     }
                     audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
                     count += 1
@@ -664,6 +716,64 @@ public final class Conversation: @unchecked Sendable {
             }
         }
         if !Task.isCancelled { shared.withLock { $0.plan.append((sentence, count)) } }
+    }
+
+    /// After `filler_delay` without `done` (the model's first event, a tool's result), says the next
+    /// filler — synthesised whole, then queued at once, and only if the response's own words have
+    /// not started (never interleaved with them). Its plan entry has no text: never part of a turn.
+    private func fillerIfSlow(_ reason: String, done: Flag) async {
+        let delay = agent.turn.fillerDelay
+        let phrases = agent.turn.fillers.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard delay > 0, !phrases.isEmpty else { return }
+        // Wakes every 20 ms, so a `done` caller awaiting this returns at once rather than after the delay.
+        for _ in 0..<Int((delay * 50).rounded(.up)) {
+            try? await Task.sleep(for: .milliseconds(20))
+            if Task.isCancelled || done.value { return }
+        }
+        let phrase = shared.withLock { s -> String in
+            defer { s.fillerIndex += 1 }
+            return phrases[s.fillerIndex % phrases.count]
+        }
+        var frames: [[Int16]] = []
+        do {
+            var resampler: Resampler?
+            var samples: [Int16] = []
+            for try await frame in try await agent.tts.synthesize(phrase) {
+                if Task.isCancelled || done.value { return }
+                if frame.sampleRate != pipelineRate {
+                    if resampler == nil { resampler = try Resampler(from: frame.sampleRate, to: pipelineRate) }
+                    samples += resampler!.process(frame.samples)
+                } else {
+                    samples += frame.samples
+                }
+            }
+            frames = Self.frames(of: samples, size: pipelineRate / 50)
+        } catch {
+            return  // a filler is a nicety: a TTS failure here is the answer's to report
+        }
+        guard !Task.isCancelled, !done.value, !frames.isEmpty else { return }
+        let played = shared.withLock { s -> Bool in
+            guard !s.contentStarted else { return false }
+            for chunk in frames {
+                var peak: Int32 = 0
+                for x in chunk { peak = max(peak, abs(Int32(x))) }
+                s.enqueuedPeaks.append(peak)
+                audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
+            }
+            s.plan.append(("", frames.count))
+            return true
+        }
+        if played {
+            AgentMetrics.filler(reason)
+            logger.info("filler while the \(reason == "llm" ? "model" : "tool") is slow", metadata: ["agent.filler": "\(phrase)"])
+        }
+    }
+
+    /// A flag one task sets and another reads.
+    final class Flag: Sendable {
+        private let state = Mutex(false)
+        func set() { state.withLock { $0 = true } }
+        var value: Bool { state.withLock { $0 } }
     }
 
     /// Cuts samples into whole frames, padding the last with silence.
@@ -688,6 +798,7 @@ public final class Conversation: @unchecked Sendable {
                         s.sttFinalWallMs = Timestamp.nowMs()
                     } else {
                         s.interim = text
+                        s.interimsSeen = true
                     }
                 }
             }
@@ -701,6 +812,69 @@ public final class Conversation: @unchecked Sendable {
 private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
     guard let a, let b else { return nil }
     return (a, b)
+}
+
+// MARK: backchannels and late finals
+
+extension Conversation {
+    /// What the recogniser has of the caller's current speech segment.
+    private func segmentWords() -> String {
+        shared.withLock { s in (s.finals.dropFirst(min(segmentFinalsStart, s.finals.count)) + [s.interim]).joined(separator: " ") }
+    }
+
+    /// The caller acknowledged: the agent goes on; the words are kept off the next turn and stored
+    /// on the agent's.
+    private func backchannel(_ words: String) {
+        let hadFinal = shared.withLock { s -> Bool in
+            let start = min(segmentFinalsStart, s.finals.count)
+            defer {
+                s.finals.removeSubrange(start...)
+                s.interim = ""
+            }
+            return s.finals.count > start
+        }
+        backchannelsHeard.append(words)
+        if !hadFinal { lateFinal = (tick, words, .backchannel) }
+        AgentMetrics.backchannel()
+        logger.info("backchannel: the agent goes on", metadata: ["agent.words": "\(words)"])
+    }
+
+    private func backchannelExtra() -> [String: String] {
+        backchannelsHeard.isEmpty ? [:] : ["backchannels": backchannelsHeard.joined(separator: " | ")]
+    }
+
+    /// The final of words already acted on arrives: dropped (within 3 s; a final that says more
+    /// keeps what it adds).
+    private func dropLateFinal() {
+        guard let late = lateFinal else { return }
+        if tick - late.tick > 150 {
+            lateFinal = nil
+            return
+        }
+        let lexicon = interruption.lexicon
+        let acknowledged = shared.withLock { s -> String? in
+            guard let first = s.finals.first else { return nil }
+            defer { lateFinal = nil }
+            if late.kind == .overTheAgent {
+                guard lexicon.isBackchannel(first) else { return nil }  // words over the agent: they stay
+                s.finals.removeFirst()
+                return first
+            }
+            let said = BackchannelLexicon.normalise(late.words), heard = BackchannelLexicon.normalise(first)
+            if heard == said || said.hasPrefix(heard) || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
+                s.finals.removeFirst()
+            } else if heard.hasPrefix(said + " ") {
+                s.finals[0] = String(heard.dropFirst(said.count + 1))  // the words it adds
+            }
+            return nil
+        }
+        segmentFinalsStart = min(segmentFinalsStart, shared.withLock { $0.finals.count })
+        if let words = acknowledged {
+            backchannelsHeard.append(words)
+            AgentMetrics.backchannel()
+            logger.info("backchannel under the barge-in threshold", metadata: ["agent.words": "\(words)"])
+        }
+    }
 }
 
 // MARK: answering-machine detection

@@ -58,6 +58,7 @@ public struct FallbackSTT: SpeechToText {
 
     public var name: String { "fallback(" + recognisers.map(\.name).joined(separator: ", ") + ")" }
     public var sampleRate: Int { recognisers[0].sampleRate }
+    public var streamsInterimResults: Bool { recognisers[0].streamsInterimResults }
 
     public func open() async throws -> any STTStream {
         try await FallbackSTTStream.open(recognisers, logger: logger)

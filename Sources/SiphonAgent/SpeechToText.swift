@@ -17,7 +17,14 @@ public protocol SpeechToText: Sendable {
     var name: String { get }
     /// The rate the engine wants audio at (the pipeline resamples to it).
     var sampleRate: Int { get }
+    /// Whether it sends interim results while the caller speaks (the first words of a backchannel
+    /// come in time to keep the agent going); false for recognisers with finals only.
+    var streamsInterimResults: Bool { get }
     func open() async throws -> any STTStream
+}
+
+extension SpeechToText {
+    public var streamsInterimResults: Bool { false }
 }
 
 /// Audio frames in, transcripts out. `speech` is the local VAD's view of each frame, which simple

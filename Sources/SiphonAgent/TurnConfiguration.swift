@@ -13,6 +13,23 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
     /// Caller silence after the agent finished before it checks in; a second one ends the call.
     public var silenceTimeout: Double = 15
     public var maxCallDuration: Double = 1800
+    /// How the end of the caller's turn is found (`EndpointingPolicy`).
+    public var endpointing: Endpointing = .semantic
+    /// Acknowledgements that neither stop the agent nor take the turn (`InterruptionPolicy`); empty: off.
+    public var backchannels: [String] = BackchannelLexicon.builtIn["en"]!
+    /// A caller's speech over the agent longer than this is an interruption whatever its words.
+    public var backchannelMaxDuration: Double = 1.0
+    /// When the model's first words or a tool take longer than this, the agent says a filler; 0: never.
+    public var fillerDelay: Double = 1.5
+    /// Fillers, said in turn.
+    public var fillers: [String] = ["One moment.", "Let me check that.", "Just a second."]
+
+    public enum Endpointing: String, Sendable, Codable, CaseIterable {
+        /// The words decide between the two delays (mid-thought, short answers).
+        case semantic
+        /// A final transcript and silence only.
+        case silence
+    }
 
     public init() {}
 
@@ -21,6 +38,8 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
         case minInterruption = "min_interruption", allowInterruptions = "allow_interruptions"
         case falseInterruptionTimeout = "false_interruption_timeout", silenceTimeout = "silence_timeout"
         case maxCallDuration = "max_call_duration"
+        case endpointing, backchannels, backchannelMaxDuration = "backchannel_max_duration"
+        case fillerDelay = "filler_delay", fillers
     }
 
     public func validate() -> [String] {
@@ -31,6 +50,10 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
         if !(0.1...30).contains(falseInterruptionTimeout) { p.append("false_interruption_timeout must be 0.1 to 30 seconds") }
         if !(1...3600).contains(silenceTimeout) { p.append("silence_timeout must be 1 to 3600 seconds") }
         if !(1...86_400).contains(maxCallDuration) { p.append("max_call_duration must be 1 to 86400 seconds") }
+        if !(minInterruption...10).contains(backchannelMaxDuration) { p.append("backchannel_max_duration must be at least min_interruption and at most 10 seconds") }
+        if !(0...30).contains(fillerDelay) { p.append("filler_delay must be 0 to 30 seconds") }
+        if fillerDelay > 0, fillers.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { p.append("fillers must have a phrase when filler_delay is set") }
+        if backchannels.contains(where: { BackchannelLexicon.normalise($0).split(separator: " ").count > 3 }) { p.append("backchannels are phrases of one to three words") }
         return p
     }
 }

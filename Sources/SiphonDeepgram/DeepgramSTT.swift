@@ -35,6 +35,7 @@ public struct DeepgramSTT: SpeechToText {
     }
 
     public var name: String { "deepgram:\(model)" }
+    public var streamsInterimResults: Bool { interimResults }
 
     var url: String {
         var q: [(String, String)] = [("model", model), ("encoding", encoding.rawValue), ("sample_rate", String(sampleRate)), ("channels", "1"),

@@ -34,6 +34,7 @@ public struct OpenAIRealtimeSTT: SpeechToText {
     }
 
     public var name: String { "\(configuration.provider):\(model) realtime" }
+    public var streamsInterimResults: Bool { true }  // transcription deltas
     public var sampleRate: Int { encoding == .pcmu ? 8000 : 24_000 }
 
     /// The WebSocket twin of the HTTP base URL (`https://api.openai.com/v1` → `wss://…/v1`).

@@ -68,6 +68,51 @@ final class TimedSTT: SpeechToText, @unchecked Sendable {
     }
 }
 
+/// A streaming recogniser on the caller's timeline (frames sent so far): for each utterance the test
+/// schedules, interim results from `interimLag` frames after it starts, every `interimEvery` frames,
+/// as many of its words as the time spoken so far is of the whole; the final `finalLatency` frames
+/// after it ends (a cloud recogniser endpointing on its own, not on the local VAD).
+final class TimelineSTT: SpeechToText, @unchecked Sendable {
+    let name = "timeline-stt"
+    let sampleRate = 16000
+    let streamsInterimResults = true
+    struct Utterance: Sendable { var start: Int, end: Int, text: String }
+    let utterances = Mutex<[Utterance]>([])
+    let interimLag: Int, interimEvery: Int, finalLatency: Int
+    init(interimLag: Int = 12, interimEvery: Int = 10, finalLatency: Int = 20) {
+        (self.interimLag, self.interimEvery, self.finalLatency) = (interimLag, interimEvery, finalLatency)
+    }
+    func schedule(_ text: String, start: Int, end: Int) { utterances.withLock { $0.append(Utterance(start: start, end: end, text: text)) } }
+    func open() async throws -> any STTStream { Stream(owner: self) }
+
+    final class Stream: STTStream, @unchecked Sendable {
+        let owner: TimelineSTT
+        let transcripts: AsyncThrowingStream<Transcript, any Error>
+        let sink: AsyncThrowingStream<Transcript, any Error>.Continuation
+        var frames = 0
+        init(owner: TimelineSTT) {
+            self.owner = owner
+            (transcripts, sink) = AsyncThrowingStream<Transcript, any Error>.makeStream()
+        }
+        func send(_ frame: AudioFrame, speech: Bool) async throws {
+            frames += 1
+            let n = frames
+            for u in owner.utterances.withLock({ $0 }) {
+                let words = u.text.split(separator: " ")
+                if n == u.end + owner.finalLatency {
+                    sink.yield(Transcript(text: u.text, isFinal: true))
+                } else if n >= u.start + owner.interimLag, n <= u.end + owner.interimLag, (n - u.start - owner.interimLag) % owner.interimEvery == 0 {
+                    let spoken = Double(n - owner.interimLag - u.start + 1) / Double(max(1, u.end - u.start + 1))
+                    let k = max(1, min(words.count, Int((Double(words.count) * spoken).rounded(.up))))
+                    sink.yield(Transcript(text: words.prefix(k).joined(separator: " "), isFinal: false))
+                }
+            }
+        }
+        func flush() async throws {}
+        func close() async { sink.finish() }
+    }
+}
+
 /// Replies from a list; records every request it gets.
 final class ScriptedLLM: LanguageModel, @unchecked Sendable {
     let name = "scripted-llm"
@@ -152,12 +197,12 @@ enum Caller {
 
     /// Real speech for seconds on end (a recorded greeting, a long answer), by eSpeak NG at 16 kHz:
     /// a VAD soon takes a steady synthetic voice for line noise, so long speech must be speech.
-    static func spoken(_ text: String) throws -> [AudioFrame] {
+    static func spoken(_ text: String, voice: String = "en-us", rate: Int = 160) throws -> [AudioFrame] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("caller-\(getpid())-\(UUID().uuidString).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/espeak-ng")
-        p.arguments = ["-v", "en-us", "-s", "160", "-w", path, text]
+        p.arguments = ["-v", voice, "-s", String(rate), "-w", path, text]
         try p.run()
         p.waitUntilExit()
         let wav = try WAVFile.read(path)
