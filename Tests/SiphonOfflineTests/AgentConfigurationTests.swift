@@ -66,6 +66,13 @@ import SiphonOffline
             (Self.valid + "\n    amd: { greeting: long }", "agents[0].amd: 'greeting' must be a number"),
             (Self.valid + "\n    amd: { beep: 1 }", "agents[0].amd: unknown key 'beep'"),
             (Self.valid + "\n    amd: leave_message", "agents[0].amd: expected a mapping"),
+            (Self.valid + "\n    turn: { endpointing: words }", "agents[0].turn.endpointing: 'words' is not one of semantic, silence"),
+            (Self.valid + "\n    turn: { backchannels: klingon }", "agents[0].turn.backchannels: no built-in backchannels for 'klingon'"),
+            (Self.valid + "\n    turn: { backchannels: [uh huh, can you say that again please] }", "backchannels are phrases of one to three words"),
+            (Self.valid + "\n    turn: { backchannel_max_duration: 0.1 }", "backchannel_max_duration must be at least min_interruption"),
+            (Self.valid + "\n    turn: { filler_delay: 60 }", "filler_delay must be 0 to 30 seconds"),
+            (Self.valid + "\n    turn: { fillers: [''] }", "fillers must have a phrase"),
+            (Self.valid + "\n    vad: { tone_guard: maybe }", "agents[0].vad.tone_guard"),
             ("agents: []", "at least one agent"),
             ("agent: []", "agent"),
             ("agents: [ {", "agent_config.yaml"),
@@ -83,6 +90,21 @@ import SiphonOffline
         #expect(amd.onMachine == .leaveMessage && amd.message == "Call us back" && amd.onScreener == .announce && amd.announcement == "It's the clinic")
         #expect(amd.afterGreetingSilence == 0.9 && amd.onIVR == .hangup && amd.enabled)
         #expect(try AgentConfiguration.parse(Self.valid).agents.first?.amd == nil)
+    }
+
+    @Test func turnTakingAndVADKnobsAreRead() throws {
+        let yaml = Self.valid + "\n    turn: { endpointing: silence, backchannels: es, backchannel_max_duration: 0.7, filler_delay: 0, fillers: [Un momento.] }"
+            + "\n    vad: { tone_guard: false, follow_noise_swells: false }"
+        let agent = try #require(try AgentConfiguration.parse(yaml).agents.first)
+        #expect(agent.turn.endpointing == .silence && agent.turn.backchannels.contains("vale") && agent.turn.backchannelMaxDuration == 0.7)
+        #expect(agent.turn.fillerDelay == 0 && agent.turn.fillers == ["Un momento."])
+        #expect(!agent.vad.toneGuard && !agent.vad.followNoiseSwells)
+        let list = try #require(try AgentConfiguration.parse(Self.valid + "\n    turn: { backchannels: [uh huh, roger] }").agents.first)
+        #expect(list.turn.backchannels == ["uh huh", "roger"])
+        let off = try #require(try AgentConfiguration.parse(Self.valid + "\n    turn: { backchannels: [] }").agents.first)
+        #expect(off.turn.backchannels.isEmpty)
+        let defaults = try #require(try AgentConfiguration.parse(Self.valid).agents.first)
+        #expect(defaults.turn.endpointing == .semantic && defaults.turn.backchannels.contains("uh huh") && defaults.vad.toneGuard)
     }
 
     @Test func phrasesOutsideTheDictionaryAreRefusedAtLoad() {
