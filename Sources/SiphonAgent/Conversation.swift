@@ -49,21 +49,11 @@ public final class Conversation: @unchecked Sendable {
     private var segmentFinalsStart = 0
     /// Acknowledgements heard during the response being spoken (stored on its turn).
     private var backchannelsHeard: [String] = []
-    /// A final transcript still to come for words already acted on (a turn ended on its interim, a
-    /// backchannel), or for a sound the caller made over the agent that never reached barge-in: it
-    /// must not become a turn of its own.
-    private var lateFinal: (tick: Int, words: String, kind: LateFinal)?
-    private enum LateFinal {
-        /// The turn ended on this interim.
-        case turn
-        /// A backchannel decided on its interim.
-        case backchannel
-        /// Speech over the agent too short to interrupt: an acknowledgement if its words are one.
-        case overTheAgent
-    }
+    /// Finals still to come for words already acted on.
+    private var lateFinals = LateFinals()
     private var responseTask: Task<Void, Never>?
     private var response: ResponseState?
-    private var falseInterruption: (tick: Int, remaining: String)?
+    private var falseInterruption: FalseInterruption?
     private var lastActivityTick = 0
     private var silencePrompts = 0
     private var pendingEnd: String?
@@ -321,7 +311,7 @@ public final class Conversation: @unchecked Sendable {
             case .interrupt: await interrupt()
             case .backchannel(let words): backchannel(words)
             case .none:
-                if decision.event == .speechEnded, !interruption.lexicon.isEmpty, lateFinal == nil { lateFinal = (tick, "", .overTheAgent) }
+                if decision.event == .speechEnded, !interruption.lexicon.isEmpty, lateFinals.isEmpty { lateFinals.expect(.overTheAgent, words: "", at: tick) }
             }
         } else {
             interruption.reset()
@@ -331,16 +321,20 @@ public final class Conversation: @unchecked Sendable {
         // it was cut off.
         if let fi = falseInterruption {
             let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
-            if !userSpeaking, interim.isEmpty, interruption.lexicon.isBackchannel(finals) {
+            switch fi.step(tick: tick, userSpeaking: userSpeaking, finals: finals, interim: interim, lexicon: interruption.lexicon,
+                           timeoutFrames: frames(agent.turn.falseInterruptionTimeout)) {
+            case .wait:
+                break
+            case .wordsCame:
+                falseInterruption = nil
+            case .acknowledged(let words):
                 falseInterruption = nil
                 clearWords()
                 logger.info("the interruption was a backchannel: resuming")
                 startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
-                backchannelsHeard = [finals]
+                backchannelsHeard = [words]
                 AgentMetrics.backchannel()
-            } else if !(finals + interim).isEmpty {
-                falseInterruption = nil
-            } else if !userSpeaking, tick - fi.tick >= frames(agent.turn.falseInterruptionTimeout) {
+            case .silent:
                 falseInterruption = nil
                 echoGuard.remeasure()  // what got through may have been echo: back to the safe margin
                 logger.info("false interruption: resuming")
@@ -355,7 +349,7 @@ public final class Conversation: @unchecked Sendable {
         if !agentSpeaking, !userSpeaking, falseInterruption == nil, !gating {
             let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
             if let end = endpointing.decide(quietFrames: tick - speechEndTick + vadHangover, vadHangover: vadHangover, finals: finals, interim: interim) {
-                if end.fromInterim { lateFinal = (tick, interim, .turn) }
+                if end.fromInterim { lateFinals.expect(.turn, words: interim, at: tick) }
                 await endUserTurn(end.text)
             }
         }
@@ -436,7 +430,7 @@ public final class Conversation: @unchecked Sendable {
                                          ]) { $1 })
         }
         response = nil
-        falseInterruption = remaining.isEmpty ? nil : (tick, remaining)
+        falseInterruption = remaining.isEmpty ? nil : FalseInterruption(tick: tick, remaining: remaining)
         lastActivityTick = tick
     }
 
@@ -834,7 +828,7 @@ extension Conversation {
             return s.finals.count > start
         }
         backchannelsHeard.append(words)
-        if !hadFinal { lateFinal = (tick, words, .backchannel) }
+        if !hadFinal { lateFinals.expect(.backchannel, words: words, at: tick) }
         AgentMetrics.backchannel()
         logger.info("backchannel: the agent goes on", metadata: ["agent.words": "\(words)"])
     }
@@ -843,32 +837,12 @@ extension Conversation {
         backchannelsHeard.isEmpty ? [:] : ["backchannels": backchannelsHeard.joined(separator: " | ")]
     }
 
-    /// The final of words already acted on arrives: dropped (within 3 s; a final that says more
-    /// keeps what it adds).
+    /// The final of words already acted on arrives: not a turn (`LateFinals`).
     private func dropLateFinal() {
-        guard let late = lateFinal else { return }
-        if tick - late.tick > 150 {
-            lateFinal = nil
-            return
-        }
-        let lexicon = interruption.lexicon
-        let acknowledged = shared.withLock { s -> String? in
-            guard let first = s.finals.first else { return nil }
-            defer { lateFinal = nil }
-            if late.kind == .overTheAgent {
-                guard lexicon.isBackchannel(first) else { return nil }  // words over the agent: they stay
-                s.finals.removeFirst()
-                return first
-            }
-            let said = BackchannelLexicon.normalise(late.words), heard = BackchannelLexicon.normalise(first)
-            if heard == said || said.hasPrefix(heard) || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
-                s.finals.removeFirst()
-            } else if heard.hasPrefix(said + " ") {
-                s.finals[0] = String(heard.dropFirst(said.count + 1))  // the words it adds
-            }
-            return nil
-        }
-        segmentFinalsStart = min(segmentFinalsStart, shared.withLock { $0.finals.count })
+        guard !lateFinals.isEmpty else { return }
+        let (now, lexicon) = (tick, interruption.lexicon)
+        let (acknowledged, count) = shared.withLock { s in (lateFinals.take(from: &s.finals, tick: now, lexicon: lexicon), s.finals.count) }
+        segmentFinalsStart = min(segmentFinalsStart, count)
         if let words = acknowledged {
             backchannelsHeard.append(words)
             AgentMetrics.backchannel()

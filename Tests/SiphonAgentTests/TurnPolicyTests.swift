@@ -146,3 +146,56 @@ import Testing
         #expect(endsAt(endpointing(.semantic), finals: "", interim: "") == nil)
     }
 }
+
+/// The rest of the loop's small policies: late finals and false interruptions.
+@Suite struct LateFinalAndFalseInterruptionTests {
+    @Test func theFinalOfATurnEndedOnItsInterimIsDroppedOrTrimmed() {
+        var late = LateFinals()
+        late.expect(.turn, words: "yes", at: 100)
+        var finals: [String] = []
+        #expect(late.take(from: &finals, tick: 101, lexicon: .english) == nil && !late.isEmpty)  // not there yet
+        finals = ["Yes."]
+        _ = late.take(from: &finals, tick: 120, lexicon: .english)
+        #expect(finals.isEmpty && late.isEmpty)
+        late.expect(.turn, words: "yes", at: 200)
+        finals = ["yes I would like that"]
+        _ = late.take(from: &finals, tick: 210, lexicon: .english)
+        #expect(finals == ["i would like that"])  // what it adds
+        late.expect(.turn, words: "yes", at: 300)
+        finals = ["Tuesday"]
+        _ = late.take(from: &finals, tick: 310, lexicon: .english)
+        #expect(finals == ["Tuesday"])  // other words: a turn of their own
+        late.expect(.turn, words: "yes", at: 400)
+        finals = ["yes"]
+        _ = late.take(from: &finals, tick: 400 + LateFinals.windowFrames + 1, lexicon: .english)
+        #expect(finals == ["yes"] && late.isEmpty)  // too late to be that one
+    }
+
+    @Test func anAcknowledgementOverTheAgentIsTakenOtherWordsStay() {
+        var late = LateFinals()
+        late.expect(.overTheAgent, words: "", at: 0)
+        var finals = ["mm-hmm"]
+        #expect(late.take(from: &finals, tick: 10, lexicon: .english) == "mm-hmm" && finals.isEmpty)
+        late.expect(.overTheAgent, words: "", at: 0)
+        finals = ["no"]
+        #expect(late.take(from: &finals, tick: 10, lexicon: .english) == nil && finals == ["no"])
+        late.expect(.backchannel, words: "uh", at: 0)
+        finals = ["uh-huh"]
+        _ = late.take(from: &finals, tick: 10, lexicon: .english)
+        #expect(finals.isEmpty)
+    }
+
+    @Test func aFalseInterruptionResumesOnSilenceOrAnAcknowledgement() {
+        let fi = FalseInterruption(tick: 100, remaining: "and then the rest")
+        func step(_ now: Int, speaking: Bool = false, finals: String = "", interim: String = "") -> FalseInterruption.Step {
+            fi.step(tick: now, userSpeaking: speaking, finals: finals, interim: interim, lexicon: .english, timeoutFrames: 75)
+        }
+        #expect(step(150) == .wait)
+        #expect(step(175) == .silent)
+        #expect(step(190, speaking: true) == .wait)
+        #expect(step(120, finals: "uh-huh") == .acknowledged("uh-huh"))
+        #expect(step(120, finals: "uh-huh", interim: "but") == .wordsCame)
+        #expect(step(120, interim: "wait") == .wordsCame)
+        #expect(step(120, speaking: true, finals: "yeah") == .wordsCame)
+    }
+}
