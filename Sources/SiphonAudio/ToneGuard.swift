@@ -10,13 +10,21 @@ import Foundation
 /// - *narrow*: two ±125 Hz regions around the two strongest peaks hold ≥ 90 % of the band's energy
 ///   (the spectrum the VAD already computed) — a voice spreads its harmonics wider.
 /// No history beyond 40 ms: the first frame of a tone is caught, so no speech start slips through
-/// before a tracker could lock on. Nothing allocated per frame.
+/// before a tracker could lock on. The predictor always runs at 8 kHz (16 kHz frames are low-passed
+/// and decimated first): on a 16 kHz pipeline fed from an 8 kHz line the top half of the spectrum
+/// is empty, and a predictor at 16 kHz gains 20 dB and more on any voice from that alone — the
+/// agent's own eSpeak voice read as tones in a quarter of its frames. Nothing allocated per frame.
 public final class ToneGuard {
     public static let minimumPredictionGainDB = 22.0
     public static let minimumPurity = 0.9
     static let order = 6
 
     private let frameSamples: Int
+    /// 2 at 16 kHz (decimated to 8 kHz for the predictor), 1 at 8 kHz.
+    private let decimation: Int
+    /// Samples per frame at 8 kHz.
+    private let analysedSamples: Int
+    private var lastInput = 0.0
     private var recent: [Double]
     private var windowed: [Double]
     private let window: [Double]
@@ -30,9 +38,12 @@ public final class ToneGuard {
 
     public init(sampleRate: Int) {
         frameSamples = sampleRate / 50
-        recent = Array(repeating: 0, count: 2 * frameSamples)
+        decimation = sampleRate >= 16000 ? sampleRate / 8000 : 1
+        analysedSamples = frameSamples / decimation
+        recent = Array(repeating: 0, count: 2 * analysedSamples)
         windowed = recent
-        window = (0..<2 * frameSamples).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(2 * sampleRate / 50 - 1)) }
+        let n = 2 * analysedSamples
+        window = (0..<n).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n - 1)) }
         autocorrelation = Array(repeating: 0, count: Self.order + 1)
         coefficients = Array(repeating: 0, count: Self.order + 1)
         previous = Array(repeating: 0, count: Self.order + 1)
@@ -40,6 +51,7 @@ public final class ToneGuard {
 
     public func reset() {
         for i in recent.indices { recent[i] = 0 }
+        lastInput = 0
         predictionGainDB = 0
         purity = 0
     }
@@ -47,9 +59,17 @@ public final class ToneGuard {
     /// Whether this frame is a tone. `samples`: the frame (normalised to ±1, `frameSamples` long);
     /// `band`: the frame's power spectrum over the band the VAD scores, `lobeBins` bins either side of a peak.
     func isTone(_ samples: UnsafeBufferPointer<Double>, band: UnsafeBufferPointer<Double>, lobeBins: Int) -> Bool {
-        for i in 0..<frameSamples {
-            recent[i] = recent[i + frameSamples]
-            recent[i + frameSamples] = i < samples.count ? samples[i] : 0
+        for i in 0..<analysedSamples {
+            recent[i] = recent[i + analysedSamples]
+            if decimation == 1 {
+                recent[i + analysedSamples] = i < samples.count ? samples[i] : 0
+            } else {
+                // A half-band [1 2 1]/4 low-pass, then every second sample.
+                let j = i * decimation
+                let x = j < samples.count ? samples[j] : 0, next = j + 1 < samples.count ? samples[j + 1] : 0
+                recent[i + analysedSamples] = 0.25 * lastInput + 0.5 * x + 0.25 * next
+                lastInput = next
+            }
         }
         purity = Self.purity(band, lobe: lobeBins)
         guard purity >= Self.minimumPurity else {
