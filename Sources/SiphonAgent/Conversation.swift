@@ -321,8 +321,9 @@ public final class Conversation: @unchecked Sendable {
         // it was cut off.
         if let fi = falseInterruption {
             let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
-            switch fi.step(tick: tick, userSpeaking: userSpeaking, finals: finals, interim: interim, lexicon: interruption.lexicon,
-                           timeoutFrames: frames(agent.turn.falseInterruptionTimeout)) {
+            switch fi.step(tick: tick, userSpeaking: userSpeaking, quietFrames: tick - speechEndTick, finals: finals, interim: interim,
+                           lexicon: interruption.lexicon, timeoutFrames: frames(agent.turn.falseInterruptionTimeout),
+                           finalGraceFrames: frames(agent.turn.maxEndpointingDelay)) {
             case .wait:
                 break
             case .wordsCame:

@@ -16,10 +16,14 @@ struct FalseInterruption: Equatable {
         case silent
     }
 
-    /// One frame. `finals`/`interim`: the caller's words since the barge-in.
-    func step(tick now: Int, userSpeaking: Bool, finals: String, interim: String, lexicon: BackchannelLexicon, timeoutFrames: Int) -> Step {
+    /// One frame. `finals`/`interim`: the caller's words since the barge-in; `quietFrames`: since
+    /// the caller's speech ended. Silent means both `timeoutFrames` since the barge-in and
+    /// `finalGraceFrames` since the speech ended: a recogniser's final may be on its way (the demo's
+    /// caller stopped just as the timeout ran out, and the agent resumed over their words).
+    func step(tick now: Int, userSpeaking: Bool, quietFrames: Int, finals: String, interim: String, lexicon: BackchannelLexicon,
+              timeoutFrames: Int, finalGraceFrames: Int) -> Step {
         if !userSpeaking, interim.isEmpty, lexicon.isBackchannel(finals) { return .acknowledged(finals) }
         if !(finals + interim).trimmingCharacters(in: .whitespaces).isEmpty { return .wordsCame }
-        return !userSpeaking && now - tick >= timeoutFrames ? .silent : .wait
+        return !userSpeaking && now - tick >= timeoutFrames && quietFrames >= finalGraceFrames ? .silent : .wait
     }
 }

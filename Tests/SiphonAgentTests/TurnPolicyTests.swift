@@ -187,11 +187,14 @@ import Testing
 
     @Test func aFalseInterruptionResumesOnSilenceOrAnAcknowledgement() {
         let fi = FalseInterruption(tick: 100, remaining: "and then the rest")
-        func step(_ now: Int, speaking: Bool = false, finals: String = "", interim: String = "") -> FalseInterruption.Step {
-            fi.step(tick: now, userSpeaking: speaking, finals: finals, interim: interim, lexicon: .english, timeoutFrames: 75)
+        func step(_ now: Int, speaking: Bool = false, quiet: Int = 100, finals: String = "", interim: String = "") -> FalseInterruption.Step {
+            fi.step(tick: now, userSpeaking: speaking, quietFrames: quiet, finals: finals, interim: interim, lexicon: .english,
+                    timeoutFrames: 75, finalGraceFrames: 40)
         }
         #expect(step(150) == .wait)
         #expect(step(175) == .silent)
+        #expect(step(175, quiet: 10) == .wait)  // the caller only just stopped: their final may be on its way
+        #expect(step(205, quiet: 40) == .silent)
         #expect(step(190, speaking: true) == .wait)
         #expect(step(120, finals: "uh-huh") == .acknowledged("uh-huh"))
         #expect(step(120, finals: "uh-huh", interim: "but") == .wordsCame)
