@@ -140,6 +140,14 @@ public struct AgentDefinition: Sendable {
         t.backchannelMaxDuration = try m.number("backchannel_max_duration") ?? max(t.backchannelMaxDuration, t.minInterruption)
         t.fillerDelay = try m.number("filler_delay") ?? t.fillerDelay
         t.fillers = try m.strings("fillers") ?? t.fillers
+        if let path = try m.string("filler_sound") {
+            do {
+                t.fillerSound = try TurnConfiguration.FillerSound.load(path)
+            } catch {
+                let reason = (error as? SiphonError)?.message ?? "\(error)"
+                throw SiphonError(.configuration, "\(ConfigValue.join(value.path, "filler_sound")): \(path): \(reason)")
+            }
+        }
         if let problem = t.validate().first { throw SiphonError(.configuration, "\(value.path): \(problem)") }
         return t
     }

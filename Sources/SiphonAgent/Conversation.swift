@@ -79,7 +79,7 @@ public final class Conversation: @unchecked Sendable {
         var interim = ""
         var transcriptTick = 0
         var sttFinalWallMs: Int64?
-        var plan: [(text: String, frames: Int)] = []
+        var plan = ResponsePlan()
         var responseDone = false
         var llmFirstTokenWallMs: Int64?
         var llmRequestWallMs: Int64?
@@ -410,16 +410,16 @@ public final class Conversation: @unchecked Sendable {
         let dropped = audio.flush()
         responseTask?.cancel()
         responseTask = nil
-        let plan = shared.withLock { s -> [(text: String, frames: Int)] in
+        let plan = shared.withLock { s -> ResponsePlan in
             defer {
-                s.plan = []
+                s.plan = ResponsePlan()
                 s.enqueuedPeaks = []
                 s.responseDone = false
             }
             return s.plan
         }
         let heardFrames = audio.sentFrames - (response?.startSent ?? audio.sentFrames)
-        let (heard, remaining) = Self.split(plan: plan, heardFrames: heardFrames)
+        let (heard, remaining) = plan.split(heardFrames: heardFrames)
         AgentMetrics.bargeIn()
         logger.info("barge-in", metadata: ["agent.frames_dropped": "\(dropped)", "agent.frames_heard": "\(heardFrames)"])
         if !heard.isEmpty || !remaining.isEmpty {
@@ -433,28 +433,6 @@ public final class Conversation: @unchecked Sendable {
         response = nil
         falseInterruption = remaining.isEmpty ? nil : FalseInterruption(tick: tick, remaining: remaining)
         lastActivityTick = tick
-    }
-
-    /// What the caller heard of the planned sentences after `heardFrames` frames, and the rest.
-    static func split(plan: [(text: String, frames: Int)], heardFrames: Int) -> (heard: String, remaining: String) {
-        var left = heardFrames
-        var heard: [String] = []
-        var remaining: [String] = []
-        for (text, n) in plan {
-            if left >= n {
-                heard.append(text)
-                left -= n
-            } else if left > 0 {
-                let words = text.split(separator: " ")
-                let k = Int(Double(words.count) * Double(left) / Double(max(1, n)))
-                heard.append(words.prefix(k).joined(separator: " "))
-                remaining.append(words.dropFirst(k).joined(separator: " "))
-                left = 0
-            } else {
-                remaining.append(text)
-            }
-        }
-        return (heard.filter { !$0.isEmpty }.joined(separator: " "), remaining.filter { !$0.isEmpty }.joined(separator: " "))
     }
 
     /// `latencyExtra()` for a stored agent turn, also recorded as metrics.
@@ -504,9 +482,9 @@ public final class Conversation: @unchecked Sendable {
         }
         guard audio.queuedFrames == 0 else { return nil }
         // Everything queued has been sent.
-        let (plan, failure, endRequested, transferTo) = shared.withLock { s -> ([(text: String, frames: Int)], String?, String?, String?) in
+        let (plan, failure, endRequested, transferTo) = shared.withLock { s -> (ResponsePlan, String?, String?, String?) in
             defer {
-                s.plan = []
+                s.plan = ResponsePlan()
                 s.responseDone = false
                 s.failure = nil
                 s.endRequested = nil
@@ -514,7 +492,7 @@ public final class Conversation: @unchecked Sendable {
             }
             return (s.plan, s.failure, s.endRequested, s.transferTo)
         }
-        let text = plan.map(\.text).filter { !$0.isEmpty }.joined(separator: " ")  // fillers ("") are not the turn
+        let text = plan.text
         if !text.isEmpty, let persist = persistAs {
             _ = try? await writer.append(persist, text, extra: agentTurnExtra().merging(persistExtra) { $1 }.merging(backchannelExtra()) { $1 })
         }
@@ -573,7 +551,7 @@ public final class Conversation: @unchecked Sendable {
             s.speechEndWallMs = speechEnd
             s.sttFinalForResponseWallMs = sttFinal
             s.firstFrameOutWallMs = nil
-            s.plan = []
+            s.plan = ResponsePlan()
             s.responseDone = false
             s.llmRequestWallMs = nil
             s.llmFirstTokenWallMs = nil
@@ -626,8 +604,8 @@ public final class Conversation: @unchecked Sendable {
             await waitForPlayout()
             shared.withLock { $0.contentStarted = false }  // what was said has played: a slow tool may get a filler
             let spoken = shared.withLock { s -> String in
-                defer { s.plan = [] }
-                return s.plan.map(\.text).filter { !$0.isEmpty }.joined(separator: " ")
+                defer { s.plan = ResponsePlan() }
+                return s.plan.text
             }
             let callsJSON = String(decoding: (try? JSONEncoder().encode(calls)) ?? Data(), as: UTF8.self)
             _ = try? await writer.append(.agent, spoken.isEmpty ? text : spoken, extra: agentTurnExtra().merging(["tool_calls": callsJSON]) { $1 })
@@ -710,7 +688,7 @@ public final class Conversation: @unchecked Sendable {
                 shared.withLock { $0.failure = Redaction.redact("TTS: \(error)") }
             }
         }
-        if !Task.isCancelled { shared.withLock { $0.plan.append((sentence, count)) } }
+        if !Task.isCancelled { shared.withLock { $0.plan.sentence(sentence, frames: count) } }
     }
 
     /// After `filler_delay` without `done` (the model's first event, a tool's result), says the next
@@ -719,27 +697,36 @@ public final class Conversation: @unchecked Sendable {
     private func fillerIfSlow(_ reason: String, done: Flag) async {
         let delay = agent.turn.fillerDelay
         let phrases = agent.turn.fillers.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard delay > 0, !phrases.isEmpty else { return }
+        guard delay > 0, !phrases.isEmpty || agent.turn.fillerSound != nil else { return }
         // Wakes every 20 ms, so a `done` caller awaiting this returns at once rather than after the delay.
         for _ in 0..<Int((delay * 50).rounded(.up)) {
             try? await Task.sleep(for: .milliseconds(20))
             if Task.isCancelled || done.value { return }
         }
-        let phrase = shared.withLock { s -> String in
-            defer { s.fillerIndex += 1 }
-            return phrases[s.fillerIndex % phrases.count]
-        }
         var frames: [[Int16]] = []
+        let phrase: String
         do {
             var resampler: Resampler?
             var samples: [Int16] = []
-            for try await frame in try await agent.tts.synthesize(phrase) {
-                if Task.isCancelled || done.value { return }
-                if frame.sampleRate != pipelineRate {
-                    if resampler == nil { resampler = try Resampler(from: frame.sampleRate, to: pipelineRate) }
-                    samples += resampler!.process(frame.samples)
+            func take(_ audio: AudioFrame) throws {
+                if audio.sampleRate != pipelineRate {
+                    if resampler == nil { resampler = try Resampler(from: audio.sampleRate, to: pipelineRate) }
+                    samples += resampler!.process(audio.samples)
                 } else {
-                    samples += frame.samples
+                    samples += audio.samples
+                }
+            }
+            if let sound = agent.turn.fillerSound {
+                phrase = "(\(sound.path))"
+                try take(AudioFrame(sampleRate: sound.sampleRate, samples: sound.samples))
+            } else {
+                phrase = shared.withLock { s -> String in
+                    defer { s.fillerIndex += 1 }
+                    return phrases[s.fillerIndex % phrases.count]
+                }
+                for try await frame in try await agent.tts.synthesize(phrase) {
+                    if Task.isCancelled || done.value { return }
+                    try take(frame)
                 }
             }
             frames = Self.frames(of: samples, size: pipelineRate / 50)
@@ -755,7 +742,7 @@ public final class Conversation: @unchecked Sendable {
                 s.enqueuedPeaks.append(peak)
                 audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
             }
-            s.plan.append(("", frames.count))
+            s.plan.filler(frames: frames.count)
             return true
         }
         if played {

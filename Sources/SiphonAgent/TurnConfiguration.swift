@@ -1,3 +1,7 @@
+import Foundation
+import SiphonAudio
+import SiphonCore
+
 /// Turn-taking knobs (`turn:` in agent configuration). Durations in seconds.
 public struct TurnConfiguration: Sendable, Equatable, Codable {
     /// Silence after the caller stops before the turn may end (with a final transcript).
@@ -23,6 +27,29 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
     public var fillerDelay: Double = 1.5
     /// Fillers, said in turn.
     public var fillers: [String] = ["One moment.", "Let me check that.", "Just a second."]
+    /// A sound played instead of the spoken fillers (`filler_sound:`, a WAV file read at load).
+    public var fillerSound: FillerSound?
+
+    /// A short recording (keyboard clicks, a soft chime): at most 5 s, any rate the resampler takes.
+    public struct FillerSound: Sendable, Equatable, Codable {
+        public var path: String
+        public var sampleRate: Int
+        public var samples: [Int16]
+
+        public static let maxSeconds = 5.0
+
+        /// Reads and checks the file; errors say what is wrong with it.
+        public static func load(_ path: String) throws -> FillerSound {
+            let wav = try WAVFile.read(path)
+            guard Resampler.supportedRates.contains(wav.sampleRate) else {
+                throw SiphonError.invalid("\(wav.sampleRate) Hz: use 8, 16, 22.05, 24, 44.1 or 48 kHz")
+            }
+            guard !wav.samples.isEmpty, wav.duration <= maxSeconds else {
+                throw SiphonError.invalid(String(format: "%.1f s long: a filler sound is at most %.0f s", wav.duration, maxSeconds))
+            }
+            return FillerSound(path: path, sampleRate: wav.sampleRate, samples: wav.samples)
+        }
+    }
 
     public enum Endpointing: String, Sendable, Codable, CaseIterable {
         /// The words decide between the two delays (mid-thought, short answers).
@@ -39,7 +66,7 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
         case falseInterruptionTimeout = "false_interruption_timeout", silenceTimeout = "silence_timeout"
         case maxCallDuration = "max_call_duration"
         case endpointing, backchannels, backchannelMaxDuration = "backchannel_max_duration"
-        case fillerDelay = "filler_delay", fillers
+        case fillerDelay = "filler_delay", fillers, fillerSound = "filler_sound"
     }
 
     public func validate() -> [String] {
@@ -52,7 +79,9 @@ public struct TurnConfiguration: Sendable, Equatable, Codable {
         if !(1...86_400).contains(maxCallDuration) { p.append("max_call_duration must be 1 to 86400 seconds") }
         if !(minInterruption...10).contains(backchannelMaxDuration) { p.append("backchannel_max_duration must be at least min_interruption and at most 10 seconds") }
         if !(0...30).contains(fillerDelay) { p.append("filler_delay must be 0 to 30 seconds") }
-        if fillerDelay > 0, fillers.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { p.append("fillers must have a phrase when filler_delay is set") }
+        if fillerDelay > 0, fillerSound == nil, fillers.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            p.append("fillers must have a phrase (or filler_sound a file) when filler_delay is set")
+        }
         if backchannels.contains(where: { BackchannelLexicon.normalise($0).split(separator: " ").count > 3 }) { p.append("backchannels are phrases of one to three words") }
         return p
     }

@@ -255,8 +255,13 @@ struct ConversationTests {
         #expect(s.push("Hello Dr. Smith. How are") == ["Hello Dr. Smith."])
         #expect(s.push(" you? Fine") == ["How are you?"])
         #expect(s.finish() == "Fine")
-        let (heard, rest) = Conversation.split(plan: [("one two three four", 40), ("five six", 20)], heardFrames: 20)
+        var plan = ResponsePlan()
+        plan.filler(frames: 10)  // a filler went out first: heard, but no words
+        plan.sentence("one two three four", frames: 40)
+        plan.sentence("five six", frames: 20)
+        let (heard, rest) = plan.split(heardFrames: 30)
         #expect(heard == "one two" && rest == "three four five six")
+        #expect(plan.text == "one two three four five six")
     }
 }
 

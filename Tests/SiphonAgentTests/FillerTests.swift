@@ -56,6 +56,30 @@ struct FillerTests {
         _ = await run.finish()
     }
 
+    @Test func aConfiguredSoundPlaysInsteadOfWords() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("chime-\(getpid()).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // One second of a soft 660 Hz chime at 8 kHz: 50 frames at any pipeline rate.
+        try WAVFile(sampleRate: 8000, samples: (0..<8000).map { Int16(3000 * sin(2 * .pi * 660 * Double($0) / 8000)) }).write(path)
+        var t = turn()
+        t.fillerSound = try TurnConfiguration.FillerSound.load(path)
+        t.fillers = []
+        #expect(t.validate().isEmpty)
+        let llm = SlowLLM(delay: .milliseconds(600), [[.text("Tuesday at ten is free.")]])
+        let a = Agent(name: "T", llm: llm, tts: ToneTTS(), stt: ScriptedSTT(["any slot on Tuesday"]), instructions: "x", greeting: "Hi.", turn: t)
+        let run = ConversationTests.Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        let before = run.line.sentFrames
+        await run.feed(Caller.speech(30))
+        await run.feedSilence(until: { run.store.all.count == 3 }, limit: 3000)
+        #expect(run.store.all.last?.text == "Tuesday at ten is free.")
+        #expect(run.line.sentFrames - before == 100, "\(run.line.sentFrames - before) frames: the sound (50) and the answer (50)")
+        // A sound too long, or not a WAV, is refused with what is wrong.
+        try WAVFile(sampleRate: 8000, samples: [Int16](repeating: 0, count: 8000 * 6)).write(path)
+        #expect(throws: SiphonError.self) { try TurnConfiguration.FillerSound.load(path) }
+        _ = await run.finish()
+    }
+
     @Test func aFastModelGetsNone() async throws {
         let llm = SlowLLM(delay: .milliseconds(1), [[.text("Tuesday at ten is free.")]])
         let a = Agent(name: "T", llm: llm, tts: ToneTTS(), stt: ScriptedSTT(["any slot on Tuesday"]), instructions: "x", greeting: "Hi.", turn: turn(delay: 2))

@@ -72,6 +72,7 @@ import SiphonOffline
             (Self.valid + "\n    turn: { backchannel_max_duration: 0.1 }", "backchannel_max_duration must be at least min_interruption"),
             (Self.valid + "\n    turn: { filler_delay: 60 }", "filler_delay must be 0 to 30 seconds"),
             (Self.valid + "\n    turn: { fillers: [''] }", "fillers must have a phrase"),
+            (Self.valid + "\n    turn: { filler_sound: /nonexistent/chime.wav }", "agents[0].turn.filler_sound: /nonexistent/chime.wav"),
             (Self.valid + "\n    vad: { tone_guard: maybe }", "agents[0].vad.tone_guard"),
             ("agents: []", "at least one agent"),
             ("agent: []", "agent"),
