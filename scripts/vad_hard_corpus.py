@@ -13,27 +13,12 @@ Writes into DIR (next to labels.txt and clean.wav, which it reads):
                     labels.txt like the other *_NNdB.wav files).
 Deterministic for a given --seed.
 """
-import argparse, array, audioop, math, os, random, subprocess, sys, tempfile, wave
+import argparse, array, audioop, math, os, random, subprocess, sys, tempfile
 
-RATE = 8000
-FRAME = RATE // 50
+from vad_corpus import FRAME, RATE, read_pcm, write_pcm
 
 DTMF_LOW = [697, 770, 852, 941]
 DTMF_HIGH = [1209, 1336, 1477, 1633]
-
-
-def read_pcm(path):
-    with wave.open(path, "rb") as w:
-        assert w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == RATE, path
-        return w.readframes(w.getnframes())
-
-
-def write_pcm(path, data):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(data)
 
 
 def tone(freqs, seconds, dbfs, phase0=0.0):

@@ -10,6 +10,8 @@ defaults: speech starts on a speech frame, ends after 100 ms without one. Prints
 """
 import argparse, glob, json, os, sys, wave
 
+from vad_webrtc import score
+
 RATE_FRAMES = 50  # 20 ms frames
 
 
@@ -37,12 +39,7 @@ def segment(raw, hangover=5):
 
 
 def f1(pred, lab):
-    tp = sum(1 for p, l in zip(pred, lab) if p and l)
-    fp = sum(1 for p, l in zip(pred, lab) if p and not l)
-    fn = sum(1 for p, l in zip(pred, lab) if not p and l)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return round(2 * p * r / (p + r), 4) if p + r else 0.0
+    return score(pred, lab)["f1"]
 
 
 def webrtc(mode):
