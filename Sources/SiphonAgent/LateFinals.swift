@@ -18,10 +18,10 @@ struct LateFinals {
 
     mutating func expect(_ kind: Kind, words: String, at tick: Int) { pending = (tick, words, kind) }
 
-    /// Applies the expectation to the first of `finals` once one has come: dropped when it says
-    /// what was acted on (or less), trimmed to what it adds when it says more; for `overTheAgent`,
-    /// dropped only when it is an acknowledgement. Returns those acknowledged words (to store as a
-    /// backchannel).
+    /// Applies the expectation to the first of `finals` once one has come: dropped when it has no
+    /// more words than what was acted on (the same words, or the recogniser's revision of them:
+    /// "yes" → "yeah"), trimmed to the words it adds when it has more; for `overTheAgent`, dropped
+    /// only when it is an acknowledgement. Returns those acknowledged words (to store as a backchannel).
     mutating func take(from finals: inout [String], tick: Int, lexicon: BackchannelLexicon) -> String? {
         guard let late = pending else { return nil }
         if tick - late.tick > Self.windowFrames {
@@ -35,11 +35,12 @@ struct LateFinals {
             finals.removeFirst()
             return first
         }
-        let said = BackchannelLexicon.normalise(late.words), heard = BackchannelLexicon.normalise(first)
-        if heard == said || said.hasPrefix(heard) || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
+        let said = BackchannelLexicon.normalise(late.words).split(separator: " ")
+        let heard = BackchannelLexicon.normalise(first).split(separator: " ")
+        if heard.count <= said.count || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
             finals.removeFirst()
-        } else if heard.hasPrefix(said + " ") {
-            finals[0] = String(heard.dropFirst(said.count + 1))  // the words it adds
+        } else {
+            finals[0] = heard.dropFirst(said.count).joined(separator: " ")  // the words it adds
         }
         return nil
     }
