@@ -98,6 +98,8 @@ public final class Conversation: @unchecked Sendable {
         /// The response's own words have started to go out (a filler may no longer start).
         var contentStarted = false
         var fillerIndex = 0
+        /// Filler frames queued before the response's first words (the answer's first frame comes after them).
+        var leadingFillerFrames = 0
     }
 
     /// The agent turn being spoken.
@@ -243,8 +245,9 @@ public final class Conversation: @unchecked Sendable {
                 return Array(s.enqueuedPeaks.prefix(n))
             }
             for p in peaks { echoGuard.outboundPeak(p) }
-            if let r = response, sent > r.startSent {
-                shared.withLock { $0.firstFrameOutWallMs = $0.firstFrameOutWallMs ?? Timestamp.nowMs() }
+            if let r = response {
+                // The first frame of the answer itself: a filler before it is not the answer's latency.
+                shared.withLock { if sent > r.startSent + $0.leadingFillerFrames { $0.firstFrameOutWallMs = $0.firstFrameOutWallMs ?? Timestamp.nowMs() } }
             }
         } else {
             echoGuard.outboundPeak(0)
@@ -558,6 +561,7 @@ public final class Conversation: @unchecked Sendable {
             s.ttsRequestWallMs = nil
             s.ttsFirstAudioWallMs = nil
             s.contentStarted = false
+            s.leadingFillerFrames = 0
         }
     }
 
@@ -743,6 +747,7 @@ public final class Conversation: @unchecked Sendable {
                 audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
             }
             s.plan.filler(frames: frames.count)
+            if s.firstFrameOutWallMs == nil { s.leadingFillerFrames += frames.count }
             return true
         }
         if played {

@@ -53,6 +53,10 @@ struct FillerTests {
         #expect(turns[2].text == "Tuesday at ten is free.")  // the filler is not part of the turn
         // The filler (2 words, 20 frames) and the answer (5 words, 50) both went out.
         #expect(run.line.sentFrames - before == 70, "\(run.line.sentFrames - before) frames")
+        // Voice-to-voice is the answer's: it includes the model's 600 ms, not just the time to the filler.
+        let v2v = try #require(Int(turns[2].extra["latency.voice_to_voice_ms"] ?? ""), "\(turns[2].extra)")
+        let modelMs = try #require(Int(turns[2].extra["latency.llm_ms"] ?? ""))
+        #expect(modelMs >= 550 && v2v >= modelMs, "\(turns[2].extra)")
         _ = await run.finish()
     }
 
