@@ -8,10 +8,15 @@ import SiphonCore
 /// (several voices and rates), a streaming recogniser on the caller's timeline (interims 240 ms
 /// behind, finals 400 ms after the speech), the frame-clocked conversation. Each call runs twice:
 /// `before` (silence endpointing, no backchannel lexicon — the behaviour before issue 17) and `after`
-/// (the defaults). Prints the table and writes `out/conversation/figures.json`.
+/// (the defaults); the backchannels and interruptions once more with a recogniser that has finals
+/// only. Prints the table and writes `out/conversation/table.txt` and `figures.json`.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ConversationQualityTests {
-    enum Behaviour: String, CaseIterable { case before, after }
+    enum Behaviour: String, CaseIterable {
+        case before, after
+        /// The defaults with a recogniser that sends finals only (PocketSphinx, batch transcription).
+        case afterFinalsOnly = "after, finals only"
+    }
 
     static func turn(_ b: Behaviour) -> TurnConfiguration {
         var t = TurnConfiguration()
@@ -32,7 +37,7 @@ struct ConversationQualityTests {
     }
 
     static func call(_ b: Behaviour, greeting: String, replies: Int = 4) -> Call {
-        let stt = TimelineSTT()
+        let stt = b == .afterFinalsOnly ? TimelineSTT(interims: false) : TimelineSTT()
         let llm = ScriptedLLM(Array(repeating: [.text("All right.")], count: replies))
         let agent = Agent(name: "Test", llm: llm, tts: ToneTTS(), stt: stt, instructions: "Be brief.", greeting: greeting, turn: turn(b))
         return Call(run: ConversationTests.Run(agent: agent), stt: stt)
@@ -77,6 +82,8 @@ struct ConversationQualityTests {
         var falseBargeIns = 0, backchannels = 0
         /// Backchannels that became a user turn (the model answered "uh-huh"), and those stored on the agent's turn.
         var backchannelTurns = 0, backchannelsRecorded = 0
+        /// Barged-in agent turns that resumed once the words turned out to be an acknowledgement.
+        var resumedAfterBackchannel = 0
         var missedInterruptions = 0, interruptions = 0
         var interruptionDecisionFrames: [Int] = []
         var prematureCutoffs = 0, pausedTurns = 0
@@ -112,10 +119,16 @@ struct ConversationQualityTests {
             await c.run.feedSilence(until: { c.run.line.sentFrames >= 60 })
             try await say(c, words, voice: voices[i % voices.count])
             await c.run.feedSilence(until: { c.run.store.all.contains { $0.role == .agent } }, limit: 600)
+            if !c.run.line.flushes.isEmpty {  // stopped: the rest of the turn, if it resumes, plays out
+                await c.run.feedSilence(until: { c.run.store.all.contains { $0.extra["resumed_after_false_interruption"] != nil } }, limit: 600)
+            }
             await c.run.feed(Caller.silence(60))
             f.backchannels += 1
             if c.run.store.all.contains(where: { $0.role == .user }) { f.backchannelTurns += 1 }
             if c.run.store.all.contains(where: { $0.role == .agent && $0.extra["backchannels"] != nil }) { f.backchannelsRecorded += 1 }
+            if c.run.store.all.contains(where: { $0.extra["resumed_after_false_interruption"] != nil && $0.extra["backchannels"] != nil }) {
+                f.resumedAfterBackchannel += 1
+            }
             if !c.run.line.flushes.isEmpty {
                 f.falseBargeIns += 1
                 if ProcessInfo.processInfo.environment["QUALITY_DEBUG"] != nil { print("barge-in (\(b)) on '\(words)': \(c.run.store.all.map { "\($0.role): \($0.text) \($0.extra["backchannels"] ?? "")" })") }
@@ -140,6 +153,7 @@ struct ConversationQualityTests {
             if let s = stoppedAt { f.interruptionDecisionFrames.append(s) } else { f.missedInterruptions += 1 }
             _ = await c.run.finish()
         }
+        if b == .afterFinalsOnly { return f }  // its turn ends are the finals': measured by the two above
         for (i, parts) in paused.enumerated() {
             let c = call(b, greeting: "Hello, dental office.")
             await greeted(c)
@@ -177,10 +191,10 @@ struct ConversationQualityTests {
     @Test func backchannelsSemanticEndpointingAndShortAnswersSideBySide() async throws {
         var figures: [String: Figures] = [:]
         for b in Behaviour.allCases { figures[b.rawValue] = try await Self.measure(b) }
-        let (before, after) = (figures["before"]!, figures["after"]!)
-        var table = "behaviour  false barge-ins  backchannels as turns  missed interruptions  premature cut-offs  response delay med/p95  short answers med/p95  decision frames\n"
-        for (name, f) in [("before", before), ("after", after)] {
-            table += name.padding(toLength: 11, withPad: " ", startingAt: 0)
+        let (before, after, finalsOnly) = (figures["before"]!, figures["after"]!, figures[Behaviour.afterFinalsOnly.rawValue]!)
+        var table = "behaviour   false barge-ins  backchannels as turns  missed interruptions  premature cut-offs  response delay med/p95  short answers med/p95  decision frames\n"
+        for (name, f) in [("before", before), ("after", after), ("finals only", finalsOnly)] {
+            table += name.padding(toLength: 12, withPad: " ", startingAt: 0)
                 + "\(f.falseBargeIns)/\(f.backchannels)".padding(toLength: 17, withPad: " ", startingAt: 0)
                 + "\(f.backchannelTurns)/\(f.backchannels)".padding(toLength: 23, withPad: " ", startingAt: 0)
                 + "\(f.missedInterruptions)/\(f.interruptions)".padding(toLength: 22, withPad: " ", startingAt: 0)
@@ -189,6 +203,7 @@ struct ConversationQualityTests {
                 + "\(Figures.percentile(f.shortAnswerDelayMs, 0.5))/\(Figures.percentile(f.shortAnswerDelayMs, 0.95)) ms".padding(toLength: 23, withPad: " ", startingAt: 0)
                 + "\(f.interruptionDecisionFrames)\n"
         }
+        table += "finals only: \(finalsOnly.resumedAfterBackchannel) of \(finalsOnly.falseBargeIns) stopped turns resumed when the final was an acknowledgement\n"
         print(table)
         let out = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("out/conversation")
@@ -211,5 +226,9 @@ struct ConversationQualityTests {
         #expect(Figures.percentile(after.shortAnswerDelayMs, 0.5) <= minimum + 100, "\(after.shortAnswerDelayMs)")
         #expect(after.stoppedWithinOneFrame && before.stoppedWithinOneFrame)
         #expect(after.lateFinalTurns == 0 && before.lateFinalTurns == 0)
+        // A recogniser with finals only has no words at min_interruption: the agent stops, then resumes
+        // when the final is an acknowledgement — never a turn the model answers.
+        #expect(finalsOnly.backchannelTurns == 0 && finalsOnly.resumedAfterBackchannel == finalsOnly.falseBargeIns, "\(finalsOnly)")
+        #expect(finalsOnly.missedInterruptions == 0)
     }
 }

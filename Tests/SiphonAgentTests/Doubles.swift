@@ -75,12 +75,13 @@ final class TimedSTT: SpeechToText, @unchecked Sendable {
 final class TimelineSTT: SpeechToText, @unchecked Sendable {
     let name = "timeline-stt"
     let sampleRate = 16000
-    let streamsInterimResults = true
+    let streamsInterimResults: Bool
     struct Utterance: Sendable { var start: Int, end: Int, text: String }
     let utterances = Mutex<[Utterance]>([])
     let interimLag: Int, interimEvery: Int, finalLatency: Int
-    init(interimLag: Int = 12, interimEvery: Int = 10, finalLatency: Int = 20) {
+    init(interims: Bool = true, interimLag: Int = 12, interimEvery: Int = 10, finalLatency: Int = 20) {
         (self.interimLag, self.interimEvery, self.finalLatency) = (interimLag, interimEvery, finalLatency)
+        streamsInterimResults = interims
     }
     func schedule(_ text: String, start: Int, end: Int) { utterances.withLock { $0.append(Utterance(start: start, end: end, text: text)) } }
     func open() async throws -> any STTStream { Stream(owner: self) }
@@ -101,7 +102,8 @@ final class TimelineSTT: SpeechToText, @unchecked Sendable {
                 let words = u.text.split(separator: " ")
                 if n == u.end + owner.finalLatency {
                     sink.yield(Transcript(text: u.text, isFinal: true))
-                } else if n >= u.start + owner.interimLag, n <= u.end + owner.interimLag, (n - u.start - owner.interimLag) % owner.interimEvery == 0 {
+                } else if owner.streamsInterimResults, n >= u.start + owner.interimLag, n <= u.end + owner.interimLag,
+                          (n - u.start - owner.interimLag) % owner.interimEvery == 0 {
                     let spoken = Double(n - owner.interimLag - u.start + 1) / Double(max(1, u.end - u.start + 1))
                     let k = max(1, min(words.count, Int((Double(words.count) * spoken).rounded(.up))))
                     sink.yield(Transcript(text: words.prefix(k).joined(separator: " "), isFinal: false))
