@@ -309,8 +309,10 @@ public final class Conversation: @unchecked Sendable {
         // (which the guard holds back), and those must not restart the count; pure echo never gets
         // a frame admitted.
         if agentSpeaking, agent.turn.allowInterruptions, pendingEnd == nil, !gating {
-            let streaming = agent.stt.streamsInterimResults || shared.withLock { $0.interimsSeen }
-            switch interruption.frame(heard: callerHeard, speech: decision.isSpeech, words: segmentWords(), wordsExpected: streaming) {
+            // Words are read (a string built) only once the segment could be decided, not every frame the agent talks.
+            let streaming = agent.stt.streamsInterimResults
+            switch interruption.frame(heard: callerHeard, speech: decision.isSpeech, words: { self.segmentWords() },
+                                      wordsExpected: { streaming || self.shared.withLock { $0.interimsSeen } }) {
             case .interrupt: await interrupt()
             case .backchannel(let words): backchannel(words)
             case .none:
@@ -334,10 +336,8 @@ public final class Conversation: @unchecked Sendable {
             case .acknowledged(let words):
                 falseInterruption = nil
                 clearWords()
-                logger.info("the interruption was a backchannel: resuming")
                 startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
-                backchannelsHeard = [words]
-                AgentMetrics.backchannel()
+                recordBackchannel(words, "the interruption was one: resuming")  // on the resumed turn
             case .silent:
                 falseInterruption = nil
                 echoGuard.remeasure()  // what got through may have been echo: back to the safe margin
@@ -352,7 +352,7 @@ public final class Conversation: @unchecked Sendable {
         // Endpointing.
         if !agentSpeaking, !userSpeaking, falseInterruption == nil, !gating {
             let (finals, interim) = shared.withLock { ($0.finals.joined(separator: " "), $0.interim) }
-            if let end = endpointing.decide(quietFrames: tick - speechEndTick + vadHangover, vadHangover: vadHangover, finals: finals, interim: interim) {
+            if let end = endpointing.decide(sinceSpeechEnd: tick - speechEndTick, vadHangover: vadHangover, finals: finals, interim: interim) {
                 if end.fromInterim { lateFinals.expect(.turn, words: interim, at: tick) }
                 await endUserTurn(end.text)
             }
@@ -820,10 +820,15 @@ extension Conversation {
             }
             return s.finals.count > start
         }
-        backchannelsHeard.append(words)
         if !hadFinal { lateFinals.expect(.backchannel, words: words, at: tick) }
+        recordBackchannel(words, "the agent goes on")
+    }
+
+    /// An acknowledgement, stored on the agent's turn being spoken (never a user turn), counted and logged.
+    private func recordBackchannel(_ words: String, _ what: String) {
+        backchannelsHeard.append(words)
         AgentMetrics.backchannel()
-        logger.info("backchannel: the agent goes on", metadata: ["agent.words": "\(words)"])
+        logger.info("backchannel: \(what)", metadata: ["agent.words": "\(words)"])
     }
 
     private func backchannelExtra() -> [String: String] {
@@ -836,11 +841,7 @@ extension Conversation {
         let (now, lexicon) = (tick, interruption.lexicon)
         let (acknowledged, count) = shared.withLock { s in (lateFinals.take(from: &s.finals, tick: now, lexicon: lexicon), s.finals.count) }
         segmentFinalsStart = min(segmentFinalsStart, count)
-        if let words = acknowledged {
-            backchannelsHeard.append(words)
-            AgentMetrics.backchannel()
-            logger.info("backchannel under the barge-in threshold", metadata: ["agent.words": "\(words)"])
-        }
+        if let words = acknowledged { recordBackchannel(words, "under the barge-in threshold") }
     }
 }
 

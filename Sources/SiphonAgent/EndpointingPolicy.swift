@@ -17,21 +17,21 @@ struct EndpointingPolicy {
         var fromInterim: Bool
     }
 
-    /// `quietFrames`: 20 ms frames since the last voiced frame (`vadHangover` of them before the VAD
-    /// said speech ended).
-    func decide(quietFrames: Int, vadHangover: Int, finals: String, interim: String) -> Decision? {
+    /// `sinceSpeechEnd`: 20 ms frames since the VAD said speech ended, which it says `vadHangover`
+    /// frames after the last voiced one.
+    func decide(sinceSpeechEnd: Int, vadHangover: Int, finals: String, interim: String) -> Decision? {
         let finals = finals.trimmingCharacters(in: .whitespaces), interim = interim.trimmingCharacters(in: .whitespaces)
         let all = [finals, interim].filter { !$0.isEmpty }.joined(separator: " ")
         guard !all.isEmpty else { return nil }
         let minimum = Self.frames(turn.minEndpointingDelay), maximum = Self.frames(turn.maxEndpointingDelay)
         switch turn.endpointing {
         case .silence:
-            let quiet = quietFrames - vadHangover
+            let quiet = sinceSpeechEnd
             if !finals.isEmpty, quiet >= minimum { return Decision(text: finals, fromInterim: false) }
             if quiet >= maximum { return Decision(text: all, fromInterim: false) }
             return nil
         case .semantic:
-            let quiet = max(quietFrames, vadHangover)  // the VAD had to say it first
+            let quiet = sinceSpeechEnd + vadHangover  // from the last voiced frame
             switch Self.shape(all) {
             case .incomplete:
                 return quiet >= maximum ? Decision(text: all, fromInterim: !interim.isEmpty) : nil

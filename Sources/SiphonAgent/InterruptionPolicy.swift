@@ -40,20 +40,22 @@ struct InterruptionPolicy {
 
     /// One frame while the agent talks. `heard`: the caller's voice got through the echo guard;
     /// `speech`: the VAD is in a speech segment; `words`: what the recogniser has of this segment;
-    /// `wordsExpected`: the recogniser streams interim results.
-    mutating func frame(heard: Bool, speech: Bool, words: String, wordsExpected: Bool) -> Verdict {
-        let words = words.trimmingCharacters(in: .whitespaces)
+    /// `wordsExpected`: the recogniser streams interim results. Both are asked only once the segment
+    /// can be decided (most frames while the agent talks need neither).
+    mutating func frame(heard: Bool, speech: Bool, words readWords: () -> String, wordsExpected: () -> Bool) -> Verdict {
         guard speech else {
             defer { reset() }
             guard held else { return .none }
             // Ended while held: an acknowledgement, or words not there yet (a short sound: no turn either).
+            let words = readWords().trimmingCharacters(in: .whitespaces)
             if words.isEmpty { return .none }
             return lexicon.isBackchannel(words) ? .backchannel(words) : .interrupt
         }
         segmentFrames += 1
         if heard { voiced += 1 }
         guard voiced >= minFrames else { return .none }
-        let mayBeAcknowledgement = words.isEmpty ? wordsExpected && !lexicon.isEmpty : lexicon.mayBeBackchannel(words)
+        let words = readWords().trimmingCharacters(in: .whitespaces)
+        let mayBeAcknowledgement = words.isEmpty ? !lexicon.isEmpty && wordsExpected() : lexicon.mayBeBackchannel(words)
         if mayBeAcknowledgement, segmentFrames < maxBackchannelFrames {
             held = true
             return .none

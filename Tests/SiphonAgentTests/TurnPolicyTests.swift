@@ -32,11 +32,11 @@ import Testing
     /// (1-based) and verdict of the first decision.
     func run(_ p: inout InterruptionPolicy, frames: Int, words: (Int) -> String, streaming: Bool = true, then quiet: Int = 10) -> (Int, InterruptionPolicy.Verdict)? {
         for i in 1...frames {
-            let v = p.frame(heard: true, speech: true, words: words(i), wordsExpected: streaming)
+            let v = p.frame(heard: true, speech: true, words: { words(i) }, wordsExpected: { streaming })
             if v != .none { return (i, v) }
         }
         for i in 1...quiet {
-            let v = p.frame(heard: false, speech: false, words: words(frames), wordsExpected: streaming)
+            let v = p.frame(heard: false, speech: false, words: { words(frames) }, wordsExpected: { streaming })
             if v != .none { return (frames + i, v) }
         }
         return nil
@@ -93,7 +93,7 @@ import Testing
 
     @Test func echoHeldBackByTheGuardDoesNotCount() {
         var p = policy()
-        for _ in 0..<100 { #expect(p.frame(heard: false, speech: true, words: "", wordsExpected: true) == .none) }
+        for _ in 0..<100 { #expect(p.frame(heard: false, speech: true, words: { "" }, wordsExpected: { true }) == .none) }
     }
 
     // MARK: endpointing
@@ -106,8 +106,8 @@ import Testing
 
     /// The first quiet frame (counted from the last voiced one, the VAD's hang-over 5) at which the turn ends.
     func endsAt(_ p: EndpointingPolicy, finals: String, interim: String = "") -> (Int, EndpointingPolicy.Decision)? {
-        for quiet in 5...100 {
-            if let d = p.decide(quietFrames: quiet, vadHangover: 5, finals: finals, interim: interim) { return (quiet, d) }
+        for sinceEnd in 0...95 {
+            if let d = p.decide(sinceSpeechEnd: sinceEnd, vadHangover: 5, finals: finals, interim: interim) { return (sinceEnd + 5, d) }
         }
         return nil
     }
