@@ -65,6 +65,9 @@ public final class Conversation: @unchecked Sendable {
     /// Answering-machine detection, while it holds the agent's first word (outbound calls with `amd`).
     private var gate: AnswerGate?
     private var gateWords = ""
+    /// A person decided from their first words ("Yes, this is Ann") while still talking: the
+    /// greeting waits for their turn to end (since when, in frames).
+    private var greetWhenQuiet: Int?
     /// A voicemail message being left; a callee who talks back meanwhile was a person after all.
     private var message: MessageState?
     private enum MessageState { case playing, played(tick: Int) }
@@ -285,7 +288,12 @@ public final class Conversation: @unchecked Sendable {
         if userSpeaking { lastActivityTick = tick }
 
         if let gate, gate.isActive, let outcome = await stepGate(gate, frame) { return outcome }
-        let gating = gate?.isActive == true
+        if let since = greetWhenQuiet, !userSpeaking && tick - speechEndTick + vadHangover >= frames(agent.turn.minEndpointingDelay)
+            || tick - since >= frames(Self.greetingWaitLimit) {
+            greetWhenQuiet = nil
+            greet()
+        }
+        let gating = gate?.isActive == true || greetWhenQuiet != nil
         if let outcome = await stepMessage() { return outcome }
 
         // DTMF digits collect for a second, then become a user turn.
@@ -870,9 +878,11 @@ extension Conversation {
         case nil:
             return nil
         case .converse?:
-            clearWords()
-            lastActivityTick = tick
-            open()
+            if userSpeaking {
+                greetWhenQuiet = tick
+            } else {
+                greet()
+            }
         case .navigate?:
             lastActivityTick = tick  // the menu's words stay: endpointing makes them the first turn
         case .leaveMessage(let text)?:
@@ -913,6 +923,19 @@ extension Conversation {
             return Outcome(status: .ended, reason: reason)
         }
     }
+
+    /// A person answered: the agent's first words (what they said on picking up is not a turn).
+    private func greet() {
+        // Words heard only as an interim still have their final to come: it is not a turn either.
+        if shared.withLock({ !$0.interim.isEmpty }) { lateFinals.expect(.answer, words: "", at: tick) }
+        clearWords()
+        lastActivityTick = tick
+        open()
+    }
+
+    /// How long a person decided while talking may go on before the agent greets them anyway
+    /// (a voice that never pauses is more likely a busy room than one sentence).
+    static let greetingWaitLimit = 3.0
 
     private func clearWords() {
         shared.withLock {

@@ -1,6 +1,6 @@
 /// Finals that arrive for words already acted on: a turn that ended on its interim, a backchannel
-/// decided on its interim, or a sound over the agent too short to interrupt. None may become a
-/// turn of its own. Holds at most one expectation, for 3 s (150 frames).
+/// decided on its interim, a sound over the agent too short to interrupt, or what a person said
+/// picking up. None may become a turn of its own. Holds at most one expectation, for 3 s (150 frames).
 struct LateFinals {
     enum Kind: Equatable {
         /// The turn ended on this interim.
@@ -9,6 +9,9 @@ struct LateFinals {
         case backchannel
         /// Speech over the agent too short to interrupt: an acknowledgement if its words are one.
         case overTheAgent
+        /// What a person said picking up, before the greeting (answering-machine detection heard
+        /// it): never a turn, whatever the final says.
+        case answer
     }
 
     private(set) var pending: (tick: Int, words: String, kind: Kind)?
@@ -37,7 +40,7 @@ struct LateFinals {
         }
         let said = BackchannelLexicon.normalise(late.words).split(separator: " ")
         let heard = BackchannelLexicon.normalise(first).split(separator: " ")
-        if heard.count <= said.count || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
+        if heard.count <= said.count || late.kind == .answer || (late.kind == .backchannel && lexicon.isBackchannel(first)) {
             finals.removeFirst()
         } else {
             finals[0] = heard.dropFirst(said.count).joined(separator: " ")  // the words it adds

@@ -32,6 +32,9 @@ public final class AnswerClassifier {
         public var afterGreetingSilenceMs = 700
         /// The same pause when the words were a person's ("who's calling?", "Mark speaking").
         public var afterHumanWordsSilenceMs = 300
+        /// The same pause when the words were only "hello" (or "yeah", "hi"): longer than a greeting
+        /// pauses after its opening "Hello," or "Hey," (up to 320 ms in the corpus's voices).
+        public var afterBareAnswerSilenceMs = 450
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000
         public init() {}
@@ -49,6 +52,8 @@ public final class AnswerClassifier {
     private var interim = ""
     /// Whether the words so far are a person's: worked out when they change, not every frame.
     private var humanWords = false
+    /// Whether the words so far are only what people say picking up ("hello?").
+    private var bareAnswer = false
     public private(set) var decision: Decision?
     /// A "long greeting" decision that the words showed to be a screener, a menu or a person
     /// before the greeting ended (`followGreeting`): a recogniser without interim results has
@@ -81,6 +86,7 @@ public final class AnswerClassifier {
             interim = normalized
         }
         humanWords = AnswerPhrases.soundsLikeAPerson(words)
+        bareAnswer = AnswerPhrases.isBareAnswer(words)
         if let decision {
             switch AnswerPhrases.match(words) {
             case (let kind, let phrase)? where kind != .machine:
@@ -96,6 +102,10 @@ public final class AnswerClassifier {
         case (.machine, let phrase)?: return decide(.machine, "words: \"\(phrase)\"", 0.95)
         case (.screener, let phrase)?: return decide(.screener, "words: \"\(phrase)\"", 0.95)
         case (.ivr, let phrase)?: return decide(.ivr, "words: \"\(phrase)\"", 0.95)
+        case nil where AnswerPhrases.opensLikeAPerson(words):
+            // "Yes?", "Yeah, this is Ann": no recording starts so. Decided while they may still be
+            // talking; when to speak is the conversation's turn-taking, not this.
+            return decide(.human, "words: a person's answer", 0.85)
         default: return nil
         }
     }
@@ -134,6 +144,9 @@ public final class AnswerClassifier {
             if !heardSpeech, elapsedMs >= configuration.initialSilenceMs { return decide(.silence, "no speech", 0.8) }
             if heardSpeech, humanWords, silenceRunMs >= configuration.afterHumanWordsSilenceMs {
                 return decide(.human, "a person's words then silence", 0.85)
+            }
+            if heardSpeech, bareAnswer, silenceRunMs >= configuration.afterBareAnswerSilenceMs {
+                return decide(.human, "a hello then silence", 0.8)
             }
             if heardSpeech, silenceRunMs >= configuration.afterGreetingSilenceMs {
                 return decide(.human, "short greeting then silence", 0.75)

@@ -25,6 +25,11 @@ public enum AnswerPhrases {
     /// What people say answering the phone and recordings do not: "who's calling?", "Mark
     /// speaking", "how can I help?". (A bare "hello" or "hi, this is Mark" starts many greetings.)
     public static let person = ["speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help", "who is it"]
+    /// How people start answering and recordings do not: "Yes?", "Yeah, this is Ann".
+    public static let openers: Set<String> = ["yes", "yeah", "yep", "yup"]
+    /// What people say picking up, alone: "Hello?", "Hi", "Yeah?". A greeting may open with one
+    /// too ("Hello, this is Mark…") but goes on within a few hundred milliseconds.
+    public static let answers: Set<String> = ["hello", "hi", "hey", "hiya", "yes", "yeah", "yep", "yup", "hallo", "hullo"]
 
     /// Lower case, letters, digits and apostrophes, single spaces.
     public static func normalize(_ text: String) -> String {
@@ -47,7 +52,20 @@ public enum AnswerPhrases {
     /// A person's phrase in `words`, and no recording's.
     public static func soundsLikeAPerson(_ words: String) -> Bool {
         guard !words.isEmpty, match(words) == nil else { return false }
+        if opensLikeAPerson(words) { return true }
         let padded = " " + words + " "
         return person.contains { padded.contains(" " + $0 + " ") }
+    }
+
+    /// Words that start as people answer ("yes", "yeah"), and no recording's phrase.
+    public static func opensLikeAPerson(_ words: String) -> Bool {
+        guard let first = words.split(separator: " ").first, openers.contains(String(first)) else { return false }
+        return match(words) == nil
+    }
+
+    /// Nothing but what people say picking up ("hello", "hello hello", "yeah"): at most three words.
+    public static func isBareAnswer(_ words: String) -> Bool {
+        let all = words.split(separator: " ")
+        return !all.isEmpty && all.count <= 3 && all.allSatisfy { answers.contains(String($0)) }
     }
 }

@@ -15,9 +15,12 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Corpus directory (labels.json and its WAV files).") var corpus: String
         @Option(help: "Speech before a pause that makes a recorded greeting, ms.") var longGreeting = AnswerClassifier.Configuration().longGreetingMs
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
+        @Option(help: "The same pause after a bare \"hello\" (with --words), ms.") var afterBareAnswerSilence = AnswerClassifier.Configuration().afterBareAnswerSilenceMs
         @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), given as a final 300 ms after each speech segment ends, as many of its words as the speech so far is of the clip's speech — a recogniser that hears every word, as a cloud one may on a clean line.")
         var words = false
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
+        @Flag(help: "With --words, a streaming recogniser: interim results every 200 ms while the far end speaks, 240 ms behind its speech, as well as the finals.")
+        var interims = false
         @Flag(help: "One line per clip.") var verbose = false
         @Flag(help: "JSON output.") var json = false
 
@@ -38,34 +41,36 @@ struct AMDCommand: AsyncParsableCommand {
             var matrix: [String: [String: Int]] = [:]
             var times: [String: [Int]] = [:]
             var right = 0
-            /// Humans: from the end of their speech (as the VAD heard it) to the decision.
+            /// Humans decided human: from the end of their speech (the label's `speech_ms`) to the
+            /// decision (negative: while they were still talking); all humans: when they stopped.
             var afterSpeech: [Int] = []
             var stoppedAt: [Int] = []
             for item in labels {
                 guard let file = item["file"] as? String, let label = item["label"] as? String else { continue }
                 let wav = try await reporting { try WAVFile.read(corpus + "/" + file) }
+                let said = (item["speech_ms"] as? [Int]).flatMap { $0.count == 2 ? (start: $0[0], end: $0[1]) : nil }
+                if words, said == nil, item["text"] as? String != nil {
+                    throw ValidationError("\(file) has no speech_ms in labels.json: generate the corpus again (Tests/Peers/amd_corpus.py)")
+                }
                 var c = AnswerClassifier.Configuration()
                 c.longGreetingMs = longGreeting
                 c.afterGreetingSilenceMs = afterGreetingSilence
+                c.afterBareAnswerSilenceMs = afterBareAnswerSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
-                let finals = words ? Self.wordsStandIn(wav, text: item["text"] as? String ?? "", delayFrames: wordsDelay / 20) : [:]
+                let transcripts = words && said != nil
+                    ? Self.wordsStandIn(wav, text: item["text"] as? String ?? "", said: said!, delayFrames: wordsDelay / 20, interims: interims) : [:]
                 var decision: AnswerClassifier.Decision?
                 var greetingOver = false
-                let vad = VoiceActivityDetector(sampleRate: wav.sampleRate)
-                var lastSpeechEndMs: Int?
                 // As a call's gate: after a "long greeting", the greeting's words may revise the
                 // decision until the greeting ends (its beep, or 1.5 s of silence).
                 for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
                     let samples = Array(wav.samples[start..<start + frame])
-                    if decision == nil, samples.withUnsafeBufferPointer({ vad.process($0) }).event == .speechEnded {
-                        lastSpeechEndMs = (n + 1) * 20 - VADConfiguration().minSilenceDuration.milliseconds
-                    }
                     if decision == nil {
-                        if let text = finals[n] { decision = classifier.heard(text, isFinal: true) }
+                        if let t = transcripts[n] { decision = classifier.heard(t.text, isFinal: t.isFinal) }
                         if decision == nil { decision = classifier.process(samples) }
                     } else if decision?.cause == "long greeting", !greetingOver, classifier.revision == nil {
-                        if let text = finals[n] { classifier.heard(text, isFinal: true) }
+                        if let t = transcripts[n] { classifier.heard(t.text, isFinal: t.isFinal) }
                         greetingOver = classifier.followGreeting(samples, silenceMs: 1500) != nil
                     } else {
                         break
@@ -75,9 +80,9 @@ struct AMDCommand: AsyncParsableCommand {
                 let kind = decision?.kind.rawValue ?? "undecided"
                 matrix[label, default: [:]][kind, default: 0] += 1
                 times[label, default: []].append(decision?.atMs ?? wav.samples.count * 1000 / wav.sampleRate)
-                if label == "human", decision?.kind == .human, let d = decision, let end = lastSpeechEndMs {
-                    afterSpeech.append(d.atMs - end)
-                    stoppedAt.append(end)
+                if label == "human", let said {
+                    stoppedAt.append(said.end)
+                    if let d = decision, d.kind == .human { afterSpeech.append(d.atMs - said.end) }
                 }
                 if expected(label) == kind { right += 1 }
                 if verbose {
@@ -96,34 +101,46 @@ struct AMDCommand: AsyncParsableCommand {
                 print("  \(label.padding(toLength: 9, withPad: " ", startingAt: 0)) \(row)   decided in \(percentile(times[label]!, 0.5)) ms median, \(percentile(times[label]!, 0.95)) p95")
             }
             if !afterSpeech.isEmpty {
-                print("  humans decided \(percentile(afterSpeech, 0.5)) ms median (\(percentile(afterSpeech, 0.95)) p95) after they stopped speaking, which was \(percentile(stoppedAt, 0.5)) ms median after the answer")
+                print("  humans decided \(percentile(afterSpeech, 0.5)) ms median (\(percentile(afterSpeech, 0.95)) p95) after they stopped speaking (negative: before), which was \(percentile(stoppedAt, 0.5)) ms median after the answer")
             }
             print(String(format: "  accuracy %.1f %% of %d%@", 100 * Double(right) / Double(max(1, labels.count)), labels.count,
                          words ? "" : " (screeners and IVR counted right as machine)"))
         }
 
-        /// The recogniser stand-in's finals, by frame: after each speech segment (as the VAD cuts
-        /// it) ends, plus the delay, the share of the text's words that the speech so far is of
-        /// all the clip's speech.
-        static func wordsStandIn(_ wav: WAVFile, text: String, delayFrames: Int) -> [Int: String] {
+        /// The recogniser stand-in's transcripts, by frame, from the clip's text spoken evenly over
+        /// `said` (ms): a final `delayFrames` after each speech segment ends (as the VAD cuts it)
+        /// with the words said by then, and after the speech itself ends; with `interims`, every
+        /// 10th frame while it is said an interim with the words since the last final, 12 frames
+        /// (240 ms) behind the speech.
+        static func wordsStandIn(_ wav: WAVFile, text: String, said: (start: Int, end: Int), delayFrames: Int,
+                                 interims: Bool = false) -> [Int: (text: String, isFinal: Bool)] {
             let all = AnswerPhrases.normalize(text).split(separator: " ")
             guard !all.isEmpty else { return [:] }
             let vad = VoiceActivityDetector(sampleRate: wav.sampleRate)
             let frame = wav.sampleRate / 50
-            var speech = 0
-            var ends: [(frame: Int, speech: Int)] = []
-            for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
-                let d = wav.samples[start..<start + frame].withUnsafeBufferPointer { vad.process($0) }
-                if d.isSpeech { speech += 1 }
-                if d.event == .speechEnded { ends.append((n, speech)) }
+            let hangover = Int((VADConfiguration().minSilenceDuration * 50).rounded())
+            /// Words said by the end of frame `n`.
+            let wordsBy = { (n: Int) -> Int in
+                let ms = (n + 1) * 20
+                guard ms > said.start else { return 0 }
+                return min(all.count, Int((Double(all.count) * Double(ms - said.start) / Double(max(1, said.end - said.start))).rounded()))
             }
-            var out: [Int: String] = [:]
+            var finalsAt: [Int: Int] = [said.end / 20 + hangover + delayFrames: all.count]
+            for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
+                if wav.samples[start..<start + frame].withUnsafeBufferPointer({ vad.process($0) }).event == .speechEnded {
+                    finalsAt[n + delayFrames] = max(finalsAt[n + delayFrames] ?? 0, wordsBy(n - hangover))
+                }
+            }
+            var out: [Int: (text: String, isFinal: Bool)] = [:]
             var given = 0
-            for end in ends {
-                let upTo = min(all.count, Int((Double(all.count) * Double(end.speech) / Double(max(1, speech))).rounded()))
-                guard upTo > given else { continue }
-                out[end.frame + delayFrames] = all[given..<upTo].joined(separator: " ")
-                given = upTo
+            for n in 0..<(wav.samples.count / frame) {
+                if let upTo = finalsAt[n] {
+                    if upTo > given { out[n] = (all[given..<upTo].joined(separator: " "), true) }
+                    given = max(given, upTo)
+                } else if interims, n % 10 == 0, n * 20 >= said.start, n * 20 <= said.end + 240 {
+                    let upTo = wordsBy(n - 12)
+                    if upTo > given { out[n] = (all[given..<upTo].joined(separator: " "), false) }
+                }
             }
             return out
         }

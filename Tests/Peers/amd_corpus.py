@@ -7,8 +7,8 @@ answers.
 
 Classes: human, machine (voicemail greeting, then a beep or none), screener, ivr, fax (CNG), silence.
 Each clip is 8 kHz 16-bit mono (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet
-loss; `labels.json` lists {file, label, text, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
-is said, for a recogniser stand-in in `siphon amd eval --words`). Tuning uses
+loss; `labels.json` lists {file, label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
+is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when, [start, end] ms). Tuning uses
 seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning."""
 import argparse
 import audioop
@@ -46,6 +46,14 @@ def speak(text, voice, speed, pitch):
     return audioop.ratecv(pcm, 2, 1, rate, RATE, None)[0]
 
 
+def voiced_ms(pcm, offset_ms):
+    """[start, end] ms of the voice in pcm (eSpeak pads its speech with silence), plus offset_ms."""
+    loud = [i for i in range(0, len(pcm) // 2, 40) if abs(int.from_bytes(pcm[2 * i:2 * i + 2], "little", signed=True)) > 300]
+    if not loud:
+        return [offset_ms, offset_ms]
+    return [offset_ms + loud[0] * 1000 // RATE, offset_ms + loud[-1] * 1000 // RATE]
+
+
 def silence(ms):
     return b"\0\0" * (RATE * ms // 1000)
 
@@ -73,6 +81,7 @@ def clip(label, rng):
         lead = rng.choice([0, 100, 300, 600])
         pcm = silence(lead) + speak(text, voice, speed, pitch)
         meta["greeting_ends_ms"] = len(pcm) * 1000 // (2 * RATE)
+        meta["speech_ms"] = voiced_ms(pcm[len(silence(lead)):], lead)
         if rng.random() < 0.8:
             gap = rng.choice([200, 400, 700, 1000])
             beep = rng.choice([(1000, 500), (850, 300), (1400, 200), (440, 800), (1900, 150), (620, 1000)])
@@ -85,7 +94,9 @@ def clip(label, rng):
         text = rng.choice(HUMAN)
         meta["text"] = text
         lead = rng.choice([0, 200, 500, 1200, 2000])
-        pcm = silence(lead) + speak(text, voice, speed, pitch) + silence(3000)
+        said = speak(text, voice, speed, pitch)
+        meta["speech_ms"] = voiced_ms(said, lead)
+        pcm = silence(lead) + said + silence(3000)
         if rng.random() < 0.25:  # a busy room behind them
             room = speak(rng.choice(PERSONAL), rng.choice(VOICES), 160, 50) + speak(rng.choice(HUMAN), rng.choice(VOICES), 170, 60)
             pcm = mix(pcm, audioop.mul(room[:len(pcm)], 2, 0.12))
@@ -93,11 +104,15 @@ def clip(label, rng):
     elif label == "screener":
         lead = silence(rng.choice([0, 300]))  # drawn first: the clips stay those of earlier runs
         meta["text"] = rng.choice(SCREENER)
-        pcm = lead + speak(meta["text"], voice, speed, pitch) + silence(3000)
+        said = speak(meta["text"], voice, speed, pitch)
+        meta["speech_ms"] = voiced_ms(said, len(lead) * 500 // RATE)
+        pcm = lead + said + silence(3000)
     elif label == "ivr":
         lead = silence(rng.choice([0, 300]))
         meta["text"] = rng.choice(IVR)
-        pcm = lead + speak(meta["text"], voice, speed, pitch) + silence(2000)
+        said = speak(meta["text"], voice, speed, pitch)
+        meta["speech_ms"] = voiced_ms(said, len(lead) * 500 // RATE)
+        pcm = lead + said + silence(2000)
     elif label == "fax":
         pcm = b"".join(tone(1100, 500, 6000) + silence(3000) for _ in range(3))
     else:  # silence: an open line

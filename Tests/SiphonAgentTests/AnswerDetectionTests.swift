@@ -38,6 +38,25 @@ struct AnswerDetectionTests {
         _ = await run.finish()
     }
 
+    /// "Yes, this is Ann…" decides "person" on the recogniser's first interim, while she is still
+    /// talking; the greeting waits for her to finish (turn-taking's delay, not the cadence's pause).
+    @Test func aPersonDecidedWhileTalkingIsGreetedWhenTheyStop() async throws {
+        let stt = TimelineSTT()
+        stt.schedule("yes this is ann speaking from the front desk", start: 10, end: 70)
+        let run = Run(agent: agent(stt: stt), answerDetection: settings())
+        await run.feed(Caller.silence(10) + Caller.speech(30))
+        let amd = try #require(run.store.events("amd").first, "not decided while she talked")
+        #expect(amd["result"] == "human" && amd["cause"] == "words: a person's answer", "\(amd)")
+        await run.feed(Caller.speech(30))
+        #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "the agent spoke over her")
+        let waited = await run.feedSilence(until: { run.line.sentFrames > 0 })
+        // min_endpointing_delay (200 ms) from her last voiced frame, and a frame or two for the voice.
+        #expect(waited >= 9 && waited <= 14, "greeted \(waited) frames after she stopped")
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        #expect(run.store.all.map(\.text) == ["Hi, this is Bright Smile Dental."], "what she said on picking up is not a turn")
+        _ = await run.finish()
+    }
+
     @Test func aMachineIsHungUpOnAtTheEndOfItsGreetingWithoutAWord() async throws {
         let run = Run(agent: agent(stt: ["you have reached the office of doctor smith"]), answerDetection: settings())
         await run.feed(try Caller.spoken("Hi there, you have reached the office of Doctor Smith at Main Street") + Caller.silence(10))

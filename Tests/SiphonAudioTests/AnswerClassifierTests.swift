@@ -58,7 +58,7 @@ struct AnswerClassifierTests {
             ("you've reached Ann, leave me a message", .machine),
             ("the wireless customer you are calling is not available", .machine),
             ("hello who's calling", nil),
-            ("yes this is Ann", nil),
+            ("yes this is Ann", .human),
         ]
         for (text, kind) in cases {
             let c = AnswerClassifier(sampleRate: 8000)
@@ -85,7 +85,53 @@ struct AnswerClassifierTests {
         #expect(d.atMs <= plain.atMs - 200, "with words \(d.atMs) ms, without \(plain.atMs) ms")
         #expect(AnswerPhrases.soundsLikeAPerson("hi who's calling") && AnswerPhrases.soundsLikeAPerson("mark speaking"))
         // Many greetings start as a person would: these wait for the pause like any other words.
-        for greeting in ["hello", "hello this is mark", "hi you've reached mark", "yes"] { #expect(!AnswerPhrases.soundsLikeAPerson(greeting)) }
+        for greeting in ["hello", "hello this is mark", "hi you've reached mark", "hey it's sam"] { #expect(!AnswerPhrases.soundsLikeAPerson(greeting)) }
+    }
+
+    /// "Yes?", "Yeah, this is Ann": no recording opens so — a person, decided on the first interim
+    /// while they may still be talking; a recording's phrase still wins.
+    @Test func anOpeningYesDecidesAtOnce() {
+        for words in ["yes", "yeah this is ann", "yep", "Yes, speaking."] {
+            let d = AnswerClassifier(sampleRate: 8000).heard(words, isFinal: false)
+            #expect(d?.kind == .human && d?.cause == "words: a person's answer", "\(words): \(String(describing: d))")
+        }
+        for words in ["hello", "hi there", "hey it's sam", "yesterday was busy", "this is ann"] {
+            #expect(AnswerClassifier(sampleRate: 8000).heard(words, isFinal: false) == nil, "\(words)")
+        }
+        #expect(AnswerClassifier(sampleRate: 8000).heard("yes you've reached ann", isFinal: false)?.kind == .machine)
+    }
+
+    /// Words given as a streaming recogniser would: every 10 frames while `speech` (frame range) is
+    /// said, 12 frames behind, as many of `text`'s words as the time said is of the whole.
+    static func withInterims(_ signal: [Int16], text: String, speech: Range<Int>) -> AnswerClassifier.Decision? {
+        let classifier = AnswerClassifier(sampleRate: 8000)
+        let words = text.split(separator: " ")
+        for (n, frame) in Signals.frames(signal, size: 160).enumerated() {
+            if n >= speech.lowerBound + 12, n <= speech.upperBound + 12, (n - speech.lowerBound) % 10 == 2 {
+                let k = Int((Double(words.count) * Double(n - 12 - speech.lowerBound) / Double(speech.count)).rounded(.up))
+                if k > 0 { classifier.heard(words.prefix(min(k, words.count)).joined(separator: " "), isFinal: false) }
+            }
+            if let d = classifier.process(frame) { return d }
+        }
+        return classifier.decision
+    }
+
+    /// A bare "hello" then a pause is a person sooner than the cadence alone would say (450 ms of
+    /// silence, not 700); a greeting that opens with "Hey," and pauses is not taken for one.
+    @Test func aBareHelloShortensThePauseAndAGreetingsOpeningDoesNot() throws {
+        let said = try Self.speech("Hello?")
+        let hello = ToneDetectorTests.silence(0.4, rate: 8000) + said + ToneDetectorTests.silence(3, rate: 8000)
+        let plain = try #require(Self.classify(hello))
+        let d = try #require(Self.withInterims(hello, text: "hello", speech: 20..<(20 + said.count / 160)))
+        #expect(d.kind == .human && d.cause == "a hello then silence", "\(d)")
+        #expect(d.atMs <= plain.atMs - 200, "with words \(d.atMs) ms, without \(plain.atMs) ms")
+
+        for greeting in ["Hey, it's Sam. Leave a message.", "Hello, this is Mark. Sorry I missed you. Please leave a message."] {
+            let voice = try Self.speech(greeting)
+            let text = AnswerPhrases.normalize(greeting)
+            let g = try #require(Self.withInterims(voice + ToneDetectorTests.silence(3, rate: 8000), text: text, speech: 0..<(voice.count / 160)))
+            #expect(g.kind == .machine, "\(greeting): \(g)")
+        }
     }
 
     /// Words that come after the cadence said "long greeting" (a recogniser with finals only)
