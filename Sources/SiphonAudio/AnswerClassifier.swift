@@ -145,7 +145,7 @@ public final class AnswerClassifier {
             if heardSpeech, humanWords, silenceRunMs >= configuration.afterHumanWordsSilenceMs {
                 return decide(.human, "a person's words then silence", 0.85)
             }
-            if heardSpeech, bareAnswer, silenceRunMs >= configuration.afterBareAnswerSilenceMs {
+            if heardSpeech, bareAnswer, silenceRunMs >= min(configuration.afterBareAnswerSilenceMs, configuration.afterGreetingSilenceMs) {
                 return decide(.human, "a hello then silence", 0.8)
             }
             if heardSpeech, silenceRunMs >= configuration.afterGreetingSilenceMs {

@@ -24,6 +24,24 @@ struct AMDCommand: AsyncParsableCommand {
         @Flag(help: "One line per clip.") var verbose = false
         @Flag(help: "JSON output.") var json = false
 
+        /// `--json`: the figures, keyed as `Tests/Peers/app_amd.py --json` keys its own.
+        struct Report: Encodable {
+            struct Spread: Encodable { var median: Int, p95: Int }
+            var accuracy: Double
+            /// Humans decided human and machines machine, of both (what app_amd is scored on).
+            var accuracyHumanMachine: Double
+            var matrix: [String: [String: Int]]
+            var decisionMs: [String: Spread]
+            /// Humans decided human: from the end of their speech to the decision.
+            var humanAfterSpeechMs: Spread?
+            /// When the humans stopped speaking (median, from the answer).
+            var humanStoppedMs: Int?
+            enum CodingKeys: String, CodingKey {
+                case accuracy, matrix, accuracyHumanMachine = "accuracy_human_machine", decisionMs = "decision_ms"
+                case humanAfterSpeechMs = "human_after_speech_ms", humanStoppedMs = "human_stopped_ms"
+            }
+        }
+
         /// What each corpus label should come out as. Without words, screeners and IVR menus sound
         /// like recorded greetings and count right as machines.
         func expected(_ label: String) -> String {
@@ -91,8 +109,14 @@ struct AMDCommand: AsyncParsableCommand {
             }
             let percentile = { (v: [Int], p: Double) -> Int in let s = v.sorted(); return s.isEmpty ? 0 : s[Int(p * Double(s.count - 1))] }
             if json {
-                printJSON(["accuracy": [Double(right) / Double(max(1, labels.count))],
-                           "median_ms": times.keys.sorted().map { Double(percentile(times[$0]!, 0.5)) }])
+                let humanMachine = ["human", "machine"].map { l in (matrix[l]?[l] ?? 0, matrix[l]?.values.reduce(0, +) ?? 0) }
+                printJSON(Report(
+                    accuracy: Double(right) / Double(max(1, labels.count)),
+                    accuracyHumanMachine: Double(humanMachine.map(\.0).reduce(0, +)) / Double(max(1, humanMachine.map(\.1).reduce(0, +))),
+                    matrix: matrix,
+                    decisionMs: times.mapValues { Report.Spread(median: percentile($0, 0.5), p95: percentile($0, 0.95)) },
+                    humanAfterSpeechMs: afterSpeech.isEmpty ? nil : Report.Spread(median: percentile(afterSpeech, 0.5), p95: percentile(afterSpeech, 0.95)),
+                    humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5)))
                 return
             }
             print("Siphon AMD (cadence and tones\(words ? ", words from the recogniser stand-in" : "")) on \(corpus)")

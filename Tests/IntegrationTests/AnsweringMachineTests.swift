@@ -123,6 +123,48 @@ struct AnsweringMachineTests {
         try Self.figure("person", ["decided_ms": Double(decided), "greeting_heard_at_s": first, "cause": context["amd.cause"] ?? ""])
     }
 
+    /// The labelled corpus, held-out part, generated here (a small one: 8 clips a class): Siphon's
+    /// classifier (`siphon amd eval`, cadence alone and with a streaming recogniser's words) beside
+    /// Asterisk's app_amd on the same clips (`Tests/Peers/app_amd.py`).
+    @Test func onTheHeldOutCorpusSiphonBeatsAppAMD() throws {
+        let dir = try Repository.temporaryDirectory("amd-corpus")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let peers = Repository.root.appendingPathComponent("Tests/Peers")
+        _ = try Self.output(Repository.python, [peers.appendingPathComponent("amd_corpus.py").path, dir.path, "--count", "8", "--held-out"])
+        let eval = { (extra: [String]) throws -> [String: Any] in
+            try Self.json(Self.output(SiphonProcess.binary, ["amd", "eval", "--corpus", dir.path, "--json"] + extra))
+        }
+        let cadence = try eval([]), words = try eval(["--words", "--interims"])
+        let asterisk = try Self.json(Self.output(Repository.python, [peers.appendingPathComponent("app_amd.py").path, dir.path, "--json"]))
+        let accuracy = { (r: [String: Any], key: String) in r[key] as? Double ?? -1 }
+        // Of humans and machines (what app_amd tells apart): Siphon's cadence alone does better.
+        #expect(accuracy(cadence, "accuracy_human_machine") > accuracy(asterisk, "accuracy_human_machine"), "\(cadence) \(asterisk)")
+        // All six classes, with words: the issue's goal, 95 %.
+        #expect(accuracy(words, "accuracy") >= 0.95, "\(words)")
+        let humans = try #require(words["human_after_speech_ms"] as? [String: Any])
+        try Self.figure("corpus", ["clips": 48, "cadence": cadence, "words_streaming": words, "app_amd": asterisk,
+                                   "human_decided_after_speech_ms": humans])
+    }
+
+    static func output(_ executable: String, _ arguments: [String]) throws -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw HarnessError("\(executable) \(arguments.joined(separator: " ")) exited \(p.terminationStatus)") }
+        return data
+    }
+
+    static func json(_ data: Data) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw HarnessError("not a JSON object") }
+        return object
+    }
+
     /// Figures for the closing note (out/amd/figures.json).
     static var artifacts: URL {
         let dir = Repository.root.appendingPathComponent("out/amd")
