@@ -65,8 +65,9 @@ public final class Conversation: @unchecked Sendable {
     /// Answering-machine detection, while it holds the agent's first word (outbound calls with `amd`).
     private var gate: AnswerGate?
     private var gateWords = ""
-    /// A person decided from their first words ("Yes, this is Ann") while still talking: the
-    /// greeting waits for their turn to end (since when, in frames).
+    /// A person decided (since when, in frames): greeted once they are quiet — at once after a
+    /// pause, or, decided from their first words while still talking ("Yes, this is Ann…"),
+    /// `min_endpointing_delay` after they stop.
     private var greetWhenQuiet: Int?
     /// A voicemail message being left; a callee who talks back meanwhile was a person after all.
     private var message: MessageState?
@@ -878,11 +879,7 @@ extension Conversation {
         case nil:
             return nil
         case .converse?:
-            if userSpeaking {
-                greetWhenQuiet = tick
-            } else {
-                greet()
-            }
+            greetWhenQuiet = tick  // greeted in this frame unless they are still talking (`step`)
         case .navigate?:
             lastActivityTick = tick  // the menu's words stay: endpointing makes them the first turn
         case .leaveMessage(let text)?:

@@ -16,7 +16,7 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Speech before a pause that makes a recorded greeting, ms.") var longGreeting = AnswerClassifier.Configuration().longGreetingMs
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
         @Option(help: "The same pause after a bare \"hello\" (with --words), ms.") var afterBareAnswerSilence = AnswerClassifier.Configuration().afterBareAnswerSilenceMs
-        @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), given as a final 300 ms after each speech segment ends, as many of its words as the speech so far is of the clip's speech — a recogniser that hears every word, as a cloud one may on a clean line.")
+        @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), spoken evenly over its speech_ms, given as a final 300 ms after each speech segment ends with the words said by then — a recogniser that hears every word, as a cloud one may on a clean line.")
         var words = false
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
         @Flag(help: "With --words, a streaming recogniser: interim results every 200 ms while the far end speaks, 240 ms behind its speech, as well as the finals.")
@@ -169,8 +169,4 @@ struct AMDCommand: AsyncParsableCommand {
             return out
         }
     }
-}
-
-private extension Double {
-    var milliseconds: Int { Int((self * 1000).rounded()) }
 }
