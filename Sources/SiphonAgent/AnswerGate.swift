@@ -43,6 +43,8 @@ final class AnswerGate {
     private(set) var elapsedMs = 0
     /// When the message was started, and why then (for the call's timeline).
     private(set) var greetingEnd: String?
+    /// The greeting ended with its beep (not with silence: a beep may still come).
+    private(set) var endedOnBeep = false
     /// How a greeting must end, without a beep, before the message: longer than its own pauses.
     static let greetingEndSilenceMs = 1500
     /// After an announcement, how long the screener and the person may take.
@@ -99,6 +101,7 @@ final class AnswerGate {
         case .awaitingGreetingEnd(let since):
             let end = classifier.followGreeting(frame, silenceMs: Self.greetingEndSilenceMs)
             if end != nil || elapsedMs - since >= Int(settings.beepTimeout * 1000) {
+                if case .beep? = end { endedOnBeep = true }
                 greetingEnd = switch end {
                 case .beep(let at)?: "after the beep (\(at) ms)"
                 case .silence(let at)?: "after the greeting and its silence (\(at) ms)"

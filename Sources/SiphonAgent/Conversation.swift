@@ -72,6 +72,9 @@ public final class Conversation: @unchecked Sendable {
     /// A voicemail message being left; a callee who talks back meanwhile was a person after all.
     private var message: MessageState?
     private enum MessageState { case playing, played(tick: Int) }
+    /// The message's text (spoken again after a late beep), and the watch for one.
+    private var messageText = ""
+    private var lateBeep: LateBeep?
     /// The callee has started to speak since the message began: transcripts before that are the
     /// greeting's (or its beep's) late finals, not an answer.
     private var spokeDuringMessage = false
@@ -295,7 +298,7 @@ public final class Conversation: @unchecked Sendable {
             greet()
         }
         let gating = gate?.isActive == true || greetWhenQuiet != nil
-        if let outcome = await stepMessage() { return outcome }
+        if let outcome = await stepMessage(frame) { return outcome }
 
         // DTMF digits collect for a second, then become a user turn.
         let newDigits = pendingDigits.withLock { d -> String in defer { d = "" }; return d }
@@ -419,17 +422,7 @@ public final class Conversation: @unchecked Sendable {
     /// Barge-in: silence the line now, cancel the response, store what was heard.
     private func interrupt() async {
         interruption.reset()
-        let dropped = audio.flush()
-        responseTask?.cancel()
-        responseTask = nil
-        let plan = shared.withLock { s -> ResponsePlan in
-            defer {
-                s.plan = ResponsePlan()
-                s.enqueuedPeaks = []
-                s.responseDone = false
-            }
-            return s.plan
-        }
+        let (dropped, plan) = stopResponse()
         let heardFrames = audio.sentFrames - (response?.startSent ?? audio.sentFrames)
         let (heard, remaining) = plan.split(heardFrames: heardFrames)
         AgentMetrics.bargeIn()
@@ -445,6 +438,22 @@ public final class Conversation: @unchecked Sendable {
         response = nil
         falseInterruption = remaining.isEmpty ? nil : FalseInterruption(tick: tick, remaining: remaining)
         lastActivityTick = tick
+    }
+
+    /// Silences the line and cancels the response: the frames dropped, and what it was made of.
+    private func stopResponse() -> (dropped: Int, plan: ResponsePlan) {
+        let dropped = audio.flush()
+        responseTask?.cancel()
+        responseTask = nil
+        let plan = shared.withLock { s -> ResponsePlan in
+            defer {
+                s.plan = ResponsePlan()
+                s.enqueuedPeaks = []
+                s.responseDone = false
+            }
+            return s.plan
+        }
+        return (dropped, plan)
     }
 
     /// `latencyExtra()` for a stored agent turn, also recorded as metrics.
@@ -885,6 +894,8 @@ extension Conversation {
         case .leaveMessage(let text)?:
             clearWords()
             message = .playing
+            messageText = text
+            lateBeep = gate.endedOnBeep ? nil : LateBeep(sampleRate: pipelineRate)
             spokeDuringMessage = false  // the beep may still count as "speech" for a frame or two
             logger.info("answering-machine detection: leaving the message")
             try? await store.event("amd_message", detail: gate.greetingEnd ?? "", fields: ["at_ms": String(gate.elapsedMs)])
@@ -900,13 +911,14 @@ extension Conversation {
     }
 
     /// After the voicemail message: hang up once the line has stayed quiet for the recovery window.
-    private func stepMessage() async -> Outcome? {
+    private func stepMessage(_ frame: AudioFrame) async -> Outcome? {
         if message != nil, !spokeDuringMessage { clearWords() }
+        if message != nil { await watchForLateBeep(frame) } else { lateBeep = nil }
         switch message {
         case nil:
             return nil
         case .playing?:
-            if !agentSpeaking, response == nil, falseInterruption == nil { message = .played(tick: tick) }
+            if !agentSpeaking, response == nil, falseInterruption == nil, lateBeep?.sounding == nil { message = .played(tick: tick) }
             return nil
         case .played(let played)?:
             let words = shared.withLock { !$0.finals.isEmpty || !$0.interim.isEmpty }
@@ -933,6 +945,30 @@ extension Conversation {
     /// How long a person decided while talking may go on before the agent greets them anyway
     /// (a voice that never pauses is more likely a busy room than one sentence).
     static let greetingWaitLimit = 3.0
+
+    /// A beep in the first seconds of a message that began after a silent greeting end: the
+    /// recording starts at its end, so the message stops and is said again from the start.
+    private func watchForLateBeep(_ frame: AudioFrame) async {
+        guard var watch = lateBeep else { return }
+        let step = watch.step(frame.samples)
+        lateBeep = watch
+        switch step {
+        case .none:
+            break
+        case .expired:
+            lateBeep = nil
+        case .beepStarted:
+            _ = stopResponse()
+            (response, persistAs, persistExtra) = (nil, nil, [:])  // not a turn: it is said again in full
+            logger.info("answering-machine detection: a beep during the message; it starts again after the beep")
+            try? await store.event("amd_late_beep", detail: "the message starts again after the beep", fields: [:])
+        case .beepEnded:
+            lateBeep = nil
+            message = .playing
+            spokeDuringMessage = false
+            startResponse(speaking: messageText, persistAs: .agent, extra: ["amd": "voicemail_message", "amd_restarted": "after a late beep"])
+        }
+    }
 
     private func clearWords() {
         shared.withLock {

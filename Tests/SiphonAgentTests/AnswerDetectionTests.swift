@@ -88,6 +88,38 @@ struct AnswerDetectionTests {
         _ = await run.finish()
     }
 
+    /// A greeting that ends in silence, then beeps once the message has begun: the message stops at
+    /// the beep and is said again, whole, after it — one stored turn, what the recording keeps.
+    @Test func aLateBeepStartsTheMessageAgainAfterIt() async throws {
+        let message = "This is Bright Smile Dental calling about your appointment tomorrow at nine"
+        let run = Run(agent: agent(stt: ["you have reached ann"]),
+                      answerDetection: settings { $0.onMachine = .leaveMessage; $0.message = message })
+        await run.feed(try Caller.spoken("Hi there, you have reached Ann, I am not at my desk at the moment"))
+        await run.feedSilence(until: { run.line.sentFrames > 0 })  // no beep yet: the message after 1.5 s of silence
+        #expect(run.store.events("amd_message").first?["detail"]?.hasPrefix("after the greeting and its silence") == true)
+        await run.feed(Caller.silence(30))
+        let before = run.line.sentFrames
+        await run.feed(Caller.tone(850, frames: 25))  // the late beep: the recording starts at its end
+        #expect(run.store.events("amd_late_beep").count == 1)
+        #expect(run.line.queuedFrames == 0 && run.line.sentFrames - before <= 10, "spoke over the beep: \(run.line.sentFrames - before) frames")
+        let after = await run.feedSilence(until: { run.line.sentFrames > before + 10 })
+        #expect(after <= 15, "the message started again \(after) frames after the beep")
+        await run.feedSilence(until: { run.line.hungUp != nil }, limit: 400)
+        #expect(run.line.hungUp == "left a message on an answering machine")
+        #expect(run.store.all.map(\.text) == [message], "the cut start is not a turn: \(run.store.all.map(\.text))")
+        #expect(run.store.all.first?.extra["amd_restarted"] == "after a late beep")
+        // After a greeting that ended with its beep, a later tone is not watched for.
+        let onBeep = Run(agent: agent(stt: ["please leave a message after the tone"]),
+                         answerDetection: settings { $0.onMachine = .leaveMessage; $0.message = message })
+        await onBeep.feed(try Caller.spoken("Hi there, you have reached Ann, please leave a message after the tone") + Caller.silence(20))
+        await onBeep.feed(Caller.tone(1000, frames: 25))
+        await onBeep.feedSilence(until: { onBeep.line.sentFrames > 0 })
+        await onBeep.feed(Caller.silence(20) + Caller.tone(850, frames: 25))
+        #expect(onBeep.store.events("amd_late_beep").isEmpty && onBeep.line.sentFrames > 40)
+        _ = await run.finish()
+        _ = await onBeep.finish()
+    }
+
     @Test func aPersonTakenForAMachineTalksBackAndTheConversationGoesOn() async throws {
         let answer = try Caller.spoken("Hello this is Sam speaking who is it that I am talking to")
         let stt = TimedSTT { [n = answer.count] frames in frames <= n + 10 ? nil : "oh yes I remember" }  // the answer's own words unheard

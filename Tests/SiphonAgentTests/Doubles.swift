@@ -162,7 +162,9 @@ final class MemoryStore: ConversationStore, @unchecked Sendable {
     func history() async throws -> [Turn] { turns.withLock { $0 } }
     var all: [Turn] { turns.withLock { $0 } }
     let events = Mutex<[(type: String, fields: [String: String])]>([])
-    func event(_ type: String, detail: String, fields: [String: String]) async throws { events.withLock { $0.append((type, fields)) } }
+    func event(_ type: String, detail: String, fields: [String: String]) async throws {
+        events.withLock { $0.append((type, fields.merging(["detail": detail]) { field, _ in field })) }
+    }
     func events(_ type: String) -> [[String: String]] { events.withLock { $0.filter { $0.type == type }.map(\.fields) } }
 }
 
