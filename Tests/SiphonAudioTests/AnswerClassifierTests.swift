@@ -11,7 +11,7 @@ struct AnswerClassifierTests {
     }
 
     static func speech(_ text: String, voice: String = "en-us") throws -> [Int16] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("answer-\(getpid())-\(text.count).wav").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("answer-\(UUID().uuidString).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/espeak-ng")
