@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import SiphonCluster
 import SiphonCore
@@ -92,6 +93,13 @@ public struct LiveKitCallRunner: CallRunner {
         request.maxCallDurationSeconds = call.job.maxDuration.map(Double.init)
         request.playDialtone = false
         let dialRequest = request
+        // The agent joins the room while the phone rings (once LiveKit has put the phone in it), so
+        // it hears the callee from the answer on; joining after the answer lost the first words.
+        let answer = AnswerLatch()
+        let early = EarlyJoin()
+        let agent = self.agent
+        let ticket = try self.ticket(call, room: room, phone: phone)
+        defer { answer.resolve(false) }
         let outcome = await withTaskGroup(of: DialOutcome?.self) { group -> DialOutcome in
             group.addTask {
                 do {
@@ -107,8 +115,11 @@ public struct LiveKitCallRunner: CallRunner {
                 var ringing = false
                 while !Task.isCancelled, !ringing {
                     try? await Task.sleep(for: configuration.pollInterval)
-                    let status = (try? await phoneParticipant(room: room, phone: phone))??.sipCallStatus
-                    if status == "ringing" {
+                    let participant = (try? await phoneParticipant(room: room, phone: phone)) ?? nil
+                    if let agent, participant != nil {
+                        early.start { try await agent.converse(call, ticket: ticket, answered: { await answer.wait() }) }
+                    }
+                    if participant?.sipCallStatus == "ringing" {
                         ringing = true
                         try? await call.transition(.ringing)
                     }
@@ -125,21 +136,39 @@ public struct LiveKitCallRunner: CallRunner {
             group.cancelAll()
             return result
         }
+        let joining = early.task
         switch outcome {
         case .answered(let info):
             try await call.setFields(["livekit_sip_call_id": info.sipCallId ?? ""])
             try await call.transition(.active)
-            call.logger.info("LiveKit call answered", metadata: ["livekit.room": "\(room)", "livekit.sip_call_id": "\(info.sipCallId ?? "")"])
-            return try await converse(call, room: room, phone: phone, resume: false)
+            call.logger.info("LiveKit call answered", metadata: ["livekit.room": "\(room)", "livekit.sip_call_id": "\(info.sipCallId ?? "")",
+                                                                 "livekit.agent_joined_before_answer": "\(joining != nil)"])
+            guard let joining else { return try await converse(call, room: room, phone: phone, resume: false) }
+            answer.resolve(true)
+            let end = try await withTaskCancellationHandler { try await joining.value } onCancel: { joining.cancel() }
+            return end ?? CallEnd(.ended, "the room closed")
         case .refused(let e):
+            answer.resolve(false)
+            _ = try? await joining?.value
             if e.code == "not_found", e.sipStatus == nil, let setup = trunk.setup {
                 await trunks.invalidate(setup)  // the trunk was deleted behind our back: next call re-creates it
             }
             let (status, reason) = e.callEnd
             return CallEnd(status, reason)
         case .error(let error):
+            answer.resolve(false)
+            _ = try? await joining?.value
             throw error
         }
+    }
+
+    /// The agent's part of a call it joined while the phone rang: started once.
+    private final class EarlyJoin: Sendable {
+        private let started = Mutex<Task<CallEnd?, any Error>?>(nil)
+        func start(_ body: @escaping @Sendable () async throws -> CallEnd?) {
+            started.withLock { task in if task == nil { task = Task(operation: body) } }
+        }
+        var task: Task<CallEnd?, any Error>? { started.withLock { $0 } }
     }
 
     private enum DialOutcome: Sendable {
@@ -220,8 +249,9 @@ public struct LiveKitCallRunner: CallRunner {
     // MARK: the call
 
     /// Runs the agent in the room (when one is wired) and watches the phone; the first to end ends the call.
-    private func converse(_ call: CallContext, room: String, phone: String, resume: Bool) async throws -> CallEnd {
-        let ticket = try LiveKitRoomTicket(
+    /// What the agent joins the call's room with: a token for this room only, as `agent-<call id>`.
+    private func ticket(_ call: CallContext, room: String, phone: String) throws -> LiveKitRoomTicket {
+        try LiveKitRoomTicket(
             url: configuration.roomURL, room: room,
             token: api.twirp.credentials.token(
                 identity: "agent-\(call.job.id)",
@@ -229,6 +259,10 @@ public struct LiveKitCallRunner: CallRunner {
                                       video: VideoGrant(roomJoin: true, room: room, canPublish: true, canSubscribe: true, canPublishData: true, agent: true)),
                 ttl: Double(call.job.maxDuration ?? 86_400) + 600),
             callerIdentity: phone)
+    }
+
+    private func converse(_ call: CallContext, room: String, phone: String, resume: Bool) async throws -> CallEnd {
+        let ticket = try ticket(call, room: room, phone: phone)
         let agent = self.agent
         return try await withThrowingTaskGroup(of: CallEnd?.self) { group in
             if let agent {

@@ -20,4 +20,18 @@ public protocol LiveKitRoomAgent: Sendable {
     /// Returns how the conversation ended, or nil when the room closed under it (the runner then
     /// reports the phone's side).
     func converse(_ call: CallContext, ticket: LiveKitRoomTicket, resume: Bool) async throws -> CallEnd?
+
+    /// The same for an outbound call still being dialled: the agent joins now, so that it hears the
+    /// callee from the answer on (joining takes a signalling round trip, ICE and DTLS — the first
+    /// words said after the answer would be lost); the conversation starts when `answered`
+    /// returns true, and the agent leaves, with nil, when it returns false.
+    func converse(_ call: CallContext, ticket: LiveKitRoomTicket, answered: @escaping @Sendable () async -> Bool) async throws -> CallEnd?
+}
+
+extension LiveKitRoomAgent {
+    /// An agent that cannot join early joins at the answer.
+    public func converse(_ call: CallContext, ticket: LiveKitRoomTicket, answered: @escaping @Sendable () async -> Bool) async throws -> CallEnd? {
+        guard await answered() else { return nil }
+        return try await converse(call, ticket: ticket, resume: false)
+    }
 }

@@ -42,11 +42,20 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
     }
 
     public func converse(_ call: CallContext, ticket: LiveKitRoomTicket, resume: Bool) async throws -> CallEnd? {
+        try await converse(call, ticket: ticket, resume: resume, answered: nil)
+    }
+
+    public func converse(_ call: CallContext, ticket: LiveKitRoomTicket, answered: @escaping @Sendable () async -> Bool) async throws -> CallEnd? {
+        try await converse(call, ticket: ticket, resume: false, answered: answered)
+    }
+
+    private func converse(_ call: CallContext, ticket: LiveKitRoomTicket, resume: Bool, answered: (@Sendable () async -> Bool)?) async throws -> CallEnd? {
         guard let agent = agents[call.job.agent] else { return CallEnd(.failed, "agent '\(call.job.agent)' is not served by this worker") }
         var tuned = agent
         if let max = call.job.maxDuration { tuned.turn.maxCallDuration = Double(max) }
-        let session = try await RoomSession.join(ticket: ticket, configuration: configuration, api: api, logger: call.logger)
+        let session = try await RoomSession.join(ticket: ticket, configuration: configuration, api: api, logger: call.logger,
+                                                 beforeAnswer: answered != nil)
         defer { session.close() }
-        return try await session.run(agent: tuned, call: call, resume: resume)
+        return try await session.run(agent: tuned, call: call, resume: resume, answered: answered)
     }
 }

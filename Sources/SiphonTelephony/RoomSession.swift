@@ -43,21 +43,26 @@ final class RoomSession: @unchecked Sendable {
     }
 
     private init(ticket: LiveKitRoomTicket, api: LiveKitAPI, logger: Logger, configuration: LiveKitMediaAgent.Configuration,
-                 signal: LiveKitSignalClient, subscriber: WebRTCPeer, publisher: WebRTCPeer, joinStarted: ContinuousClock.Instant) {
+                 signal: LiveKitSignalClient, subscriber: WebRTCPeer, publisher: WebRTCPeer, joinStarted: ContinuousClock.Instant,
+                 beforeAnswer: Bool) {
         (self.ticket, self.api, self.logger, self.configuration) = (ticket, api, logger, configuration)
         (self.joinStarted, joined) = (joinStarted, ContinuousClock.now)
         (self.subscriber, self.publisher) = (subscriber, publisher)
         singlePeerConnection = signal.singlePeerConnection
         var s = State(signal: signal, participantSID: signal.join?.participant.sid ?? "", token: ticket.token)
-        // The phone left before we joined: the room says so by not listing it.
+        // The phone left before we joined: the room says so by not listing it (unless it is still
+        // being dialled: then the dial's outcome says whether it comes).
         let others = signal.join?.otherParticipants ?? []
-        if !others.contains(where: { $0.identity == ticket.callerIdentity && $0.state != .disconnected }) {
+        if !beforeAnswer, !others.contains(where: { $0.identity == ticket.callerIdentity && $0.state != .disconnected }) {
             s.phoneGone = "the phone hung up"
         }
         state = Mutex(s)
     }
 
-    static func join(ticket: LiveKitRoomTicket, configuration: LiveKitMediaAgent.Configuration, api: LiveKitAPI, logger: Logger) async throws -> RoomSession {
+    /// Joins the room. `beforeAnswer`: the phone is still being dialled (it may not be in the room
+    /// yet, and its audio is not the callee's until the answer: `run` holds it until then).
+    static func join(ticket: LiveKitRoomTicket, configuration: LiveKitMediaAgent.Configuration, api: LiveKitAPI, logger: Logger,
+                     beforeAnswer: Bool = false) async throws -> RoomSession {
         let started = ContinuousClock.now
         let signal = try await LiveKitSignalClient.connect(url: ticket.url, token: ticket.token,
                                                            singlePeerConnection: configuration.singlePeerConnection, logger: logger)
@@ -80,8 +85,9 @@ final class RoomSession: @unchecked Sendable {
             logger.info("joined the LiveKit room", metadata: ["livekit.room": "\(join.room.name)", "livekit.participant": "\(join.participant.sid)",
                                                               "livekit.signalling": "\(signal.singlePeerConnection ? "v1 (one peer connection)" : "v0")",
                                                               "livekit.subscriber_primary": "\(join.subscriberPrimary)"])
+            if beforeAnswer { subscriber.holdIncoming(true) }
             return RoomSession(ticket: ticket, api: api, logger: logger, configuration: configuration, signal: signal,
-                               subscriber: subscriber, publisher: publisher, joinStarted: started)
+                               subscriber: subscriber, publisher: publisher, joinStarted: started, beforeAnswer: beforeAnswer)
         } catch {
             signal.close()
             throw error
@@ -90,7 +96,10 @@ final class RoomSession: @unchecked Sendable {
 
     var signal: LiveKitSignalClient { state.withLock { $0.signal } }
 
-    func run(agent: Agent, call: CallContext, resume: Bool) async throws -> CallEnd? {
+    /// Runs the call's conversation in the room. `answered` (a session joined before the answer):
+    /// media is set up meanwhile, the conversation starts when it returns true — on the first
+    /// frame after the answer — and the session leaves when it returns false (the call failed).
+    func run(agent: Agent, call: CallContext, resume: Bool, answered: (@Sendable () async -> Bool)? = nil) async throws -> CallEnd? {
         let (digits, digitSink) = AsyncStream<Character>.makeStream()
         // Over v1 the one connection brings the phone's audio and the room's data as well.
         let watchPublisher = Task { await self.watch(self.publisher, target: .publisher, digits: self.singlePeerConnection ? digitSink : nil) }
@@ -99,6 +108,10 @@ final class RoomSession: @unchecked Sendable {
         state.withLock { $0.tasks += [watchPublisher, signalling] + (watchSubscriber.map { [$0] } ?? []) }
         defer { digitSink.finish() }
         try await publish()
+        if let answered {
+            guard await answered() else { return nil }
+            subscriber.holdIncoming(false)
+        }
 
         let controls = RoomControls(session: self, call: call)
         let audio = WebRTCCallAudio(publisher: publisher, controls: controls)

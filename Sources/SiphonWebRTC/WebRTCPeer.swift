@@ -83,6 +83,9 @@ public final class WebRTCPeer: @unchecked Sendable {
         /// Both directions, one frame each per tick (received left, sent right); its owner closes it.
         var recorder: CallRecorder?
         var flushPending = false
+        /// Caller audio is dropped rather than queued on `incoming` (an outbound call not yet
+        /// answered: what the line carries before the answer is not the callee's).
+        var incomingHeld = false
         var stats = Statistics()
         var closed = false
     }
@@ -214,6 +217,10 @@ public final class WebRTCPeer: @unchecked Sendable {
             return n
         }
     }
+
+    /// While held, received audio is dropped instead of queued on `incoming`: a conversation that
+    /// starts later starts with what is heard from then on, not with a second of stale audio.
+    public func holdIncoming(_ held: Bool) { shared.withLock { $0.incomingHeld = held } }
 
     public var queuedFrames: Int { shared.withLock { $0.outbound.count } }
     public var statistics: Statistics { shared.withLock { $0.stats } }
@@ -391,11 +398,11 @@ public final class WebRTCPeer: @unchecked Sendable {
     private func mediaTick() {
         guard let media else { return }
         let heard = media.playout()
-        incomingSink.yield(heard)
-        let (frame, flushed, recorder) = shared.withLock { s -> (AudioFrame?, Bool, CallRecorder?) in
+        let (frame, flushed, recorder, held) = shared.withLock { s -> (AudioFrame?, Bool, CallRecorder?, Bool) in
             defer { s.flushPending = false }
-            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recorder)
+            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recorder, s.incomingHeld)
         }
+        if !held { incomingSink.yield(heard) }
         if let recorder {
             var stereo = [Int16](repeating: 0, count: heard.samples.count * 2)
             for i in heard.samples.indices {

@@ -181,15 +181,16 @@ struct AnsweringMachineTests {
 }
 
 extension AnsweringMachineTests {
-    /// The same voicemail on the LiveKit path: the stand-in's phone plays it into the call's room,
-    /// the agent (over WebRTC) waits through the greeting and the beep, leaves the message, hangs up.
+    /// The same voicemail on the LiveKit path: the stand-in's phone plays it into the call's room
+    /// from the answer on, as a real phone does; the agent (over WebRTC), in the room before the
+    /// answer, hears all of it, waits through the greeting and the beep, leaves the message, hangs up.
     @Test func aLiveKitCallToAVoicemailLeavesTheMessageAfterTheBeep() async throws {
         let peer = try await LiveKitPeer()
         let cluster = try ClusterHarness()
         let (greeting, _, _) = try await Self.voicemail(
             "Hi, you've reached Ann. I can't take your call right now. Please leave your name and number after the tone.")
         let dir = try Repository.temporaryDirectory("livekit-voicemail")
-        try await peer.post("/_test/phone", ["play": greeting.path, "record": dir.appendingPathComponent("heard-{room}.wav").path])
+        try await peer.post("/_test/phone", ["play": greeting.path, "record": dir.appendingPathComponent("heard-{room}.wav").path, "clock": "answer"])
         let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
         let worker = try SiphonProcess(["worker", "--id", "lk-amd", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
                                        redis: cluster.redis.urlString, environment: env, name: "lk-amd")
@@ -212,8 +213,12 @@ extension AnsweringMachineTests {
         ])
         let text = try await WebRTCInteropTests.transcribe(wav: dir.appendingPathComponent("heard-\(LiveKitCallRunner.roomName(id)).wav").path, stt: stt)
         #expect(text.hasPrefix("this is bright smile dental calling to confirm your cleaning tomorrow at nine"), "the phone heard '\(text)'")
+        // The agent listened before the callee answered: nothing said after the answer was lost.
+        let listened = try #require((try await peer.get("/_test/events") as? [[String: Any]] ?? []).first { $0["event"] as? String == "phone_listened" })
+        #expect(listened["before_answer"] as? Bool == true, "the agent started listening \(listened["late_ms"] ?? "?") ms after the answer")
         let context = try await cluster.store.context(id)
         try Self.figure("livekit_voicemail", ["decided_ms": Double(context["amd.decided_ms"] ?? "") ?? -1, "cause": context["amd.cause"] ?? "",
-                                              "message": events.first { $0.type == "amd_message" }?.detail ?? "", "transcript": text])
+                                              "message": events.first { $0.type == "amd_message" }?.detail ?? "", "transcript": text,
+                                              "agent_listening_before_answer": listened["before_answer"] as? Bool ?? false])
     }
 }

@@ -14,7 +14,10 @@ the real one is and shaped like it on the wire:
 
 Media (livekit_sfu.py): `/rtc` signalling with aiortc peer connections; the phone of a SIP call
 plays what POST /_test/phone sets — {"play": WAV} or {"lines": ["text", "@2.5 text over the agent"]}
-like `siphon caller` — and records what it hears ({"record": path with {room}}).
+like `siphon caller` — and records what it hears ({"record": path with {room}}). With {"clock": "answer"} a
+played WAV runs on the call's clock, as a real phone's voice does: silence until the answer, then the WAV
+from its start, whoever listens late missing its beginning (GET /_test/events: `phone_listened`,
+before_answer or late_ms).
 
 SIP calls: CreateSIPParticipant puts the phone in the room with sip.callStatus dialing, ringing
 after 0.3 s, active after 0.8 s (wait_until_answered answers then). Numbers ending in 0486, 0480,
@@ -322,7 +325,16 @@ def mint_refreshed(identity, room_name):
             .with_grants(VideoGrants(room_join=True, room=room_name, can_publish=True, can_subscribe=True, can_publish_data=True)).to_jwt())
 
 
-sfu = SFU(verifier, phone_info, mint_refreshed)
+def answer_time(room_name):
+    """When the room's SIP call was answered (its status turned active), or None."""
+    with lock:
+        for p in participants.get(room_name, {}).values():
+            if p["info"].kind == models.ParticipantInfo.Kind.SIP and time.time() - p["started"] >= 0.8:
+                return p["started"] + 0.8
+    return None
+
+
+sfu = SFU(verifier, phone_info, mint_refreshed, answer_time)
 agents = AgentWorkers(verifier, key, secret)
 
 
@@ -438,7 +450,7 @@ async def test_post(request):
                 p["hungup"] = True
         await sfu.hang_up_phone(body["room"])
     elif what == "phone":
-        sfu.phone_media = {k: body.get(k) for k in ("play", "lines", "record")}
+        sfu.phone_media = {k: body.get(k) for k in ("play", "lines", "record", "clock")}
     elif what == "drop":
         await sfu.drop_signalling(body["identity"])
     elif what == "signalling":

@@ -24,6 +24,7 @@ What it does as livekit-server does (L = livekit/livekit, P = livekit/protocol):
 """
 import asyncio
 import base64
+import fractions
 import gzip
 import json
 import os
@@ -47,18 +48,75 @@ def new_id(prefix):
     return prefix + uuid.uuid4().hex[:12]
 
 
-class Phone:
-    """The SIP participant's media: a caller script it plays and a recording of what it hears."""
+class AnswerClockedWav:
+    """A phone that speaks on the call's clock, as a real one does: silence until the call is
+    answered, then the WAV from its start at the answer — whoever subscribes late misses what was
+    said before. `on_listen(before_answer, late_ms)` tells when the first subscriber started
+    listening."""
 
-    def __init__(self, play, record):
+    RATE = 48000
+
+    def __init__(self, path, answered_at, on_listen):
+        import audioop
+        import wave
+        from aiortc.mediastreams import MediaStreamTrack
+        with wave.open(path) as w:
+            pcm, rate, width, channels = w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth(), w.getnchannels()
+        if channels == 2:
+            pcm = audioop.tomono(pcm, width, 0.5, 0.5)
+        pcm = audioop.lin2lin(pcm, width, 2)
+        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, self.RATE, None)
+        outer = self
+
+        class Track(MediaStreamTrack):
+            kind = "audio"
+
+            def __init__(self):
+                super().__init__()
+                self.pts = 0
+                self.start = None
+
+            async def recv(self):
+                import av
+                if self.start is None:
+                    self.start = time.time()
+                    at = answered_at()
+                    on_listen(at is None or at > self.start, 0 if at is None else max(0, round((self.start - at) * 1000)))
+                self.pts += 960
+                due = self.start + self.pts / outer.RATE
+                if due > time.time():
+                    await asyncio.sleep(due - time.time())
+                at = answered_at()
+                chunk = b""
+                if at is not None and due - 0.02 >= at:
+                    k = int(round((due - 0.02 - at) / 0.02))  # this frame's place in what the callee says
+                    chunk = pcm[k * 1920:(k + 1) * 1920]
+                frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+                frame.planes[0].update(chunk + b"\0" * (1920 - len(chunk)))
+                frame.sample_rate = outer.RATE
+                frame.pts = self.pts
+                frame.time_base = fractions.Fraction(1, outer.RATE)
+                return frame
+
+        self.audio = Track()
+
+
+class Phone:
+    """The SIP participant's media: a caller script it plays and a recording of what it hears.
+    With `answered_at` (a function: when the call was answered, or None), the script runs on the
+    call's clock (`AnswerClockedWav`); without, from when the first subscriber listens."""
+
+    def __init__(self, play, record, answered_at=None, on_listen=None):
         self.play, self.record = play, record
+        self.answered_at, self.on_listen = answered_at, on_listen
         self.player = None
         self.recorder = None
         self.heard_from = []  # identities whose tracks were recorded
 
     def track(self):
         if self.player is None and self.play:
-            self.player = MediaPlayer(self.play, loop=False)
+            self.player = (AnswerClockedWav(self.play, self.answered_at, self.on_listen) if self.answered_at
+                           else MediaPlayer(self.play, loop=False))
         return self.player.audio if self.player else None
 
     async def hear(self, track, identity):
@@ -242,8 +300,9 @@ class Session:
 
 
 class SFU:
-    def __init__(self, verifier, phones_hook, mint=None):
+    def __init__(self, verifier, phones_hook, mint=None, answer_hook=None):
         self.verifier = verifier
+        self.answer_hook = answer_hook  # room -> when its phone answered (time.time()), or None
         self.mint = mint  # (identity, room) -> a refreshed token (metadata "refreshed")
         self.sessions = {}  # room -> identity -> Session
         self.phones = {}  # room -> Phone
@@ -284,6 +343,11 @@ class SFU:
                     # after a failover, the time from the kill to the agent speaking again.
                     self.events.append({"event": "voice", "identity": identity, "room": room, "at": time.time()})
                 self.phones[room] = ScriptedCaller(self.phone_media["lines"], record, on_voice=voice)
+            elif self.phone_media.get("clock") == "answer" and self.answer_hook:
+                def listened(before_answer, late_ms, room=room):
+                    self.events.append({"event": "phone_listened", "room": room, "before_answer": before_answer, "late_ms": late_ms})
+                self.phones[room] = Phone(self.phone_media.get("play"), record, answered_at=lambda room=room: self.answer_hook(room),
+                                          on_listen=listened)
             else:
                 self.phones[room] = Phone(self.phone_media.get("play"), record)
         return self.phones[room]
