@@ -248,7 +248,6 @@ public struct LiveKitCallRunner: CallRunner {
 
     // MARK: the call
 
-    /// Runs the agent in the room (when one is wired) and watches the phone; the first to end ends the call.
     /// What the agent joins the call's room with: a token for this room only, as `agent-<call id>`.
     private func ticket(_ call: CallContext, room: String, phone: String) throws -> LiveKitRoomTicket {
         try LiveKitRoomTicket(
@@ -261,6 +260,7 @@ public struct LiveKitCallRunner: CallRunner {
             callerIdentity: phone)
     }
 
+    /// Runs the agent in the room (when one is wired) and watches the phone; the first to end ends the call.
     private func converse(_ call: CallContext, room: String, phone: String, resume: Bool) async throws -> CallEnd {
         let ticket = try ticket(call, room: room, phone: phone)
         let agent = self.agent

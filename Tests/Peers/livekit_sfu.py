@@ -35,6 +35,7 @@ import aioice.ice
 from aiohttp import web, WSMsgType
 from aiortc import RTCPeerConnection, RTCSessionDescription, RTCConfiguration, RTCIceServer
 from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 from livekit.protocol import models, rtc
 
@@ -48,57 +49,66 @@ def new_id(prefix):
     return prefix + uuid.uuid4().hex[:12]
 
 
+class PacedVoice(MediaStreamTrack):
+    """A phone's voice: 20 ms frames of 48 kHz audio, paced in real time; `chunk(due)` gives the
+    frame due at `due` (time.time()), `on_start(start)` is told when the first one is asked for."""
+
+    kind = "audio"
+    RATE = 48000
+
+    def __init__(self, chunk, on_start=None):
+        super().__init__()
+        self.chunk, self.on_start = chunk, on_start
+        self.pts = 0
+        self.start = None
+
+    async def recv(self):
+        import av
+        if self.start is None:
+            self.start = time.time()
+            if self.on_start:
+                self.on_start(self.start)
+        self.pts += 960
+        due = self.start + self.pts / self.RATE
+        if due > time.time():
+            await asyncio.sleep(due - time.time())
+        chunk = self.chunk(due)
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(chunk + b"\0" * (1920 - len(chunk)))
+        frame.sample_rate = self.RATE
+        frame.pts = self.pts
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        return frame
+
+
 class AnswerClockedWav:
     """A phone that speaks on the call's clock, as a real one does: silence until the call is
     answered, then the WAV from its start at the answer — whoever subscribes late misses what was
     said before. `on_listen(before_answer, late_ms)` tells when the first subscriber started
     listening."""
 
-    RATE = 48000
-
     def __init__(self, path, answered_at, on_listen):
         import audioop
         import wave
-        from aiortc.mediastreams import MediaStreamTrack
         with wave.open(path) as w:
             pcm, rate, width, channels = w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth(), w.getnchannels()
         if channels == 2:
             pcm = audioop.tomono(pcm, width, 0.5, 0.5)
         pcm = audioop.lin2lin(pcm, width, 2)
-        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, self.RATE, None)
-        outer = self
+        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, PacedVoice.RATE, None)
 
-        class Track(MediaStreamTrack):
-            kind = "audio"
+        def started(start):
+            at = answered_at()
+            on_listen(at is None or at > start, 0 if at is None else max(0, round((start - at) * 1000)))
 
-            def __init__(self):
-                super().__init__()
-                self.pts = 0
-                self.start = None
+        def chunk(due):
+            at = answered_at()
+            if at is None or due - 0.02 < at:
+                return b""
+            k = int(round((due - 0.02 - at) / 0.02))  # this frame's place in what the callee says
+            return pcm[k * 1920:(k + 1) * 1920]
 
-            async def recv(self):
-                import av
-                if self.start is None:
-                    self.start = time.time()
-                    at = answered_at()
-                    on_listen(at is None or at > self.start, 0 if at is None else max(0, round((self.start - at) * 1000)))
-                self.pts += 960
-                due = self.start + self.pts / outer.RATE
-                if due > time.time():
-                    await asyncio.sleep(due - time.time())
-                at = answered_at()
-                chunk = b""
-                if at is not None and due - 0.02 >= at:
-                    k = int(round((due - 0.02 - at) / 0.02))  # this frame's place in what the callee says
-                    chunk = pcm[k * 1920:(k + 1) * 1920]
-                frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-                frame.planes[0].update(chunk + b"\0" * (1920 - len(chunk)))
-                frame.sample_rate = outer.RATE
-                frame.pts = self.pts
-                frame.time_base = fractions.Fraction(1, outer.RATE)
-                return frame
-
-        self.audio = Track()
+        self.audio = PacedVoice(chunk, on_start=started)
 
 
 class Phone:
@@ -550,12 +560,10 @@ class ScriptedCaller:
     RATE = 48000
 
     def __init__(self, lines, record, on_voice=None):
-        import fractions
         import subprocess
         import wave
         import io
         import audioop
-        from aiortc.mediastreams import MediaStreamTrack
         self.lines = []
         for line in lines:
             at = None
@@ -577,34 +585,7 @@ class ScriptedCaller:
         self.heard_from = []
         self.replied = False
         self.writer = None
-        outer = self
-
-        class Voice(MediaStreamTrack):
-            kind = "audio"
-
-            def __init__(self):
-                super().__init__()
-                self.pts = 0
-                self.start = None
-
-            async def recv(self):
-                import av
-                import time as _t
-                if self.start is None:
-                    self.start = _t.monotonic()
-                self.pts += 960
-                wait = self.start + self.pts / ScriptedCaller.RATE - _t.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                chunk = outer.take(1920)
-                frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-                frame.planes[0].update(chunk)
-                frame.sample_rate = ScriptedCaller.RATE
-                frame.pts = self.pts
-                frame.time_base = fractions.Fraction(1, ScriptedCaller.RATE)
-                return frame
-
-        self.voice = Voice()
+        self.voice = PacedVoice(lambda due: self.take(1920))
 
     def track(self):
         return self.voice
