@@ -14,7 +14,7 @@ public enum AnswerPhrases {
     public static let screener = [
         "screening", "say your name", "state your name", "reason for your call", "why you're calling", "why you are calling",
         "see if this person is available", "see if they're available", "copy of this conversation", "record your name",
-        "please stay on the line", "who is calling and why",
+        "please stay on the line", "who is calling and why", "say who", "say who's", "tell me who",
     ]
     public static let ivr = [
         "press one", "press two", "press three", "press four", "press five", "press six", "press seven", "press eight",

@@ -16,6 +16,7 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Speech before a pause that makes a recorded greeting, ms.") var longGreeting = AnswerClassifier.Configuration().longGreetingMs
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
         @Option(help: "The same pause after a bare \"hello\" (with --words), ms.") var afterBareAnswerSilence = AnswerClassifier.Configuration().afterBareAnswerSilenceMs
+        @Option(help: "The same pause after a person's words (\"who's calling\", with --words), ms.") var afterHumanWordsSilence = AnswerClassifier.Configuration().afterHumanWordsSilenceMs
         @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), spoken evenly over its speech_ms, given as a final 300 ms after each speech segment ends with the words said by then — a recogniser that hears every word, as a cloud one may on a clean line.")
         var words = false
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
@@ -74,6 +75,7 @@ struct AMDCommand: AsyncParsableCommand {
                 c.longGreetingMs = longGreeting
                 c.afterGreetingSilenceMs = afterGreetingSilence
                 c.afterBareAnswerSilenceMs = afterBareAnswerSilence
+                c.afterHumanWordsSilenceMs = afterHumanWordsSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
                 let transcripts = words && said != nil

@@ -53,6 +53,7 @@ struct AnswerClassifierTests {
         let cases: [(String, AnswerClassifier.Kind?)] = [
             ("Hi, the person you're calling is using a screening service", .screener),
             ("please state your name and the reason for your call", .screener),
+            ("please say who is calling", .screener),  // a screener's question, not a person's "who is calling?"
             ("thank you for calling for sales press one", .ivr),
             ("If you know your party's extension, you may dial it at any time", .ivr),
             ("you've reached Ann, leave me a message", .machine),
