@@ -20,8 +20,9 @@ struct LateBeep {
     private var frames = 0
     /// Frames since the beep started, while it sounds.
     private(set) var sounding: Int?
-    /// Messages start up to 4 s before a late beep in practice; later tones are not the beep
-    /// that starts the recording (a recorder's "time is up" tone, a keypad).
+    /// How long into the message a beep still counts as the one that starts the recording (it
+    /// follows the greeting's own silence); tones later are something else — a recorder's "time
+    /// is up", a keypad — and must not restart the message.
     static let watchSeconds = 4.0
     static let longestBeepFrames = 150
 
