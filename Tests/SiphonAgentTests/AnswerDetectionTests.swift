@@ -51,8 +51,9 @@ struct AnswerDetectionTests {
         await run.feed(Caller.speech(30))
         #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "the agent spoke over her")
         let waited = await run.feedSilence(until: { run.line.sentFrames > 0 })
-        // min_endpointing_delay (200 ms) from her last voiced frame, and a frame or two for the voice.
-        #expect(waited >= 9 && waited <= 14, "greeted \(waited) frames after she stopped")
+        // min_endpointing_delay (200 ms) from her last voiced frame, and a few frames for the voice's
+        // first frame to be queued (the response task; more on a loaded machine).
+        #expect(waited >= 9 && waited <= 16, "greeted \(waited) frames after she stopped")
         await run.feedSilence(until: { run.store.all.count == 1 })
         #expect(run.store.all.map(\.text) == ["Hi, this is Bright Smile Dental."], "what she said on picking up is not a turn")
         _ = await run.finish()
@@ -102,8 +103,10 @@ struct AnswerDetectionTests {
         let before = run.line.sentFrames
         await run.feed(Caller.tone(850, frames: 25))  // the late beep: the recording starts at its end
         #expect(run.store.events("amd_late_beep").count == 1)
-        #expect(run.line.queuedFrames == 0 && run.line.sentFrames - before <= 10, "spoke over the beep: \(run.line.sentFrames - before) frames")
-        let after = await run.feedSilence(until: { run.line.sentFrames > before + 10 })
+        // Cut once the beep is known (150 ms of it): nothing more while it sounds.
+        let cut = run.line.sentFrames
+        #expect(run.line.queuedFrames == 0 && cut - before <= 10, "spoke over the beep: \(cut - before) frames")
+        let after = await run.feedSilence(until: { run.line.sentFrames > cut })
         #expect(after <= 15, "the message started again \(after) frames after the beep")
         await run.feedSilence(until: { run.line.hungUp != nil }, limit: 400)
         #expect(run.line.hungUp == "left a message on an answering machine")
