@@ -52,15 +52,16 @@ public enum AnswerPhrases {
     /// A person's phrase in `words`, and no recording's.
     public static func soundsLikeAPerson(_ words: String) -> Bool {
         guard !words.isEmpty, match(words) == nil else { return false }
-        if opensLikeAPerson(words) { return true }
+        if startsAsAnAnswer(words) { return true }
         let padded = " " + words + " "
         return person.contains { padded.contains(" " + $0 + " ") }
     }
 
     /// Words that start as people answer ("yes", "yeah"), and no recording's phrase.
-    public static func opensLikeAPerson(_ words: String) -> Bool {
-        guard let first = words.split(separator: " ").first, openers.contains(String(first)) else { return false }
-        return match(words) == nil
+    public static func opensLikeAPerson(_ words: String) -> Bool { startsAsAnAnswer(words) && match(words) == nil }
+
+    private static func startsAsAnAnswer(_ words: String) -> Bool {
+        words.split(separator: " ").first.map { openers.contains(String($0)) } ?? false
     }
 
     /// Nothing but what people say picking up ("hello", "hello hello", "yeah"): at most three words.

@@ -27,11 +27,3 @@ public protocol LiveKitRoomAgent: Sendable {
     /// returns true, and the agent leaves, with nil, when it returns false.
     func converse(_ call: CallContext, ticket: LiveKitRoomTicket, answered: @escaping @Sendable () async -> Bool) async throws -> CallEnd?
 }
-
-extension LiveKitRoomAgent {
-    /// An agent that cannot join early joins at the answer.
-    public func converse(_ call: CallContext, ticket: LiveKitRoomTicket, answered: @escaping @Sendable () async -> Bool) async throws -> CallEnd? {
-        guard await answered() else { return nil }
-        return try await converse(call, ticket: ticket, resume: false)
-    }
-}
