@@ -56,6 +56,34 @@ final class AnswerGate {
         classifier = AnswerClassifier(sampleRate: sampleRate, configuration: Self.classifierConfiguration(settings))
     }
 
+    /// A resumed call's gate, at the stage the call had reached (what was heard before is lost:
+    /// the greeting's end, the screener's pause, the person are listened for afresh).
+    convenience init(settings: AMDSettings, sampleRate: Int, resuming stage: AnswerStage) {
+        self.init(settings: settings, sampleRate: sampleRate)
+        switch stage {
+        case .awaitingGreetingEnd: phase = .awaitingGreetingEnd(sinceMs: 0)
+        case .awaitingScreenerPause: phase = .awaitingScreenerPause(sinceMs: 0)
+        case .announcing: phase = .announcing
+        case .awaitingPerson:
+            phase = .announcing
+            announced()
+        case .detecting, .message, .messageLeft, .conversation: break
+        }
+    }
+
+    /// The stage to keep in the call's context for the phase the gate is in (`.detecting` until
+    /// decided; the conversation says what follows `.done`).
+    var stage: AnswerStage? {
+        switch phase {
+        case .detecting: .detecting
+        case .awaitingGreetingEnd: .awaitingGreetingEnd
+        case .awaitingScreenerPause: .awaitingScreenerPause
+        case .announcing: .announcing
+        case .awaitingPerson: .awaitingPerson
+        case .done: nil
+        }
+    }
+
     static func classifierConfiguration(_ s: AMDSettings) -> AnswerClassifier.Configuration {
         var c = AnswerClassifier.Configuration()
         c.initialSilenceMs = Int(s.initialSilence * 1000)

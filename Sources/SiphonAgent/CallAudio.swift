@@ -21,6 +21,8 @@ public protocol ConversationStore: Sendable {
     @discardableResult func append(_ turn: Turn) async throws -> Bool
     func setContext(_ fields: [String: String]) async throws
     func history() async throws -> [Turn]
+    /// The call's session context (what `setContext` kept, a resumed call's included).
+    func context() async throws -> [String: String]
     /// A moment in the call's timeline (answering-machine detection's decision, …).
     func event(_ type: String, detail: String, fields: [String: String]) async throws
 }

@@ -64,6 +64,8 @@ public final class Conversation: @unchecked Sendable {
     let answerDetection: AMDSettings?
     /// Answering-machine detection, while it holds the agent's first word (outbound calls with `amd`).
     private var gate: AnswerGate?
+    /// How far detection has got, as last kept in the call's context.
+    private var answerStage: AnswerStage?
     private var gateWords = ""
     /// A person decided (since when, in frames): greeted once they are quiet — at once after a
     /// pause, or, decided from their first words while still talking ("Yes, this is Ann…"),
@@ -168,7 +170,13 @@ public final class Conversation: @unchecked Sendable {
         }
         if resume {
             logger.info("resuming conversation", metadata: ["agent.history_turns": "\(history.count)"])
-            if history.last?.role == .user {
+            if let outcome = await resumeAnswerDetection() {
+                await closeRecogniser(opening)
+                return outcome
+            }
+            if gate != nil || message != nil {
+                // detection, its message or its announcement goes on from where it was
+            } else if history.last?.role == .user {
                 // The caller spoke and the lost worker never answered: answer now, after the bridging line.
                 startResponse(history: true, prelude: agent.resumeLine)
             } else if let line = agent.resumeLine {
@@ -176,6 +184,7 @@ public final class Conversation: @unchecked Sendable {
             }
         } else if let settings = answerDetection {
             gate = AnswerGate(settings: settings, sampleRate: pipelineRate)
+            await advance(.detecting)
             logger.info("answering-machine detection: the agent waits for the decision")
         } else {
             open()
@@ -410,6 +419,7 @@ public final class Conversation: @unchecked Sendable {
             message = nil
             logger.info("answering-machine detection: the callee talked back; the conversation goes on")
             try? await store.event("amd_recovered", detail: "the callee talked back", fields: [:])
+            await advance(.conversation)
             AgentMetrics.amdRecovered()
         }
         var extra = ["speech_end_ms": String(speechEndWallMs)]
@@ -884,26 +894,68 @@ extension Conversation {
         }
         if !decided, let d = gate.decision { await record(d, plan: gate.plan) }
         if !revised, let d = gate.revision { await record(d, plan: gate.plan, revised: true) }
+        if let stage = gate.stage { await advance(stage) }
         switch action {
         case nil:
             return nil
         case .converse?:
             greetWhenQuiet = tick  // greeted in this frame unless they are still talking (`step`)
+            await advance(.conversation)
         case .navigate?:
             lastActivityTick = tick  // the menu's words stay: endpointing makes them the first turn
+            await advance(.conversation)
         case .leaveMessage(let text)?:
             clearWords()
-            message = .playing
-            messageText = text
-            lateBeep = gate.endedOnBeep ? nil : LateBeep(sampleRate: pipelineRate)
-            spokeDuringMessage = false  // the beep may still count as "speech" for a frame or two
-            logger.info("answering-machine detection: leaving the message")
             try? await store.event("amd_message", detail: gate.greetingEnd ?? "", fields: ["at_ms": String(gate.elapsedMs)])
-            startResponse(speaking: text, persistAs: .agent, extra: ["amd": "voicemail_message"])
+            await leaveMessage(text, lateBeepPossible: !gate.endedOnBeep)
         case .announce(let text)?:
             clearWords()
             startResponse(speaking: text, persistAs: .agent, extra: ["amd": "screener_announcement"])
         case .hangup(let reason)?:
+            await audio.hangup(reason: reason)
+            return Outcome(status: .ended, reason: reason)
+        }
+        return nil
+    }
+
+    private func leaveMessage(_ text: String, lateBeepPossible: Bool) async {
+        message = .playing
+        messageText = text
+        lateBeep = lateBeepPossible ? LateBeep(sampleRate: pipelineRate) : nil
+        spokeDuringMessage = false  // the beep may still count as "speech" for a frame or two
+        logger.info("answering-machine detection: leaving the message")
+        await advance(.message)
+        startResponse(speaking: text, persistAs: .agent, extra: ["amd": "voicemail_message"])
+    }
+
+    /// Keeps how far detection has got in the call's context (`AnswerStage`).
+    private func advance(_ stage: AnswerStage) async {
+        guard stage != answerStage else { return }
+        answerStage = stage
+        try? await store.setContext([AnswerStage.contextKey: stage.rawValue])
+    }
+
+    /// A resumed outbound call with detection picks up where the lost worker was: listening
+    /// again (still detecting, or for the greeting's end, the screener's pause, the person),
+    /// saying the message or the announcement again whole (how much of it the callee heard is
+    /// not known, and a recording keeps both), or hanging up after a message already left.
+    /// Nil (and no gate): an ordinary conversation from here.
+    private func resumeAnswerDetection() async -> Outcome? {
+        guard let settings = answerDetection, let stage = AnswerStage(context: (try? await store.context()) ?? [:]) else { return nil }
+        answerStage = stage
+        logger.info("answering-machine detection resumed", metadata: ["amd.stage": "\(stage.rawValue)"])
+        switch stage {
+        case .conversation:
+            return nil
+        case .detecting, .awaitingGreetingEnd, .awaitingScreenerPause, .awaitingPerson:
+            gate = AnswerGate(settings: settings, sampleRate: pipelineRate, resuming: stage)
+        case .announcing:
+            gate = AnswerGate(settings: settings, sampleRate: pipelineRate, resuming: stage)
+            startResponse(speaking: settings.announcement ?? "", persistAs: .agent, extra: ["amd": "screener_announcement"])
+        case .message:
+            await leaveMessage(settings.message ?? "", lateBeepPossible: false)
+        case .messageLeft:
+            let reason = "left a message on an answering machine"
             await audio.hangup(reason: reason)
             return Outcome(status: .ended, reason: reason)
         }
@@ -918,7 +970,10 @@ extension Conversation {
         case nil:
             return nil
         case .playing?:
-            if !agentSpeaking, response == nil, falseInterruption == nil, lateBeep?.sounding == nil { message = .played(tick: tick) }
+            if !agentSpeaking, response == nil, falseInterruption == nil, lateBeep?.sounding == nil {
+                message = .played(tick: tick)
+                await advance(.messageLeft)
+            }
             return nil
         case .played(let played)?:
             let words = shared.withLock { !$0.finals.isEmpty || !$0.interim.isEmpty }

@@ -9,6 +9,7 @@ struct ClusterConversationStore: ConversationStore {
     func append(_ turn: Turn) async throws -> Bool { try await call.appendTurn(turn) }
     func setContext(_ fields: [String: String]) async throws { try await call.setContext(fields) }
     func history() async throws -> [Turn] { try await call.history() }
+    func context() async throws -> [String: String] { try await call.sessionContext() }
     func event(_ type: String, detail: String, fields: [String: String]) async throws {
         try await call.record(event: type, detail: detail, fields: fields)
     }

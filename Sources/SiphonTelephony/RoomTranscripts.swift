@@ -18,6 +18,7 @@ struct RoomTranscripts: ConversationStore {
 
     func setContext(_ fields: [String: String]) async throws { try await store.setContext(fields) }
     func history() async throws -> [Turn] { try await store.history() }
+    func context() async throws -> [String: String] { try await store.context() }
     func event(_ type: String, detail: String, fields: [String: String]) async throws {
         try await store.event(type, detail: detail, fields: fields)
     }

@@ -192,7 +192,7 @@ extension AnsweringMachineTests {
         let dir = try Repository.temporaryDirectory("livekit-voicemail")
         try await peer.post("/_test/phone", ["play": greeting.path, "record": dir.appendingPathComponent("heard-{room}.wav").path, "clock": "answer"])
         let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
-        let worker = try SiphonProcess(["worker", "--id", "lk-amd", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
+        let worker = try SiphonProcess(["worker", "--id", "lk-amd", "--no-sip", "--metrics-port", "0"],
                                        redis: cluster.redis.urlString, environment: env, name: "lk-amd")
         try await cluster.waitForWorkers(1)
         try await cluster.queue.ensureGroup()

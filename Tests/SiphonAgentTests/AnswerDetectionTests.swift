@@ -124,6 +124,54 @@ struct AnswerDetectionTests {
         _ = await onBeep.finish()
     }
 
+    /// A call resumed after its worker was lost (or cut off from Redis and silenced) carries on
+    /// from how far detection had got, kept in its context: the message is said again whole (not
+    /// the bridging line to a voicemail), a message already left ends the call, and a greeting
+    /// still going is waited out.
+    @Test func aResumedCallCarriesOnFromItsDetectionStage() async throws {
+        let message = "This is Bright Smile Dental calling about your appointment tomorrow at nine"
+        let amd = settings { $0.onMachine = .leaveMessage; $0.message = message }
+        let first = Run(agent: agent(stt: ["you have reached ann please leave a message"]), answerDetection: amd)
+        await first.feed(Caller.silence(1))
+        #expect(first.store.context.withLock { $0["amd.stage"] } == "detecting")
+        await first.feed(try Caller.spoken("Hi there, you have reached Ann, please leave a message after the tone") + Caller.silence(20))
+        #expect(first.store.context.withLock { $0["amd.stage"] } == "awaiting_greeting_end")
+        await first.feed(Caller.tone(1000, frames: 25))
+        await first.feedSilence(until: { first.line.sentFrames > 10 })
+        #expect(first.store.context.withLock { $0["amd.stage"] } == "message")
+        _ = await first.finish()  // the worker is lost a few words into the message
+
+        let resumed = Run(agent: agent(stt: []), store: first.store, resume: true, answerDetection: amd)
+        let waited = await resumed.feedSilence(until: { resumed.line.sentFrames > 0 })
+        // At once: not after a greeting's end listened for afresh (1.5 s of quiet, 75 frames).
+        #expect(waited <= 25, "the message started again \(waited) frames after the resume")
+        await resumed.feedSilence(until: { resumed.line.hungUp != nil }, limit: 400)
+        #expect(resumed.line.hungUp == "left a message on an answering machine")
+        #expect(resumed.store.all.last?.text == message && !resumed.store.all.contains { $0.text.hasPrefix("Sorry about that") },
+                "\(resumed.store.all.map(\.text))")
+        #expect(resumed.store.context.withLock { $0["amd.stage"] } == "message_left")
+        _ = await resumed.finish()
+
+        // Resumed after the message was left: nothing more is said.
+        let again = Run(agent: agent(stt: []), store: resumed.store, resume: true, answerDetection: amd)
+        await again.feedSilence(until: { again.ended.value }, limit: 50)
+        #expect(again.line.hungUp == "left a message on an answering machine" && again.ended.value)
+        #expect(again.line.sentFrames == 0 && again.line.queuedFrames == 0, "spoke again after the message was left")
+        _ = await again.finish()
+
+        // Resumed while the greeting still plays: silent through it, the message after its beep.
+        let store = MemoryStore()
+        try await store.setContext(["amd.stage": "awaiting_greeting_end"])
+        let midGreeting = Run(agent: agent(stt: []), store: store, resume: true, answerDetection: amd)
+        await midGreeting.feed(try Caller.spoken("I am not at my desk at the moment") + Caller.silence(10))
+        #expect(midGreeting.line.sentFrames == 0 && midGreeting.line.queuedFrames == 0, "spoke over the greeting")
+        await midGreeting.feed(Caller.tone(1000, frames: 25))
+        let afterBeep = await midGreeting.feedSilence(until: { midGreeting.line.sentFrames > 0 })
+        #expect(afterBeep <= 10 && midGreeting.store.events("amd_message").first?["detail"]?.hasPrefix("after the beep") == true,
+                "\(afterBeep) frames; \(midGreeting.store.events.withLock { $0 })")
+        _ = await midGreeting.finish()
+    }
+
     @Test func aPersonTakenForAMachineTalksBackAndTheConversationGoesOn() async throws {
         let answer = try Caller.spoken("Hello this is Sam speaking who is it that I am talking to")
         let stt = TimedSTT { [n = answer.count] frames in frames <= n + 10 ? nil : "oh yes I remember" }  // the answer's own words unheard

@@ -160,6 +160,7 @@ final class MemoryStore: ConversationStore, @unchecked Sendable {
     }
     func setContext(_ fields: [String: String]) async throws { context.withLock { $0.merge(fields) { $1 } } }
     func history() async throws -> [Turn] { turns.withLock { $0 } }
+    func context() async throws -> [String: String] { context.withLock { $0 } }
     var all: [Turn] { turns.withLock { $0 } }
     let events = Mutex<[(type: String, fields: [String: String])]>([])
     func event(_ type: String, detail: String, fields: [String: String]) async throws {
