@@ -3,13 +3,14 @@
 downloaded), at G.711 quality: what the far end of an outbound call sounds like from the moment it
 answers.
 
-  amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out]
+  amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out] [--language en|es]
 
 Classes: human, machine (voicemail greeting, then a beep or none), screener, ivr, fax (CNG), silence.
 Each clip is 8 kHz 16-bit mono (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet
 loss; `labels.json` lists {file, label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
 is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when, [start, end] ms). Tuning uses
-seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning."""
+seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning. `--language es`: the
+same classes said in Spanish (Spanish eSpeak voices; the English clips are unchanged by it)."""
 import argparse
 import audioop
 import json
@@ -36,6 +37,24 @@ SCREENER = ["Hi, the person you're calling is using a screening service from Goo
 IVR = ["Thank you for calling. For sales, press one. For support, press two. For billing, press three.",
        "Welcome to First National Bank. Please listen carefully as our menu options have changed. To check your balance, press one.",
        "If you know your party's extension, you may dial it at any time. For a directory, press nine."]
+
+# The same kinds of answer in Spanish (a US outbound list reaches Spanish voicemail and people).
+SPANISH = {
+    "VOICES": ["es", "es-419", "es+f3", "es-419+m3", "es+f4", "es-419+f5"],
+    "CARRIER": ["El número que usted marcó no está disponible. Por favor deje su mensaje después del tono.",
+                "La persona a quien llama no se encuentra disponible. Grabe su mensaje después de la señal.",
+                "Su llamada ha sido transferida a un sistema de mensajes de voz. Deje su mensaje después del tono."],
+    "PERSONAL": ["Hola, has llamado a Ana. Ahora no puedo contestar. Deja tu mensaje y te devolveré la llamada.",
+                 "Hola, soy Marcos. No puedo atender en este momento. Deje un mensaje.",
+                 "Hola, soy Sam. Deja un mensaje.",
+                 "Ha llamado a la familia García. No estamos en casa, pero si deja su nombre, su número y un breve mensaje, le devolveremos la llamada lo antes posible. Gracias y que tenga un buen día."],
+    "HUMAN": ["¿Bueno?", "Sí, habla Ana.", "Hola, ¿quién habla?", "Diga.", "¿Aló?", "Hola, soy Sam, ¿en qué le puedo ayudar?"],
+    "SCREENER": ["Hola, la persona a quien llama está filtrando sus llamadas. Por favor diga su nombre y el motivo de su llamada.",
+                 "Por favor indique su nombre y el motivo de su llamada, y veré si esta persona está disponible."],
+    "IVR": ["Gracias por llamar. Para ventas, marque uno. Para soporte, marque dos. Para facturación, marque tres.",
+            "Bienvenido a Banco Nacional. Por favor escuche con atención, nuestras opciones del menú han cambiado. Para consultar su saldo, oprima uno.",
+            "Si conoce la extensión de su grupo, márquela en cualquier momento. Para el directorio, presione nueve."],
+}
 
 
 def speak(text, voice, speed, pitch):
@@ -138,10 +157,15 @@ def main():
     ap.add_argument("--count", type=int, default=40, help="clips per class")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--held-out", action="store_true")
+    ap.add_argument("--language", choices=["en", "es"], default="en")
     args = ap.parse_args()
+    if args.language == "es":
+        globals().update(SPANISH)
     os.makedirs(args.out, exist_ok=True)
     labels = []
     base = 1000 + args.seed if args.held_out else args.seed
+    if args.language == "es":
+        base += 500  # seeds of their own: the Spanish held-out part is not the English one's
     for c, label in enumerate(["human", "machine", "screener", "ivr", "fax", "silence"]):
         for i in range(args.count):
             rng = random.Random(base * 100_000 + c * 10_000 + i)

@@ -72,6 +72,45 @@ struct AnswerClassifierTests {
         #expect(c.heard("hello", isFinal: true)?.kind == .machine)
     }
 
+    /// Spanish, French and German greetings, screeners, menus and answers, accents or not (a
+    /// recogniser may drop them); a Spanish "si" (if) opens greetings, so it does not decide.
+    @Test func wordsDecideInSpanishFrenchAndGerman() throws {
+        let cases: [(String, AnswerClassifier.Kind?)] = [
+            ("Hola, has llamado a Ana. Deja tu mensaje después del tono", .machine),
+            ("el numero que usted marco no esta disponible", .machine),
+            ("la persona a quien llama está filtrando sus llamadas", .screener),
+            ("por favor diga su nombre y el motivo de su llamada", .screener),
+            ("Para ventas, marque uno. Para soporte, oprima el dos", .ivr),
+            ("Hola, ¿quién habla?", nil),  // a person's words: decided at the pause, not at once
+            ("Si desea dejar un mensaje", .machine),
+            ("Vous êtes bien sur le répondeur de Marie, laissez un message après le bip", .machine),
+            ("Pour le service client, tapez un", .ivr),
+            ("Sie sind mit dem Anrufbeantworter verbunden, bitte sprechen Sie nach dem Signalton", .machine),
+            ("Für Deutsch drücken Sie die Eins", .ivr),
+        ]
+        for (text, kind) in cases {
+            #expect(AnswerClassifier(sampleRate: 8000).heard(text, isFinal: true)?.kind == kind, "\(text)")
+        }
+        #expect(AnswerPhrases.normalize("DESPUÉS del TONO, ¿sí?") == "despues del tono si")
+        #expect(AnswerPhrases.soundsLikeAPerson("hola quien habla") && AnswerPhrases.soundsLikeAPerson("allo qui est a l'appareil"))
+        #expect(AnswerPhrases.soundsLikeAPerson("ja hier ist anna am apparat"))
+        #expect(!AnswerPhrases.soundsLikeAPerson("si") && AnswerPhrases.isBareAnswer("bueno") && AnswerPhrases.isBareAnswer("alo"))
+        #expect(AnswerClassifier(sampleRate: 8000).heard("si habla ana", isFinal: false) == nil)
+
+        // Said: "¿Bueno?" then a pause is a person sooner than the cadence alone would say; a
+        // Spanish greeting that opens with "Hola," stays a machine.
+        let said = try Self.speech("¿Bueno?", voice: "es-419")
+        let hello = ToneDetectorTests.silence(0.4, rate: 8000) + said + ToneDetectorTests.silence(3, rate: 8000)
+        let plain = try #require(Self.classify(hello))
+        let d = try #require(Self.withInterims(hello, text: "bueno", speech: 20..<(20 + said.count / 160)))
+        #expect(d.kind == .human && d.atMs <= plain.atMs - 200, "with words \(d), without \(plain.atMs) ms")
+        let greeting = "Hola, soy Marcos. No puedo atender en este momento. Deje un mensaje."
+        let voice = try Self.speech(greeting, voice: "es")
+        let g = try #require(Self.withInterims(voice + ToneDetectorTests.silence(3, rate: 8000), text: AnswerPhrases.normalize(greeting),
+                                               speech: 0..<(voice.count / 160)))
+        #expect(g.kind == .machine, "\(g)")
+    }
+
     @Test func aPersonsWordsShortenTheWait() throws {
         let hello = ToneDetectorTests.silence(0.4, rate: 8000) + (try Self.speech("Who's calling?")) + ToneDetectorTests.silence(3, rate: 8000)
         let plain = try #require(Self.classify(hello))
