@@ -43,7 +43,7 @@ public enum AnswerPhrases {
         "for customer service", "menu options", "main menu", "party's extension", "extension", "for a directory", "dial it",
         "listen carefully", "para español", "our menu",
         "escuche con atención", "para ventas", "menú principal", "opciones del menú", "para inglés", "for english",
-        "pour le service client", "menu principal", "appuyez sur", "für deutsch", "hauptmenü",
+        "pour le service client", "appuyez sur", "für deutsch", "hauptmenü",
     ] + keyed(["marque", "marque el", "oprima", "oprima el", "presione", "presione el", "pulse", "pulse el"],
               ["uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "cero"])
       + keyed(["tapez", "tapez le", "appuyez sur le"], ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "zéro", "étoile"])
