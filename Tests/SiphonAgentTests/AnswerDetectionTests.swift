@@ -170,6 +170,22 @@ struct AnswerDetectionTests {
         #expect(afterBeep <= 10 && midGreeting.store.events("amd_message").first?["detail"]?.hasPrefix("after the beep") == true,
                 "\(afterBeep) frames; \(midGreeting.store.events.withLock { $0 })")
         _ = await midGreeting.finish()
+
+        // Resumed while announcing to a screener: the announcement again, whole, then the person is
+        // waited for and greeted.
+        let announcement = "This is Bright Smile Dental about an appointment"
+        let screened = MemoryStore()
+        try await screened.setContext(["amd.stage": "announcing"])
+        let announcing = Run(agent: agent(stt: ["hello"]), store: screened, resume: true,
+                             answerDetection: settings { $0.onScreener = .announce; $0.announcement = announcement })
+        await announcing.feedSilence(until: { announcing.store.all.count == 1 })
+        #expect(announcing.store.all.map(\.text) == [announcement] && announcing.store.all[0].extra["amd"] == "screener_announcement")
+        await announcing.feedSilence(until: { false }, limit: 30)
+        #expect(announcing.store.all.count == 1 && announcing.store.context.withLock { $0["amd.stage"] } == "awaiting_person")
+        await announcing.feed(Caller.speech(30))
+        await announcing.feedSilence(until: { announcing.store.all.count == 2 })
+        #expect(announcing.store.all.last?.text == "Hi, this is Bright Smile Dental.", "\(announcing.store.all.map(\.text))")
+        _ = await announcing.finish()
     }
 
     @Test func aPersonTakenForAMachineTalksBackAndTheConversationGoesOn() async throws {
