@@ -174,13 +174,13 @@ public final class Conversation: @unchecked Sendable {
                 await closeRecogniser(opening)
                 return outcome
             }
-            if gate != nil || message != nil {
-                // detection, its message or its announcement goes on from where it was
-            } else if history.last?.role == .user {
-                // The caller spoke and the lost worker never answered: answer now, after the bridging line.
-                startResponse(history: true, prelude: agent.resumeLine)
-            } else if let line = agent.resumeLine {
-                startResponse(speaking: line, persistAs: .agent)
+            if gate == nil, message == nil {  // no detection going on: an ordinary resume
+                if history.last?.role == .user {
+                    // The caller spoke and the lost worker never answered: answer now, after the bridging line.
+                    startResponse(history: true, prelude: agent.resumeLine)
+                } else if let line = agent.resumeLine {
+                    startResponse(speaking: line, persistAs: .agent)
+                }
             }
         } else if let settings = answerDetection {
             gate = AnswerGate(settings: settings, sampleRate: pipelineRate)
@@ -910,7 +910,7 @@ extension Conversation {
             await leaveMessage(text, lateBeepPossible: !gate.endedOnBeep)
         case .announce(let text)?:
             clearWords()
-            startResponse(speaking: text, persistAs: .agent, extra: ["amd": "screener_announcement"])
+            announce(text)
         case .hangup(let reason)?:
             await audio.hangup(reason: reason)
             return Outcome(status: .ended, reason: reason)
@@ -926,6 +926,10 @@ extension Conversation {
         logger.info("answering-machine detection: leaving the message")
         await advance(.message)
         startResponse(speaking: text, persistAs: .agent, extra: ["amd": "voicemail_message"])
+    }
+
+    private func announce(_ text: String) {
+        startResponse(speaking: text, persistAs: .agent, extra: ["amd": "screener_announcement"])
     }
 
     /// Keeps how far detection has got in the call's context (`AnswerStage`).
@@ -951,7 +955,7 @@ extension Conversation {
             gate = AnswerGate(settings: settings, sampleRate: pipelineRate, resuming: stage)
         case .announcing:
             gate = AnswerGate(settings: settings, sampleRate: pipelineRate, resuming: stage)
-            startResponse(speaking: settings.announcement ?? "", persistAs: .agent, extra: ["amd": "screener_announcement"])
+            announce(settings.announcement ?? "")
         case .message:
             await leaveMessage(settings.message ?? "", lateBeepPossible: false)
         case .messageLeft:

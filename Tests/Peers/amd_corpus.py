@@ -38,6 +38,7 @@ IVR = ["Thank you for calling. For sales, press one. For support, press two. For
        "Welcome to First National Bank. Please listen carefully as our menu options have changed. To check your balance, press one.",
        "If you know your party's extension, you may dial it at any time. For a directory, press nine."]
 
+ENGLISH = {"VOICES": VOICES, "CARRIER": CARRIER, "PERSONAL": PERSONAL, "HUMAN": HUMAN, "SCREENER": SCREENER, "IVR": IVR}
 # The same kinds of answer in Spanish (a US outbound list reaches Spanish voicemail and people).
 SPANISH = {
     "VOICES": ["es", "es-419", "es+f3", "es-419+m3", "es+f4", "es-419+f5"],
@@ -91,7 +92,9 @@ def noise(n_bytes, rms, rng):
     return b"".join(int(max(-32768, min(32767, rng.gauss(0, rms)))).to_bytes(2, "little", signed=True) for _ in range(n_bytes // 2))
 
 
-def clip(label, rng):
+def clip(label, rng, texts):
+    """One clip of `label` said in `texts`' language (ENGLISH, SPANISH)."""
+    VOICES, CARRIER, PERSONAL, HUMAN, SCREENER, IVR = (texts[k] for k in ("VOICES", "CARRIER", "PERSONAL", "HUMAN", "SCREENER", "IVR"))
     voice, speed, pitch = rng.choice(VOICES), rng.randint(130, 190), rng.randint(25, 80)
     meta = {"label": label, "voice": voice}
     if label == "machine":
@@ -159,8 +162,7 @@ def main():
     ap.add_argument("--held-out", action="store_true")
     ap.add_argument("--language", choices=["en", "es"], default="en")
     args = ap.parse_args()
-    if args.language == "es":
-        globals().update(SPANISH)
+    texts = SPANISH if args.language == "es" else ENGLISH
     os.makedirs(args.out, exist_ok=True)
     labels = []
     base = 1000 + args.seed if args.held_out else args.seed
@@ -169,7 +171,7 @@ def main():
     for c, label in enumerate(["human", "machine", "screener", "ivr", "fax", "silence"]):
         for i in range(args.count):
             rng = random.Random(base * 100_000 + c * 10_000 + i)
-            pcm, meta = clip(label, rng)
+            pcm, meta = clip(label, rng, texts)
             name = f"{label}-{i:03d}.wav"
             with wave.open(os.path.join(args.out, name), "wb") as w:
                 w.setnchannels(1)
