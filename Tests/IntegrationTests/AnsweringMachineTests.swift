@@ -85,7 +85,7 @@ struct AnsweringMachineTests {
             "this is bright smile dental calling to confirm your cleaning tomorrow at nine", "please call us back goodbye",
             "thank you for calling bright smile dental this is the automated receptionist how can i help you today",
         ])
-        let text = try await WebRTCInteropTests.transcribe(wav: pjsip.recording.path, stt: stt)
+        let text = try await WebRTCInteropTests.transcribe(wav: pjsip.recording.path, stt: stt, joiningPauses: 25)
         #expect(text.contains("this is bright smile dental calling to confirm your cleaning tomorrow at nine") && text.hasSuffix("back goodbye"), "\(text)")
         #expect(!text.contains("thank you for calling") && !text.contains("how can i help"), "the agent greeted the voicemail: \(text)")
         try Self.figure("voicemail", [
