@@ -170,12 +170,16 @@ public final class Conversation: @unchecked Sendable {
         }
         if resume {
             logger.info("resuming conversation", metadata: ["agent.history_turns": "\(history.count)"])
-            if let outcome = await resumeAnswerDetection() {
+            if let outcome = await resumeAnswerDetection(nothingSaid: history.isEmpty) {
                 await closeRecogniser(opening)
                 return outcome
             }
             if gate == nil, message == nil {  // no detection going on: an ordinary resume
-                if history.last?.role == .user {
+                if history.isEmpty {
+                    // Lost before a word was said or stored (a greeting is stored once played): the
+                    // callee has heard nothing whole, so the call opens as it would have.
+                    open()
+                } else if history.last?.role == .user {
                     // The caller spoke and the lost worker never answered: answer now, after the bridging line.
                     startResponse(history: true, prelude: agent.resumeLine)
                 } else if let line = agent.resumeLine {
@@ -943,10 +947,13 @@ extension Conversation {
     /// again (still detecting, or for the greeting's end, the screener's pause, the person),
     /// saying the message or the announcement again whole (how much of it the callee heard is
     /// not known, and a recording keeps both), or hanging up after a message already left.
-    /// Nil (and no gate): an ordinary conversation from here.
-    private func resumeAnswerDetection() async -> Outcome? {
-        guard let settings = answerDetection, let stage = AnswerStage(context: (try? await store.context()) ?? [:]) else { return nil }
-        answerStage = stage
+    /// Nil (and no gate): an ordinary conversation from here. A call lost before its first
+    /// stage was stored, with nothing said, detects afresh.
+    private func resumeAnswerDetection(nothingSaid: Bool) async -> Outcome? {
+        let stored = AnswerStage(context: (try? await store.context()) ?? [:])
+        guard let settings = answerDetection, let stage = stored ?? (nothingSaid ? .detecting : nil) else { return nil }
+        answerStage = stored
+        await advance(stage)  // stored now if it was not
         logger.info("answering-machine detection resumed", metadata: ["amd.stage": "\(stage.rawValue)"])
         switch stage {
         case .conversation:

@@ -171,6 +171,14 @@ struct AnswerDetectionTests {
                 "\(afterBeep) frames; \(midGreeting.store.events.withLock { $0 })")
         _ = await midGreeting.finish()
 
+        // Lost before its first stage was stored, with nothing said: detection afresh, silent over a greeting.
+        let unstaged = Run(agent: agent(stt: []), store: MemoryStore(), resume: true, answerDetection: amd)
+        await unstaged.feed(try Caller.spoken("I am not at my desk at the moment") + Caller.silence(10))
+        #expect(unstaged.line.sentFrames == 0 && unstaged.line.queuedFrames == 0 && unstaged.store.all.isEmpty,
+                "spoke over the greeting: \(unstaged.store.all.map(\.text))")
+        #expect(unstaged.store.context.withLock { $0["amd.stage"] } != nil)
+        _ = await unstaged.finish()
+
         // Resumed while announcing to a screener: the announcement again, whole, then the person is
         // waited for and greeted.
         let announcement = "This is Bright Smile Dental about an appointment"

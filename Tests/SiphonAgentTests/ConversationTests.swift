@@ -207,6 +207,16 @@ struct ConversationTests {
         _ = await run.finish()
     }
 
+    /// A worker lost before anything was stored (a greeting is stored once played) leaves a
+    /// callee who has heard nothing whole: the resumed call greets, not "where were we?".
+    @Test func aCallLostBeforeAnythingWasSaidOpensWithItsGreeting() async throws {
+        let (a, _) = agent(stt: [], llm: [])
+        let run = Run(agent: a, store: MemoryStore(), resume: true)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        #expect(run.store.all.map(\.text) == ["Hello, dental office."])
+        _ = await run.finish()
+    }
+
     @Test func keypadDigitsBecomeAUserTurn() async throws {
         let (a, _) = agent(stt: [], llm: [[.text("Got it.")]])
         let run = Run(agent: a)
