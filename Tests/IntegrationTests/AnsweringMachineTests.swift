@@ -78,11 +78,12 @@ struct AnsweringMachineTests {
         let first = try #require(Self.firstSound(heard), "PJSIP heard nothing")
         #expect(first >= beepEnd, "the agent spoke \(String(format: "%.2f", beepEnd - first)) s before the beep ended")
         #expect(first < beepEnd + 1.5, "the message started \(String(format: "%.2f", first - beepEnd)) s after the beep")
-        // The whole message as one phrase (joined over its pauses), its sentences, and what the
-        // agent must not have said: its greeting.
+        // The whole message as one phrase (joined over its pauses), its sentences and their parts
+        // (however the pauses cut it), and what the agent must not have said: its greeting.
         let stt = try PocketSphinxSTT(phrases: [
             "this is bright smile dental calling to confirm your cleaning tomorrow at nine please call us back goodbye",
             "this is bright smile dental calling to confirm your cleaning tomorrow at nine", "please call us back goodbye",
+            "please call us back", "goodbye",
             "thank you for calling bright smile dental this is the automated receptionist how can i help you today",
         ])
         let text = try await WebRTCInteropTests.transcribe(wav: pjsip.recording.path, stt: stt, joiningPauses: 25)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import SiphonAgent
 import SiphonAudio
-import SiphonOffline
+@testable import SiphonOffline
 import SiphonWebRTC
 
 /// Siphon's WebRTC stack against aiortc (an independent implementation: aioice, pyOpenSSL,
@@ -180,10 +180,12 @@ struct WebRTCInteropTests {
     /// PocketSphinx with the phrase grammar, utterances cut where the VAD says speech ended or,
     /// with `joiningPauses`, after that many frames of silence (so a phrase spoken with pauses — a
     /// whole turn — stays one utterance). One stream, so the decoder's normalisation carries over;
-    /// past eight seconds fed at most about seven times faster than real time, since a stream that
-    /// falls ten seconds behind drops frames (as it would on a call).
+    /// fed a second at a time, each once the decoder has taken the one before: a stream that falls
+    /// ten seconds behind drops frames (as it would on a call), and a loaded machine must not
+    /// change what is heard.
     static func transcribe(_ frames: [AudioFrame], stt: PocketSphinxSTT, joiningPauses: Int? = nil) async throws -> String {
         let stream = try await stt.open()
+        let paced = try #require(stream as? PocketSphinxStream)
         let vad = VoiceActivityDetector(sampleRate: 16000)
         var quiet = 0, speaking = false
         for (i, f) in (frames + [AudioFrame](repeating: .silence(sampleRate: 16000), count: 40)).enumerated() {
@@ -195,8 +197,7 @@ struct WebRTCInteropTests {
                 try await stream.flush()
                 speaking = false
             }
-            // The first eight seconds fit in the stream's backlog; later ones are paced.
-            if i >= 400, i % 50 == 49 { try await Task.sleep(for: .milliseconds(150)) }
+            if i % 50 == 49 { await paced.settle() }
         }
         await stream.close()
         var out: [String] = []
