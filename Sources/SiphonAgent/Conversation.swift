@@ -950,8 +950,9 @@ extension Conversation {
     /// Nil (and no gate): an ordinary conversation from here. A call lost before its first
     /// stage was stored, with nothing said, detects afresh.
     private func resumeAnswerDetection(nothingSaid: Bool) async -> Outcome? {
+        guard let settings = answerDetection else { return nil }
         let stored = AnswerStage(context: (try? await store.context()) ?? [:])
-        guard let settings = answerDetection, let stage = stored ?? (nothingSaid ? .detecting : nil) else { return nil }
+        guard let stage = stored ?? (nothingSaid ? .detecting : nil) else { return nil }
         answerStage = stored
         await advance(stage)  // stored now if it was not
         logger.info("answering-machine detection resumed", metadata: ["amd.stage": "\(stage.rawValue)"])
