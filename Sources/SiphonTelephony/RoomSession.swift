@@ -96,6 +96,25 @@ final class RoomSession: @unchecked Sendable {
 
     var signal: LiveKitSignalClient { state.withLock { $0.signal } }
 
+    /// `SIPHON_RECORDINGS_DIR`: this worker's part of the call, from the answer, as
+    /// `<id>-<epoch>.wav` (the phone left, the agent right, 16 kHz), written off the media clock as
+    /// on the SIP and browser paths. Over v0 the two directions are two connections on two
+    /// clocks, so such a call is not recorded, and the log says so.
+    private func startRecording(_ call: CallContext) -> CallRecorder? {
+        guard let dir = configuration.recordingsDirectory else { return nil }
+        guard singlePeerConnection else {
+            logger.warning("this LiveKit call is not recorded: recording needs LiveKit's /rtc/v1 (one peer connection)")
+            return nil
+        }
+        let logger = self.logger
+        let recorder = CallRecorder(path: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav", sampleRate: 16000, channels: 2) { reason in
+            logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
+            TelephonyMetrics.recordingFailed()
+        }
+        publisher.record(into: recorder)
+        return recorder
+    }
+
     /// Runs the call's conversation in the room. `answered` (a session joined before the answer):
     /// media is set up meanwhile, the conversation starts when it returns true — on the first
     /// frame after the answer — and the session leaves when it returns false (the call failed).
@@ -113,6 +132,8 @@ final class RoomSession: @unchecked Sendable {
             subscriber.holdIncoming(false)
         }
 
+        let recorder = startRecording(call)
+        defer { recorder?.close() }
         let controls = RoomControls(session: self, call: call)
         let audio = WebRTCCallAudio(publisher: publisher, controls: controls)
         // Every turn stored is also published to the room as a transcript (LiveKit UIs show captions).

@@ -184,7 +184,7 @@ struct ConsoleTests {
         let text = try await WebRTCInteropTests.transcribe(wav: heard.path, stt: stt, joiningPauses: 25)
         #expect(text == said.map(PocketSphinxSTT.normalize).joined(separator: " "), "heard '\(text)' in \(seconds) s of recording")
         // The worker's recording: the agent's side (right) says the same.
-        let agentSide = WAVFile(sampleRate: 16000, samples: try Self.rightChannel(recordings.appendingPathComponent("\(id)-1.wav")))
+        let agentSide = WAVFile(sampleRate: 16000, samples: try Self.channel(1, of: recordings.appendingPathComponent("\(id)-1.wav")))
         let agentWAV = Self.artifacts.appendingPathComponent("talk-recorded-agent.wav")
         try agentSide.write(agentWAV.path)
         let recordedText = try await WebRTCInteropTests.transcribe(wav: agentWAV.path, stt: stt, joiningPauses: 25)
@@ -299,12 +299,12 @@ struct ConsoleTests {
         return out
     }
 
-    /// The right channel (the agent's side) of a stereo PCM16 recording.
-    static func rightChannel(_ url: URL) throws -> [Int16] {
+    /// One channel of a stereo PCM16 recording: 0 the caller's side, 1 the agent's.
+    static func channel(_ index: Int, of url: URL) throws -> [Int16] {
         let data = try Data(contentsOf: url)
         guard data.count > 44, let chunk = data.range(of: Data("data".utf8)) else { throw HarnessError("\(url.lastPathComponent) has no data chunk") }
         let bytes = [UInt8](data[(chunk.upperBound + 4)...])
-        return stride(from: 2, to: bytes.count - 1, by: 4).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
+        return stride(from: 2 * index, to: bytes.count - 1, by: 4).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
     }
 
     /// A figure for the closing note (out/console/figures.json).

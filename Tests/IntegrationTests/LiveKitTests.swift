@@ -465,7 +465,10 @@ extension LiveKitTests {
         let dir = try Repository.temporaryDirectory("livekit-call")
         try await peer.post("/_test/phone", ["lines": ["I would like to book a cleaning", "@2.5 Tuesday please", "In the morning", "No that is all thank you"],
                                              "record": dir.appendingPathComponent("heard-{room}.wav").path])
-        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000"]) { $1 }
+        let recordings = dir.appendingPathComponent("recordings")
+        try FileManager.default.createDirectory(at: recordings, withIntermediateDirectories: true)
+        let env = peer.environment.merging(["SIP_TRUNK_ADDRESS": "sip.carrier.example", "FROM_NUMBER": "+15550100000",
+                                            "SIPHON_RECORDINGS_DIR": recordings.path]) { $1 }
         let worker = try SiphonProcess(["worker", "--id", "lk-media", "--no-sip", "--heartbeat-ms", "100", "--metrics-port", "0"],
                                        redis: cluster.redis.urlString, environment: env, name: "lk-media")
         try await cluster.waitForWorkers(1)
@@ -491,6 +494,26 @@ extension LiveKitTests {
         let text = try await WebRTCInteropTests.transcribe(wav: dir.appendingPathComponent("heard-\(LiveKitCallRunner.roomName(id)).wav").path, seconds: 8,
                                                             stt: PocketSphinxSTT(phrases: sentences))
         #expect(text == PocketSphinxSTT.normalize(greeting), "the phone heard '\(text)'")
+        // The call is recorded (over v1; over v0 the log says why not): the phone left, the agent right.
+        let recording = recordings.appendingPathComponent("\(id)-1.wav")
+        if v1 {
+            let header = [UInt8](try Data(contentsOf: recording).prefix(28))
+            #expect(header.count == 28 && header[22] == 2 && Int(header[24]) | Int(header[25]) << 8 == 16000, "stereo at 16 kHz: \(header)")
+            func channel(_ c: Int, _ name: String) throws -> String {
+                let mono = dir.appendingPathComponent("recorded-\(name).wav")
+                try WAVFile(sampleRate: 16000, samples: try ConsoleTests.channel(c, of: recording)).write(mono.path)
+                return mono.path
+            }
+            let agentSaid = try await WebRTCInteropTests.transcribe(wav: try channel(1, "agent"), seconds: 8, stt: PocketSphinxSTT(phrases: sentences))
+            #expect(agentSaid == PocketSphinxSTT.normalize(greeting), "the recording's agent channel: '\(agentSaid)'")
+            let phoneSaid = try await WebRTCInteropTests.transcribe(wav: try channel(0, "phone"), stt: PocketSphinxSTT(phrases: [
+                "i would like to book a cleaning", "tuesday please", "in the morning", "no that is all thank you"]))
+            #expect(phoneSaid.contains("i would like to book a cleaning") && phoneSaid.contains("no that is all thank you"),
+                    "the recording's phone channel: '\(phoneSaid)'")
+        } else {
+            #expect(!FileManager.default.fileExists(atPath: recording.path) && worker.output.contains("this LiveKit call is not recorded"),
+                    "\(worker.output.suffix(2000))")
+        }
         // The room was deleted when the agent ended the call (LiveKit SIP then sends the BYE).
         try await eventually(10, "room deleted") {
             try await peer.hangups().contains { $0["room"] as? String == LiveKitCallRunner.roomName(id) && $0["by"] as? String == "DeleteRoom" }
