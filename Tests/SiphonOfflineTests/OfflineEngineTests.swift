@@ -57,8 +57,13 @@ struct OfflineEngineTests {
             await s.settle()
         }
         #expect(stt.decoders.created == 1, "\(stt.decoders)")
-        // Three callers at once, frame by frame.
-        for (f, speaking) in labelled { for s in streams.prefix(3) { try await s.send(f, speech: speaking) } }
+        // Three callers at once, frame by frame: all three have started speaking (each lane has
+        // taken the frames) before any stops, however busy the lanes are.
+        let started = try #require(labelled.firstIndex { $0.1 }) + 5
+        for (f, speaking) in labelled[..<started] { for s in streams.prefix(3) { try await s.send(f, speech: speaking) } }
+        for s in streams.prefix(3) { await s.settle() }
+        #expect(stt.decoders.created == 3 && stt.decoders.idle == 0, "\(stt.decoders)")
+        for (f, speaking) in labelled[started...] { for s in streams.prefix(3) { try await s.send(f, speech: speaking) } }
         for s in streams { await s.settle() }
         let counts = stt.decoders
         #expect(counts.created == 3 && counts.live == counts.idle && counts.idle <= stt.pool.maxIdle, "\(counts)")
