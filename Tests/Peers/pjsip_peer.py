@@ -123,7 +123,9 @@ def main():
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
     tcfg.port = args.port
-    tcfg.boundAddress = "127.0.0.1"
+    # Bound and announced on loopback: with another test's veth pair (NetworkNamespace) up, an
+    # inbound call's media failed without the announced address (an outbound one still does).
+    tcfg.boundAddress = tcfg.publicAddress = "127.0.0.1"
     ep.transportCreate(pj.PJSIP_TRANSPORT_TCP if args.tcp else pj.PJSIP_TRANSPORT_UDP, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
@@ -134,7 +136,7 @@ def main():
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:peer@127.0.0.1:{args.port}"
     acfg.mediaConfig.transportConfig.port = args.rtp_port
-    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    acfg.mediaConfig.transportConfig.boundAddress = acfg.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
     if args.min_se:
         acfg.callConfig.timerMinSESec = args.min_se
         acfg.callConfig.timerSessExpiresSec = max(args.min_se, 1800)
