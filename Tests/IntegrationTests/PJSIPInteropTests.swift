@@ -137,10 +137,10 @@ struct PJSIPInteropTests {
         #expect(peer.has("disconnected"))
         let heard = AudioCheck.resample(await media.samples, from: 16000, to: 8000)
         let inbound = AudioCheck.correlation(probe, in: heard)
-        #expect(inbound > 0.6, "PJSIP → Siphon correlation \(inbound)")
+        #expect(inbound > AudioCheck.whole, "PJSIP → Siphon correlation \(inbound)")
         let recorded = try WAVFile.read(peer.recording.path)
         let outbound = AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000))
-        #expect(outbound > 0.6, "Siphon → PJSIP correlation \(outbound)")
+        #expect(outbound > AudioCheck.whole, "Siphon → PJSIP correlation \(outbound)")
     }
 
     /// Blind transfer (what `transfer_call` does): REFER to PJSIP, which accepts, calls the target
@@ -192,9 +192,9 @@ struct PJSIPInteropTests {
         try await peer.waitExit()
         media.stop()
         let heard = AudioCheck.resample(await media.samples, from: 16000, to: 8000)
-        #expect(AudioCheck.correlation(probe, in: heard) > 0.6)
+        #expect(AudioCheck.correlation(probe, in: heard) > AudioCheck.whole)
         let recorded = try WAVFile.read(peer.recording.path)
-        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000)) > 0.6)
+        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000)) > AudioCheck.whole)
     }
 
     @Test func callOverTCP() async throws {
@@ -212,7 +212,7 @@ struct PJSIPInteropTests {
         #expect(ended == .ended(remote: true, reason: "caller hung up"))  // PJSIP's BYE arrived over TCP
         try await peer.waitExit()
         media.stop()
-        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(await media.samples, from: 16000, to: 8000)) > 0.6)
+        #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(await media.samples, from: 16000, to: 8000)) > AudioCheck.whole)
     }
 
     /// RFC 4028 7.4: PJSIP wants sessions of at least 2000 s and answers our 1800 with 422 and

@@ -123,8 +123,8 @@ def main():
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
     tcfg.port = args.port
-    # Bound and announced on loopback: with another test's veth pair (NetworkNamespace) up, an
-    # inbound call's media failed without the announced address (an outbound one still does).
+    # Bound and announced on loopback: the tests' calls stay on 127.0.0.1 whatever other
+    # interfaces are up (another test's veth pair, NetworkNamespace).
     tcfg.boundAddress = tcfg.publicAddress = "127.0.0.1"
     ep.transportCreate(pj.PJSIP_TRANSPORT_TCP if args.tcp else pj.PJSIP_TRANSPORT_UDP, tcfg)
     ep.libStart()

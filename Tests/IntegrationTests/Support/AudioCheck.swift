@@ -32,8 +32,16 @@ enum AudioCheck {
         }
     }
 
-    /// Best normalised correlation of `probe` inside `haystack` (both at `rate`): the envelope finds
-    /// the alignment to within a frame, then samples around it are searched exactly.
+    /// The score above which a probe crossed a call whole (one clean path scores about 0.99).
+    static let whole = 0.85
+
+    /// How well `probe` survived inside `haystack` (both at `rate`): the envelope finds the
+    /// alignment to within a frame, then each 100 ms slot of the probe that has sound is matched
+    /// sample by sample within 60 ms of it, and the slots' normalised correlations are averaged.
+    /// Slot by slot, because a receiver's adaptive jitter buffer (PJSIP's) drops or stretches a few
+    /// milliseconds while it settles: the rest of the probe then sits a little earlier, which one
+    /// whole-probe alignment would score as lost. Garbled audio (a wrong law, a wrong rate) scores
+    /// low in every slot.
     static func correlation(_ probe: [Int16], in haystack: [Int16], rate: Int = 8000) -> Double {
         let pe = envelope(probe, rate: rate), he = envelope(haystack, rate: rate)
         guard he.count >= pe.count, !pe.isEmpty else { return 0 }
@@ -48,21 +56,26 @@ enum AudioCheck {
             let c = ncc(pe[...], he[lag..<lag + pe.count])
             if c > bestEnv { bestEnv = c; bestFrame = lag }
         }
-        let frame = rate / 50
-        let p = probe.map(Double.init)
-        let pNorm = sqrt(p.reduce(0) { $0 + $1 * $1 })
-        var best = 0.0
-        let center = bestFrame * frame
-        for lag in max(0, center - 2 * frame)...max(0, min(haystack.count - probe.count, center + 2 * frame)) {
-            var dot = 0.0, energy = 0.0
-            for i in 0..<p.count {
-                let h = Double(haystack[lag + i])
-                dot += p[i] * h
-                energy += h * h
+        let center = bestFrame * (rate / 50), slot = rate / 10, reach = rate * 60 / 1000
+        var scores: [Double] = []
+        for start in stride(from: 0, to: probe.count - slot + 1, by: slot) {
+            let p = probe[start..<start + slot].map(Double.init)
+            let pNorm = sqrt(p.reduce(0) { $0 + $1 * $1 })
+            guard pNorm > 0 else { continue }
+            var best = 0.0
+            let at = center + start
+            for lag in max(0, at - reach)...max(0, min(haystack.count - slot, at + reach)) where lag + slot <= haystack.count {
+                var dot = 0.0, energy = 0.0
+                for i in 0..<slot {
+                    let h = Double(haystack[lag + i])
+                    dot += p[i] * h
+                    energy += h * h
+                }
+                best = max(best, dot / (sqrt(energy) * pNorm + 1e-9))
             }
-            best = max(best, dot / (sqrt(energy) * pNorm + 1e-9))
+            scores.append(best)
         }
-        return best
+        return scores.isEmpty ? 0 : scores.reduce(0, +) / Double(scores.count)
     }
 
     static func resample(_ x: [Int16], from: Int, to: Int) -> [Int16] {
