@@ -347,13 +347,14 @@ public final class Worker: Service, Sendable {
     }
 
     private func deadLetter(entry: String, callID: String, reason: String, raw: String) async {
-        logger.warning("job dead-lettered", metadata: ["stream.entry": "\(entry)", "reason": "\(reason)"])
-        ClusterMetrics.deadLettered()
         let redacted = Redaction.redact(String(raw.prefix(8192)))
         do {
-            try await client.eval(WorkerScripts.deadLetter, args: [
+            let written = try await client.eval(WorkerScripts.deadLetter, args: [
                 keys.prefix, entry, callID, reason, redacted, id, String(Timestamp.nowMs()),
             ])
+            guard written.int == 1 else { return }  // dead-lettered already (delivered twice)
+            logger.warning("job dead-lettered", metadata: ["stream.entry": "\(entry)", "reason": "\(reason)"])
+            ClusterMetrics.deadLettered()
         } catch {
             logger.error("could not dead-letter a job", metadata: ["stream.entry": "\(entry)", "error": "\(error)"])
         }

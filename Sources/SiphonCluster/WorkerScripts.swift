@@ -167,10 +167,13 @@ enum WorkerScripts {
         """)
 
     /// Moves a job that cannot run to the dead-letter stream with the reason, and acknowledges it.
-    /// A call record that belongs to this entry is marked failed.
+    /// A call record that belongs to this entry is marked failed. Once per entry: an entry
+    /// delivered twice (a supervisor rerouted it while a slow worker was dead-lettering it) is
+    /// acknowledged by the first, and the second finds it no longer pending. Returns 0 then.
     /// ARGV: P, entry, call id|'', reason, raw job (redacted), worker, now
     static let deadLetter = script("dead_letter", """
         local entry, id, now = ARGV[2], ARGV[3], ARGV[7]
+        if entry ~= '' and #redis.call('XPENDING', KCALLS, GROUP, entry, entry, 1) == 0 then return 0 end
         redis.call('XADD', KDEAD, 'MAXLEN', '~', 10000, '*', 'entry', entry, 'call', id, 'reason', ARGV[4],
           'job', ARGV[5], 'worker', ARGV[6], 'at', now)
         ack(entry)

@@ -99,6 +99,23 @@ struct ClusterTests {
         #expect(pending.array?.first?.int == 0)
     }
 
+    /// Delivery is at least once: a supervisor reroutes an entry of a worker it thinks dead while
+    /// that worker, only slow, is dead-lettering it. The job is dead-lettered once, not twice.
+    @Test func aJobDeliveredTwiceIsDeadLetteredOnce() async throws {
+        let h = try ClusterHarness()
+        try await h.queue.ensureGroup()
+        let entry = try #require(try await h.client.send("XADD", h.keys.calls, "*", "job", "{not json").string)
+        _ = try await h.client.send("XREADGROUP", "GROUP", ClusterKeys.group, "w1", "COUNT", "1", "STREAMS", h.keys.calls, ">")
+        func deadLetter(by worker: String) async throws -> Int64? {
+            try await h.client.eval(WorkerScripts.deadLetter, args: [h.keys.prefix, entry, "", "not valid JSON", "{not json", worker, "1"]).int
+        }
+        #expect(try await deadLetter(by: "w1") == 1)
+        _ = try await h.client.send("XCLAIM", h.keys.calls, ClusterKeys.group, "w2", "0", entry, "JUSTID")  // the reroute
+        #expect(try await deadLetter(by: "w2") == 0)
+        #expect(try await h.client.send("XLEN", h.keys.dead).int == 1)
+        #expect(try await h.client.send("XPENDING", h.keys.calls, ClusterKeys.group).array?.first?.int == 0)
+    }
+
     @Test func unknownAgentIsRefusedAtEnqueue() async throws {
         let h = try ClusterHarness()
         try h.worker("w1")

@@ -109,7 +109,11 @@ struct ConsoleTests {
 
         // A job nobody can read: dead-lettered, and its markup shown as text.
         try await stack.harness.client.send("XADD", stack.harness.keys.calls, "*", "job", #"{"agent":"<b id=bold>x</b>","to":"nope"}"#)
-        try await eventually(10, "the dead letter") { try await stack.harness.queue.deadLetters().count == 1 }
+        do {
+            try await eventually(10, "the dead letter") { try await stack.harness.queue.deadLetters().count == 1 }
+        } catch {
+            throw HarnessError("\(error): \(try await stack.harness.queue.deadLetters())\n\(stack.logs)")
+        }
         _ = try await browser.eval("location.hash = '#/dead'; 1")
         try await browser.wait("document.getElementById('dead')?.textContent.includes('<b id=bold>')", "the dead letter, as text")
         #expect(try await browser.eval("document.getElementById('bold') === null") as? Bool == true)
