@@ -90,6 +90,12 @@ public final class AnswerClassifier {
         }
         humanWords = AnswerPhrases.soundsLikeAPerson(words)
         bareAnswer = AnswerPhrases.isBareAnswer(words)
+        // Words are speech, even when it was too short or too early for the VAD (an "Allô ?" of
+        // 300 ms at the answer): the pause after them counts from now on, not "no speech".
+        if !words.isEmpty, !heardSpeech {
+            heardSpeech = true
+            silenceRunMs = 0
+        }
         if let decision {
             switch AnswerPhrases.match(words) {
             case (let kind, let phrase)? where kind != .machine:

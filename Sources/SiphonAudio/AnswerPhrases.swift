@@ -53,12 +53,13 @@ public enum AnswerPhrases {
     public static let person = normalized([
         "speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help", "who is it",
         "quién habla", "de parte de quién", "con quién hablo", "le puedo ayudar", "dígame",
-        "qui est à l'appareil", "de la part de qui", "qui est-ce", "j'écoute",
-        "wer ist da", "wer spricht", "am apparat", "was kann ich für sie tun",
+        "à l'appareil", "de la part de qui", "qui est-ce", "j'écoute", "je peux vous aider", "puis-je vous aider",
+        "wer ist da", "wer spricht", "am apparat", "was kann ich für sie tun", "kann ich ihnen helfen", "wie kann ich helfen",
     ])
-    /// How people start answering and recordings do not: "Yes?", "Yeah, this is Ann". (Not "sí":
-    /// a recogniser without accents writes it "si", which starts many Spanish greetings — "if".)
-    public static let openers: Set<String> = ["yes", "yeah", "yep", "yup"]
+    /// How people start answering and recordings do not: "Yes?", "Yeah, this is Ann", "Oui,
+    /// bonjour ?", "Ja, bitte?". (Not "sí": a recogniser without accents writes it "si", which
+    /// starts many Spanish greetings — "if".)
+    public static let openers: Set<String> = ["yes", "yeah", "yep", "yup", "oui", "ja"]
     /// What people say picking up, alone: "Hello?", "Hi", "Yeah?", "¿Bueno?", "Allô ?". A
     /// greeting may open with one too ("Hello, this is Mark…") but goes on within a few hundred
     /// milliseconds.

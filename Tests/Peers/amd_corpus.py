@@ -3,14 +3,15 @@
 downloaded), at G.711 quality: what the far end of an outbound call sounds like from the moment it
 answers.
 
-  amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out] [--language en|es]
+  amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out] [--language en|es|fr|de]
 
 Classes: human, machine (voicemail greeting, then a beep or none), screener, ivr, fax (CNG), silence.
 Each clip is 8 kHz 16-bit mono (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet
 loss; `labels.json` lists {file, label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
 is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when, [start, end] ms). Tuning uses
-seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning. `--language es`: the
-same classes said in Spanish (Spanish eSpeak voices; the English clips are unchanged by it)."""
+seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning. `--language es|fr|de`:
+the same classes said in Spanish, French or German (that language's eSpeak voices, seeds of its own; the
+English clips are unchanged by it)."""
 import argparse
 import audioop
 import json
@@ -92,6 +93,44 @@ def noise(n_bytes, rms, rng):
     return b"".join(int(max(-32768, min(32767, rng.gauss(0, rms)))).to_bytes(2, "little", signed=True) for _ in range(n_bytes // 2))
 
 
+# French and German the same way (eSpeak's own voices; its mbrola voices need data Debian splits off).
+FRENCH = {
+    "VOICES": ["fr", "fr-be", "fr-ch", "fr+f3", "fr+m3", "fr-be+f4"],
+    "CARRIER": ["Votre correspondant n'est pas disponible pour le moment. Veuillez laisser un message après le bip sonore.",
+                "Le numéro que vous avez composé n'est pas joignable. Laissez votre message après le signal.",
+                "Bonjour, vous êtes bien sur la messagerie vocale du zéro six, douze, trente-quatre. Laissez un message après le bip."],
+    "PERSONAL": ["Bonjour, vous êtes bien chez Anne. Je ne suis pas disponible pour le moment, laissez-moi un message et je vous rappellerai.",
+                 "Salut, c'est Marc. Je ne peux pas répondre, laisse un message.",
+                 "Bonjour, c'est Sam. Laissez un message.",
+                 "Vous êtes bien chez la famille Martin. Nous sommes absents pour le moment, mais si vous laissez votre nom, votre numéro et un court message, nous vous rappellerons dès que possible. Merci et bonne journée."],
+    "HUMAN": ["Allô ?", "Oui, c'est Anne.", "Allô, qui est à l'appareil ?", "Oui, bonjour ?", "Allô, Marc à l'appareil.", "Bonjour, ici Sam, je peux vous aider ?"],
+    "SCREENER": ["Bonjour, la personne que vous appelez filtre ses appels. Veuillez dire votre nom et la raison de votre appel.",
+                 "Veuillez indiquer votre nom et l'objet de votre appel, et je vérifierai si cette personne est disponible."],
+    "IVR": ["Merci de votre appel. Pour le service commercial, tapez un. Pour l'assistance technique, tapez deux. Pour la facturation, tapez trois.",
+            "Bienvenue à la Banque Populaire. Écoutez attentivement, notre menu a changé. Pour consulter votre solde, appuyez sur la touche un.",
+            "Si vous connaissez le numéro de poste de votre correspondant, composez-le maintenant. Pour l'annuaire, tapez neuf."],
+}
+GERMAN = {
+    "VOICES": ["de", "de+f3", "de+m3", "de+f4", "de+m7", "de+f5"],
+    "CARRIER": ["Der Teilnehmer ist zur Zeit nicht erreichbar. Bitte hinterlassen Sie eine Nachricht nach dem Signalton.",
+                "Die von Ihnen gewählte Rufnummer ist nicht erreichbar. Sprechen Sie nach dem Signalton.",
+                "Hallo, hier ist die Mobilbox von null eins sieben eins, zwei drei vier. Bitte sprechen Sie nach dem Ton."],
+    "PERSONAL": ["Hallo, hier ist Anna. Ich kann gerade nicht rangehen, hinterlass mir eine Nachricht, ich rufe zurück.",
+                 "Hi, hier ist Markus. Leider bin ich nicht erreichbar. Sprich mir was auf.",
+                 "Hallo, Sam hier. Hinterlassen Sie eine Nachricht.",
+                 "Sie sind verbunden mit dem Anschluss der Familie Müller. Wir sind im Moment nicht zu Hause, aber wenn Sie Ihren Namen, Ihre Nummer und eine kurze Nachricht hinterlassen, rufen wir Sie so bald wie möglich zurück. Vielen Dank und einen schönen Tag."],
+    "HUMAN": ["Hallo?", "Ja, Anna hier.", "Hallo, wer spricht da?", "Müller.", "Ja, bitte?", "Guten Tag, hier ist Sam, was kann ich für Sie tun?"],
+    "SCREENER": ["Hallo, die Person, die Sie anrufen, überprüft ihre Anrufe. Bitte nennen Sie Ihren Namen und den Grund Ihres Anrufs.",
+                 "Bitte sagen Sie Ihren Namen und warum Sie anrufen, dann sehe ich nach, ob die Person erreichbar ist."],
+    "IVR": ["Vielen Dank für Ihren Anruf. Für den Vertrieb drücken Sie die Eins. Für den Kundendienst drücken Sie die Zwei. Für Rechnungsfragen drücken Sie die Drei.",
+            "Willkommen bei der Sparkasse. Bitte hören Sie genau zu, unser Menü hat sich geändert. Um Ihren Kontostand abzufragen, drücken Sie die Eins.",
+            "Wenn Sie die Durchwahl Ihres Gesprächspartners kennen, wählen Sie sie jetzt. Für die Vermittlung drücken Sie die Neun."],
+}
+LANGUAGES = {"en": ENGLISH, "es": SPANISH, "fr": FRENCH, "de": GERMAN}
+# Each language's seeds are its own: no held-out clip of one is a clip of another.
+SEED_OFFSET = {"en": 0, "es": 500, "fr": 600, "de": 700}
+
+
 def clip(label, rng, texts):
     """One clip of `label` said in `texts`' language (ENGLISH, SPANISH)."""
     VOICES, CARRIER, PERSONAL, HUMAN, SCREENER, IVR = (texts[k] for k in ("VOICES", "CARRIER", "PERSONAL", "HUMAN", "SCREENER", "IVR"))
@@ -160,14 +199,12 @@ def main():
     ap.add_argument("--count", type=int, default=40, help="clips per class")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--held-out", action="store_true")
-    ap.add_argument("--language", choices=["en", "es"], default="en")
+    ap.add_argument("--language", choices=sorted(LANGUAGES), default="en")
     args = ap.parse_args()
-    texts = SPANISH if args.language == "es" else ENGLISH
+    texts = LANGUAGES[args.language]
     os.makedirs(args.out, exist_ok=True)
     labels = []
-    base = 1000 + args.seed if args.held_out else args.seed
-    if args.language == "es":
-        base += 500  # seeds of their own: the Spanish held-out part is not the English one's
+    base = (1000 + args.seed if args.held_out else args.seed) + SEED_OFFSET[args.language]
     for c, label in enumerate(["human", "machine", "screener", "ivr", "fax", "silence"]):
         for i in range(args.count):
             rng = random.Random(base * 100_000 + c * 10_000 + i)

@@ -94,6 +94,14 @@ struct AnswerClassifierTests {
         #expect(AnswerPhrases.normalize("DESPUÉS del TONO, ¿sí?") == "despues del tono si")
         #expect(AnswerPhrases.soundsLikeAPerson("hola quien habla") && AnswerPhrases.soundsLikeAPerson("allo qui est a l'appareil"))
         #expect(AnswerPhrases.soundsLikeAPerson("ja hier ist anna am apparat"))
+        // "Marc speaking", "can I help you?" in French and German; "Oui"/"Ja" open as "Yes" does.
+        for words in ["allo marc a l'appareil", "bonjour ici sam je peux vous aider", "guten tag kann ich ihnen helfen"] {
+            #expect(AnswerPhrases.soundsLikeAPerson(AnswerPhrases.normalize(words)), "\(words)")
+        }
+        for words in ["Oui, bonjour ?", "Ja, bitte?", "ja anna hier"] {
+            #expect(AnswerClassifier(sampleRate: 8000).heard(words, isFinal: false)?.kind == .human, "\(words)")
+        }
+        #expect(AnswerClassifier(sampleRate: 8000).heard("oui bonjour vous etes bien sur la messagerie vocale", isFinal: false)?.kind == .machine)
         #expect(!AnswerPhrases.soundsLikeAPerson("si") && AnswerPhrases.isBareAnswer("bueno") && AnswerPhrases.isBareAnswer("alo"))
         #expect(AnswerClassifier(sampleRate: 8000).heard("si habla ana", isFinal: false) == nil)
 
@@ -109,6 +117,19 @@ struct AnswerClassifierTests {
         let g = try #require(Self.withInterims(voice + ToneDetectorTests.silence(3, rate: 8000), text: AnswerPhrases.normalize(greeting),
                                                speech: 0..<(voice.count / 160)))
         #expect(g.kind == .machine, "\(g)")
+    }
+
+    /// An "Allô ?" of 300 ms at the answer may be too short and too early for the VAD; the
+    /// recogniser's word is speech all the same: a person, not "no speech".
+    @Test func wordsTheVADMissedAreSpeech() throws {
+        let classifier = AnswerClassifier(sampleRate: 8000)
+        var decision: AnswerClassifier.Decision?
+        for (n, frame) in Signals.frames(ToneDetectorTests.silence(4, rate: 8000), size: 160).enumerated() where decision == nil {
+            if n == 30 { classifier.heard("allô", isFinal: true) }
+            decision = classifier.process(frame)
+        }
+        let d = try #require(decision)
+        #expect(d.kind == .human && d.cause == "a hello then silence" && d.atMs > 600, "\(d)")
     }
 
     @Test func aPersonsWordsShortenTheWait() throws {
