@@ -1,5 +1,6 @@
 @_exported import SiphonAgent
 @_exported import SiphonCore
+import Foundation
 import Logging
 import ServiceLifecycle
 import SiphonCluster
@@ -49,6 +50,15 @@ public enum Siphon {
         var telephony = try options.telephony ?? TelephonyConfiguration.from(environment)
         telephony.defaultInboundAgent = telephony.defaultInboundAgent ?? agents.first?.name
         let livekit = try LiveKitCredentials.from(environment)
+        if let dir = telephony.recordingsDirectory {
+            // Once, at start-up, for every path that records (SIP, browser, LiveKit): calls create
+            // their files on their recorders' queues.
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw SiphonError(.configuration, "SIPHON_RECORDINGS_DIR \(dir): cannot create it (\(error.localizedDescription))")
+            }
+        }
         let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
                                            drainTimeoutMs: options.drainTimeoutMs, agents: agents.map(\.name),
                                            keys: keys)
@@ -57,7 +67,9 @@ public enum Siphon {
         if !agents.isEmpty {
             // Browser calls: host candidates as for LiveKit media (SIPHON_WEBRTC_HOSTS), plus
             // SIPHON_PUBLIC_IP and SIPHON_STUN_URLS / SIPHON_TURN_URLS for browsers behind NAT.
-            runners[.webrtc] = BrowserCallRunner(agents: agents, configuration: try .from(environment, rtpPorts: telephony.rtpPorts))
+            var browser = try BrowserCallRunner.Configuration.from(environment, rtpPorts: telephony.rtpPorts)
+            browser.recordingsDirectory = telephony.recordingsDirectory
+            runners[.webrtc] = BrowserCallRunner(agents: agents, configuration: browser)
         }
         if let livekit {
             // Trunk provisioning shares a lock and a cache across workers through Redis.
@@ -67,7 +79,8 @@ public enum Siphon {
                                                     trunkID: environment["LIVEKIT_SIP_TRUNK_ID"], secretBox: telephony.secretBox)
             // The agent joins each call's room with WebRTC media (host candidates on this host's
             // interfaces, or SIPHON_WEBRTC_HOSTS; UDP ports from the RTP range).
-            let media = LiveKitMediaAgent.Configuration.from(environment, rtpPorts: telephony.rtpPorts)
+            var media = LiveKitMediaAgent.Configuration.from(environment, rtpPorts: telephony.rtpPorts)
+            media.recordingsDirectory = telephony.recordingsDirectory
             runners[.livekit] = LiveKitCallRunner(api: api, trunks: OutboundTrunkProvisioner(api: api, redis: redis, keyPrefix: options.keyPrefix,
                                                                                              logger: options.logger),
                                                   configuration: c, agent: LiveKitMediaAgent(agents: agents, api: api, configuration: media))

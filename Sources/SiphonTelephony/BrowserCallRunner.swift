@@ -31,7 +31,8 @@ public struct BrowserCallRunner: CallRunner {
         public var connectTimeout = Duration.seconds(15)
         /// Candidates gathered from STUN/TURN this long at most before the answer goes without the rest.
         public var gatherTimeout = Duration.seconds(2)
-        /// `SIPHON_RECORDINGS_DIR`: each call recorded as `<id>-<epoch>.wav`, as on the SIP path.
+        /// Each call recorded here as `<id>-<epoch>.wav`, as on the SIP path (a worker sets it
+        /// from `SIPHON_RECORDINGS_DIR`, created at start-up).
         public var recordingsDirectory: String?
         public init() {}
 
@@ -40,7 +41,6 @@ public struct BrowserCallRunner: CallRunner {
             let list = { (key: String) in (environment[key] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             c.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"] == nil ? nil : list("SIPHON_WEBRTC_HOSTS")
             c.portRange = rtpPorts
-            c.recordingsDirectory = environment["SIPHON_RECORDINGS_DIR"]
             c.mappedAddresses = list("SIPHON_PUBLIC_IP").filter { ip in (try? TransportAddress(ip: ip, port: 9)) != nil }
             for url in list("SIPHON_STUN_URLS") + list("SIPHON_TURN_URLS") {
                 guard ICEServers.parse(url) != nil else {

@@ -18,7 +18,8 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
         public var portRange: ClosedRange<Int>?
         /// Join over `/rtc/v1` (one peer connection) where the server has it; false keeps to v0.
         public var singlePeerConnection = true
-        /// `SIPHON_RECORDINGS_DIR`: each call recorded as `<id>-<epoch>.wav`, as on the SIP path.
+        /// Each call recorded here as `<id>-<epoch>.wav`, as on the SIP path (a worker sets it
+        /// from `SIPHON_RECORDINGS_DIR`, created at start-up).
         public var recordingsDirectory: String?
         public init() {}
 
@@ -30,7 +31,6 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
             c.hostAddresses = environment["SIPHON_WEBRTC_HOSTS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             c.portRange = rtpPorts
             c.singlePeerConnection = environment["SIPHON_LIVEKIT_SIGNALLING"]?.lowercased() != "v0"
-            c.recordingsDirectory = environment["SIPHON_RECORDINGS_DIR"]
             return c
         }
     }

@@ -44,14 +44,6 @@ public final class TelephonyService: Sendable {
 
     /// Binds the SIP sockets and creates the user agent.
     public static func start(configuration: TelephonyConfiguration, agents: [Agent], logger: Logger = Logger(label: "siphon.telephony")) async throws -> TelephonyService {
-        if let dir = configuration.recordingsDirectory {
-            // Once, at start-up (calls create their files on their recorders' queues).
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw SiphonError(.configuration, "SIPHON_RECORDINGS_DIR \(dir): cannot create it (\(error.localizedDescription))")
-            }
-        }
         let transport = SIPTransport(configuration: .init(bindHost: configuration.bindHost, port: configuration.sipPort, enableTCP: configuration.enableTCP), logger: logger)
         try await transport.start()
         var uaConfig = SIPUserAgentConfiguration(advertisedHost: configuration.advertisedHost)

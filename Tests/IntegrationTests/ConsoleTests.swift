@@ -136,7 +136,8 @@ struct ConsoleTests {
     /// the agent, transcribed, is what the agent's turns say.
     @Test func aBrowserCallCompletesAConversation() async throws {
         // Recorded like a SIP call; the dispatcher shares the directory and the call page plays it.
-        let recordings = try Repository.temporaryDirectory("console-talk-recordings")
+        // The directory does not exist yet: a worker without SIP (--no-sip) creates it at start-up.
+        let recordings = try Repository.temporaryDirectory("console-talk").appendingPathComponent("recordings")
         let stack = try await Stack(workers: ["w1"], dispatcherEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path],
                                     workerEnvironment: ["SIPHON_RECORDINGS_DIR": recordings.path])
         let mic = try Self.speech(["What are your opening hours", "Goodbye"], gap: 7)
