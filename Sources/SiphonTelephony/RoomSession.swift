@@ -99,19 +99,21 @@ final class RoomSession: @unchecked Sendable {
     /// `SIPHON_RECORDINGS_DIR`: this worker's part of the call, from the answer, as
     /// `<id>-<epoch>.wav` (the phone left, the agent right, 16 kHz), written off the media clock as
     /// on the SIP and browser paths. Over v0 the two directions are two connections on two
-    /// clocks, so such a call is not recorded, and the log says so.
+    /// clocks: their frames are paired in a `TwoClockRecording`.
     private func startRecording(_ call: CallContext) -> CallRecorder? {
         guard let dir = configuration.recordingsDirectory else { return nil }
-        guard singlePeerConnection else {
-            logger.warning("this LiveKit call is not recorded: recording needs LiveKit's /rtc/v1 (one peer connection)")
-            return nil
-        }
         let logger = self.logger
         let recorder = CallRecorder(path: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav", sampleRate: 16000, channels: 2) { reason in
             logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
             TelephonyMetrics.recordingFailed()
         }
-        publisher.record(into: recorder)
+        if singlePeerConnection {
+            publisher.record(into: recorder)
+        } else {
+            let joined = TwoClockRecording(recorder: recorder)
+            subscriber.record(.heard, into: joined)
+            publisher.record(.sent, into: joined)
+        }
         return recorder
     }
 

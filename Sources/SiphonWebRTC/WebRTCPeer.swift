@@ -80,8 +80,8 @@ public final class WebRTCPeer: @unchecked Sendable {
 
     struct Shared {
         var outbound: [AudioFrame] = []
-        /// Both directions, one frame each per tick (received left, sent right); its owner closes it.
-        var recorder: CallRecorder?
+        /// What this connection records each tick; the recorder's owner closes it.
+        var recording: Recording?
         var flushPending = false
         /// Caller audio is dropped rather than queued on `incoming` (an outbound call not yet
         /// answered: what the line carries before the answer is not the callee's).
@@ -204,7 +204,22 @@ public final class WebRTCPeer: @unchecked Sendable {
     /// Records this connection's audio into `recorder` (stereo at the pipeline rate: what it heard
     /// left, what it sent right), written off the media clock. The recorder outlives the peer: a
     /// call that reconnects records its next connection into the same file.
-    public func record(into recorder: CallRecorder) { shared.withLock { $0.recorder = recorder } }
+    public func record(into recorder: CallRecorder) { shared.withLock { $0.recording = .both(recorder) } }
+
+    /// Records one direction of a call whose other direction is another connection (LiveKit's v0
+    /// signalling: the phone heard on the subscriber, the agent sent on the publisher).
+    public func record(_ part: RecordedPart, into recording: TwoClockRecording) {
+        shared.withLock { $0.recording = part == .heard ? .heard(recording) : .sent(recording) }
+    }
+
+    public enum RecordedPart: Sendable { case heard, sent }
+
+    enum Recording {
+        /// Received left, sent right, one frame each per tick.
+        case both(CallRecorder)
+        case heard(TwoClockRecording)
+        case sent(TwoClockRecording)
+    }
 
     public func enqueue(_ frame: AudioFrame) { shared.withLock { $0.outbound.append(frame) } }
 
@@ -398,18 +413,25 @@ public final class WebRTCPeer: @unchecked Sendable {
     private func mediaTick() {
         guard let media else { return }
         let heard = media.playout()
-        let (frame, flushed, recorder, held) = shared.withLock { s -> (AudioFrame?, Bool, CallRecorder?, Bool) in
+        let (frame, flushed, recording, held) = shared.withLock { s -> (AudioFrame?, Bool, Recording?, Bool) in
             defer { s.flushPending = false }
-            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recorder, s.incomingHeld)
+            return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recording, s.incomingHeld)
         }
         if !held { incomingSink.yield(heard) }
-        if let recorder {
+        switch recording {
+        case .both(let recorder)?:
             var stereo = [Int16](repeating: 0, count: heard.samples.count * 2)
             for i in heard.samples.indices {
                 stereo[2 * i] = heard.samples[i]
                 if let f = frame, i < f.samples.count { stereo[2 * i + 1] = f.samples[i] }
             }
             recorder.append(interleaved: stereo)
+        case .heard(let joined)?:
+            joined.heard(heard.samples)
+        case .sent(let joined)?:
+            joined.sent(frame.map { Array($0.samples.prefix(heard.samples.count)) }, count: heard.samples.count)
+        case nil:
+            break
         }
         if flushed { media.markTalkspurt() }
         if pc.sendsAudio, let packet = media.packet(for: frame) {

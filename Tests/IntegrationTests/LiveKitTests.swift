@@ -494,26 +494,29 @@ extension LiveKitTests {
         let text = try await WebRTCInteropTests.transcribe(wav: dir.appendingPathComponent("heard-\(LiveKitCallRunner.roomName(id)).wav").path, seconds: 8,
                                                             stt: PocketSphinxSTT(phrases: sentences))
         #expect(text == PocketSphinxSTT.normalize(greeting), "the phone heard '\(text)'")
-        // The call is recorded (over v1; over v0 the log says why not): the phone left, the agent right.
+        // The call is recorded, the phone left, the agent right: over v1 from the one connection,
+        // over v0 from two (each direction its own clock, paired frame by frame).
         let recording = recordings.appendingPathComponent("\(id)-1.wav")
-        if v1 {
-            let header = [UInt8](try Data(contentsOf: recording).prefix(28))
-            #expect(header.count == 28 && header[22] == 2 && Int(header[24]) | Int(header[25]) << 8 == 16000, "stereo at 16 kHz: \(header)")
-            func channel(_ c: Int, _ name: String) throws -> String {
-                let mono = dir.appendingPathComponent("recorded-\(name).wav")
-                try WAVFile(sampleRate: 16000, samples: try ConsoleTests.channel(c, of: recording)).write(mono.path)
-                return mono.path
-            }
-            let agentSaid = try await WebRTCInteropTests.transcribe(wav: try channel(1, "agent"), seconds: 8, stt: PocketSphinxSTT(phrases: sentences))
-            #expect(agentSaid == PocketSphinxSTT.normalize(greeting), "the recording's agent channel: '\(agentSaid)'")
-            let phoneSaid = try await WebRTCInteropTests.transcribe(wav: try channel(0, "phone"), stt: PocketSphinxSTT(phrases: [
-                "i would like to book a cleaning", "tuesday please", "in the morning", "no that is all thank you"]))
-            #expect(phoneSaid.contains("i would like to book a cleaning") && phoneSaid.contains("no that is all thank you"),
-                    "the recording's phone channel: '\(phoneSaid)'")
-        } else {
-            #expect(!FileManager.default.fileExists(atPath: recording.path) && worker.output.contains("this LiveKit call is not recorded"),
-                    "\(worker.output.suffix(2000))")
+        let header = [UInt8](try Data(contentsOf: recording).prefix(28))
+        #expect(header.count == 28 && header[22] == 2 && Int(header[24]) | Int(header[25]) << 8 == 16000, "stereo at 16 kHz: \(header)")
+        func channel(_ c: Int, _ name: String) throws -> (path: String, samples: [Int16]) {
+            let mono = dir.appendingPathComponent("recorded-\(name).wav")
+            let samples = try ConsoleTests.channel(c, of: recording)
+            try WAVFile(sampleRate: 16000, samples: samples).write(mono.path)
+            return (mono.path, samples)
         }
+        let (agentChannel, phoneChannel) = (try channel(1, "agent"), try channel(0, "phone"))
+        let agentSaid = try await WebRTCInteropTests.transcribe(wav: agentChannel.path, seconds: 8, stt: PocketSphinxSTT(phrases: sentences))
+        #expect(agentSaid == PocketSphinxSTT.normalize(greeting), "the recording's agent channel: '\(agentSaid)'")
+        let phoneSaid = try await WebRTCInteropTests.transcribe(wav: phoneChannel.path, stt: PocketSphinxSTT(phrases: [
+            "i would like to book a cleaning", "tuesday please", "in the morning", "no that is all thank you"]))
+        #expect(phoneSaid.contains("i would like to book a cleaning") && phoneSaid.contains("no that is all thank you"),
+                "the recording's phone channel: '\(phoneSaid)'")
+        // In time with each other: the phone answers the greeting (about 7 s long), so its first
+        // words come after the agent's first and after the greeting has played.
+        func firstSound(_ x: [Int16]) -> Int? { x.firstIndex { abs(Int($0)) > 2000 }.map { $0 / 16 } }
+        let (agentStartMs, phoneStartMs) = (try #require(firstSound(agentChannel.samples)), try #require(firstSound(phoneChannel.samples)))
+        #expect(phoneStartMs > agentStartMs + 5000, "the phone's first words at \(phoneStartMs) ms, the agent's at \(agentStartMs) ms")
         // The room was deleted when the agent ended the call (LiveKit SIP then sends the BYE).
         try await eventually(10, "room deleted") {
             try await peer.hangups().contains { $0["room"] as? String == LiveKitCallRunner.roomName(id) && $0["by"] as? String == "DeleteRoom" }

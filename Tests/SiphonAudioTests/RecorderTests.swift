@@ -42,4 +42,30 @@ import SiphonCore
         #expect(wav.sampleRate == 8000 && wav.samples.count == 50 * 160)
         #expect(wav.samples.last == 49)
     }
+
+    /// Two clocks' halves of a call (LiveKit v0): frames paired in order whichever side ticks
+    /// first; a side that stops ticking is silence once the other is `maxLagFrames` ahead.
+    @Test func twoClocksArePairedFrameByFrame() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID().uuidString.prefix(8)).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let recorder = CallRecorder(path: path, sampleRate: 8000, channels: 2) { r in Issue.record("unexpected failure: \(r)") }
+        let joined = TwoClockRecording(recorder: recorder, maxLagFrames: 3)
+        for i in 1...20 {
+            // The sent side runs two frames behind, and sends nothing on every fifth tick.
+            joined.heard([Int16](repeating: Int16(i), count: 160))
+            if i > 2 { joined.sent(i % 5 == 0 ? nil : [Int16](repeating: Int16(-(i - 2)), count: 160), count: 160) }
+        }
+        for i in 21...30 { joined.heard([Int16](repeating: Int16(i), count: 160)) }  // the sent side stopped
+        await recorder.finish()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)).dropFirst(44))
+        let samples = stride(from: 0, to: bytes.count - 1, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
+        let frames = stride(from: 0, to: samples.count, by: 320).map { (left: samples[$0], right: samples[$0 + 1]) }
+        #expect(frames.count == 27, "the 3 frames still waiting for their pair are not written")
+        for (n, f) in frames.enumerated() {
+            let i = n + 1
+            #expect(f.left == Int16(i), "frame \(i): \(f)")
+            let sent: Int16 = i > 18 ? 0 : ((i + 2) % 5 == 0 ? 0 : Int16(-i))
+            #expect(f.right == sent, "frame \(i): \(f)")
+        }
+    }
 }
