@@ -42,6 +42,15 @@ public final class CallRecorder: Sendable {
     /// True once a write failed (or the disk fell too far behind): nothing more is recorded.
     public var failed: Bool { state.withLock { $0.failed } }
 
+    /// Queues one stereo frame of `count` samples a channel: `left` and `right` cut or padded with
+    /// silence to `count` (nil: silence). What every path records each tick.
+    public func append(left: [Int16]?, right: [Int16]?, count: Int) {
+        var stereo = [Int16](repeating: 0, count: count * 2)
+        if let left { for i in 0..<min(count, left.count) { stereo[2 * i] = left[i] } }
+        if let right { for i in 0..<min(count, right.count) { stereo[2 * i + 1] = right[i] } }
+        append(interleaved: stereo)
+    }
+
     /// Queues interleaved samples; returns at once.
     public func append(interleaved samples: [Int16]) {
         let size = samples.count * 2

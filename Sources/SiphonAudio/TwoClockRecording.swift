@@ -11,9 +11,12 @@ public final class TwoClockRecording: Sendable {
     private let maxLagFrames: Int
     private let queues = Mutex(Queues())
 
+    /// A tick's samples (nil: silence) and its length.
+    private typealias Frame = (samples: [Int16]?, count: Int)
+
     private struct Queues {
-        var heard: [[Int16]] = []
-        var sent: [[Int16]] = []
+        var heard: [Frame] = []
+        var sent: [Frame] = []
     }
 
     public init(recorder: CallRecorder, maxLagFrames: Int = 10) {
@@ -22,30 +25,23 @@ public final class TwoClockRecording: Sendable {
     }
 
     /// The phone's frame of this tick (the left channel).
-    public func heard(_ samples: [Int16]) { push(samples, heard: true) }
+    public func heard(_ samples: [Int16]) { push((samples, samples.count), heard: true) }
 
-    /// The agent's frame of this tick (the right channel); nil when nothing was sent (silence of
-    /// `count` samples).
-    public func sent(_ samples: [Int16]?, count: Int) {
-        push(samples ?? [Int16](repeating: 0, count: count), heard: false)
-    }
+    /// The agent's frame of this tick (the right channel), `count` samples; nil when nothing was sent.
+    public func sent(_ samples: [Int16]?, count: Int) { push((samples, count), heard: false) }
 
-    private func push(_ frame: [Int16], heard: Bool) {
+    private func push(_ frame: Frame, heard: Bool) {
         // Written under the lock: the two clocks' threads must not swap pairs on their way to the
         // recorder (whose append only queues).
         queues.withLock { q in
             if heard { q.heard.append(frame) } else { q.sent.append(frame) }
-            while !q.heard.isEmpty, !q.sent.isEmpty { write(q.heard.removeFirst(), q.sent.removeFirst()) }
+            while !q.heard.isEmpty, !q.sent.isEmpty {
+                let (l, r) = (q.heard.removeFirst(), q.sent.removeFirst())
+                recorder.append(left: l.samples, right: r.samples, count: l.count)
+            }
             // The other side is not ticking: its share is silence, so this side stays on time.
-            while q.heard.count > maxLagFrames { let f = q.heard.removeFirst(); write(f, [Int16](repeating: 0, count: f.count)) }
-            while q.sent.count > maxLagFrames { let f = q.sent.removeFirst(); write([Int16](repeating: 0, count: f.count), f) }
+            while q.heard.count > maxLagFrames { let f = q.heard.removeFirst(); recorder.append(left: f.samples, right: nil, count: f.count) }
+            while q.sent.count > maxLagFrames { let f = q.sent.removeFirst(); recorder.append(left: nil, right: f.samples, count: f.count) }
         }
-    }
-
-    private func write(_ left: [Int16], _ right: [Int16]) {
-        var stereo = [Int16](repeating: 0, count: max(left.count, right.count) * 2)
-        for i in left.indices { stereo[2 * i] = left[i] }
-        for i in right.indices { stereo[2 * i + 1] = right[i] }
-        recorder.append(interleaved: stereo)
     }
 }

@@ -341,15 +341,7 @@ public final class RTPSession: Sendable {
         state.withLock { $0.tick += 1; $0.lastSentFrame = nil }
         if let codec = t.codec, let p = parameters, p.sends { sendTick(codec: codec, parameters: p, resampler: t.fromPipeline) }
         let (recorder, sentFrame) = state.withLock { ($0.recorder, $0.lastSentFrame) }
-        if let recorder {
-            var stereo = [Int16]()
-            stereo.reserveCapacity(pipelineSamples * 2)
-            for i in 0..<pipelineSamples {
-                stereo.append(i < frame.count ? frame[i] : 0)
-                stereo.append(sentFrame.map { i < $0.count ? $0[i] : 0 } ?? 0)
-            }
-            recorder.append(interleaved: stereo)
-        }
+        recorder?.append(left: frame, right: sentFrame, count: pipelineSamples)
         t.count += 1
         if t.count % 250 == 0 { sendReport() }
     }

@@ -92,13 +92,7 @@ public struct BrowserCallRunner: CallRunner {
         if let max = call.job.maxDuration { agent.turn.maxCallDuration = Double(max) }
         // One file for this worker's part of the call, across reconnections (caller left, agent
         // right); written off the media clock, and a disk that fails stops the recording, not the call.
-        let logger = call.logger
-        let recorder = configuration.recordingsDirectory.map { dir in
-            CallRecorder(path: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav", sampleRate: 16000, channels: 2) { reason in
-                logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
-                TelephonyMetrics.recordingFailed()
-            }
-        }
+        let recorder = configuration.recordingsDirectory.map { CallRecordingFile.webRTCRecorder(in: $0, for: call, logger: call.logger) }
         defer { recorder?.close() }
         return try await converse(call, agent: agent, recorder: recorder)
     }

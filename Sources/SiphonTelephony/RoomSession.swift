@@ -102,11 +102,7 @@ final class RoomSession: @unchecked Sendable {
     /// clocks: their frames are paired in a `TwoClockRecording`.
     private func startRecording(_ call: CallContext) -> CallRecorder? {
         guard let dir = configuration.recordingsDirectory else { return nil }
-        let logger = self.logger
-        let recorder = CallRecorder(path: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav", sampleRate: 16000, channels: 2) { reason in
-            logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
-            TelephonyMetrics.recordingFailed()
-        }
+        let recorder = CallRecordingFile.webRTCRecorder(in: dir, for: call, logger: logger)
         if singlePeerConnection {
             publisher.record(into: recorder)
         } else {

@@ -162,13 +162,9 @@ public struct SIPCallRunner: CallRunner {
             return (answer, negotiated)
         }
         if let dir = service.configuration.recordingsDirectory {
-            // The directory is checked at start-up (TelephonyConfiguration); the file is created
-            // and written off the media clock, and a failure stops the recording, not the call.
-            let logger = call.logger
-            media.record(to: "\(dir)/\(call.lease.callID)-\(call.lease.epoch).wav") { reason in
-                logger.error("recording stopped; the call goes on", metadata: ["error": "\(reason)"])
-                TelephonyMetrics.recordingFailed()
-            }
+            // The directory is created at start-up (Siphon.services); the file is created and
+            // written off the media clock.
+            media.record(to: CallRecordingFile.path(in: dir, for: call), onFailure: CallRecordingFile.onFailure(call.logger))
         }
         let audio = RTPCallAudio(session: media, call: sipCall, trunkHost: trunkHost)
         let conversation = Conversation(agent: agent, audio: audio, store: ClusterConversationStore(call: call),

@@ -420,16 +420,11 @@ public final class WebRTCPeer: @unchecked Sendable {
         if !held { incomingSink.yield(heard) }
         switch recording {
         case .both(let recorder)?:
-            var stereo = [Int16](repeating: 0, count: heard.samples.count * 2)
-            for i in heard.samples.indices {
-                stereo[2 * i] = heard.samples[i]
-                if let f = frame, i < f.samples.count { stereo[2 * i + 1] = f.samples[i] }
-            }
-            recorder.append(interleaved: stereo)
+            recorder.append(left: heard.samples, right: frame?.samples, count: heard.samples.count)
         case .heard(let joined)?:
             joined.heard(heard.samples)
         case .sent(let joined)?:
-            joined.sent(frame.map { Array($0.samples.prefix(heard.samples.count)) }, count: heard.samples.count)
+            joined.sent(frame?.samples, count: heard.samples.count)
         case nil:
             break
         }

@@ -68,4 +68,17 @@ import SiphonCore
             #expect(f.right == sent, "frame \(i): \(f)")
         }
     }
+
+    /// A tick's stereo frame: each side cut or padded to the frame's length, nil as silence.
+    @Test func aStereoFrameIsCutAndPaddedToItsLength() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID().uuidString.prefix(8)).wav").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let recorder = CallRecorder(path: path, sampleRate: 8000, channels: 2) { r in Issue.record("unexpected failure: \(r)") }
+        recorder.append(left: [1, 2, 3, 4, 5], right: [9], count: 4)
+        recorder.append(left: nil, right: [7, 7, 7, 7], count: 4)
+        await recorder.finish()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)).dropFirst(44))
+        let samples = stride(from: 0, to: bytes.count - 1, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
+        #expect(samples == [1, 9, 2, 0, 3, 0, 4, 0, 0, 7, 0, 7, 0, 7, 0, 7])
+    }
 }
