@@ -75,7 +75,7 @@ struct WebRTCInteropTests {
     @Test func speechSurvivesFivePercentLoss() async throws {
         let ns = try NetworkNamespace(loss: 0.05)
         let r = try await Self.converse(Cell(siphonOffers: false, answerSetup: .client), hostAddresses: [ns.hostAddress], namespace: ns)
-        print("interop 5% loss | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)' | concealed \(r.concealed)")
+        print("interop 5% loss | Siphon heard '\(r.siphonHeard)' | aiortc heard '\(r.aiortcHeard)' | received \(r.received) RTP packets, concealed \(r.concealed) frames")
         #expect(r.siphonHeard == "in the morning" && r.aiortcHeard == "tuesday please", "\(r)")
     }
 
@@ -86,10 +86,11 @@ struct WebRTCInteropTests {
         var local: ICECandidate.Kind
         var remote: ICECandidate.Kind
         var concealed: Int
+        var received: Int
         /// What the far end reported: its DTLS role and cipher when connected, its packet counts.
         var theirs: [String: Any] = [:]
         var theirSDP = ""
-        var description: String { "Siphon heard '\(siphonHeard)', aiortc heard '\(aiortcHeard)', \(profile), local \(local), concealed \(concealed)" }
+        var description: String { "Siphon heard '\(siphonHeard)', aiortc heard '\(aiortcHeard)', \(profile), local \(local), received \(received) RTP packets, concealed \(concealed)" }
     }
 
     /// One call with aiortc: each side says its phrase, each transcribes what it heard.
@@ -110,12 +111,23 @@ struct WebRTCInteropTests {
         config.turnServers = turn
         let peer = try await WebRTCPeer.start(config)
         defer { peer.close() }
-        let aiortc = try WebRTCTestPeer(far, mode: cell.siphonOffers ? "answer" : "offer", play: theirs, extra: farOptions, namespace: namespace)
+        // aiortc plays on cue, once both ends are connected (on a lossy path it may be connected, and
+        // would play, a second before Siphon can decrypt: its last DTLS flight lost and resent).
+        let aiortc = try WebRTCTestPeer(far, mode: cell.siphonOffers ? "answer" : "offer", play: theirs,
+                                        extra: farOptions + (far == .aiortc ? ["--cue"] : []), namespace: namespace)
 
         func stripped(_ sdp: WebRTCSessionDescription) -> WebRTCSessionDescription {
             var s = sdp
             for i in s.media.indices { s.media[i].attributes.removeAll { $0.name == "candidate" || $0.name == "end-of-candidates" } }
             return s
+        }
+        // Heard from the first frame on: a far end that starts speaking before its "connected" reaches
+        // this harness (a DTLS flight lost and resent, a loaded machine) is not cut by `incoming`'s
+        // one-second buffer.
+        let heard = Task { () -> [AudioFrame] in
+            var frames: [AudioFrame] = []
+            for await f in peer.incoming { frames.append(f) }
+            return frames
         }
         let events = peer.events
         let ourDescription: WebRTCSessionDescription
@@ -145,17 +157,12 @@ struct WebRTCInteropTests {
         let theirState = try await aiortc.next("event", seconds: 30)
         guard theirState["event"] as? String == "connected" else { throw HarnessError("\(cell): \(far) \(theirState)") }
 
-        // Siphon speaks after half a second; both listen for five seconds.
-        let heard = Task { () -> [AudioFrame] in
-            var frames: [AudioFrame] = []
-            for await f in peer.incoming {
-                frames.append(f)
-                if frames.count >= 250 { break }
-            }
-            return frames
-        }
+        // aiortc speaks now, Siphon after half a second; both listen for five seconds.
+        if far == .aiortc { try aiortc.play() }
         try await Task.sleep(for: .milliseconds(500))
         for f in ours { peer.enqueue(f) }
+        try await Task.sleep(for: .milliseconds(4500))
+        heard.cancel()
         let siphonHeard = await heard.value
         try aiortc.stop()
         let theirStats = try await aiortc.next("packets_received", seconds: 30)
@@ -164,7 +171,7 @@ struct WebRTCInteropTests {
         let stt = try PocketSphinxSTT(phrases: Self.phrases)
         let siphonText = try await Self.transcribe(siphonHeard, stt: stt)
         let aiortcText = try await Self.transcribe(wav: aiortc.recording.path, stt: stt)
-        return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, remote: remote, concealed: peer.statistics.framesConcealed,
+        return Result(siphonHeard: siphonText, aiortcHeard: aiortcText, profile: profile, local: local, remote: remote, concealed: peer.statistics.framesConcealed, received: peer.statistics.packetsReceived,
                       theirs: theirState.merging(theirStats) { a, _ in a }, theirSDP: theirSDP)
     }
 

@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
 """aiortc as the far end of a WebRTC call with Siphon's stack, driven over stdin/stdout JSON lines.
 
-  webrtc_peer.py --mode offer|answer --play SPEECH.wav --record HEARD.wav [--loopback]
+  webrtc_peer.py --mode offer|answer --play SPEECH.wav --record HEARD.wav [--loopback] [--cue]
 
 offer:  prints {"sdp": <offer>}, reads {"sdp": <answer>}.
 answer: reads {"sdp": <offer>}, prints {"sdp": <answer>}.
 Either way it then reads {"candidate": "candidate:…"} lines (trickled candidates) and "stop", and
 prints {"event": "connected", "srtp": …} and, after stop, {"event": "stats", …}. It plays its WAV
 once (then silence) and records what it hears. --loopback: gather 127.0.0.1 host candidates only
-(aioice leaves loopback out by default); --drop P: drop that share of RTP it sends (a lossy path)."""
+(aioice leaves loopback out by default). --cue: the WAV waits for a "play" line (silence until then):
+on a lossy path this side may be connected a second or more before the other, whose DTLS flight was
+lost, can decrypt anything."""
 import argparse
 import asyncio
+import audioop
+import fractions
 import json
-import random
 import sys
+import time
+import wave
 
 import aioice.ice
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer, MediaRecorder
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRecorder
 from aiortc.sdp import candidate_from_sdp
+from av import AudioFrame
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--mode", choices=["offer", "answer"], required=True)
@@ -26,6 +32,7 @@ ap.add_argument("--play", required=True)
 ap.add_argument("--record", required=True)
 ap.add_argument("--loopback", action="store_true")
 ap.add_argument("--datachannel", action="store_true", help="open a 'chat' channel (offer) and echo every message")
+ap.add_argument("--cue", action="store_true", help='play the WAV when a "play" line comes, not at once')
 args = ap.parse_args()
 
 if args.loopback:
@@ -34,6 +41,36 @@ if args.loopback:
 
 def say(obj):
     print(json.dumps(obj), flush=True)
+
+
+class Speech(MediaStreamTrack):
+    """A WAV, 20 ms a frame on the wall clock once `playing`; silence before and after."""
+    kind = "audio"
+    RATE = 16000
+
+    def __init__(self, path, playing):
+        super().__init__()
+        with wave.open(path) as w:
+            pcm, rate, width, channels = w.readframes(w.getnframes()), w.getframerate(), w.getsampwidth(), w.getnchannels()
+        pcm = audioop.lin2lin(pcm, width, 2) if width != 2 else pcm
+        pcm = audioop.tomono(pcm, 2, 0.5, 0.5) if channels == 2 else pcm
+        self.pcm = audioop.ratecv(pcm, 2, 1, rate, self.RATE, None)[0]
+        self.playing, self.at, self.sent, self.start = playing, 0, 0, None
+
+    async def recv(self):
+        n = self.RATE // 50
+        if self.start is None:
+            self.start = time.time()
+        else:
+            await asyncio.sleep(max(0.0, self.start + self.sent * n / self.RATE - time.time()))
+        chunk = b""
+        if self.playing:
+            chunk, self.at = self.pcm[self.at:self.at + 2 * n], self.at + 2 * n
+        frame = AudioFrame(format="s16", layout="mono", samples=n)
+        frame.planes[0].update(chunk.ljust(frame.planes[0].buffer_size, b"\0"))
+        frame.pts, frame.sample_rate, frame.time_base = self.sent * n, self.RATE, fractions.Fraction(1, self.RATE)
+        self.sent += 1
+        return frame
 
 
 async def lines():
@@ -49,9 +86,9 @@ async def lines():
 
 async def main():
     pc = RTCPeerConnection()
-    player = MediaPlayer(args.play, loop=False)
+    speech = Speech(args.play, playing=not args.cue)
     recorder = MediaRecorder(args.record)
-    pc.addTrack(player.audio)
+    pc.addTrack(speech)
     received = {"track": False}
 
     @pc.on("track")
@@ -104,6 +141,9 @@ async def main():
     async for line in stream:
         if line == "stop":
             break
+        if line == "play":
+            speech.playing = True
+            continue
         msg = json.loads(line)
         if "candidate" in msg:
             c = candidate_from_sdp(msg["candidate"].removeprefix("candidate:"))

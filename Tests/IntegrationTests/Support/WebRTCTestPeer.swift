@@ -39,6 +39,9 @@ final class WebRTCTestPeer: @unchecked Sendable {
 
     func stop() throws { try input.fileHandleForWriting.write(contentsOf: Data("stop\n".utf8)) }
 
+    /// aiortc started with `--cue`: its WAV plays from now.
+    func play() throws { try input.fileHandleForWriting.write(contentsOf: Data("play\n".utf8)) }
+
     /// The next JSON line that has `key`, waiting up to `seconds`.
     func next(_ key: String, seconds: Double = 20) async throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(seconds)
