@@ -14,7 +14,11 @@ public struct Agent: Sendable {
     public var resumeLine: String?
     public var stt: any SpeechToText
     public var llm: any LanguageModel
-    public var tts: any TextToSpeech
+    public var tts: any TextToSpeech {
+        didSet { phrases = PhraseCache() }  // another voice: the lines it said are not this one's
+    }
+    /// The fixed lines as `tts` said them, shared by every call of this agent.
+    public private(set) var phrases = PhraseCache()
     public var tools: [AgentTool]
     public var vad: VADConfiguration
     public var turn: TurnConfiguration

@@ -25,6 +25,11 @@ enum AgentMetrics {
     /// A "machine" decision the callee proved wrong by talking back.
     static func amdRecovered() { Counter(label: "siphon_amd_recovered_total").increment() }
 
+    /// A fixed line (greeting, filler, prompt) said from the agent's `PhraseCache`, or synthesised.
+    static func phrase(cached: Bool) {
+        Counter(label: "siphon_tts_fixed_lines_total", dimensions: [("source", cached ? "cache" : "tts")]).increment()
+    }
+
     static func bargeIn() { Counter(label: "siphon_barge_ins_total").increment() }
 
     /// The caller acknowledged ("uh-huh") over the agent, which went on.

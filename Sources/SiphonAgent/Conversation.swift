@@ -94,6 +94,8 @@ public final class Conversation: @unchecked Sendable {
         var llmRequestWallMs: Int64?
         var ttsRequestWallMs: Int64?
         var ttsFirstAudioWallMs: Int64?
+        /// The response's first audio was a line from `agent.phrases`, not the provider's.
+        var firstAudioCached = false
         // wire marks of the response being spoken (shared so the response task can store them too)
         var speechEndWallMs: Int64 = 0
         var sttFinalForResponseWallMs: Int64?
@@ -188,6 +190,8 @@ public final class Conversation: @unchecked Sendable {
             }
         } else if let settings = answerDetection {
             gate = AnswerGate(settings: settings, sampleRate: pipelineRate)
+            // Synthesised while detection listens: a person is greeted without a TTS round trip.
+            if let greeting = agent.greeting { agent.phrases.warm(greeting, tts: agent.tts, rate: pipelineRate) }
             await advance(.detecting)
             logger.info("answering-machine detection: the agent waits for the decision")
         } else {
@@ -207,12 +211,13 @@ public final class Conversation: @unchecked Sendable {
         return Outcome(status: .ended, reason: "the line closed")
     }
 
-    /// The agent's first words: the greeting, or the model's opening.
-    private func open() {
+    /// The agent's first words: the greeting, or the model's opening. `speechEnd`: when the person
+    /// who answered stopped saying hello (their voice-to-voice wait is measured from it).
+    private func open(speechEnd: Int64 = 0) {
         if let greeting = agent.greeting {
-            startResponse(speaking: greeting, persistAs: .agent)
+            startResponse(speaking: greeting, persistAs: .agent, speechEnd: speechEnd)
         } else {
-            startResponse(history: true)
+            startResponse(history: true, speechEnd: speechEnd)
         }
     }
 
@@ -361,13 +366,13 @@ public final class Conversation: @unchecked Sendable {
             case .acknowledged(let words):
                 falseInterruption = nil
                 clearWords()
-                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
+                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"], fixed: false)
                 recordBackchannel(words, "the interruption was one: resuming")  // on the resumed turn
             case .silent:
                 falseInterruption = nil
                 echoGuard.remeasure()  // what got through may have been echo: back to the safe margin
                 logger.info("false interruption: resuming")
-                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"])
+                startResponse(speaking: fi.remaining, persistAs: .agent, extra: ["resumed_after_false_interruption": "true"], fixed: false)
             }
         }
 
@@ -488,13 +493,15 @@ public final class Conversation: @unchecked Sendable {
         if let t = llmFirst { e["latency.llm_first_token_ms"] = String(t) }
         if let t = ttsFirst { e["latency.tts_first_audio_ms"] = String(t) }
         if let t = firstOut { e["latency.first_rtp_ms"] = String(t) }
+        if s.firstAudioCached { e["tts.cached"] = "true" }
         // Durations: inside each provider, and voice-to-voice at the wire.
         if speechEnd > 0, let out = firstOut {
             let v2v = out - speechEnd
             e["latency.voice_to_voice_ms"] = String(v2v)
             let stt = sttFinal.map { max(0, $0 - speechEnd) } ?? 0
-            // The endpointing wait is turn-taking policy (min/max endpointing delay), not overhead.
-            let endpointing = llmReq.map { max(0, $0 - max(speechEnd, sttFinal ?? speechEnd)) } ?? 0
+            // The endpointing wait is turn-taking policy (min/max endpointing delay; for the greeting
+            // after a person answered, detection's decision), not overhead.
+            let endpointing = (llmReq ?? ttsReq).map { max(0, $0 - max(speechEnd, sttFinal ?? speechEnd)) } ?? 0
             let llm = zip2(llmReq, llmFirst).map { $1 - $0 } ?? 0
             let tts = zip2(ttsReq, ttsFirst).map { $1 - $0 } ?? 0
             e["latency.stt_ms"] = String(stt)
@@ -554,13 +561,15 @@ public final class Conversation: @unchecked Sendable {
     private var persistAs: Turn.Role?
     private var persistExtra: [String: String] = [:]
 
-    /// Speaks fixed text (greeting, resume line, prompts).
-    private func startResponse(speaking text: String, persistAs role: Turn.Role, extra: [String: String] = [:]) {
-        begin(role: role, extra: extra, speechEnd: 0, sttFinal: nil)
+    /// Speaks given text: a fixed line (greeting, resume line, prompts), or with `fixed` false the
+    /// rest of a response that was cut short.
+    private func startResponse(speaking text: String, persistAs role: Turn.Role, extra: [String: String] = [:], fixed: Bool = true,
+                               speechEnd: Int64 = 0) {
+        begin(role: role, extra: extra, speechEnd: speechEnd, sttFinal: nil)
         let tts = agent.tts
         responseTask = Task { [weak self] in
             guard let self else { return }
-            await self.speak(text, tts: tts)
+            await self.speak(text, tts: tts, fixed: fixed)
             self.shared.withLock { $0.responseDone = true }
         }
     }
@@ -570,7 +579,7 @@ public final class Conversation: @unchecked Sendable {
         begin(role: .agent, extra: [:], speechEnd: speechEnd, sttFinal: sttFinal)
         responseTask = Task { [weak self] in
             guard let self else { return }
-            if let prelude { await self.speak(prelude, tts: self.agent.tts) }
+            if let prelude { await self.speak(prelude, tts: self.agent.tts, fixed: true) }
             await self.generate()
             self.shared.withLock { $0.responseDone = true }
         }
@@ -592,6 +601,7 @@ public final class Conversation: @unchecked Sendable {
             s.llmFirstTokenWallMs = nil
             s.ttsRequestWallMs = nil
             s.ttsFirstAudioWallMs = nil
+            s.firstAudioCached = false
             s.contentStarted = false
             s.leadingFillerFrames = 0
         }
@@ -630,7 +640,7 @@ public final class Conversation: @unchecked Sendable {
                 if Task.isCancelled { return }
                 AgentMetrics.providerError("llm", provider: agent.llm.name)
                 shared.withLock { $0.failure = Redaction.redact("\(error)") }
-                await speak("I'm sorry, I'm having trouble right now. Could you say that again?", tts: agent.tts)
+                await speak("I'm sorry, I'm having trouble right now. Could you say that again?", tts: agent.tts, fixed: true)
                 return
             }
             answered.set()
@@ -692,11 +702,26 @@ public final class Conversation: @unchecked Sendable {
     }
 
     /// Synthesises one sentence and queues its frames (resampled to the pipeline rate).
-    private func speak(_ sentence: String, tts: any TextToSpeech) async {
+    /// `fixed`: a line the agent says as written (not the model's), kept in `agent.phrases` once said
+    /// whole and said from there after.
+    private func speak(_ sentence: String, tts: any TextToSpeech, fixed: Bool = false) async {
         guard !Task.isCancelled else { return }
         shared.withLock { $0.ttsRequestWallMs = $0.ttsRequestWallMs ?? Timestamp.nowMs() }
         var count = 0
+        if fixed, let said = agent.phrases.audio(sentence, rate: pipelineRate) {
+            AgentMetrics.phrase(cached: true)
+            shared.withLock { s in if s.ttsFirstAudioWallMs == nil { s.firstAudioCached = true } }
+            for chunk in Self.frames(of: said, size: pipelineRate / 50) {
+                guard !Task.isCancelled else { return }
+                enqueueSpeech(chunk)
+                count += 1
+            }
+            shared.withLock { $0.plan.sentence(sentence, frames: count) }
+            return
+        }
+        if fixed { AgentMetrics.phrase(cached: false) }
         var resampler: Resampler?
+        var whole: [Int16] = []
         do {
             for try await frame in try await tts.synthesize(sentence) {
                 if Task.isCancelled { return }
@@ -705,19 +730,14 @@ public final class Conversation: @unchecked Sendable {
                     if resampler == nil { resampler = try Resampler(from: frame.sampleRate, to: pipelineRate) }
                     samples = resampler!.process(samples)
                 }
+                if fixed { whole += samples }
                 for chunk in Self.frames(of: samples, size: pipelineRate / 50) {
                     if Task.isCancelled { return }
-                    var peak: Int32 = 0
-                    for s in chunk { peak = max(peak, abs(Int32(s))) }
-                    shared.withLock {
-                        $0.ttsFirstAudioWallMs = $0.ttsFirstAudioWallMs ?? Timestamp.nowMs()
-                        $0.enqueuedPeaks.append(peak)
-                        $0.contentStarted = true
-                    }
-                    audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
+                    enqueueSpeech(chunk)
                     count += 1
                 }
             }
+            if fixed { agent.phrases.store(sentence, rate: pipelineRate, samples: whole) }
         } catch {
             if !Task.isCancelled {
                 AgentMetrics.providerError("tts", provider: agent.tts.name)
@@ -725,6 +745,18 @@ public final class Conversation: @unchecked Sendable {
             }
         }
         if !Task.isCancelled { shared.withLock { $0.plan.sentence(sentence, frames: count) } }
+    }
+
+    /// One 20 ms frame of the response's speech onto the line.
+    private func enqueueSpeech(_ chunk: [Int16]) {
+        var peak: Int32 = 0
+        for s in chunk { peak = max(peak, abs(Int32(s))) }
+        shared.withLock {
+            $0.ttsFirstAudioWallMs = $0.ttsFirstAudioWallMs ?? Timestamp.nowMs()
+            $0.enqueuedPeaks.append(peak)
+            $0.contentStarted = true
+        }
+        audio.enqueue(AudioFrame(sampleRate: pipelineRate, samples: chunk))
     }
 
     /// After `filler_delay` without `done` (the model's first event, a tool's result), says the next
@@ -760,9 +792,14 @@ public final class Conversation: @unchecked Sendable {
                     defer { s.fillerIndex += 1 }
                     return phrases[s.fillerIndex % phrases.count]
                 }
-                for try await frame in try await agent.tts.synthesize(phrase) {
-                    if Task.isCancelled || done.value { return }
-                    try take(frame)
+                // Said whole even if the model answers meanwhile: kept, the next call's filler is on time.
+                if let said = agent.phrases.audio(phrase, rate: pipelineRate) {
+                    AgentMetrics.phrase(cached: true)
+                    samples = said
+                } else {
+                    AgentMetrics.phrase(cached: false)
+                    samples = try await PhraseCache.synthesize(phrase, tts: agent.tts, rate: pipelineRate)
+                    agent.phrases.store(phrase, rate: pipelineRate, samples: samples)
                 }
             }
             frames = Self.frames(of: samples, size: pipelineRate / 50)
@@ -1006,7 +1043,7 @@ extension Conversation {
         if shared.withLock({ !$0.interim.isEmpty }) { lateFinals.expect(.answer, words: "", at: tick) }
         clearWords()
         lastActivityTick = tick
-        open()
+        open(speechEnd: userSpeaking ? 0 : speechEndWallMs)
     }
 
     /// How long a person decided while talking may go on before the agent greets them anyway

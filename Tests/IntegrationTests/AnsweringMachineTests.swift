@@ -121,7 +121,13 @@ struct AnsweringMachineTests {
         try await pjsip.waitExit()
         let heard = try WAVFile.read(pjsip.recording.path)
         let first = try #require(Self.firstSound(heard))
-        try Self.figure("person", ["decided_ms": Double(decided), "greeting_heard_at_s": first, "cause": context["amd.cause"] ?? ""])
+        // The wait from their hello to the greeting, as the worker measured it (its TTS part: none
+        // when the greeting was synthesised while detection listened).
+        let greeting = try #require(turns.first)
+        #expect(greeting.extra["latency.voice_to_voice_ms"] != nil && greeting.extra["tts.cached"] == "true", "\(greeting.extra)")
+        try Self.figure("person", ["decided_ms": Double(decided), "greeting_heard_at_s": first, "cause": context["amd.cause"] ?? "",
+                                   "greeting_voice_to_voice_ms": Double(greeting.extra["latency.voice_to_voice_ms"] ?? "") ?? -1,
+                                   "greeting_tts_ms": Double(greeting.extra["latency.tts_ms"] ?? "") ?? -1])
     }
 
     /// The labelled corpus, held-out part, generated here (a small one: 8 clips a class): Siphon's

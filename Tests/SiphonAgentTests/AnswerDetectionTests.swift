@@ -39,6 +39,29 @@ struct AnswerDetectionTests {
         _ = await run.finish()
     }
 
+    /// The greeting is synthesised while detection listens: the person who said hello hears it with
+    /// no TTS round trip, and the wait from their hello to it is the greeting turn's voice-to-voice.
+    @Test func theGreetingIsReadyWhenThePersonHasSpoken() async throws {
+        let tts = CountingTTS()
+        let a = Agent(name: "Test", llm: ScriptedLLM([]), tts: tts, stt: ScriptedSTT(["hello"]), instructions: "Be brief.",
+                      greeting: "Hi, this is Bright Smile Dental.")
+        let run = Run(agent: a, answerDetection: settings())
+        await run.feed(Caller.silence(5))
+        for _ in 0..<500 where a.phrases.audio("Hi, this is Bright Smile Dental.", rate: 16000) == nil {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(tts.requests == ["Hi, this is Bright Smile Dental."], "warmed before anyone spoke")
+        #expect(run.line.sentFrames == 0 && run.line.queuedFrames == 0, "warming says nothing")
+        await run.feed(try Caller.spoken("Hello?"))
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        #expect(tts.requests.count == 1, "said from the cache: \(tts.requests)")
+        let greeting = try #require(run.store.all.first)
+        #expect(greeting.text == "Hi, this is Bright Smile Dental." && greeting.extra["tts.cached"] == "true", "\(greeting.extra)")
+        let v2v = try #require(Int(greeting.extra["latency.voice_to_voice_ms"] ?? ""), "no wait measured: \(greeting.extra)")
+        #expect(v2v > 0, "\(greeting.extra)")
+        _ = await run.finish()
+    }
+
     /// "Yes, this is Ann…" decides "person" on the recogniser's first interim, while she is still
     /// talking; the greeting waits for her to finish (turn-taking's delay, not the cadence's pause).
     @Test func aPersonDecidedWhileTalkingIsGreetedWhenTheyStop() async throws {

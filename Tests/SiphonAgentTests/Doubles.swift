@@ -147,6 +147,33 @@ struct ToneTTS: TextToSpeech {
     }
 }
 
+/// `ToneTTS` that counts what it was asked to say; `failing` lines throw after their first frame.
+final class CountingTTS: TextToSpeech, @unchecked Sendable {
+    let name = "counting-tts"
+    let sampleRate = 16000
+    let failing: Set<String>
+    private let asked = Mutex<[String]>([])
+    init(failing: Set<String> = []) { self.failing = failing }
+    var requests: [String] { asked.withLock { $0 } }
+    func count(_ text: String) -> Int { requests.filter { $0 == text }.count }
+    func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
+        asked.withLock { $0.append(text) }
+        let tone = try await ToneTTS().synthesize(text)
+        let fails = failing.contains(text)
+        return AsyncThrowingStream { c in
+            Task {
+                do {
+                    for try await f in tone {
+                        c.yield(f)
+                        if fails { throw SiphonError.invalid("the TTS connection dropped") }
+                    }
+                    c.finish()
+                } catch { c.finish(throwing: error) }
+            }
+        }
+    }
+}
+
 final class MemoryStore: ConversationStore, @unchecked Sendable {
     let turns: Mutex<[Turn]>
     let context = Mutex<[String: String]>([:])

@@ -60,6 +60,24 @@ struct FillerTests {
         _ = await run.finish()
     }
 
+    /// A filler is synthesised once for the agent: the next one plays without asking the provider.
+    @Test func theSecondFillerComesFromTheCache() async throws {
+        let llm = SlowLLM(delay: .milliseconds(400), [[.text("Tuesday at ten is free.")], [.text("Booked.")]])
+        let tts = CountingTTS()
+        let a = Agent(name: "T", llm: llm, tts: tts, stt: ScriptedSTT(["any slot on Tuesday", "book it"]), instructions: "x", greeting: "Hi.", turn: turn())
+        let run = ConversationTests.Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        for turns in [3, 5] {
+            let before = run.line.sentFrames
+            await run.feed(Caller.speech(30))
+            await run.feedSilence(until: { run.store.all.count == turns }, limit: 3000)
+            // The filler (2 words, 20 frames) and the answer (5 words, then 1).
+            #expect(run.line.sentFrames - before == 20 + (turns == 3 ? 50 : 10), "\(run.line.sentFrames - before) frames")
+        }
+        #expect(tts.count("One moment.") == 1, "\(tts.requests)")
+        _ = await run.finish()
+    }
+
     @Test func aConfiguredSoundPlaysInsteadOfWords() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("chime-\(getpid()).wav").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,0 +1,88 @@
+import SiphonAudio
+import Synchronization
+
+/// An agent's fixed lines (greeting, resume line, fillers, prompts, voicemail message) as its TTS
+/// said them, at the pipeline's rate. Said again, a line starts at once: no round trip to the
+/// provider on the call's first words or on a filler meant to cover a slow model, and no second
+/// charge for the same audio. Bounded: lines of up to `longestSeconds`, the `capacity` most
+/// recently stored (a job's own message churns through), none older than `maxAge` (a line a
+/// fallback voice said while the first was down is said again in the first voice once it is back).
+public final class PhraseCache: Sendable {
+    struct Key: Hashable {
+        let text: String
+        let rate: Int
+    }
+
+    private struct State {
+        var lines: [Key: (samples: [Int16], stored: ContinuousClock.Instant)] = [:]
+        var order: [Key] = []
+        var warming: Set<Key> = []
+    }
+
+    private let state = Mutex(State())
+    let capacity: Int
+    let longestSeconds: Int
+    let maxAge: Duration
+
+    public init(capacity: Int = 32, longestSeconds: Int = 30, maxAge: Duration = .seconds(600)) {
+        self.capacity = capacity
+        self.longestSeconds = longestSeconds
+        self.maxAge = maxAge
+    }
+
+    /// The line's samples at `rate`, if it was said whole less than `maxAge` ago.
+    func audio(_ text: String, rate: Int) -> [Int16]? {
+        state.withLock { s in
+            guard let line = s.lines[Key(text: text, rate: rate)], line.stored.duration(to: .now) < maxAge else { return nil }
+            return line.samples
+        }
+    }
+
+    /// Keeps a line said whole (never one cut by a barge-in or a provider error).
+    func store(_ text: String, rate: Int, samples: [Int16]) {
+        guard !samples.isEmpty, samples.count <= rate * longestSeconds else { return }
+        let key = Key(text: text, rate: rate)
+        state.withLock { s in
+            s.order.removeAll { $0 == key }
+            s.order.append(key)
+            s.lines[key] = (samples, .now)
+            while s.order.count > capacity { s.lines[s.order.removeFirst()] = nil }
+        }
+    }
+
+    var count: Int { state.withLock { $0.lines.count } }
+
+    /// Synthesises `text` into the cache while the call does something else (answering-machine
+    /// detection before the greeting), unless it is there or on its way. A failure leaves it to
+    /// be synthesised when said, as if never warmed.
+    func warm(_ text: String, tts: any TextToSpeech, rate: Int) {
+        let key = Key(text: text, rate: rate)
+        let start = state.withLock { s -> Bool in
+            guard s.lines[key].map({ $0.stored.duration(to: .now) >= maxAge }) ?? true, !s.warming.contains(key) else { return false }
+            s.warming.insert(key)
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            defer { _ = state.withLock { $0.warming.remove(key) } }
+            guard let samples = try? await Self.synthesize(text, tts: tts, rate: rate) else { return }
+            store(text, rate: rate, samples: samples)
+        }
+    }
+
+    /// The whole line at `rate`.
+    static func synthesize(_ text: String, tts: any TextToSpeech, rate: Int) async throws -> [Int16] {
+        var samples: [Int16] = []
+        var resampler: Resampler?
+        for try await frame in try await tts.synthesize(text) {
+            try Task.checkCancellation()
+            if frame.sampleRate == rate {
+                samples += frame.samples
+            } else {
+                if resampler == nil { resampler = try Resampler(from: frame.sampleRate, to: rate) }
+                samples += resampler!.process(frame.samples)
+            }
+        }
+        return samples
+    }
+}
