@@ -101,6 +101,22 @@ public final class DTLSEndpoint {
     /// Sets or replaces the peer's fingerprint (it may arrive after the endpoint was made).
     public func setRemoteFingerprint(_ fingerprint: String) { expectedFingerprint = fingerprint.uppercased() }
 
+    /// Each flight's first retransmission after `ns` (then doubling, to 60 s) instead of RFC 6347's
+    /// fixed second: set from ICE's round trip, a flight lost on a call's path costs a fraction of
+    /// a second of its first words rather than a second or more (libwebrtc sets its initial
+    /// timeout from the ICE round trip the same way). Applies from the next flight on.
+    public func setInitialRetransmission(ns: UInt64) {
+        let us = UInt(max(1, min(ns / 1000, 60_000_000)))
+        SSL_set_ex_data(ssl, 0, UnsafeMutableRawPointer(bitPattern: us))  // index 0: the "app data" slot
+        DTLS_set_timer_cb(ssl, Self.retransmissionTimer)
+    }
+
+    /// OpenSSL asks with 0 for a flight's first timeout, then with the last one after each expiry.
+    private static let retransmissionTimer: DTLS_timer_cb = { ssl, previous in
+        guard previous > 0 else { return UInt32(UInt(bitPattern: SSL_get_ex_data(ssl, 0))) }
+        return min(previous &* 2, 60_000_000)
+    }
+
     /// Begins the handshake (the client's ClientHello; a server waits for it).
     public func start() {
         guard !started else { return }

@@ -79,6 +79,9 @@ public final class ICEAgent {
         var state: CheckState = .waiting
         var nominated = false
         var succeededAt: UInt64?
+        /// The last round trip of a check or consent answered at its first send (Karn: a
+        /// retransmitted request's answer is ambiguous).
+        var roundTripNs: UInt64?
         enum CheckState { case waiting, inProgress, succeeded, failed }
     }
 
@@ -91,6 +94,7 @@ public final class ICEAgent {
         var viaTurn: Int?
         var attempts = 1
         var nextSend: UInt64
+        var sentAt: UInt64 = 0
     }
 
     public private(set) var configuration: Configuration
@@ -369,6 +373,9 @@ public final class ICEAgent {
         return true
     }
 
+    /// The selected pair's last measured round trip (its checks, then consent freshness).
+    public var roundTripNs: UInt64? { selected.flatMap { pairs[$0].roundTripNs } }
+
     public var selectedPair: (local: ICECandidate, remote: ICECandidate)? {
         selected.map { (locals[pairs[$0].local].candidate, remotes[pairs[$0].remote]) }
     }
@@ -410,7 +417,7 @@ public final class ICEAgent {
         let bytes = m.serialized(integrityKey: Array(password.utf8), fingerprint: true)
         transactions[m.transactionID] = Transaction(
             purpose: consent ? .consent(pair: p) : .check(pair: p, nominating: nominating, role: role), bytes: bytes,
-            socket: local.socket, to: to, viaTurn: local.turn, nextSend: now + configuration.retransmitNs)
+            socket: local.socket, to: to, viaTurn: local.turn, nextSend: now + configuration.retransmitNs, sentAt: now)
         if !consent, pairs[p].state != .succeeded { pairs[p].state = .inProgress }
         send(bytes, socket: local.socket, to: to, viaTurn: local.turn)
     }
@@ -492,6 +499,7 @@ public final class ICEAgent {
             guard source == remotes[pairs[p].remote].address, socket == locals[pairs[p].local].socket else { pairs[p].state = .failed; return }
             if pairs[p].state != .succeeded { pairs[p].succeededAt = now }
             pairs[p].state = .succeeded
+            if t.attempts == 1 { pairs[p].roundTripNs = now - t.sentAt }
             lastConsent = now
             if nominating || (role == .controlled && pairs[p].nominated) { select(p) }
         case .consent(let p):
@@ -499,6 +507,7 @@ public final class ICEAgent {
             transactions[m.transactionID] = nil
             if m.messageClass == .success, p == selected {
                 lastConsent = now
+                if t.attempts == 1 { pairs[p].roundTripNs = now - t.sentAt }
                 if state == .disconnected { setState(.connected) }
             }
         }

@@ -336,7 +336,9 @@ public final class PeerConnection {
                 outputs.append(.event(.iceState(s)))
                 if s == .failed { outputs.append(.event(.failed(isConnected ? "ICE consent lost" : "ICE found no working path"))) }
             case .selected:
-                // DTLS begins once ICE has a pair (the client's ClientHello goes out now).
+                // DTLS begins once ICE has a pair (the client's ClientHello goes out now), its
+                // retransmissions paced by the pair's round trip (twice it, 100 ms to 1 s).
+                if let rtt = ice.roundTripNs { dtls?.setInitialRetransmission(ns: min(max(2 * rtt, 100_000_000), 1_000_000_000)) }
                 dtls?.start()
                 drainDTLS()
             }

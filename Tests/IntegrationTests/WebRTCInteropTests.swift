@@ -283,3 +283,51 @@ extension WebRTCInteropTests {
         if mdns { #expect(r.remote == .prflx, "\(r.remote)") }
     }
 }
+
+extension WebRTCInteropTests {
+    /// Handshakes with aiortc over a path that loses 20 % of packets each way: every one connects,
+    /// and what ICE and then DTLS took is printed (DTLS flights retransmitted after twice ICE's
+    /// round trip, not RFC 6347's fixed second), figures, never a threshold. More of them:
+    /// `LOSSY_ROUNDS=40 [LOSSY_SHARE=0.1] … --filter handshakesCompleteOverALossyPath`.
+    @Test func handshakesCompleteOverALossyPath() async throws {
+        let loss = Double(ProcessInfo.processInfo.environment["LOSSY_SHARE"] ?? "") ?? 0.2
+        let rounds = Int(ProcessInfo.processInfo.environment["LOSSY_ROUNDS"] ?? "") ?? 8
+        let ns = try NetworkNamespace(loss: loss)
+        let dir = try Repository.temporaryDirectory("webrtc-lossy")
+        let quiet = dir.appendingPathComponent("quiet.wav")
+        try WAVFile(sampleRate: 16000, samples: [Int16](repeating: 0, count: 16000)).write(quiet.path)
+        var ice: [Double] = [], dtls: [Double] = []
+        for _ in 0..<rounds {
+            var config = WebRTCPeer.Configuration(role: .controlled)
+            config.hostAddresses = [ns.hostAddress]
+            config.answerSetup = .client
+            let peer = try await WebRTCPeer.start(config)
+            defer { peer.close() }
+            let aiortc = try WebRTCTestPeer(mode: "offer", play: quiet, namespace: ns)
+            let offer = try await aiortc.next("sdp")["sdp"] as! String
+            let events = peer.events
+            try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: offer), isOffer: true)
+            let start = ContinuousClock.now
+            try aiortc.send(["sdp": try await peer.createAnswer(audioDirection: .sendrecv).description])
+            var iceUp: Duration?
+            for await e in events {
+                if case .iceState(.connected) = e, iceUp == nil { iceUp = start.duration(to: .now) }
+                if case .connected = e { break }
+                if case .failed(let why) = e { Issue.record("\(why)"); break }
+            }
+            func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+            let up = start.duration(to: .now)
+            ice.append(ms(iceUp ?? up))
+            dtls.append(ms(up - (iceUp ?? up)))
+            try aiortc.stop()
+            aiortc.process.waitUntilExit()
+        }
+        func summary(_ v: [Double]) -> String {
+            let s = v.sorted()
+            return "p50 \(Int(s[s.count / 2])) ms, p90 \(Int(s[s.count * 9 / 10])) ms, mean \(Int(s.reduce(0, +) / Double(s.count))) ms, "
+                + "over 900 ms \(s.filter { $0 > 900 }.count) of \(s.count)"
+        }
+        print("lossy handshakes (\(Int(loss * 100)) % each way, \(dtls.count)) | ICE \(summary(ice)) | DTLS after ICE \(summary(dtls))")
+        #expect(dtls.count == rounds)
+    }
+}

@@ -89,6 +89,24 @@ import Testing
         #expect(c.timeoutNs == nil)
     }
 
+    /// Paced from ICE's round trip: a flight's first retransmission after the set time, not
+    /// OpenSSL's second, doubling after each expiry; an endpoint left alone keeps the second.
+    @Test func retransmissionsFollowTheSetInitialTimeout() throws {
+        let plain = try DTLSEndpoint(role: .client, certificate: Self.clientCert, remoteFingerprint: Self.serverCert.fingerprint)
+        plain.start()
+        #expect(try #require(plain.timeoutNs) > 500_000_000, "OpenSSL's own: a second")
+        let paced = try DTLSEndpoint(role: .client, certificate: Self.clientCert, remoteFingerprint: Self.serverCert.fingerprint)
+        paced.setInitialRetransmission(ns: 40_000_000)
+        paced.start()
+        #expect(try #require(paced.timeoutNs) <= 40_000_000)
+        #expect(paced.takeOutgoing().count == 1, "the ClientHello")
+        usleep(45_000)
+        paced.handleTimeout()
+        #expect(paced.takeOutgoing().count == 1, "sent again after 40 ms")
+        let next = try #require(paced.timeoutNs)
+        #expect(next > 40_000_000 && next <= 80_000_000, "then doubled: \(next) ns")
+    }
+
     @Test func garbageRecordsNeverTrap() throws {
         let s = try DTLSEndpoint(role: .server, certificate: Self.serverCert, remoteFingerprint: Self.clientCert.fingerprint)
         s.start()

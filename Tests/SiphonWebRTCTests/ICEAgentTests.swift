@@ -71,6 +71,8 @@ import Testing
         let a = net.agents[0].agent, b = net.agents[1].agent
         #expect(a.selectedPair?.remote.address == net.agents[1].address)
         #expect(b.selectedPair?.remote.address == net.agents[0].address)
+        // Each side timed a check of the selected pair (this network delivers at once: 0 ns).
+        #expect(a.roundTripNs == 0 && b.roundTripNs == 0)
         #expect(a.send([0x80, 1, 2, 3]))
         net.flush()
         #expect(net.data[1] == [[0x80, 1, 2, 3]])
