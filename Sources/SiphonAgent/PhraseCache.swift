@@ -5,8 +5,9 @@ import Synchronization
 /// said them, at the pipeline's rate. Said again, a line starts at once: no round trip to the
 /// provider on the call's first words or on a filler meant to cover a slow model, and no second
 /// charge for the same audio. Bounded: lines of up to `longestSeconds`, the `capacity` most
-/// recently stored (a job's own message churns through), none older than `maxAge` (a line a
-/// fallback voice said while the first was down is said again in the first voice once it is back).
+/// recently stored and no more than `budget` samples of them (8 MB: four minutes at 16 kHz; a
+/// job's own message churns through), none older than `maxAge` (a line a fallback voice said
+/// while the first was down is said again in the first voice once it is back).
 public final class PhraseCache: Sendable {
     struct Key: Hashable {
         let text: String
@@ -16,6 +17,7 @@ public final class PhraseCache: Sendable {
     private struct State {
         var lines: [Key: (samples: [Int16], stored: ContinuousClock.Instant)] = [:]
         var order: [Key] = []
+        var samples = 0
         var warming: Set<Key> = []
     }
 
@@ -23,11 +25,13 @@ public final class PhraseCache: Sendable {
     let capacity: Int
     let longestSeconds: Int
     let maxAge: Duration
+    let budget: Int
 
-    public init(capacity: Int = 32, longestSeconds: Int = 30, maxAge: Duration = .seconds(600)) {
+    public init(capacity: Int = 32, longestSeconds: Int = 30, maxAge: Duration = .seconds(600), budget: Int = 4_000_000) {
         self.capacity = capacity
         self.longestSeconds = longestSeconds
         self.maxAge = maxAge
+        self.budget = budget
     }
 
     /// The line's samples at `rate`, if it was said whole less than `maxAge` ago.
@@ -40,13 +44,16 @@ public final class PhraseCache: Sendable {
 
     /// Keeps a line said whole (never one cut by a barge-in or a provider error).
     func store(_ text: String, rate: Int, samples: [Int16]) {
-        guard !samples.isEmpty, samples.count <= rate * longestSeconds else { return }
+        guard !samples.isEmpty, samples.count <= rate * longestSeconds, samples.count <= budget else { return }
         let key = Key(text: text, rate: rate)
         state.withLock { s in
             s.order.removeAll { $0 == key }
             s.order.append(key)
+            s.samples += samples.count - (s.lines[key]?.samples.count ?? 0)
             s.lines[key] = (samples, .now)
-            while s.order.count > capacity { s.lines[s.order.removeFirst()] = nil }
+            while s.order.count > capacity || s.samples > budget {
+                s.samples -= s.lines.removeValue(forKey: s.order.removeFirst())?.samples.count ?? 0
+            }
         }
     }
 

@@ -106,7 +106,7 @@ public final class DTLSEndpoint {
     /// a second of its first words rather than a second or more (libwebrtc sets its initial
     /// timeout from the ICE round trip the same way). Applies from the next flight on.
     public func setInitialRetransmission(ns: UInt64) {
-        let us = UInt(max(1, min(ns / 1000, 60_000_000)))
+        let us = UInt(max(10_000, min(ns / 1000, 60_000_000)))  // 10 ms at the least: never a storm
         SSL_set_ex_data(ssl, 0, UnsafeMutableRawPointer(bitPattern: us))  // index 0: the "app data" slot
         DTLS_set_timer_cb(ssl, Self.retransmissionTimer)
     }

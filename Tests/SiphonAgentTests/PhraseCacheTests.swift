@@ -20,6 +20,14 @@ struct PhraseCacheTests {
         cache.store("long", rate: 8000, samples: [Int16](repeating: 1, count: 8001))
         cache.store("empty", rate: 8000, samples: [])
         #expect(cache.audio("long", rate: 8000) == nil && cache.audio("empty", rate: 8000) == nil && cache.count == 2)
+        // A budget of samples: the oldest go until the lines fit.
+        let small = PhraseCache(budget: 10)
+        small.store("a", rate: 8000, samples: [Int16](repeating: 1, count: 6))
+        small.store("b", rate: 8000, samples: [Int16](repeating: 2, count: 6))
+        #expect(small.audio("a", rate: 8000) == nil && small.audio("b", rate: 8000)?.count == 6 && small.count == 1)
+        small.store("b", rate: 8000, samples: [Int16](repeating: 3, count: 4))
+        small.store("c", rate: 8000, samples: [Int16](repeating: 4, count: 6))
+        #expect(small.audio("b", rate: 8000)?.count == 4 && small.audio("c", rate: 8000)?.count == 6, "b stored again counts once")
         // Past its age a line is synthesised again (a fallback voice's line does not stay for good).
         let aged = PhraseCache(maxAge: .zero)
         aged.store("a", rate: 8000, samples: [1])
