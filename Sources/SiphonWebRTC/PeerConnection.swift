@@ -24,6 +24,9 @@ public final class PeerConnection {
         /// Decrypted RTP and RTCP from the peer.
         case rtp([UInt8])
         case rtcp([UInt8])
+        /// An SRTP packet dropped: it failed authentication or was a replay, or came before the
+        /// keys (`beforeKeys`: the peer finished DTLS first, and its last flight is still on its way).
+        case srtpDropped(beforeKeys: Bool)
         /// Decrypted application data (SCTP packets).
         case data([UInt8])
         case failed(String)
@@ -259,12 +262,14 @@ public final class PeerConnection {
                 dtls?.receive(data)
                 drainDTLS()
             case 128...191:
-                guard let srtp, data.count >= 2 else { break }
+                guard data.count >= 2 else { break }
+                guard let srtp else { outputs.append(.event(.srtpDropped(beforeKeys: true))); break }
                 let pt = data[1] & 0x7F
-                if pt >= 64 && pt <= 95 {  // RTCP (RFC 5761 §4)
-                    if let plain = try? srtp.unprotect(rtcp: data) { outputs.append(.event(.rtcp(plain))) }
-                } else if let plain = try? srtp.unprotect(rtp: data) {
-                    outputs.append(.event(.rtp(plain)))
+                let rtcp = pt >= 64 && pt <= 95  // RFC 5761 §4
+                if let plain = try? (rtcp ? srtp.unprotect(rtcp: data) : srtp.unprotect(rtp: data)) {
+                    outputs.append(.event(rtcp ? .rtcp(plain) : .rtp(plain)))
+                } else {
+                    outputs.append(.event(.srtpDropped(beforeKeys: false)))
                 }
             default:
                 break  // TURN ChannelData arrives unwrapped by ICE; anything else is not ours

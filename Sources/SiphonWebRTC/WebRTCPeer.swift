@@ -51,6 +51,10 @@ public final class WebRTCPeer: @unchecked Sendable {
     public struct Statistics: Sendable, Equatable {
         public var packetsSent = 0
         public var packetsReceived = 0
+        /// SRTP packets that failed authentication or were replays (a steady count: the keys do
+        /// not match, and nothing will be heard), and those that came before the keys.
+        public var packetsRejected = 0
+        public var packetsBeforeKeys = 0
         public var audioFramesSent = 0
         public var framesConcealed = 0
         public var jitter = JitterBuffer.Statistics()
@@ -347,6 +351,12 @@ public final class WebRTCPeer: @unchecked Sendable {
             shared.withLock { $0.stats.packetsReceived += 1 }
             media?.receive(bytes)
         case .rtcp: break
+        case .srtpDropped(let beforeKeys):
+            let first = shared.withLock { s -> Bool in
+                if beforeKeys { s.stats.packetsBeforeKeys += 1 } else { s.stats.packetsRejected += 1 }
+                return !beforeKeys && s.stats.packetsRejected == 1
+            }
+            if first { logger.warning("WebRTC: an SRTP packet failed authentication or was a replay (more are counted, not logged)") }
         case .data(let d): sctp?.input(d)
         case .failed(let why):
             logger.warning("WebRTC failed", metadata: ["error": "\(why)"])

@@ -12,6 +12,8 @@ import Testing
         var connected: [Int: DTLSEndpoint.SRTPProfile] = [:]
         var failures: [String] = []
         var peerClosed: Set<Int> = []
+        /// SRTP packets each end dropped: true for those before its keys.
+        var dropped: [Int: [Bool]] = [:]
 
         func pump(seconds: Double, until: () -> Bool) {
             let end = now + UInt64(seconds * 1e9)
@@ -29,6 +31,7 @@ import Testing
                             case .event(.connected(let profile, _)): connected[i] = profile
                             case .event(.failed(let why)): failures.append(why)
                             case .event(.peerClosed): peerClosed.insert(i)
+                            case .event(.srtpDropped(let beforeKeys)): dropped[i, default: []].append(beforeKeys)
                             default: break
                             }
                         }
@@ -42,7 +45,8 @@ import Testing
         }
     }
 
-    func connect(answerSetup: DTLSEndpoint.Role, profiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases) throws -> Wire {
+    func connect(answerSetup: DTLSEndpoint.Role, profiles: [DTLSEndpoint.SRTPProfile] = DTLSEndpoint.SRTPProfile.allCases,
+                 pumpUntilConnected: Bool = true) throws -> Wire {
         let w = Wire()
         var oc = PeerConnection.Configuration(role: .controlling)
         oc.srtpProfiles = profiles
@@ -57,7 +61,7 @@ import Testing
         try answerer.setRemoteDescription(try WebRTCSessionDescription(parsing: offer.description), isOffer: true, now: w.now)
         let answer = try answerer.createAnswer(audioDirection: .sendrecv, ssrc: 2222)
         try offerer.setRemoteDescription(try WebRTCSessionDescription(parsing: answer.description), isOffer: false, now: w.now)
-        w.pump(seconds: 10) { w.connected.count == 2 }
+        if pumpUntilConnected { w.pump(seconds: 10) { w.connected.count == 2 } }
         return w
     }
 
@@ -72,6 +76,31 @@ import Testing
         w.pump(seconds: 1) { w.rtp[0]?.count == 1 && w.rtp[1]?.count == 1 }
         #expect(w.rtp[0] == [packet] && w.rtp[1] == [packet])
         #expect(w.ends[0].pc.opusPayloadType == 111 && w.ends[1].pc.opusPayloadType == 111)
+    }
+
+    /// SRTP that cannot be used is counted, not delivered: a replay, a forgery, and media that
+    /// came before the keys (the peer finished DTLS first).
+    @Test func unusableSRTPIsCountedNotDelivered() throws {
+        let w = try connect(answerSetup: .client)
+        let packet: [UInt8] = [0x80, 111, 0, 7, 0, 0, 0, 160, 0, 0, 0x04, 0x57] + Array(repeating: 9, count: 40)
+        var wire: [UInt8] = []
+        // Catch what the offerer puts on the wire to replay it.
+        #expect(w.ends[0].pc.send(rtp: packet))
+        while let out = w.ends[0].pc.poll() { if case .transmit(_, _, let bytes) = out { wire = bytes } }
+        w.ends[1].pc.receive(wire, from: w.ends[0].address, socket: 0, now: w.now)
+        w.ends[1].pc.receive(wire, from: w.ends[0].address, socket: 0, now: w.now)  // the replay
+        var forged = wire
+        forged[forged.count - 1] ^= 1
+        forged[3] = 8
+        w.ends[1].pc.receive(forged, from: w.ends[0].address, socket: 0, now: w.now)
+        w.pump(seconds: 0.1) { false }
+        #expect(w.rtp[1] == [packet] && w.dropped[1] == [false, false], "\(String(describing: w.dropped[1]))")
+
+        let early = try connect(answerSetup: .client, pumpUntilConnected: false)
+        early.ends[1].pc.receive(wire, from: early.ends[0].address, socket: 0, now: early.now)
+        var events: [String] = []
+        while let out = early.ends[1].pc.poll() { if case .event(let e) = out { events.append("\(e)") } }
+        #expect(events.contains("srtpDropped(beforeKeys: true)") && !events.contains { $0.hasPrefix("rtp") }, "\(events)")
     }
 
     /// LiveKit's single peer connection (/rtc/v1): the client offers its send-only track, data and
