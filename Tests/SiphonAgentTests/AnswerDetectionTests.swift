@@ -190,7 +190,9 @@ struct AnswerDetectionTests {
         #expect(midGreeting.line.sentFrames == 0 && midGreeting.line.queuedFrames == 0, "spoke over the greeting")
         await midGreeting.feed(Caller.tone(1000, frames: 25))
         let afterBeep = await midGreeting.feedSilence(until: { midGreeting.line.sentFrames > 0 })
-        #expect(afterBeep <= 10 && midGreeting.store.events("amd_message").first?["detail"]?.hasPrefix("after the beep") == true,
+        // At the beep: not after 1.5 s of quiet (75 frames). The response task's first frame may take
+        // a few frames to be queued on a loaded machine (13 seen with the unit suites in parallel).
+        #expect(afterBeep <= 30 && midGreeting.store.events("amd_message").first?["detail"]?.hasPrefix("after the beep") == true,
                 "\(afterBeep) frames; \(midGreeting.store.events.withLock { $0 })")
         _ = await midGreeting.finish()
 
