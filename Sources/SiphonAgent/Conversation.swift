@@ -774,33 +774,20 @@ public final class Conversation: @unchecked Sendable {
         var frames: [[Int16]] = []
         let phrase: String
         do {
-            var resampler: Resampler?
-            var samples: [Int16] = []
-            func take(_ audio: AudioFrame) throws {
-                if audio.sampleRate != pipelineRate {
-                    if resampler == nil { resampler = try Resampler(from: audio.sampleRate, to: pipelineRate) }
-                    samples += resampler!.process(audio.samples)
-                } else {
-                    samples += audio.samples
-                }
-            }
+            let samples: [Int16]
             if let sound = agent.turn.fillerSound {
                 phrase = "(\(sound.path))"
-                try take(AudioFrame(sampleRate: sound.sampleRate, samples: sound.samples))
+                samples = sound.sampleRate == pipelineRate ? sound.samples
+                    : try Resampler(from: sound.sampleRate, to: pipelineRate).process(sound.samples)
             } else {
                 phrase = shared.withLock { s -> String in
                     defer { s.fillerIndex += 1 }
                     return phrases[s.fillerIndex % phrases.count]
                 }
                 // Said whole even if the model answers meanwhile: kept, the next call's filler is on time.
-                if let said = agent.phrases.audio(phrase, rate: pipelineRate) {
-                    AgentMetrics.phrase(cached: true)
-                    samples = said
-                } else {
-                    AgentMetrics.phrase(cached: false)
-                    samples = try await PhraseCache.synthesize(phrase, tts: agent.tts, rate: pipelineRate)
-                    agent.phrases.store(phrase, rate: pipelineRate, samples: samples)
-                }
+                let line = try await agent.phrases.line(phrase, tts: agent.tts, rate: pipelineRate)
+                AgentMetrics.phrase(cached: line.cached)
+                samples = line.samples
             }
             frames = Self.frames(of: samples, size: pipelineRate / 50)
         } catch {

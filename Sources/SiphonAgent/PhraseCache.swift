@@ -72,9 +72,16 @@ public final class PhraseCache: Sendable {
         guard start else { return }
         Task { [self] in
             defer { _ = state.withLock { $0.warming.remove(key) } }
-            guard let samples = try? await Self.synthesize(text, tts: tts, rate: rate) else { return }
-            store(text, rate: rate, samples: samples)
+            _ = try? await line(text, tts: tts, rate: rate)
         }
+    }
+
+    /// The line from the cache, or synthesised whole and kept; `cached` says which.
+    func line(_ text: String, tts: any TextToSpeech, rate: Int) async throws -> (samples: [Int16], cached: Bool) {
+        if let samples = audio(text, rate: rate) { return (samples, true) }
+        let samples = try await Self.synthesize(text, tts: tts, rate: rate)
+        store(text, rate: rate, samples: samples)
+        return (samples, false)
     }
 
     /// The whole line at `rate`.

@@ -103,8 +103,8 @@ public final class DTLSEndpoint {
 
     /// Each flight's first retransmission after `ns` (then doubling, to 60 s) instead of RFC 6347's
     /// fixed second: set from ICE's round trip, a flight lost on a call's path costs a fraction of
-    /// a second of its first words rather than a second or more (libwebrtc sets its initial
-    /// timeout from the ICE round trip the same way). Applies from the next flight on.
+    /// a second of its first words rather than a second or more (libwebrtc's DtlsTransport also
+    /// starts from its ICE round trip, clamped to 50 ms–3 s). Applies from the next flight on.
     public func setInitialRetransmission(ns: UInt64) {
         let us = UInt(max(10_000, min(ns / 1000, 60_000_000)))  // 10 ms at the least: never a storm
         SSL_set_ex_data(ssl, 0, UnsafeMutableRawPointer(bitPattern: us))  // index 0: the "app data" slot
