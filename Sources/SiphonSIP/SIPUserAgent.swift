@@ -94,7 +94,15 @@ public actor SIPUserAgent {
     private var calls: [SIPDialogKey: SIPCall] = [:]
     private var pendingInvites: [String: IncomingCall] = [:]
     private var ackCache: [String: ([UInt8], SIPPeer)] = [:]
-    private var awaitingAck: [String: CheckedContinuation<Bool, Never>] = [:]
+    /// 2xx answers to INVITEs waiting for their ACK, by Call-ID and CSeq. Entered before the 2xx
+    /// is sent: the send suspends this actor, and an ACK handled meanwhile must not be lost (it was,
+    /// under load: the answer then waited for the 2xx resent 500 ms later).
+    private var awaitingAck: [String: AckWait] = [:]
+    private enum AckWait {
+        case expected
+        case arrived
+        case waiting(CheckedContinuation<Bool, Never>)
+    }
     private var dialogCredentials: [String: DigestCredentials] = [:]
     private var incomingHandler: (@Sendable (IncomingCall) async -> Void)?
     private let nonces = NonceIssuer()
@@ -444,6 +452,7 @@ public actor SIPUserAgent {
         if !body.isEmpty { response.add("Content-Type", "application/sdp") }
         response.body = body
         let key = "\(transaction.request.callID ?? "")|\(transaction.request.cseq?.number ?? 0)"
+        awaitingAck[key] = .expected
         await transaction.respond(response)
         let bytes = response.serialized()
         let destination = stack.responseDestination(for: transaction.request, from: transaction.source)
@@ -462,14 +471,28 @@ public actor SIPUserAgent {
             try? await Task.sleep(for: timers.transactionTimeout)
             await self.ackArrived(key, false)
         }
-        let acked = await withCheckedContinuation { awaitingAck[key] = $0 }
+        let acked: Bool
+        if case .arrived? = awaitingAck[key] {
+            awaitingAck[key] = nil
+            acked = true
+        } else {
+            acked = await withCheckedContinuation { awaitingAck[key] = .waiting($0) }
+        }
         retransmitter.cancel()
         timeout.cancel()
         return acked
     }
 
     private func ackArrived(_ key: String, _ value: Bool) {
-        awaitingAck.removeValue(forKey: key)?.resume(returning: value)
+        switch awaitingAck[key] {
+        case .waiting(let continuation)?:
+            awaitingAck[key] = nil
+            continuation.resume(returning: value)
+        case .expected? where value:
+            awaitingAck[key] = .arrived
+        default:
+            break
+        }
     }
 
     private func handleAck(_ ack: SIPMessage, from peer: SIPPeer) async {

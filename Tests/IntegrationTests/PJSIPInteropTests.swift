@@ -55,6 +55,12 @@ struct PJSIPInteropTests {
             port = try await session.open()
         }
 
+        /// Accepts media from now on (into the jitter buffer): a callee answering must, because its
+        /// caller may send from the 200 OK on, before its ACK arrives.
+        func listen(_ media: NegotiatedMedia) throws {
+            try session.configure(Self.parameters(media))
+        }
+
         func start(_ media: NegotiatedMedia) throws {
             try session.configure(Self.parameters(media))
             let s = session, h = heard
@@ -177,6 +183,9 @@ struct PJSIPInteropTests {
             else { return await incoming.reject(status: 488) }
             #expect(incoming.dialled == "+15550200123")
             await incoming.ring()
+            // PJSIP plays its probe from our 200 OK on; when its ACK comes late (the 200 OK is
+            // resent after 500 ms), media started after `answer` returned lost those 500 ms.
+            try? media.listen(negotiated)
             if let call = try? await incoming.answer(sdp: answer, media: negotiated, sessionID: 7) {
                 try? media.start(negotiated)
                 answered.continuation.yield(call)
