@@ -38,6 +38,10 @@ public final class AnswerClassifier {
         /// The same pause when the words were only "hello" (or "yeah", "hi"): longer than a greeting
         /// pauses after its opening "Hello," or "Hey," (up to 320 ms in the corpus's voices).
         public var afterBareAnswerSilenceMs = 450
+        /// The same pause after a business's opening ("Thank you for calling Acme."): a menu or an
+        /// office's voicemail pauses after it for up to 1.8 s in the corpus before going on, and a
+        /// greeting followed after a "long greeting" decision is not over before this either.
+        public var afterBusinessOpeningSilenceMs = 2000
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000
         public init() {}
@@ -57,6 +61,8 @@ public final class AnswerClassifier {
     private var humanWords = false
     /// Whether the words so far are only what people say picking up ("hello?").
     private var bareAnswer = false
+    /// Whether the words so far open as a business answers ("thank you for calling").
+    private var businessOpening = false
     public private(set) var decision: Decision?
     /// A "long greeting" decision that the words showed to be a screener, a menu or a person
     /// before the greeting ended (`followGreeting`): a recogniser without interim results has
@@ -90,6 +96,7 @@ public final class AnswerClassifier {
         }
         humanWords = AnswerPhrases.soundsLikeAPerson(words)
         bareAnswer = AnswerPhrases.isBareAnswer(words)
+        businessOpening = AnswerPhrases.opensAsABusiness(words)
         // Words are speech, even when it was too short or too early for the VAD (an "Allô ?" of
         // 300 ms at the answer): the pause after them counts from now on, not "no speech".
         if !words.isEmpty, !heardSpeech {
@@ -157,7 +164,8 @@ public final class AnswerClassifier {
             if heardSpeech, bareAnswer, silenceRunMs >= min(configuration.afterBareAnswerSilenceMs, configuration.afterGreetingSilenceMs) {
                 return decide(.human, "a hello then silence", 0.8)
             }
-            if heardSpeech, silenceRunMs >= configuration.afterGreetingSilenceMs {
+            let afterGreeting = businessOpening ? configuration.afterBusinessOpeningSilenceMs : configuration.afterGreetingSilenceMs
+            if heardSpeech, silenceRunMs >= afterGreeting {
                 return decide(.human, "short greeting then silence", 0.75)
             }
         }
@@ -174,9 +182,10 @@ public final class AnswerClassifier {
     }
 
     /// After a "machine" decision, follows the greeting to its end: the end of a beep, or — when
-    /// none comes — `silenceMs` without speech after it (a greeting's own pauses are shorter).
+    /// none comes — `silenceMs` without speech after it (a greeting's own pauses are shorter; after
+    /// a business's opening, at least `afterBusinessOpeningSilenceMs`).
     public func followGreeting(_ frame: [Int16], silenceMs: Int) -> GreetingEnd? {
-        let end = greetingEnd(frame, silenceMs: silenceMs)
+        let end = greetingEnd(frame, silenceMs: businessOpening ? max(silenceMs, configuration.afterBusinessOpeningSilenceMs) : silenceMs)
         if end != nil { greetingOver = true }
         return end
     }

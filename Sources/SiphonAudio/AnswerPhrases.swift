@@ -51,10 +51,20 @@ public enum AnswerPhrases {
     /// What people say answering the phone and recordings do not: "who's calling?", "Mark
     /// speaking", "how can I help?". (A bare "hello" or "hi, this is Mark" starts many greetings.)
     public static let person = normalized([
-        "speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help", "who is it",
+        "speaking", "who's calling", "who is calling", "who is this", "who's this", "can i help", "may i help", "who is it",
+        "what can i do for you",
         "quién habla", "de parte de quién", "con quién hablo", "le puedo ayudar", "dígame",
         "à l'appareil", "de la part de qui", "qui est-ce", "j'écoute", "je peux vous aider", "puis-je vous aider",
         "wer ist da", "wer spricht", "am apparat", "was kann ich für sie tun", "kann ich ihnen helfen", "wie kann ich helfen",
+    ])
+    /// How a business answers, a receptionist and a recording alike ("Thank you for calling Acme.",
+    /// "Welcome to First National Bank."): a recording pauses after it before its menu or message
+    /// goes on, for longer than a person waits after a hello.
+    public static let businessOpenings = normalized([
+        "thank you for calling", "thanks for calling", "welcome to",
+        "gracias por llamar", "gracias por comunicarse", "bienvenido a", "bienvenida a", "bienvenidos a",
+        "merci de votre appel", "merci d'avoir appelé", "bienvenue",
+        "vielen dank für ihren anruf", "danke für ihren anruf", "willkommen bei", "herzlich willkommen",
     ])
     /// How people start answering and recordings do not: "Yes?", "Yeah, this is Ann", "Oui,
     /// bonjour ?", "Ja, bitte?". (Not "sí": a recogniser without accents writes it "si", which
@@ -109,6 +119,14 @@ public enum AnswerPhrases {
 
     private static func startsAsAnAnswer(_ words: String) -> Bool {
         words.split(separator: " ").first.map { openers.contains(String($0)) } ?? false
+    }
+
+    /// A business's opening in `words`, and no person's phrase after it ("… this is Ann, how may I
+    /// help you?" is a receptionist).
+    public static func opensAsABusiness(_ words: String) -> Bool {
+        guard !words.isEmpty, !soundsLikeAPerson(words) else { return false }
+        let padded = " " + words + " "
+        return businessOpenings.contains { padded.contains(" " + $0 + " ") }
     }
 
     /// Nothing but what people say picking up ("hello", "hello hello", "yeah"): at most three words.

@@ -16,8 +16,9 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Speech before a pause that makes a recorded greeting, ms.") var longGreeting = AnswerClassifier.Configuration().longGreetingMs
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
         @Option(help: "The same pause after a bare \"hello\" (with --words), ms.") var afterBareAnswerSilence = AnswerClassifier.Configuration().afterBareAnswerSilenceMs
+        @Option(help: "The same pause after a business's opening (\"thank you for calling\", with --words), ms.") var afterBusinessOpeningSilence = AnswerClassifier.Configuration().afterBusinessOpeningSilenceMs
         @Option(help: "The same pause after a person's words (\"who's calling\", with --words), ms.") var afterHumanWordsSilence = AnswerClassifier.Configuration().afterHumanWordsSilenceMs
-        @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), spoken evenly over its speech_ms, given as a final 300 ms after each speech segment ends with the words said by then — a recogniser that hears every word, as a cloud one may on a clean line.")
+        @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), spoken evenly over its speech_ms (each of its parts over its own), given as a final 300 ms after each speech segment ends with the words said by then — a recogniser that hears every word, as a cloud one may on a clean line.")
         var words = false
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
         @Flag(help: "With --words, a streaming recogniser: interim results every 200 ms while the far end speaks, 240 ms behind its speech, as well as the finals.")
@@ -75,11 +76,12 @@ struct AMDCommand: AsyncParsableCommand {
                 c.longGreetingMs = longGreeting
                 c.afterGreetingSilenceMs = afterGreetingSilence
                 c.afterBareAnswerSilenceMs = afterBareAnswerSilence
+                c.afterBusinessOpeningSilenceMs = afterBusinessOpeningSilence
                 c.afterHumanWordsSilenceMs = afterHumanWordsSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
                 let transcripts = words && said != nil
-                    ? Self.wordsStandIn(wav, text: item["text"] as? String ?? "", said: said!, delayFrames: wordsDelay / 20, interims: interims) : [:]
+                    ? Self.wordsStandIn(wav, parts: Self.parts(item, said: said!), delayFrames: wordsDelay / 20, interims: interims) : [:]
                 var decision: AnswerClassifier.Decision?
                 var greetingOver = false
                 // As a call's gate: after a "long greeting", the greeting's words may revise the
@@ -138,18 +140,30 @@ struct AMDCommand: AsyncParsableCommand {
         /// with the words said by then, and after the speech itself ends; with `interims`, every
         /// 10th frame while it is said an interim with the words since the last final, 12 frames
         /// (240 ms) behind the speech.
-        static func wordsStandIn(_ wav: WAVFile, text: String, said: (start: Int, end: Int), delayFrames: Int,
+        /// What a clip says and when: its `parts` (a sentence, a pause, the rest), or its whole `text`
+        /// over its `speech_ms`.
+        static func parts(_ item: [String: Any], said: (start: Int, end: Int)) -> [(words: [Substring], start: Int, end: Int)] {
+            let listed = (item["parts"] as? [[String: Any]] ?? []).compactMap { part -> (words: [Substring], start: Int, end: Int)? in
+                guard let text = part["text"] as? String, let ms = part["speech_ms"] as? [Int], ms.count == 2 else { return nil }
+                return (AnswerPhrases.normalize(text).split(separator: " "), ms[0], ms[1])
+            }
+            return listed.isEmpty ? [(AnswerPhrases.normalize(item["text"] as? String ?? "").split(separator: " "), said.start, said.end)] : listed
+        }
+
+        static func wordsStandIn(_ wav: WAVFile, parts: [(words: [Substring], start: Int, end: Int)], delayFrames: Int,
                                  interims: Bool = false) -> [Int: (text: String, isFinal: Bool)] {
-            let all = AnswerPhrases.normalize(text).split(separator: " ")
-            guard !all.isEmpty else { return [:] }
+            let all = parts.flatMap(\.words)
+            guard !all.isEmpty, let said = parts.first.map({ (start: $0.start, end: parts.last!.end) }) else { return [:] }
             let vad = VoiceActivityDetector(sampleRate: wav.sampleRate)
             let frame = wav.sampleRate / 50
             let hangover = Int((VADConfiguration().minSilenceDuration * 50).rounded())
-            /// Words said by the end of frame `n`.
+            /// Words said by the end of frame `n`: each part's spoken evenly over its own time.
             let wordsBy = { (n: Int) -> Int in
                 let ms = (n + 1) * 20
-                guard ms > said.start else { return 0 }
-                return min(all.count, Int((Double(all.count) * Double(ms - said.start) / Double(max(1, said.end - said.start))).rounded()))
+                return parts.reduce(0) { sum, part in
+                    guard ms > part.start else { return sum }
+                    return sum + min(part.words.count, Int((Double(part.words.count) * Double(ms - part.start) / Double(max(1, part.end - part.start))).rounded()))
+                }
             }
             var finalsAt: [Int: Int] = [said.end / 20 + hangover + delayFrames: all.count]
             for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {

@@ -5,11 +5,13 @@ answers.
 
   amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out] [--language en|es|fr|de]
 
-Classes: human, machine (voicemail greeting, then a beep or none), screener, ivr, fax (CNG), silence.
-Each clip is 8 kHz 16-bit mono (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet
-loss; `labels.json` lists {file, label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms} (`text`: what
-is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when, [start, end] ms). Tuning uses
-seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning. `--language es|fr|de`:
+Classes: human (a fifth of them a business's receptionist), machine (voicemail greeting, a fifth of them
+an office's, then a beep or none), screener, ivr, fax (CNG), silence. Each clip is 8 kHz 16-bit mono
+(μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet loss; `labels.json` lists {file,
+label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms, opening_pause_ms, parts}
+(`text`: what is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when,
+[start, end] ms; `parts`: [{text, speech_ms}] when a menu's or an office's first sentence is followed by
+a pause, `opening_pause_ms` long). Tuning uses seeds below 1000; `--held-out` draws from seeds 1000 and up, never used while tuning. `--language es|fr|de`:
 the same classes said in Spanish, French or German (that language's eSpeak voices, seeds of its own; the
 English clips are unchanged by it)."""
 import argparse
@@ -39,7 +41,14 @@ IVR = ["Thank you for calling. For sales, press one. For support, press two. For
        "Welcome to First National Bank. Please listen carefully as our menu options have changed. To check your balance, press one.",
        "If you know your party's extension, you may dial it at any time. For a directory, press nine."]
 
-ENGLISH = {"VOICES": VOICES, "CARRIER": CARRIER, "PERSONAL": PERSONAL, "HUMAN": HUMAN, "SCREENER": SCREENER, "IVR": IVR}
+# Businesses: a receptionist answering, and an office's voicemail that opens as its menu does and pauses.
+RECEPTION = ["Thank you for calling Acme Dental, this is Ann, how may I help you?", "Good morning, Acme Dental, Ann speaking.",
+             "Acme Dental, how can I help you?"]
+OFFICE = ["Thank you for calling Acme Dental. Our office is now closed. Please leave a message after the tone.",
+          "Welcome to Acme Dental. We are away from the phone. Leave your name and number and we will call you back."]
+
+ENGLISH = {"VOICES": VOICES, "CARRIER": CARRIER, "PERSONAL": PERSONAL, "HUMAN": HUMAN, "SCREENER": SCREENER, "IVR": IVR,
+           "RECEPTION": RECEPTION, "OFFICE": OFFICE}
 # The same kinds of answer in Spanish (a US outbound list reaches Spanish voicemail and people).
 SPANISH = {
     "VOICES": ["es", "es-419", "es+f3", "es-419+m3", "es+f4", "es-419+f5"],
@@ -56,6 +65,8 @@ SPANISH = {
     "IVR": ["Gracias por llamar. Para ventas, marque uno. Para soporte, marque dos. Para facturación, marque tres.",
             "Bienvenido a Banco Nacional. Por favor escuche con atención, nuestras opciones del menú han cambiado. Para consultar su saldo, oprima uno.",
             "Si conoce la extensión de su grupo, márquela en cualquier momento. Para el directorio, presione nueve."],
+    "RECEPTION": ["Gracias por llamar a Clínica Dental Acme, habla Ana, ¿en qué le puedo ayudar?", "Buenos días, Clínica Acme, habla Ana."],
+    "OFFICE": ["Gracias por llamar a Clínica Dental Acme. Nuestra oficina está cerrada. Por favor deje su mensaje después del tono."],
 }
 
 
@@ -109,6 +120,8 @@ FRENCH = {
     "IVR": ["Merci de votre appel. Pour le service commercial, tapez un. Pour l'assistance technique, tapez deux. Pour la facturation, tapez trois.",
             "Bienvenue à la Banque Populaire. Écoutez attentivement, notre menu a changé. Pour consulter votre solde, appuyez sur la touche un.",
             "Si vous connaissez le numéro de poste de votre correspondant, composez-le maintenant. Pour l'annuaire, tapez neuf."],
+    "RECEPTION": ["Merci de votre appel, cabinet Acme, Anne à l'appareil, que puis-je faire pour vous ?", "Cabinet Acme, bonjour, Anne à l'appareil."],
+    "OFFICE": ["Merci de votre appel. Le cabinet Acme est fermé. Veuillez laisser un message après le bip."],
 }
 GERMAN = {
     "VOICES": ["de", "de+f3", "de+m3", "de+f4", "de+m7", "de+f5"],
@@ -125,24 +138,52 @@ GERMAN = {
     "IVR": ["Vielen Dank für Ihren Anruf. Für den Vertrieb drücken Sie die Eins. Für den Kundendienst drücken Sie die Zwei. Für Rechnungsfragen drücken Sie die Drei.",
             "Willkommen bei der Sparkasse. Bitte hören Sie genau zu, unser Menü hat sich geändert. Um Ihren Kontostand abzufragen, drücken Sie die Eins.",
             "Wenn Sie die Durchwahl Ihres Gesprächspartners kennen, wählen Sie sie jetzt. Für die Vermittlung drücken Sie die Neun."],
+    "RECEPTION": ["Vielen Dank für Ihren Anruf, Praxis Acme, Anna am Apparat, was kann ich für Sie tun?", "Praxis Acme, guten Tag, Anna am Apparat."],
+    "OFFICE": ["Vielen Dank für Ihren Anruf. Die Praxis Acme ist geschlossen. Bitte hinterlassen Sie eine Nachricht nach dem Signalton."],
 }
 LANGUAGES = {"en": ENGLISH, "es": SPANISH, "fr": FRENCH, "de": GERMAN}
 # Each language's seeds are its own: no held-out clip of one is a clip of another.
 SEED_OFFSET = {"en": 0, "es": 500, "fr": 600, "de": 700}
 
 
-def clip(label, rng, texts):
-    """One clip of `label` said in `texts`' language (ENGLISH, SPANISH)."""
+def business(text, opening_pause_ms, voice, speed, pitch, offset_ms):
+    """`text` said with a pause after its first sentence (a menu's or an office's "Thank you for
+    calling." and the recording's gap before it goes on), said whole when the pause is 0; and, with
+    a pause, its parts: [{text, speech_ms}] (from `offset_ms`), for the recogniser stand-in."""
+    first, _, rest = text.partition(". ")
+    if opening_pause_ms == 0 or not rest:
+        return speak(text, voice, speed, pitch), None
+    a, b = speak(first + ".", voice, speed, pitch), speak(rest, voice, speed, pitch)
+    at = offset_ms + (len(a) // 2 + RATE * opening_pause_ms // 1000) * 1000 // RATE
+    parts = [{"text": first + ".", "speech_ms": voiced_ms(a, offset_ms)}, {"text": rest, "speech_ms": voiced_ms(b, at)}]
+    return a + silence(opening_pause_ms) + b, parts
+
+
+# The pause after a business's opening sentence: none, or as a recording leaves it (up to 1.8 s).
+OPENING_PAUSES = [0, 300, 700, 1100, 1800]
+
+
+def clip(label, rng, texts, variety):
+    """One clip of `label` said in `texts`' language (ENGLISH, SPANISH). `variety` draws the business
+    variants (a receptionist, an office's voicemail, a menu's pause) apart from `rng`, so every other
+    clip is what it was before they were added."""
     VOICES, CARRIER, PERSONAL, HUMAN, SCREENER, IVR = (texts[k] for k in ("VOICES", "CARRIER", "PERSONAL", "HUMAN", "SCREENER", "IVR"))
     voice, speed, pitch = rng.choice(VOICES), rng.randint(130, 190), rng.randint(25, 80)
     meta = {"label": label, "voice": voice}
     if label == "machine":
         text = rng.choice(CARRIER + PERSONAL)
-        meta["text"] = text
         lead = rng.choice([0, 100, 300, 600])
-        pcm = silence(lead) + speak(text, voice, speed, pitch)
+        pause = 0
+        if variety.random() < 0.2:  # an office's voicemail
+            text, pause = variety.choice(texts["OFFICE"]), variety.choice(OPENING_PAUSES)
+            meta["opening_pause_ms"] = pause
+        meta["text"] = text
+        said, parts = business(text, pause, voice, speed, pitch, lead)
+        pcm = silence(lead) + said
         meta["greeting_ends_ms"] = len(pcm) * 1000 // (2 * RATE)
-        meta["speech_ms"] = voiced_ms(pcm[len(silence(lead)):], lead)
+        meta["speech_ms"] = voiced_ms(said, lead)
+        if parts:
+            meta["parts"] = parts
         if rng.random() < 0.8:
             gap = rng.choice([200, 400, 700, 1000])
             beep = rng.choice([(1000, 500), (850, 300), (1400, 200), (440, 800), (1900, 150), (620, 1000)])
@@ -153,6 +194,8 @@ def clip(label, rng, texts):
         pcm += silence(3000)
     elif label == "human":
         text = rng.choice(HUMAN)
+        if variety.random() < 0.2:  # a receptionist
+            text = variety.choice(texts["RECEPTION"])
         meta["text"] = text
         lead = rng.choice([0, 200, 500, 1200, 2000])
         said = speak(text, voice, speed, pitch)
@@ -171,8 +214,11 @@ def clip(label, rng, texts):
     elif label == "ivr":
         lead = silence(rng.choice([0, 300]))
         meta["text"] = rng.choice(IVR)
-        said = speak(meta["text"], voice, speed, pitch)
+        meta["opening_pause_ms"] = pause = variety.choice(OPENING_PAUSES)
+        said, parts = business(meta["text"], pause, voice, speed, pitch, len(lead) * 500 // RATE)
         meta["speech_ms"] = voiced_ms(said, len(lead) * 500 // RATE)
+        if parts:
+            meta["parts"] = parts
         pcm = lead + said + silence(2000)
     elif label == "fax":
         pcm = b"".join(tone(1100, 500, 6000) + silence(3000) for _ in range(3))
@@ -208,7 +254,8 @@ def main():
     for c, label in enumerate(["human", "machine", "screener", "ivr", "fax", "silence"]):
         for i in range(args.count):
             rng = random.Random(base * 100_000 + c * 10_000 + i)
-            pcm, meta = clip(label, rng, texts)
+            variety = random.Random(-(base * 100_000 + c * 10_000 + i))
+            pcm, meta = clip(label, rng, texts, variety)
             name = f"{label}-{i:03d}.wav"
             with wave.open(os.path.join(args.out, name), "wb") as w:
                 w.setnchannels(1)

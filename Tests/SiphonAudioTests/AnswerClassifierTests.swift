@@ -212,4 +212,43 @@ struct AnswerClassifierTests {
         }
         #expect(ended.heard("please state your name", isFinal: true)?.kind == .machine && ended.revision == nil)
     }
+
+    /// "Thank you for calling." and a pause is how a menu or an office's voicemail opens: the pause
+    /// that makes a person is 2 s after it, not 700 ms; the menu that follows decides. A receptionist
+    /// who goes on ("… how may I help you?") is a person.
+    @Test func aBusinessOpeningWaitsForWhatFollows() throws {
+        let opening = try Self.speech("Thank you for calling.")
+        let menu = try Self.speech("For sales, press one.")
+        let pause = ToneDetectorTests.silence(1.2, rate: 8000)
+        let call = opening + pause + menu + ToneDetectorTests.silence(3, rate: 8000)
+        let words = "thank you for calling for sales press one"
+        let plain = try #require(Self.classify(call))
+        #expect(plain.kind == .human && plain.cause == "short greeting then silence", "\(plain)")  // cadence alone is fooled
+        let openingFrames = opening.count / 160, menuStart = (opening.count + pause.count) / 160
+        let classifier = AnswerClassifier(sampleRate: 8000)
+        var decision: AnswerClassifier.Decision?
+        for (n, frame) in Signals.frames(call, size: 160).enumerated() where decision == nil {
+            if n == openingFrames + 12 { classifier.heard("thank you for calling", isFinal: true) }
+            if n == menuStart + 40 { decision = classifier.heard(words, isFinal: false) }
+            if decision == nil { decision = classifier.process(frame) }
+        }
+        #expect(decision?.kind == .ivr && decision?.cause == "words: \"press one\"", "\(String(describing: decision))")
+
+        // Left waiting after the opening, it is a person after all (a receptionist waiting), 1.3 s
+        // later than after other words (2 s of silence, not 700 ms).
+        let alone = opening + ToneDetectorTests.silence(4, rate: 8000)
+        let waiting = AnswerClassifier(sampleRate: 8000)
+        var decided: AnswerClassifier.Decision?
+        for (n, frame) in Signals.frames(alone, size: 160).enumerated() where decided == nil {
+            if n == openingFrames + 12 { waiting.heard("thank you for calling", isFinal: true) }
+            decided = waiting.process(frame)
+        }
+        let d = try #require(decided), cadence = try #require(Self.classify(alone))
+        #expect(d.kind == .human && d.atMs == cadence.atMs + 1300, "\(d), without words \(cadence)")
+
+        #expect(AnswerPhrases.opensAsABusiness("thank you for calling acme dental"))
+        #expect(AnswerPhrases.opensAsABusiness("vielen dank fur ihren anruf"))
+        #expect(!AnswerPhrases.opensAsABusiness("thank you for calling acme dental this is ann how may i help you"))
+        #expect(AnswerPhrases.soundsLikeAPerson("thank you for calling acme dental this is ann how may i help you"))
+    }
 }
