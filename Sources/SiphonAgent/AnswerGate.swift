@@ -71,6 +71,22 @@ final class AnswerGate {
         }
     }
 
+    /// A person decided by cadence alone, whose words may still show a recording (for the
+    /// classifier's `recordingWatchMs`): "Hello? … leave a message after the beep".
+    var isWatching: Bool { phase == .done && classifier.isWatching }
+
+    /// One frame while `isWatching`, with the callee's words when they changed: the revision when
+    /// they showed a recording after all, and what to do now (nil: follow the greeting to its end).
+    func watch(_ frame: [Int16], words: String?) -> (revised: AnswerClassifier.Decision, action: Action?)? {
+        elapsedMs += 20
+        classifier.process(frame)
+        guard let words else { return nil }
+        classifier.heard(words, isFinal: false)
+        guard let revised = classifier.revision else { return nil }
+        revision = revised
+        return (revised, act(revised, first: false))
+    }
+
     /// The stage to keep in the call's context for the phase the gate is in (`.detecting` until
     /// decided; the conversation says what follows `.done`).
     var stage: AnswerStage? {

@@ -310,6 +310,7 @@ public final class Conversation: @unchecked Sendable {
         if userSpeaking { lastActivityTick = tick }
 
         if let gate, gate.isActive, let outcome = await stepGate(gate, frame) { return outcome }
+        if let gate, gate.isWatching, let outcome = await stepWatch(gate, frame) { return outcome }
         if let since = greetWhenQuiet, !userSpeaking && tick - speechEndTick + vadHangover >= frames(agent.turn.minEndpointingDelay)
             || tick - since >= frames(Self.greetingWaitLimit) {
             greetWhenQuiet = nil
@@ -923,23 +924,47 @@ extension Conversation {
         if !decided, let d = gate.decision { await record(d, plan: gate.plan) }
         if !revised, let d = gate.revision { await record(d, plan: gate.plan, revised: true) }
         if let stage = gate.stage { await advance(stage) }
+        guard let action else { return nil }
+        return await perform(action, gate)
+    }
+
+    /// A person decided by cadence alone, whose words may still show a recording: when they do,
+    /// the agent stops (what it said was said to a recording, and is not a turn) and the call
+    /// goes on as with that recording — its message after the beep, the menu, the screener.
+    private func stepWatch(_ gate: AnswerGate, _ frame: AudioFrame) async -> Outcome? {
+        let words = shared.withLock { ($0.finals + [$0.interim]).joined(separator: " ") }
+        let changed = words != gateWords
+        if changed { gateWords = words }
+        guard let (revised, action) = gate.watch(frame.samples, words: changed ? words : nil) else { return nil }
+        logger.info("answering-machine detection: a recording after all", metadata: ["amd.result": "\(revised.kind.rawValue)"])
+        _ = stopResponse()
+        (response, persistAs, persistExtra) = (nil, nil, [:])
+        falseInterruption = nil
+        greetWhenQuiet = nil
+        await record(revised, plan: gate.plan, revised: true)
+        if let stage = gate.stage { await advance(stage) }
+        if action != .navigate { clearWords() }  // a menu's words stay: they are the first turn
+        guard let action else { return nil }  // following the greeting to its end (`stepGate`)
+        return await perform(action, gate)
+    }
+
+    /// What the gate decided to do, done.
+    private func perform(_ action: AnswerGate.Action, _ gate: AnswerGate) async -> Outcome? {
         switch action {
-        case nil:
-            return nil
-        case .converse?:
+        case .converse:
             greetWhenQuiet = tick  // greeted in this frame unless they are still talking (`step`)
             await advance(.conversation)
-        case .navigate?:
+        case .navigate:
             lastActivityTick = tick  // the menu's words stay: endpointing makes them the first turn
             await advance(.conversation)
-        case .leaveMessage(let text)?:
+        case .leaveMessage(let text):
             clearWords()
             try? await store.event("amd_message", detail: gate.greetingEnd ?? "", fields: ["at_ms": String(gate.elapsedMs)])
             await leaveMessage(text, lateBeepPossible: !gate.endedOnBeep)
-        case .announce(let text)?:
+        case .announce(let text):
             clearWords()
             announce(text)
-        case .hangup(let reason)?:
+        case .hangup(let reason):
             await audio.hangup(reason: reason)
             return Outcome(status: .ended, reason: reason)
         }

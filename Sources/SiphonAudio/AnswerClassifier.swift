@@ -42,6 +42,10 @@ public final class AnswerClassifier {
         /// office's voicemail pauses after it for up to 1.8 s in the corpus before going on, and a
         /// greeting followed after a "long greeting" decision is not over before this either.
         public var afterBusinessOpeningSilenceMs = 2000
+        /// After a person decided by cadence alone (an answer and a pause, an open line), words only a
+        /// recording says — a voicemail's, a menu's, a screener's — revise it for this long: "Hello?
+        /// … Sorry I can't come to the phone, leave a message", a menu that pauses after its welcome.
+        public var recordingWatchMs = 6000
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000
         public init() {}
@@ -86,14 +90,16 @@ public final class AnswerClassifier {
     /// decision as it stands (the revision if any).
     @discardableResult
     public func heard(_ text: String, isFinal: Bool) -> Decision? {
-        if let decision, decision.cause != "long greeting" || revision != nil || greetingOver { return revision ?? decision }
-        let normalized = AnswerPhrases.normalize(text)
-        if isFinal {
-            finals = (finals + " " + normalized).trimmingCharacters(in: .whitespaces)
-            interim = ""
-        } else {
-            interim = normalized
+        if let decision, isWatching {
+            take(text, isFinal: isFinal)
+            if let (kind, phrase) = AnswerPhrases.recordingPhrase(words) {
+                revision = Decision(kind: kind, cause: "words after it: \"\(phrase)\"", confidence: 0.9, atMs: elapsedMs)
+                silenceRunMs = 0  // a greeting followed from here ends on a silence of its own
+            }
+            return revision ?? decision
         }
+        if let decision, decision.cause != "long greeting" || revision != nil || greetingOver { return revision ?? decision }
+        take(text, isFinal: isFinal)
         humanWords = AnswerPhrases.soundsLikeAPerson(words)
         bareAnswer = AnswerPhrases.isBareAnswer(words)
         businessOpening = AnswerPhrases.opensAsABusiness(words)
@@ -126,10 +132,33 @@ public final class AnswerClassifier {
         }
     }
 
+    private func take(_ text: String, isFinal: Bool) {
+        let normalized = AnswerPhrases.normalize(text)
+        if isFinal {
+            finals = (finals + " " + normalized).trimmingCharacters(in: .whitespaces)
+            interim = ""
+        } else {
+            interim = normalized
+        }
+    }
+
+    /// The cadence's person decisions: no word said it was one.
+    private static let cadenceCauses: Set<String> = ["short greeting then silence", "a hello then silence", "timeout", "no speech"]
+
+    /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it and not
+    /// yet revised: their words may still show a recording (`heard`; `process` keeps the time).
+    public var isWatching: Bool {
+        guard let decision, revision == nil, [.human, .silence].contains(decision.kind), Self.cadenceCauses.contains(decision.cause) else { return false }
+        return elapsedMs - decision.atMs < configuration.recordingWatchMs
+    }
+
     /// One 20 ms frame; the decision once made (then the same decision for every later frame).
     @discardableResult
     public func process(_ frame: [Int16]) -> Decision? {
-        if let decision { return decision }
+        if let decision {
+            if isWatching { elapsedMs += 20 }
+            return decision
+        }
         elapsedMs += 20
         let tone = tones.process(frame)
         let speech = vad.process(frame).isSpeech

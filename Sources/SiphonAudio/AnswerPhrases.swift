@@ -94,6 +94,28 @@ public enum AnswerPhrases {
         verbs.flatMap { verb in keys.map { verb + " " + $0 } }
     }
 
+    /// Voicemail phrases a person may say too ("I'm not available tomorrow", "I'll call you back"):
+    /// not enough, once a person was decided, to take it back.
+    public static let peopleSayToo = Set(normalized([
+        "not available", "unavailable", "not home", "get back to you", "call you back", "return your call", "missed your call",
+        "sorry i missed", "away from my phone",
+        "no está disponible", "no se encuentra disponible", "no puedo contestar", "no puedo atender", "no podemos atender",
+        "le devolveré la llamada", "te devolveré la llamada", "le devolveremos la llamada",
+        "n'est pas disponible", "indisponible", "je vous rappellerai", "je vous rappelle dès que",
+        "nicht erreichbar", "nicht zu erreichen", "rufe zurück", "rufe sie zurück", "rufen sie zurück", "rufen dich zurück",
+    ]))
+
+    /// A phrase in `words` that only a recording says (a menu's, a screener's, a voicemail's but
+    /// `peopleSayToo`), with its class.
+    public static func recordingPhrase(_ words: String) -> (AnswerClassifier.Kind, String)? {
+        guard !words.isEmpty else { return nil }
+        let padded = " " + words + " "
+        for (kind, phrases) in [(AnswerClassifier.Kind.ivr, ivr), (.screener, screener), (.machine, machine)] {
+            if let p = phrases.first(where: { !peopleSayToo.contains($0) && padded.contains(" " + $0 + " ") }) { return (kind, p) }
+        }
+        return nil
+    }
+
     /// The first class whose phrase occurs in `words` (normalized), with the phrase. IVR and
     /// screener phrases are checked before the voicemail ones ("the person you're calling is not
     /// available" is voicemail, "… is screening their calls" is not).

@@ -6,7 +6,7 @@ answers.
   amd_corpus.py OUT_DIR [--count 40] [--seed 1] [--held-out] [--language en|es|fr|de]
 
 Classes: human (a fifth of them a business's receptionist), machine (voicemail greeting, a fifth of them
-an office's, then a beep or none), screener, ivr, fax (CNG), silence. Each clip is 8 kHz 16-bit mono
+an office's, some English ones a "Hello?" and a pause first, then a beep or none), screener, ivr, fax (CNG), silence. Each clip is 8 kHz 16-bit mono
 (μ-law round-tripped), some with noise at 20 or 10 dB SNR or 2 % packet loss; `labels.json` lists {file,
 label, text, speech_ms, voice, snr_db, loss, beep_at_ms, greeting_ends_ms, opening_pause_ms, parts}
 (`text`: what is said, for a recogniser stand-in in `siphon amd eval --words`; `speech_ms`: when,
@@ -47,8 +47,12 @@ RECEPTION = ["Thank you for calling Acme Dental, this is Ann, how may I help you
 OFFICE = ["Thank you for calling Acme Dental. Our office is now closed. Please leave a message after the tone.",
           "Welcome to Acme Dental. We are away from the phone. Leave your name and number and we will call you back."]
 
+# The oldest trap: a greeting that says hello as a person would, pauses, then goes on as a recording.
+TRAP = ["Hello? Sorry, I can't come to the phone right now. Leave a message after the beep.",
+        "Hello? Ha, got you, this is my voicemail. Leave a message."]
+
 ENGLISH = {"VOICES": VOICES, "CARRIER": CARRIER, "PERSONAL": PERSONAL, "HUMAN": HUMAN, "SCREENER": SCREENER, "IVR": IVR,
-           "RECEPTION": RECEPTION, "OFFICE": OFFICE}
+           "RECEPTION": RECEPTION, "OFFICE": OFFICE, "TRAP": TRAP}
 # The same kinds of answer in Spanish (a US outbound list reaches Spanish voicemail and people).
 SPANISH = {
     "VOICES": ["es", "es-419", "es+f3", "es-419+m3", "es+f4", "es-419+f5"],
@@ -148,14 +152,16 @@ SEED_OFFSET = {"en": 0, "es": 500, "fr": 600, "de": 700}
 
 def business(text, opening_pause_ms, voice, speed, pitch, offset_ms):
     """`text` said with a pause after its first sentence (a menu's or an office's "Thank you for
-    calling." and the recording's gap before it goes on), said whole when the pause is 0; and, with
-    a pause, its parts: [{text, speech_ms}] (from `offset_ms`), for the recogniser stand-in."""
-    first, _, rest = text.partition(". ")
+    calling." and the recording's gap before it goes on; a trap's "Hello?"), said whole when the
+    pause is 0; and, with a pause, its parts: [{text, speech_ms}] (from `offset_ms`), for the
+    recogniser stand-in."""
+    first, _, rest = text.replace("? ", ". ", 1).partition(". ")
+    first += "?" if text.startswith(first + "?") else "."
     if opening_pause_ms == 0 or not rest:
         return speak(text, voice, speed, pitch), None
-    a, b = speak(first + ".", voice, speed, pitch), speak(rest, voice, speed, pitch)
+    a, b = speak(first, voice, speed, pitch), speak(rest, voice, speed, pitch)
     at = offset_ms + (len(a) // 2 + RATE * opening_pause_ms // 1000) * 1000 // RATE
-    parts = [{"text": first + ".", "speech_ms": voiced_ms(a, offset_ms)}, {"text": rest, "speech_ms": voiced_ms(b, at)}]
+    parts = [{"text": first, "speech_ms": voiced_ms(a, offset_ms)}, {"text": rest, "speech_ms": voiced_ms(b, at)}]
     return a + silence(opening_pause_ms) + b, parts
 
 
@@ -174,8 +180,12 @@ def clip(label, rng, texts, variety):
         text = rng.choice(CARRIER + PERSONAL)
         lead = rng.choice([0, 100, 300, 600])
         pause = 0
-        if variety.random() < 0.2:  # an office's voicemail
+        kind = variety.random()
+        if kind < 0.2:  # an office's voicemail
             text, pause = variety.choice(texts["OFFICE"]), variety.choice(OPENING_PAUSES)
+            meta["opening_pause_ms"] = pause
+        elif kind < 0.35 and "TRAP" in texts:  # "Hello?", a pause, then the recording
+            text, pause = variety.choice(texts["TRAP"]), variety.choice([800, 1200, 1600])
             meta["opening_pause_ms"] = pause
         meta["text"] = text
         said, parts = business(text, pause, voice, speed, pitch, lead)

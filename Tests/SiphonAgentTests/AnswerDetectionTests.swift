@@ -240,6 +240,47 @@ struct AnswerDetectionTests {
         _ = await run.finish()
     }
 
+    /// "Hello?", a pause, then the recording: a person by the cadence, greeted, until the words show
+    /// a voicemail; the agent stops and leaves its message after the beep.
+    @Test func aHelloThenAVoicemailIsARecordingAfterAll() async throws {
+        let message = "This is Bright Smile Dental calling about your appointment tomorrow at nine"
+        let stt = TimelineSTT()
+        stt.schedule("hello", start: 10, end: 30)
+        stt.schedule("sorry i can't come to the phone right now leave a message after the beep", start: 90, end: 220)
+        let run = Run(agent: agent(stt: stt), answerDetection: settings { $0.onMachine = .leaveMessage; $0.message = message })
+        await run.feed(Caller.silence(10) + Caller.speech(20) + Caller.silence(60))
+        #expect(run.store.events("amd").first?["result"] == "human")
+        #expect(run.line.sentFrames > 0, "the person was not greeted")
+        await run.feed(Caller.speech(130))
+        let revised = try #require(run.store.events("amd_revised").first, "\(run.store.events.withLock { $0 })")
+        #expect(revised["result"] == "machine" && revised["cause"]?.hasPrefix("words after it: ") == true, "\(revised)")
+        #expect(run.line.queuedFrames == 0, "the agent went on talking to the recording")
+        #expect(run.store.context.withLock { $0["amd.stage"] } == "awaiting_greeting_end")
+        let before = run.line.sentFrames
+        await run.feed(Caller.silence(10) + Caller.tone(1000, frames: 25))
+        #expect(run.line.sentFrames == before, "spoke before the beep")
+        await run.feedSilence(until: { run.line.hungUp != nil }, limit: 600)
+        #expect(run.line.hungUp == "left a message on an answering machine")
+        #expect(run.store.all.last?.text == message && run.store.events("amd_message").count == 1, "\(run.store.all.map(\.text))")
+        _ = await run.finish()
+    }
+
+    /// A person's words ("who's calling?") are not taken back; nor is a person by the cadence
+    /// whose later words are what people say too ("I'm not available tomorrow").
+    @Test func aPersonDecidedByTheirWordsOrSayingPeoplesWordsStaysAPerson() async throws {
+        for (answer, later) in [("hi who's calling", "please leave a message with my assistant"), ("hello", "sorry i am not available tomorrow")] {
+            let stt = TimelineSTT()
+            stt.schedule(answer, start: 10, end: 30)
+            stt.schedule(later, start: 90, end: 160)
+            let run = Run(agent: agent(stt: stt, llm: [[.text("Of course.")]]), answerDetection: settings { $0.onMachine = .hangup })
+            await run.feed(Caller.silence(10) + Caller.speech(20) + Caller.silence(60) + Caller.speech(70))
+            await run.feedSilence(until: { run.store.all.count >= 3 })
+            #expect(run.store.events("amd_revised").isEmpty && run.line.hungUp == nil, "\(answer): \(run.store.events.withLock { $0 })")
+            #expect(run.store.all.map(\.role) == [.agent, .user, .agent], "\(answer): \(run.store.all.map(\.text))")
+            _ = await run.finish()
+        }
+    }
+
     @Test func aScreenerHearsTheAnnouncementThenThePersonIsGreeted() async throws {
         let run = Run(agent: agent(stt: ["please state your name and the reason for your call", "hello"]),
                       answerDetection: settings { $0.onScreener = .announce; $0.announcement = "This is Bright Smile Dental about an appointment" })
