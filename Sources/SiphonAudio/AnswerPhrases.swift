@@ -44,6 +44,8 @@ public enum AnswerPhrases {
         "listen carefully", "para español", "our menu",
         "escuche con atención", "para ventas", "menú principal", "opciones del menú", "para inglés", "for english",
         "pour le service client", "appuyez sur", "für deutsch", "hauptmenü",
+        // "extension", "listen carefully", "our menu" as French and German menus say them
+        "numéro de poste", "écoutez attentivement", "notre menu", "durchwahl", "hören sie genau zu", "unser menü",
     ] + keyed(["marque", "marque el", "oprima", "oprima el", "presione", "presione el", "pulse", "pulse el"],
               ["uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "cero"])
       + keyed(["tapez", "tapez le", "appuyez sur le"], ["un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "zéro", "étoile"])
@@ -56,6 +58,9 @@ public enum AnswerPhrases {
         "quién habla", "de parte de quién", "con quién hablo", "le puedo ayudar", "dígame",
         "à l'appareil", "de la part de qui", "qui est-ce", "j'écoute", "je peux vous aider", "puis-je vous aider",
         "wer ist da", "wer spricht", "am apparat", "was kann ich für sie tun", "kann ich ihnen helfen", "wie kann ich helfen",
+        // The time of day: said live, not recorded to be played at any hour.
+        "good morning", "good afternoon", "good evening", "buenos días", "buenas tardes", "buenas noches", "bonsoir",
+        "guten morgen", "guten abend",
     ])
     /// How a business answers, a receptionist and a recording alike ("Thank you for calling Acme.",
     /// "Welcome to First National Bank."): a recording pauses after it before its menu or message

@@ -250,5 +250,10 @@ struct AnswerClassifierTests {
         #expect(AnswerPhrases.opensAsABusiness("vielen dank fur ihren anruf"))
         #expect(!AnswerPhrases.opensAsABusiness("thank you for calling acme dental this is ann how may i help you"))
         #expect(AnswerPhrases.soundsLikeAPerson("thank you for calling acme dental this is ann how may i help you"))
+        // The time of day is said live; menus' "extension" and "listen carefully" in French and German.
+        #expect(AnswerPhrases.soundsLikeAPerson("buenos dias clinica acme habla ana") && AnswerPhrases.soundsLikeAPerson("good morning acme dental"))
+        #expect(AnswerPhrases.match("wenn sie die durchwahl ihres gesprachspartners kennen")?.0 == .ivr)
+        #expect(AnswerPhrases.match(AnswerPhrases.normalize("Bitte hören Sie genau zu"))?.0 == .ivr)
+        #expect(AnswerPhrases.match(AnswerPhrases.normalize("si vous connaissez le numéro de poste"))?.0 == .ivr)
     }
 }
