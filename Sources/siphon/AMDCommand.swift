@@ -38,9 +38,11 @@ struct AMDCommand: AsyncParsableCommand {
             var humanAfterSpeechMs: Spread?
             /// When the humans stopped speaking (median, from the answer).
             var humanStoppedMs: Int?
+            /// Decided a person by cadence, then taken back by the words (the agent had begun to speak).
+            var takenBack: Int
             enum CodingKeys: String, CodingKey {
                 case accuracy, matrix, accuracyHumanMachine = "accuracy_human_machine", decisionMs = "decision_ms"
-                case humanAfterSpeechMs = "human_after_speech_ms", humanStoppedMs = "human_stopped_ms"
+                case humanAfterSpeechMs = "human_after_speech_ms", humanStoppedMs = "human_stopped_ms", takenBack = "taken_back"
             }
         }
 
@@ -61,6 +63,7 @@ struct AMDCommand: AsyncParsableCommand {
             var matrix: [String: [String: Int]] = [:]
             var times: [String: [Int]] = [:]
             var right = 0
+            var takenBack = 0
             /// Humans decided human: from the end of their speech (the label's `speech_ms`) to the
             /// decision (negative: while they were still talking); all humans: when they stopped.
             var afterSpeech: [Int] = []
@@ -103,6 +106,7 @@ struct AMDCommand: AsyncParsableCommand {
                         break
                     }
                 }
+                if let first = decision, [.human, .silence].contains(first.kind), classifier.revision != nil { takenBack += 1 }
                 decision = classifier.revision ?? decision
                 let kind = decision?.kind.rawValue ?? "undecided"
                 matrix[label, default: [:]][kind, default: 0] += 1
@@ -125,7 +129,7 @@ struct AMDCommand: AsyncParsableCommand {
                     matrix: matrix,
                     decisionMs: times.mapValues { Report.Spread(median: percentile($0, 0.5), p95: percentile($0, 0.95)) },
                     humanAfterSpeechMs: afterSpeech.isEmpty ? nil : Report.Spread(median: percentile(afterSpeech, 0.5), p95: percentile(afterSpeech, 0.95)),
-                    humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5)))
+                    humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5), takenBack: takenBack))
                 return
             }
             print("Siphon AMD (cadence and tones\(words ? ", words from the recogniser stand-in" : "")) on \(corpus)")
@@ -136,15 +140,11 @@ struct AMDCommand: AsyncParsableCommand {
             if !afterSpeech.isEmpty {
                 print("  humans decided \(percentile(afterSpeech, 0.5)) ms median (\(percentile(afterSpeech, 0.95)) p95) after they stopped speaking (negative: before), which was \(percentile(stoppedAt, 0.5)) ms median after the answer")
             }
+            if takenBack > 0 { print("  \(takenBack) decided a person, then taken back by their words (the agent had begun its greeting)") }
             print(String(format: "  accuracy %.1f %% of %d%@", 100 * Double(right) / Double(max(1, labels.count)), labels.count,
                          words ? "" : " (screeners and IVR counted right as machine)"))
         }
 
-        /// The recogniser stand-in's transcripts, by frame, from the clip's text spoken evenly over
-        /// `said` (ms): a final `delayFrames` after each speech segment ends (as the VAD cuts it)
-        /// with the words said by then, and after the speech itself ends; with `interims`, every
-        /// 10th frame while it is said an interim with the words since the last final, 12 frames
-        /// (240 ms) behind the speech.
         /// What a clip says and when: its `parts` (a sentence, a pause, the rest), or its whole `text`
         /// over its `speech_ms`.
         static func parts(_ item: [String: Any], said: (start: Int, end: Int)) -> [(words: [Substring], start: Int, end: Int)] {
@@ -155,6 +155,11 @@ struct AMDCommand: AsyncParsableCommand {
             return listed.isEmpty ? [(AnswerPhrases.normalize(item["text"] as? String ?? "").split(separator: " "), said.start, said.end)] : listed
         }
 
+        /// The recogniser stand-in's transcripts, by frame, from the clip's text spoken evenly over
+        /// `said` (ms): a final `delayFrames` after each speech segment ends (as the VAD cuts it)
+        /// with the words said by then, and after the speech itself ends; with `interims`, every
+        /// 10th frame while it is said an interim with the words since the last final, 12 frames
+        /// (240 ms) behind the speech.
         static func wordsStandIn(_ wav: WAVFile, parts: [(words: [Substring], start: Int, end: Int)], delayFrames: Int,
                                  interims: Bool = false) -> [Int: (text: String, isFinal: Bool)] {
             let all = parts.flatMap(\.words)
