@@ -10,6 +10,9 @@ public struct ClusterKeys: Sendable, Equatable {
     public init(prefix: String = "siphon") { self.prefix = prefix }
 
     public var calls: String { "\(prefix):calls" }
+    /// Inbound calls a worker answered itself, one entry each (`call`): never queued, so not in
+    /// `calls`; `SessionStore.list` reads both.
+    public var inbound: String { "\(prefix):inbound" }
     public var workers: String { "\(prefix):workers" }
     public var dead: String { "\(prefix):dead" }
     public var orphans: String { "\(prefix):orphans" }

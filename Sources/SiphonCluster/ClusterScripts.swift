@@ -10,6 +10,7 @@ enum ClusterScripts {
         local P = ARGV[1]
         local GROUP = 'workers'
         local KCALLS = P .. ':calls'
+        local KINBOUND = P .. ':inbound'
         local KWORKERS = P .. ':workers'
         local KDEAD = P .. ':dead'
         local KORPHANS = P .. ':orphans'

@@ -129,27 +129,59 @@ public struct SessionStore: Sendable {
         try await client.send("HGETALL", keys.context(id)).fieldMap
     }
 
-    /// The newest calls first, optionally only those with `status`. The job stream is the index:
-    /// its entries are in enqueue order and carry each call's id (no second index to write per call).
+    /// The newest calls first, optionally only those with `status`. The job stream is the index of
+    /// queued calls (its entries are in enqueue order and carry each call's id: no second index to
+    /// write per call); inbound calls a worker answered itself are in `keys.inbound`. Both streams'
+    /// entry ids are times, so the two are merged newest first.
     public func list(status: CallStatus? = nil, limit: Int = 100) async throws -> [CallRecord] {
+        var sources = [IndexPage(stream: keys.calls), IndexPage(stream: keys.inbound)]
         var out: [CallRecord] = []
-        var end = "+"
-        let page = 200
         while out.count < limit {
-            let reply = try await client.send("XREVRANGE", keys.calls, end, "-", "COUNT", String(page))
-            let entries = Worker.entries(reply)
-            if entries.isEmpty { break }
-            let ids = entries.map { e in Self.callID(job: e.fields["job"], entry: e.id) }
-            let replies = try await client.pipeline(ids.map { ["HGETALL", keys.call($0)] })
-            for (id, r) in zip(ids, replies) {
+            var batch: [String] = []
+            while batch.count < Self.page {
+                for i in sources.indices where sources[i].needsMore { try await sources[i].fetch(client, count: Self.page) }
+                guard let i = sources.indices.filter({ !sources[$0].entries.isEmpty })
+                    .max(by: { Self.entryOrder(sources[$0].entries[0].id, sources[$1].entries[0].id) }) else { break }
+                batch.append(sources[i].entries.removeFirst().call)
+            }
+            if batch.isEmpty { break }
+            let replies = try await client.pipeline(batch.map { ["HGETALL", keys.call($0)] })
+            for (id, r) in zip(batch, replies) {
                 guard let record = CallRecord(id: id, fields: r.fieldMap) else { continue }
                 if status == nil || record.status == status { out.append(record) }
                 if out.count == limit { break }
             }
-            guard entries.count == page, let last = entries.last else { break }
-            end = "(" + last.id
         }
         return out
+    }
+
+    private static let page = 200
+
+    /// One index stream read newest first, a page at a time.
+    private struct IndexPage {
+        let stream: String
+        var entries: [(id: String, call: String)] = []
+        var end = "+"
+        var exhausted = false
+        var needsMore: Bool { entries.isEmpty && !exhausted }
+
+        init(stream: String) { self.stream = stream }
+
+        mutating func fetch(_ client: RedisClient, count: Int) async throws {
+            let read = Worker.entries(try await client.send("XREVRANGE", stream, end, "-", "COUNT", String(count)))
+            entries = read.map { ($0.id, $0.fields["call"] ?? SessionStore.callID(job: $0.fields["job"], entry: $0.id)) }
+            exhausted = read.count < count
+            if let last = read.last { end = "(" + last.id }
+        }
+    }
+
+    /// Whether stream entry id `a` is older than `b` ("ms-seq").
+    static func entryOrder(_ a: String, _ b: String) -> Bool {
+        func parts(_ id: String) -> (Int, Int) {
+            let p = id.split(separator: "-")
+            return (Int(p.first ?? "") ?? 0, Int(p.count > 1 ? p[1] : "") ?? 0)
+        }
+        return parts(a) < parts(b)
     }
 
     /// The call id a stream entry carries (jobs XADDed by hand without one are named after the entry).

@@ -211,6 +211,7 @@ enum WorkerScripts {
           'created_at', now, 'claimed_at', now, 'updated_at', now)
         redis.call('SADD', kwcalls(w), id)
         redis.call('SET', klease(id), w .. ':1', 'PX', ARGV[6])
+        redis.call('XADD', KINBOUND, 'MAXLEN', '~', 100000, '*', 'call', id)  -- listed with the queued calls
         event(id, 'claimed', now, w, 1, ARGV[7])
         return 1
         """)

@@ -147,3 +147,43 @@ extension AgentCallTests {
         #expect(recording.duration > 10, "\(recording.duration) s")
     }
 }
+
+extension AgentCallTests {
+    /// A phone calling in: PJSIP dials the number the worker answers for; the agent greets, hears
+    /// the caller and answers. The call is recorded as inbound; PJSIP heard the greeting from the
+    /// answer on (the figure printed: from PJSIP's CONFIRMED to the greeting's first sound).
+    @Test func aCallerDialsInAndTheAgentAnswers() async throws {
+        let h = try ClusterHarness()
+        let worker = try h.sipWorker("w1", environment: ["SIP_INBOUND_ALLOW": "127.0.0.1",
+                                                         "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"])
+        try await h.waitForWorkers(1)
+        var port = 0
+        try await eventually(20, "the worker's SIP port in its log") {
+            let pattern = /sip\.udp_port=(\d+)/
+            port = worker.output.firstMatch(of: pattern).flatMap { Int($0.1) } ?? 0
+            return port > 0
+        }
+        let caller = try await CallerScript.wav([(8.5, "I would like to book a cleaning")], total: 25)
+        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "17.0:hangup", timeout: 60)
+        var id = ""
+        try await eventually(20, "the inbound call in the store") {
+            id = try await h.store.list().first?.id ?? ""
+            return !id.isEmpty
+        }
+        try await h.waitAllTerminal([id], seconds: 40)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.job.contains(#""direction":"inbound""#) && record.agent == "offline-receptionist", "\(record.job)")
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        let turns = try await h.store.turns(id)
+        let texts = turns.map { "\($0.role): \($0.text)" }
+        #expect(turns.first?.role == .agent && turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true, "\(texts)")
+        #expect(turns.contains { $0.role == .user && $0.text == "i would like to book a cleaning" }, "\(texts)")
+        #expect(turns.last { $0.role == .agent }?.text.contains("Tuesday") == true, "\(texts)")
+        try await pjsip.waitExit()
+        let heard = try WAVFile.read(pjsip.recording.path)
+        let first = try #require(AnsweringMachineTests.firstSound(heard), "PJSIP heard nothing")
+        let events = try await h.store.events(id).map(\.type)
+        for e in ["answered", "ended"] { #expect(events.contains(e), "\(events)") }
+        print("inbound: greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
+    }
+}

@@ -29,6 +29,29 @@ struct ClusterTests {
         #expect(pending.array?.first?.int == 0)
     }
 
+    /// Inbound calls a worker answered itself are never queued: the list reads them from their own
+    /// index and merges it with the queued calls, newest first, across pages.
+    @Test func theListHasInboundAndQueuedCallsNewestFirst() async throws {
+        let h = try ClusterHarness()
+        try await h.queue.ensureGroup()
+        var expected: [String] = []
+        for n in 0..<5 {
+            if n % 2 == 0 {
+                expected.append(try await h.queue.enqueue(h.simJob(turns: 1, intervalMs: 20)).id)
+            } else {
+                let job = try CallJob(agent: "Sim", to: PhoneNumber("+15550200123"), transport: .sip, direction: .inbound)
+                _ = try await h.client.eval(WorkerScripts.registerInbound, args: [
+                    h.keys.prefix, "w1", job.id, job.json(), String(Timestamp.nowMs()), "5000", "inbound from a test",
+                ])
+                expected.append(job.id)
+            }
+            try await Task.sleep(for: .milliseconds(2))  // distinct entry times
+        }
+        #expect(try await h.store.list().map(\.id) == expected.reversed())
+        #expect(try await h.store.list(limit: 2).map(\.id) == Array(expected.reversed().prefix(2)))
+        #expect(try await h.store.list(status: .claimed).map(\.id) == [expected[3], expected[1]])
+    }
+
     @Test func capacityIsNeverExceededUnderABurst() async throws {
         let h = try ClusterHarness()
         try h.worker("wa", capacity: 3)

@@ -25,18 +25,20 @@ final class ClusterHarness: @unchecked Sendable {
 
     /// A worker without SIP (simulated calls only), so several can share the host.
     @discardableResult
-    func worker(_ id: String, capacity: Int = 10, heartbeatMs: Int = 100, extra: [String] = ["--no-sip"]) throws -> SiphonProcess {
+    func worker(_ id: String, capacity: Int = 10, heartbeatMs: Int = 100, extra: [String] = ["--no-sip"],
+                environment: [String: String] = [:]) throws -> SiphonProcess {
         let p = try SiphonProcess(["worker", "--id", id, "--capacity", String(capacity), "--heartbeat-ms", String(heartbeatMs), "--metrics-port", "0"] + extra,
-                                  redis: redis.urlString, name: id)
+                                  redis: redis.urlString, environment: environment, name: id)
         processes.append(p)
         return p
     }
 
     /// A worker with SIP on loopback (free port) serving the built-in offline receptionist.
     @discardableResult
-    func sipWorker(_ id: String, capacity: Int = 4, heartbeatMs: Int = 100, extra: [String] = []) throws -> SiphonProcess {
+    func sipWorker(_ id: String, capacity: Int = 4, heartbeatMs: Int = 100, extra: [String] = [], environment: [String: String] = [:]) throws -> SiphonProcess {
         try worker(id, capacity: capacity, heartbeatMs: heartbeatMs,
-                   extra: ["--sip-port", "0", "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "40000-49999"] + extra)
+                   extra: ["--sip-port", "0", "--bind", "127.0.0.1", "--sip-host", "127.0.0.1", "--rtp-ports", "40000-49999"] + extra,
+                   environment: environment)
     }
 
     @discardableResult
