@@ -93,10 +93,14 @@ struct PJSIPInteropTests {
         SDPNegotiator.offer(policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: UInt64.random(in: 1...1_000_000), version: 1)
     }
 
-    static func writeProbe() throws -> (URL, [Int16]) {
+    /// The probe (at 8 kHz) and a WAV of it, then 2 s of silence, at `fileRate` with `channels`
+    /// (baresip plays a file only at its codec's rate and channels: Opus's 48 kHz stereo).
+    static func writeProbe(fileRate: Int = 8000, channels: Int = 1) throws -> (URL, [Int16]) {
         let probe = AudioCheck.probe()
         let url = try Repository.temporaryDirectory("probe").appendingPathComponent("probe.wav")
-        try WAVFile(sampleRate: 8000, samples: probe + [Int16](repeating: 0, count: 16000)).write(url.path)
+        let mono = AudioCheck.resample(probe + [Int16](repeating: 0, count: 16000), from: 8000, to: fileRate)
+        let file = channels == 2 ? mono.flatMap { [$0, $0] } : mono
+        try WAVFile(sampleRate: fileRate, samples: file, channels: channels).write(url.path)
         return (url, probe)
     }
 

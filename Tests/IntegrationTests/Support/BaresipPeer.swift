@@ -1,8 +1,8 @@
 import Foundation
 import SiphonCore
 
-/// baresip 1.0 as a second, independent user agent: auto-answers, plays a WAV (aufile), and dumps
-/// what it hears with the sndfile module. Quits (hanging up) after `quitAfter` seconds.
+/// baresip 1.0 as a second, independent user agent: auto-answers with G.711 or Opus (libopus, its
+/// own RTP payloading), plays a WAV (aufile), and dumps what it hears with the sndfile module. Quits (hanging up) after `quitAfter` seconds.
 final class BaresipPeer: @unchecked Sendable {
     let port: Int
     let dir: URL
@@ -17,6 +17,7 @@ final class BaresipPeer: @unchecked Sendable {
             rtp_ports\t\t\(rtp)-\(rtp + 40)
             module_path\t\t/usr/lib/baresip/modules
             module\t\t\tg711.so
+            module\t\t\topus.so
             module\t\t\taufile.so
             module\t\t\taubridge.so
             module\t\t\tsndfile.so
