@@ -9,11 +9,11 @@ export SIPHON_BIN="$(swift build --show-bin-path)/siphon"
 # several processes each, so never many at once: two lanes side by side, each one test at a time.
 # A call mostly waits on its clock (one lane alone keeps a core about a third busy), so two lanes
 # halve the wall time and leave each test the time it has alone (docs/operations.md, "Tests").
-# LANE_A holds the LiveKit, WebRTC, preflight and provider suites, about half the time. The VAD
+# LANE_A holds the LiveKit, WebRTC, preflight, provider and console suites, about half the time. The VAD
 # corpus suite keeps a core busy throughout (31 s of CPU in 35 s): it runs alone, after the lanes.
 swift test --skip-build --skip IntegrationTests
 tests="$(swift build --show-bin-path)/siphonPackageTests.xctest"  # run directly: `swift test` locks .build
-LANE_A='IntegrationTests\.(LiveKitTests|WebRTCInteropTests|PreflightTests|ProviderTests)'
+LANE_A='IntegrationTests\.(LiveKitTests|WebRTCInteropTests|PreflightTests|ProviderTests|ConsoleTests)'
 ALONE='IntegrationTests\.VADCorpusTests'
 mkdir -p out/test
 "$tests" --testing-library swift-testing --filter "$LANE_A" --no-parallel > out/test/lane-a.log 2>&1 &

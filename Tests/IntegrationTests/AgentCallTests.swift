@@ -186,4 +186,53 @@ extension AgentCallTests {
         for e in ["answered", "ended"] { #expect(events.contains(e), "\(events)") }
         print("inbound: greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
     }
+
+    /// The worker answering a phone that called in is SIGKILLed mid-call: another takes the dialog
+    /// over (a re-INVITE from the callee's side of it) and the conversation goes on with its history.
+    @Test func anInboundCallSurvivesItsWorkerDying() async throws {
+        let h = try ClusterHarness()
+        let inbound = ["SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"]
+        let a = try h.sipWorker("wa", environment: inbound)
+        try h.supervisor()
+        try await h.waitForWorkers(1)
+        var port = 0
+        try await eventually(20, "the worker's SIP port in its log") {
+            port = a.output.firstMatch(of: /sip\.udp_port=(\d+)/).flatMap { Int($0.1) } ?? 0
+            return port > 0
+        }
+        let caller = try await CallerScript.wav([
+            (8.5, "I would like to book a cleaning"),
+            (19.5, "Tuesday please"),
+            (29.0, "In the morning"),
+        ], total: 45)
+        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "40.0:hangup", timeout: 70)
+        var id = ""
+        try await eventually(20, "the inbound call in the store") {
+            id = try await h.store.list().first?.id ?? ""
+            return !id.isEmpty
+        }
+        try h.sipWorker("wb", environment: inbound)
+        try await h.waitForWorkers(2)
+        try await eventually(40, "the caller named a day") {
+            try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let killedAt = Date()
+        a.signal(SIGKILL)
+        try await h.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.worker == "wb" && record.epoch == 2, "\(record.worker) \(record.epoch) \(record.reason ?? "")")
+        let turns = try await h.store.turns(id)
+        let texts = turns.map { "\($0.epoch) \($0.role.rawValue): \($0.text)" }
+        #expect(turns.contains { $0.epoch == 2 && $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(texts)")
+        let events = try await h.store.events(id).map(\.type)
+        for e in ["worker_lost", "reassigned", "resumed"] { #expect(events.contains(e), "\(events)") }
+        try await pjsip.waitExit()
+        #expect(pjsip.events.filter { $0["event"] as? String == "media" }.count >= 2, "no second negotiation: \(pjsip.events)")
+        let confirmed = try #require(pjsip.events.first { $0["event"] as? String == "state" && $0["state"] as? String == "CONFIRMED" }?["t"] as? Double)
+        let heard = try WAVFile.read(pjsip.recording.path)
+        let from = Int((killedAt.timeIntervalSince1970 - confirmed + 2) * Double(heard.sampleRate))
+        let after = Array(heard.samples[min(from, heard.samples.count)...])
+        #expect(AudioFrame(sampleRate: heard.sampleRate, samples: after).levelDB > -40, "silence after the takeover")
+    }
 }
