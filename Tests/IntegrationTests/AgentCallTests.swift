@@ -59,15 +59,7 @@ extension AgentCallTests {
         let pjsip = try PJSIPPeer(play: caller.path, timeout: 80)
         try await pjsip.waitReady()
         let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
-        try h.sipWorker("wb")
-        try await h.waitForWorkers(2)
-        try await eventually(40, "the caller named a day") {
-            try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
-        }
-        try await Task.sleep(for: .seconds(1))
-        let killedAt = Date()
-        a.signal(SIGKILL)
-        try await h.waitAllTerminal([id], seconds: 60)
+        let killedAt = try await Self.killOnceTheDayIsNamed(h, a, id)
         let record = try #require(try await h.store.call(id))
         #expect(record.status == .ended, "\(record.reason ?? "")")
         #expect(record.worker == "wb" && record.epoch == 2)
@@ -83,11 +75,50 @@ extension AgentCallTests {
         #expect(pjsip.events.filter { $0["event"] as? String == "media" }.count >= 2)
         #expect(pjsip.events.filter { $0["event"] as? String == "disconnected" }.count == 1)
         // …and kept hearing the agent after the takeover.
+        #expect(try Self.levelAfter(killedAt, pjsip) > -40, "silence after the takeover")
+    }
+
+    /// Starts worker B, waits until the caller has named a day to A, then SIGKILLs A and waits for
+    /// the call to end (on B). Returns when A was killed.
+    static func killOnceTheDayIsNamed(_ h: ClusterHarness, _ a: SiphonProcess, _ id: String, environment: [String: String] = [:]) async throws -> Date {
+        try h.sipWorker("wb", environment: environment)
+        try await h.waitForWorkers(2)
+        try await eventually(40, "the caller named a day") {
+            try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let killedAt = Date()
+        a.signal(SIGKILL)
+        try await h.waitAllTerminal([id], seconds: 60)
+        return killedAt
+    }
+
+    /// How loud what PJSIP heard was from 2 s after `date` on (dBFS).
+    static func levelAfter(_ date: Date, _ pjsip: PJSIPPeer) throws -> Double {
         let confirmed = try #require(pjsip.events.first { $0["event"] as? String == "state" && $0["state"] as? String == "CONFIRMED" }?["t"] as? Double)
         let heard = try WAVFile.read(pjsip.recording.path)
-        let from = Int((killedAt.timeIntervalSince1970 - confirmed + 2) * Double(heard.sampleRate))
-        let after = Array(heard.samples[min(from, heard.samples.count)...])
-        #expect(AudioFrame(sampleRate: heard.sampleRate, samples: after).levelDB > -40, "silence after the takeover")
+        let from = Int((date.timeIntervalSince1970 - confirmed + 2) * Double(heard.sampleRate))
+        return AudioFrame(sampleRate: heard.sampleRate, samples: Array(heard.samples[min(from, heard.samples.count)...])).levelDB
+    }
+
+    /// The UDP port a SIP worker listens on, from its log.
+    static func sipPort(_ worker: SiphonProcess) async throws -> Int {
+        var port = 0
+        try await eventually(20, "the worker's SIP port in its log") {
+            port = worker.output.firstMatch(of: /sip\.udp_port=(\d+)/).flatMap { Int($0.1) } ?? 0
+            return port > 0
+        }
+        return port
+    }
+
+    /// The newest call in the store (an inbound call has no job to enqueue: it is found by listing).
+    static func newestCall(_ h: ClusterHarness) async throws -> String {
+        var id = ""
+        try await eventually(20, "the inbound call in the store") {
+            id = try await h.store.list().first?.id ?? ""
+            return !id.isEmpty
+        }
+        return id
     }
 }
 
@@ -157,19 +188,10 @@ extension AgentCallTests {
         let worker = try h.sipWorker("w1", environment: ["SIP_INBOUND_ALLOW": "127.0.0.1",
                                                          "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"])
         try await h.waitForWorkers(1)
-        var port = 0
-        try await eventually(20, "the worker's SIP port in its log") {
-            let pattern = /sip\.udp_port=(\d+)/
-            port = worker.output.firstMatch(of: pattern).flatMap { Int($0.1) } ?? 0
-            return port > 0
-        }
+        let port = try await Self.sipPort(worker)
         let caller = try await CallerScript.wav([(8.5, "I would like to book a cleaning")], total: 25)
         let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "17.0:hangup", timeout: 60)
-        var id = ""
-        try await eventually(20, "the inbound call in the store") {
-            id = try await h.store.list().first?.id ?? ""
-            return !id.isEmpty
-        }
+        let id = try await Self.newestCall(h)
         try await h.waitAllTerminal([id], seconds: 40)
         let record = try #require(try await h.store.call(id))
         #expect(record.job.contains(#""direction":"inbound""#) && record.agent == "offline-receptionist", "\(record.job)")
@@ -195,31 +217,15 @@ extension AgentCallTests {
         let a = try h.sipWorker("wa", environment: inbound)
         try h.supervisor()
         try await h.waitForWorkers(1)
-        var port = 0
-        try await eventually(20, "the worker's SIP port in its log") {
-            port = a.output.firstMatch(of: /sip\.udp_port=(\d+)/).flatMap { Int($0.1) } ?? 0
-            return port > 0
-        }
+        let port = try await Self.sipPort(a)
         let caller = try await CallerScript.wav([
             (8.5, "I would like to book a cleaning"),
             (19.5, "Tuesday please"),
             (29.0, "In the morning"),
         ], total: 45)
         let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "40.0:hangup", timeout: 70)
-        var id = ""
-        try await eventually(20, "the inbound call in the store") {
-            id = try await h.store.list().first?.id ?? ""
-            return !id.isEmpty
-        }
-        try h.sipWorker("wb", environment: inbound)
-        try await h.waitForWorkers(2)
-        try await eventually(40, "the caller named a day") {
-            try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
-        }
-        try await Task.sleep(for: .seconds(1))
-        let killedAt = Date()
-        a.signal(SIGKILL)
-        try await h.waitAllTerminal([id], seconds: 60)
+        let id = try await Self.newestCall(h)
+        let killedAt = try await Self.killOnceTheDayIsNamed(h, a, id, environment: inbound)
         let record = try #require(try await h.store.call(id))
         #expect(record.worker == "wb" && record.epoch == 2, "\(record.worker) \(record.epoch) \(record.reason ?? "")")
         let turns = try await h.store.turns(id)
@@ -229,10 +235,6 @@ extension AgentCallTests {
         for e in ["worker_lost", "reassigned", "resumed"] { #expect(events.contains(e), "\(events)") }
         try await pjsip.waitExit()
         #expect(pjsip.events.filter { $0["event"] as? String == "media" }.count >= 2, "no second negotiation: \(pjsip.events)")
-        let confirmed = try #require(pjsip.events.first { $0["event"] as? String == "state" && $0["state"] as? String == "CONFIRMED" }?["t"] as? Double)
-        let heard = try WAVFile.read(pjsip.recording.path)
-        let from = Int((killedAt.timeIntervalSince1970 - confirmed + 2) * Double(heard.sampleRate))
-        let after = Array(heard.samples[min(from, heard.samples.count)...])
-        #expect(AudioFrame(sampleRate: heard.sampleRate, samples: after).levelDB > -40, "silence after the takeover")
+        #expect(try Self.levelAfter(killedAt, pjsip) > -40, "silence after the takeover")
     }
 }
