@@ -99,11 +99,16 @@ public enum AnswerPhrases {
         verbs.flatMap { verb in keys.map { verb + " " + $0 } }
     }
 
-    /// Voicemail phrases a person may say too ("I'm not available tomorrow", "I'll call you back"):
-    /// not enough, once a person was decided, to take it back.
+    /// Recordings' phrases a person may say too — a voicemail's ("I'm not available tomorrow",
+    /// "I'll call you back"), a screener's ("who's calling and why?"), a menu's ("I'll put you
+    /// through to his extension"): not enough, once a person was decided, to take it back.
     public static let peopleSayToo = Set(normalized([
         "not available", "unavailable", "not home", "get back to you", "call you back", "return your call", "missed your call",
         "sorry i missed", "away from my phone",
+        "reason for your call", "why you're calling", "why you are calling", "who is calling and why", "say who", "say who's",
+        "tell me who", "please stay on the line", "extension", "for sales", "for support", "for billing", "for customer service",
+        "dial it", "motivo de su llamada", "quién llama y por qué", "para ventas", "l'objet de votre appel", "la raison de votre appel",
+        "grund ihres anrufs", "durchwahl", "numéro de poste",
         "no está disponible", "no se encuentra disponible", "no puedo contestar", "no puedo atender", "no podemos atender",
         "le devolveré la llamada", "te devolveré la llamada", "le devolveremos la llamada",
         "n'est pas disponible", "indisponible", "je vous rappellerai", "je vous rappelle dès que",

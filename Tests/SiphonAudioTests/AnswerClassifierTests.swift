@@ -250,6 +250,13 @@ struct AnswerClassifierTests {
         #expect(AnswerPhrases.opensAsABusiness("vielen dank fur ihren anruf"))
         #expect(!AnswerPhrases.opensAsABusiness("thank you for calling acme dental this is ann how may i help you"))
         #expect(AnswerPhrases.soundsLikeAPerson("thank you for calling acme dental this is ann how may i help you"))
+        // What takes a person back: only what a recording says, not what people say too.
+        #expect(AnswerPhrases.recordingPhrase("hello sorry i can't come to the phone leave a message")?.0 == .machine)
+        #expect(AnswerPhrases.recordingPhrase("for sales press one")?.0 == .ivr)
+        #expect(AnswerPhrases.recordingPhrase("go ahead and say your name")?.0 == .screener)
+        for said in ["who is calling and why", "let me put you through to his extension", "i am not available tomorrow", "is this for sales"] {
+            #expect(AnswerPhrases.recordingPhrase(said) == nil, "\(said)")
+        }
         // The time of day is said live; menus' "extension" and "listen carefully" in French and German.
         #expect(AnswerPhrases.soundsLikeAPerson("buenos dias clinica acme habla ana") && AnswerPhrases.soundsLikeAPerson("good morning acme dental"))
         #expect(AnswerPhrases.match("wenn sie die durchwahl ihres gesprachspartners kennen")?.0 == .ivr)
