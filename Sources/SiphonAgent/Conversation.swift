@@ -66,7 +66,8 @@ public final class Conversation: @unchecked Sendable {
     private var gate: AnswerGate?
     /// How far detection has got, as last kept in the call's context.
     private var answerStage: AnswerStage?
-    private var gateWords = ""
+    /// The transcript count detection last read the words at (`wordsForGate`).
+    private var gateTranscripts = 0
     /// A person decided (since when, in frames): greeted once they are quiet — at once after a
     /// pause, or, decided from their first words while still talking ("Yes, this is Ann…"),
     /// `min_endpointing_delay` after they stop.
@@ -86,6 +87,8 @@ public final class Conversation: @unchecked Sendable {
     struct Shared {
         var finals: [String] = []
         var interim = ""
+        /// Counts the recogniser's transcripts: detection reads the words only when it moved.
+        var transcripts = 0
         var transcriptTick = 0
         var sttFinalWallMs: Int64?
         var plan = ResponsePlan()
@@ -458,6 +461,12 @@ public final class Conversation: @unchecked Sendable {
         response = nil
         falseInterruption = remaining.isEmpty ? nil : FalseInterruption(tick: tick, remaining: remaining)
         lastActivityTick = tick
+    }
+
+    /// Silences the line and forgets the response: nothing of it is stored as a turn.
+    private func dropResponse() {
+        _ = stopResponse()
+        (response, persistAs, persistExtra) = (nil, nil, [:])
     }
 
     /// Silences the line and cancels the response: the frames dropped, and what it was made of.
@@ -836,6 +845,7 @@ public final class Conversation: @unchecked Sendable {
                 let text = t.text.trimmingCharacters(in: .whitespaces)
                 logger.debug("transcript", metadata: ["stt.final": "\(t.isFinal)", "stt.text": "\(text)"])
                 shared.withLock { s in
+                    s.transcripts += 1
                     if t.isFinal {
                         if !text.isEmpty { s.finals.append(text) }
                         s.interim = ""
@@ -914,13 +924,7 @@ extension Conversation {
         }
         let (decided, revised) = (gate.decision != nil, gate.revision != nil)
         var action = gate.process(frame.samples)
-        if action == nil, gate.isActive {
-            let words = shared.withLock { ($0.finals + [$0.interim]).joined(separator: " ") }
-            if words != gateWords {
-                gateWords = words
-                action = gate.heard(words)
-            }
-        }
+        if action == nil, gate.isActive, let words = wordsForGate() { action = gate.heard(words) }
         if !decided, let d = gate.decision { await record(d, plan: gate.plan) }
         if !revised, let d = gate.revision { await record(d, plan: gate.plan, revised: true) }
         if let stage = gate.stage { await advance(stage) }
@@ -932,13 +936,9 @@ extension Conversation {
     /// the agent stops (what it said was said to a recording, and is not a turn) and the call
     /// goes on as with that recording — its message after the beep, the menu, the screener.
     private func stepWatch(_ gate: AnswerGate, _ frame: AudioFrame) async -> Outcome? {
-        let words = shared.withLock { ($0.finals + [$0.interim]).joined(separator: " ") }
-        let changed = words != gateWords
-        if changed { gateWords = words }
-        guard let (revised, action) = gate.watch(frame.samples, words: changed ? words : nil) else { return nil }
+        guard let (revised, action) = gate.watch(frame.samples, words: wordsForGate()) else { return nil }
         logger.info("answering-machine detection: a recording after all", metadata: ["amd.result": "\(revised.kind.rawValue)"])
-        _ = stopResponse()
-        (response, persistAs, persistExtra) = (nil, nil, [:])
+        dropResponse()
         falseInterruption = nil
         greetWhenQuiet = nil
         await record(revised, plan: gate.plan, revised: true)
@@ -946,6 +946,16 @@ extension Conversation {
         if action != .navigate { clearWords() }  // a menu's words stay: they are the first turn
         guard let action else { return nil }  // following the greeting to its end (`stepGate`)
         return await perform(action, gate)
+    }
+
+    /// Everything the recogniser has said, when it has said more since detection last looked (not
+    /// joined every frame).
+    private func wordsForGate() -> String? {
+        let (count, words) = shared.withLock { s -> (Int, String?) in
+            (s.transcripts, s.transcripts == gateTranscripts ? nil : (s.finals + [s.interim]).joined(separator: " "))
+        }
+        gateTranscripts = count
+        return words
     }
 
     /// What the gate decided to do, done.
@@ -1074,8 +1084,7 @@ extension Conversation {
         case .expired:
             lateBeep = nil
         case .beepStarted:
-            _ = stopResponse()
-            (response, persistAs, persistExtra) = (nil, nil, [:])  // not a turn: it is said again in full
+            dropResponse()  // not a turn: it is said again in full
             logger.info("answering-machine detection: a beep during the message; it starts again after the beep")
             try? await store.event("amd_late_beep", detail: "the message starts again after the beep", fields: [:])
         case .beepEnded:
