@@ -264,9 +264,7 @@ final class BrowserLeg: Sendable {
 
     func mediaFigures() -> [String: String] {
         let heard = peer.statistics
-        var fields = ["rtp.packets_sent": String(heard.packetsSent), "rtp.packets_received": String(heard.packetsReceived),
-                      "rtp.lost": String(heard.jitter.lost), "rtp.concealed_frames": String(heard.framesConcealed),
-                      "rtp.rejected": String(heard.packetsRejected), "rtp.before_keys": String(heard.packetsBeforeKeys)]
+        var fields = heard.receivedFields.merging(["rtp.packets_sent": String(heard.packetsSent)]) { $1 }
         let (connected, started) = state.withLock { ($0.connected, $0.started) }
         if let c = connected {
             fields["webrtc.connect_ms"] = String((c.at - started).wholeMilliseconds)

@@ -173,10 +173,8 @@ final class RoomSession: @unchecked Sendable {
     func mediaFigures() -> [String: String] {
         let ms = { (d: Duration) in String(d.wholeMilliseconds) }
         let heard = subscriber.statistics, said = publisher.statistics
-        var fields = ["livekit.join_ms": ms(joined - joinStarted), "livekit.signalling": singlePeerConnection ? "v1" : "v0",
-                      "rtp.packets_sent": String(said.packetsSent), "rtp.packets_received": String(heard.packetsReceived),
-                      "rtp.lost": String(heard.jitter.lost), "rtp.concealed_frames": String(heard.framesConcealed),
-                      "rtp.rejected": String(heard.packetsRejected), "rtp.before_keys": String(heard.packetsBeforeKeys)]
+        var fields = heard.receivedFields.merging(["livekit.join_ms": ms(joined - joinStarted), "livekit.signalling": singlePeerConnection ? "v1" : "v0",
+                                                   "rtp.packets_sent": String(said.packetsSent)]) { $1 }
         if let c = state.withLock({ $0.connected }) {
             fields["webrtc.connect_ms"] = ms(c.at - joinStarted)
             fields["webrtc.pair"] = c.pair

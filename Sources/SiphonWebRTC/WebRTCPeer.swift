@@ -58,6 +58,12 @@ public final class WebRTCPeer: @unchecked Sendable {
         public var audioFramesSent = 0
         public var framesConcealed = 0
         public var jitter = JitterBuffer.Statistics()
+
+        /// What was received, as a call's context fields (`rtp.*`).
+        public var receivedFields: [String: String] {
+            ["rtp.packets_received": String(packetsReceived), "rtp.lost": String(jitter.lost), "rtp.concealed_frames": String(framesConcealed),
+             "rtp.rejected": String(packetsRejected), "rtp.before_keys": String(packetsBeforeKeys)]
+        }
     }
 
     public let configuration: Configuration
