@@ -18,7 +18,11 @@ public final class PhraseCache: Sendable {
         var lines: [Key: (samples: [Int16], stored: ContinuousClock.Instant)] = [:]
         var order: [Key] = []
         var samples = 0
-        var warming: Set<Key> = []
+        /// Lines being warmed, with the calls waiting for them (`line` asked while one was).
+        var warming: [Key: [Int: CheckedContinuation<[Int16]?, Never>]] = [:]
+        var nextWaiter = 0
+        /// Waiters cancelled before they were registered.
+        var cancelled: Set<Int> = []
     }
 
     private let state = Mutex(State())
@@ -65,23 +69,59 @@ public final class PhraseCache: Sendable {
     func warm(_ text: String, tts: any TextToSpeech, rate: Int) {
         let key = Key(text: text, rate: rate)
         let start = state.withLock { s -> Bool in
-            guard s.lines[key].map({ $0.stored.duration(to: .now) >= maxAge }) ?? true, !s.warming.contains(key) else { return false }
-            s.warming.insert(key)
+            guard s.lines[key].map({ $0.stored.duration(to: .now) >= maxAge }) ?? true, s.warming[key] == nil else { return false }
+            s.warming[key] = [:]
             return true
         }
         guard start else { return }
         Task { [self] in
-            defer { _ = state.withLock { $0.warming.remove(key) } }
-            _ = try? await line(text, tts: tts, rate: rate)
+            let samples = try? await Self.synthesize(text, tts: tts, rate: rate)
+            if let samples { store(text, rate: rate, samples: samples) }
+            let waiters = state.withLock { $0.warming.removeValue(forKey: key) ?? [:] }
+            for waiter in waiters.values { waiter.resume(returning: samples) }
         }
     }
 
-    /// The line from the cache, or synthesised whole and kept; `cached` says which.
+    /// The line from the cache, or from its warm-up if one is on its way (asked for before it
+    /// ended: the greeting of a person decided quickly), or synthesised whole and kept; `cached`
+    /// says whether it was ready or on its way.
     func line(_ text: String, tts: any TextToSpeech, rate: Int) async throws -> (samples: [Int16], cached: Bool) {
         if let samples = audio(text, rate: rate) { return (samples, true) }
+        if let samples = try await warmed(Key(text: text, rate: rate)) { return (samples, true) }
         let samples = try await Self.synthesize(text, tts: tts, rate: rate)
         store(text, rate: rate, samples: samples)
         return (samples, false)
+    }
+
+    /// The samples of `key`'s warm-up when it ends; nil when none is on its way or it failed. A
+    /// cancelled caller (a barge-in) stops waiting at once; the warm-up goes on for the next.
+    private func warmed(_ key: Key) async throws -> [Int16]? {
+        let id = state.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        let samples = await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<[Int16]?, Never>) in
+                let waiting = state.withLock { s -> Bool in
+                    guard s.warming[key] != nil, s.cancelled.remove(id) == nil else { return false }
+                    s.warming[key]![id] = c
+                    return true
+                }
+                if !waiting { c.resume(returning: nil) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<[Int16]?, Never>? in
+                guard let c = s.warming[key]?.removeValue(forKey: id) else {
+                    s.cancelled.insert(id)
+                    return nil
+                }
+                return c
+            }
+            waiter?.resume(returning: nil)
+        }
+        state.withLock { _ = $0.cancelled.remove(id) }  // cancelled once its wait was over
+        try Task.checkCancellation()
+        return samples
     }
 
     /// The whole line at `rate`.

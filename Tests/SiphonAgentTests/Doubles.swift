@@ -152,12 +152,15 @@ final class CountingTTS: TextToSpeech, @unchecked Sendable {
     let name = "counting-tts"
     let sampleRate = 16000
     let failing: Set<String>
+    /// How long each synthesis takes before its first frame.
+    let delay: Duration
     private let asked = Mutex<[String]>([])
-    init(failing: Set<String> = []) { self.failing = failing }
+    init(failing: Set<String> = [], delay: Duration = .zero) { (self.failing, self.delay) = (failing, delay) }
     var requests: [String] { asked.withLock { $0 } }
     func count(_ text: String) -> Int { requests.filter { $0 == text }.count }
     func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
         asked.withLock { $0.append(text) }
+        if delay > .zero { try await Task.sleep(for: delay) }
         let tone = try await ToneTTS().synthesize(text)
         let fails = failing.contains(text)
         return AsyncThrowingStream { c in

@@ -53,6 +53,24 @@ struct PhraseCacheTests {
         #expect(cache.audio("Broken.", rate: 8000) == nil, "a line the provider dropped is not kept")
     }
 
+    @Test func aLineAskedForWhileItIsWarmedWaitsForTheWarmUp() async throws {
+        let tts = CountingTTS(delay: .milliseconds(300))
+        let cache = PhraseCache()
+        cache.warm("Hello there.", tts: tts, rate: 8000)
+        let (samples, cached) = try await cache.line("Hello there.", tts: tts, rate: 8000)
+        #expect(tts.count("Hello there.") == 1, "synthesised once, not again for the call: \(tts.requests)")
+        #expect(cached && samples == cache.audio("Hello there.", rate: 8000))
+        // A caller cancelled while it waits (a barge-in) stops waiting; the warm-up goes on.
+        let slow = CountingTTS(delay: .seconds(20))
+        let slowCache = PhraseCache()
+        slowCache.warm("Hi.", tts: slow, rate: 8000)
+        let waiting = Task { try await slowCache.line("Hi.", tts: slow, rate: 8000) }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(slow.count("Hi.") == 1 && slowCache.audio("Hi.", rate: 8000) == nil, "it returned before the warm-up ended")
+    }
+
     @Test func theNextCallSaysTheGreetingFromTheCache() async throws {
         let tts = CountingTTS()
         let agent = Agent(name: "T", llm: ScriptedLLM([]), tts: tts, stt: ScriptedSTT([]), instructions: "x", greeting: "Hi, this is Bright Smile Dental.")
