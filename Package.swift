@@ -175,7 +175,7 @@ let package = Package(
         .target(
             name: "Siphon",
             dependencies: [
-                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony", "SiphonLiveKit",
+                "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony", "SiphonLiveKit", "SiphonRTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import SiphonCluster
 import SiphonLiveKit
 import SiphonRedis
+import SiphonRTP
 import SiphonTelephony
 
 /// The Swift face of Siphon: serve agents from your own program, place calls, follow them.
@@ -59,6 +60,8 @@ public enum Siphon {
                 throw SiphonError(.configuration, "SIPHON_RECORDINGS_DIR \(dir): cannot create it (\(error.localizedDescription))")
             }
         }
+        // Before any call: its media loops are served before conversations and engines.
+        try await MediaPriority.configure(environment["SIPHON_MEDIA_NICE"], logger: options.logger)
         let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
                                            drainTimeoutMs: options.drainTimeoutMs, agents: agents.map(\.name),
                                            keys: keys)
