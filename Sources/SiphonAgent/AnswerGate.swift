@@ -71,8 +71,8 @@ final class AnswerGate {
         }
     }
 
-    /// A person decided by cadence alone, whose words may still show a recording (for the
-    /// classifier's `recordingWatchMs`): "Hello? … leave a message after the beep".
+    /// A person decided by cadence alone or by a phrase as it was said, whose words may still show
+    /// a recording (for the classifier's `recordingWatchMs`): "Hello? … leave a message after the beep".
     var isWatching: Bool { phase == .done && classifier.isWatching }
 
     /// One frame while `isWatching`, with the callee's words when they changed: the revision when

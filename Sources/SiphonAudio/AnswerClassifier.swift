@@ -30,11 +30,6 @@ public final class AnswerClassifier {
         /// 600 scored the same on the tuning corpus but answers "Leave a message." and a beep
         /// 400 ms later with "human").
         public var afterGreetingSilenceMs = 700
-        /// The same pause when the words were a person's ("who's calling?", "Mark speaking"): with
-        /// the VAD's 100 ms hang-over, 300 ms after their last voiced frame, when a streaming
-        /// recogniser (~240 ms behind) has given the words said up to it (300 scored the same on
-        /// the tuning corpus, 100 ms later).
-        public var afterHumanWordsSilenceMs = 200
         /// The same pause when the words were only "hello" (or "yeah", "hi"): longer than a greeting
         /// pauses after its opening "Hello," or "Hey," (up to 320 ms in the corpus's voices).
         public var afterBareAnswerSilenceMs = 450
@@ -46,6 +41,12 @@ public final class AnswerClassifier {
         /// recording says — a voicemail's, a menu's, a screener's — revise it for this long: "Hello?
         /// … Sorry I can't come to the phone, leave a message", a menu that pauses after its welcome.
         public var recordingWatchMs = 6000
+        /// After a person decided by a phrase while they spoke ("Hi, who's calling?"), the pause that
+        /// ends the watch on their words: by then the words said before it have come (the VAD's 100
+        /// ms hang-over, a streaming recogniser's ~240 ms), so a recording that said the phrase is
+        /// caught ("Hi, Mark speaking, leave a message") as when the decision waited for the pause,
+        /// and a person's later words ("leave a message with my assistant") are a conversation's.
+        public var personPhraseWatchSilenceMs = 400
         /// Undecided this long after the answer: decide on what was heard.
         public var totalAnalysisMs = 5000
         public init() {}
@@ -61,8 +62,6 @@ public final class AnswerClassifier {
     /// What the recogniser said so far: finals, and the latest interim after them.
     private var finals = ""
     private var interim = ""
-    /// Whether the words so far are a person's: worked out when they change, not every frame.
-    private var humanWords = false
     /// Whether the words so far are only what people say picking up ("hello?").
     private var bareAnswer = false
     /// Whether the words so far open as a business answers ("thank you for calling").
@@ -100,7 +99,6 @@ public final class AnswerClassifier {
         }
         if let decision, decision.cause != "long greeting" || revision != nil || greetingOver { return revision ?? decision }
         take(text, isFinal: isFinal)
-        humanWords = AnswerPhrases.soundsLikeAPerson(words)
         bareAnswer = AnswerPhrases.isBareAnswer(words)
         businessOpening = AnswerPhrases.opensAsABusiness(words)
         // Words are speech, even when it was too short or too early for the VAD (an "Allô ?" of
@@ -128,6 +126,13 @@ public final class AnswerClassifier {
             // "Yes?", "Yeah, this is Ann": no recording starts so. Decided while they may still be
             // talking; when to speak is the conversation's turn-taking, not this.
             return decide(.human, "words: a person's answer", 0.85)
+        case nil:
+            // "Good morning, Acme Dental…", "Hi, who's calling?", "… how can I help?": decided as
+            // the phrase is said, not after the pause that ends it. A recording that says one
+            // ("Hi, Mark speaking, leave a message") shows itself by its own phrases, which the
+            // watch that follows the decision (`recordingWatchMs`) takes it back on.
+            guard let phrase = AnswerPhrases.personPhrase(words) else { return nil }
+            return decide(.human, "words: \"\(phrase)\"", 0.85)
         default: return nil
         }
     }
@@ -145,18 +150,32 @@ public final class AnswerClassifier {
     /// The cadence's person decisions: no word said it was one.
     private static let cadenceCauses: Set<String> = ["short greeting then silence", "a hello then silence", "timeout", "no speech"]
 
-    /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it and not
-    /// yet revised: their words may still show a recording (`heard`; `process` keeps the time).
+    /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it, or by
+    /// a person's phrase as it was said, until the pause after it (`personPhraseWatchSilenceMs`);
+    /// not yet revised: their words may still show a recording (`heard`; `process` keeps the time).
     public var isWatching: Bool {
-        guard let decision, revision == nil, [.human, .silence].contains(decision.kind), Self.cadenceCauses.contains(decision.cause) else { return false }
-        return elapsedMs - decision.atMs < configuration.recordingWatchMs
+        guard let decision, revision == nil, [.human, .silence].contains(decision.kind) else { return false }
+        if decision.cause.hasPrefix("words: \"") { return !phraseHeardOut }
+        return Self.cadenceCauses.contains(decision.cause) && elapsedMs - decision.atMs < configuration.recordingWatchMs
     }
+
+    /// A person decided by their phrase has paused after it (`personPhraseWatchSilenceMs`).
+    private var phraseHeardOut = false
 
     /// One 20 ms frame; the decision once made (then the same decision for every later frame).
     @discardableResult
     public func process(_ frame: [Int16]) -> Decision? {
         if let decision {
-            if isWatching { elapsedMs += 20 }
+            guard isWatching else { return decision }
+            elapsedMs += 20
+            if decision.cause.hasPrefix("words: \"") {
+                if vad.process(frame).isSpeech {
+                    silenceRunMs = 0
+                } else {
+                    silenceRunMs += 20
+                    phraseHeardOut = silenceRunMs >= configuration.personPhraseWatchSilenceMs
+                }
+            }
             return decision
         }
         elapsedMs += 20
@@ -179,17 +198,12 @@ public final class AnswerClassifier {
             heardSpeech = true
             speechMs += 20
             silenceRunMs = 0
-            // A person introducing themselves may talk as long as a short greeting: their words buy
-            // them one more second.
-            if speechMs >= configuration.longGreetingMs + (humanWords ? 1000 : 0) {
+            if speechMs >= configuration.longGreetingMs {
                 return decide(.machine, "long greeting", 0.7)
             }
         } else {
             silenceRunMs += 20
             if !heardSpeech, elapsedMs >= configuration.initialSilenceMs { return decide(.silence, "no speech", 0.8) }
-            if heardSpeech, humanWords, silenceRunMs >= configuration.afterHumanWordsSilenceMs {
-                return decide(.human, "a person's words then silence", 0.85)
-            }
             if heardSpeech, bareAnswer, silenceRunMs >= min(configuration.afterBareAnswerSilenceMs, configuration.afterGreetingSilenceMs) {
                 return decide(.human, "a hello then silence", 0.8)
             }

@@ -141,9 +141,14 @@ public enum AnswerPhrases {
     /// A person's phrase in `words`, and no recording's.
     public static func soundsLikeAPerson(_ words: String) -> Bool {
         guard !words.isEmpty, match(words) == nil else { return false }
-        if startsAsAnAnswer(words) { return true }
+        return startsAsAnAnswer(words) || personPhrase(words) != nil
+    }
+
+    /// The first of `person`'s phrases in `words`, when no recording's phrase is there too.
+    public static func personPhrase(_ words: String) -> String? {
+        guard !words.isEmpty, match(words) == nil else { return nil }
         let padded = " " + words + " "
-        return person.contains { padded.contains(" " + $0 + " ") }
+        return person.first { padded.contains(" " + $0 + " ") }
     }
 
     /// Words that start as people answer ("yes", "yeah"), and no recording's phrase.

@@ -17,7 +17,6 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "Pause after a short greeting that makes a person, ms.") var afterGreetingSilence = AnswerClassifier.Configuration().afterGreetingSilenceMs
         @Option(help: "The same pause after a bare \"hello\" (with --words), ms.") var afterBareAnswerSilence = AnswerClassifier.Configuration().afterBareAnswerSilenceMs
         @Option(help: "The same pause after a business's opening (\"thank you for calling\", with --words), ms.") var afterBusinessOpeningSilence = AnswerClassifier.Configuration().afterBusinessOpeningSilenceMs
-        @Option(help: "The same pause after a person's words (\"who's calling\", with --words), ms.") var afterHumanWordsSilence = AnswerClassifier.Configuration().afterHumanWordsSilenceMs
         @Flag(help: "Words too, from a recogniser stand-in: each clip's text (labels.json), spoken evenly over its speech_ms (each of its parts over its own), given as a final 300 ms after each speech segment ends with the words said by then — a recogniser that hears every word, as a cloud one may on a clean line.")
         var words = false
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
@@ -38,11 +37,15 @@ struct AMDCommand: AsyncParsableCommand {
             var humanAfterSpeechMs: Spread?
             /// When the humans stopped speaking (median, from the answer).
             var humanStoppedMs: Int?
-            /// Decided a person by cadence, then taken back by the words (the agent had begun to speak).
+            /// Decided a person (by cadence, or by a phrase while the far end spoke), then taken back
+            /// by the words (the agent had begun its greeting, or was waiting for the pause to).
             var takenBack: Int
+            /// Each human clip decided human: when (ms from the answer), by file.
+            var humanDecisionsMs: [String: Int]
             enum CodingKeys: String, CodingKey {
                 case accuracy, matrix, accuracyHumanMachine = "accuracy_human_machine", decisionMs = "decision_ms"
                 case humanAfterSpeechMs = "human_after_speech_ms", humanStoppedMs = "human_stopped_ms", takenBack = "taken_back"
+                case humanDecisionsMs = "human_decisions_ms"
             }
         }
 
@@ -64,6 +67,7 @@ struct AMDCommand: AsyncParsableCommand {
             var times: [String: [Int]] = [:]
             var right = 0
             var takenBack = 0
+            var humanDecisions: [String: Int] = [:]
             /// Humans decided human: from the end of their speech (the label's `speech_ms`) to the
             /// decision (negative: while they were still talking); all humans: when they stopped.
             var afterSpeech: [Int] = []
@@ -80,7 +84,6 @@ struct AMDCommand: AsyncParsableCommand {
                 c.afterGreetingSilenceMs = afterGreetingSilence
                 c.afterBareAnswerSilenceMs = afterBareAnswerSilence
                 c.afterBusinessOpeningSilenceMs = afterBusinessOpeningSilence
-                c.afterHumanWordsSilenceMs = afterHumanWordsSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
                 let transcripts = words && said != nil
@@ -113,7 +116,10 @@ struct AMDCommand: AsyncParsableCommand {
                 times[label, default: []].append(decision?.atMs ?? wav.samples.count * 1000 / wav.sampleRate)
                 if label == "human", let said {
                     stoppedAt.append(said.end)
-                    if let d = decision, d.kind == .human { afterSpeech.append(d.atMs - said.end) }
+                    if let d = decision, d.kind == .human {
+                        afterSpeech.append(d.atMs - said.end)
+                        humanDecisions[file] = d.atMs
+                    }
                 }
                 if expected(label) == kind { right += 1 }
                 if verbose {
@@ -129,7 +135,7 @@ struct AMDCommand: AsyncParsableCommand {
                     matrix: matrix,
                     decisionMs: times.mapValues { Report.Spread(median: percentile($0, 0.5), p95: percentile($0, 0.95)) },
                     humanAfterSpeechMs: afterSpeech.isEmpty ? nil : Report.Spread(median: percentile(afterSpeech, 0.5), p95: percentile(afterSpeech, 0.95)),
-                    humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5), takenBack: takenBack))
+                    humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5), takenBack: takenBack, humanDecisionsMs: humanDecisions))
                 return
             }
             print("Siphon AMD (cadence and tones\(words ? ", words from the recogniser stand-in" : "")) on \(corpus)")
@@ -140,7 +146,7 @@ struct AMDCommand: AsyncParsableCommand {
             if !afterSpeech.isEmpty {
                 print("  humans decided \(percentile(afterSpeech, 0.5)) ms median (\(percentile(afterSpeech, 0.95)) p95) after they stopped speaking (negative: before), which was \(percentile(stoppedAt, 0.5)) ms median after the answer")
             }
-            if takenBack > 0 { print("  \(takenBack) decided a person, then taken back by their words (the agent had begun its greeting)") }
+            if takenBack > 0 { print("  \(takenBack) decided a person, then taken back by their words (the agent had begun its greeting or was about to)") }
             print(String(format: "  accuracy %.1f %% of %d%@", 100 * Double(right) / Double(max(1, labels.count)), labels.count,
                          words ? "" : " (screeners and IVR counted right as machine)"))
         }
