@@ -129,8 +129,8 @@ public final class AnswerClassifier {
         case nil:
             // "Good morning, Acme Dental…", "Hi, who's calling?", "… how can I help?": decided as
             // the phrase is said, not after the pause that ends it. A recording that says one
-            // ("Hi, Mark speaking, leave a message") shows itself by its own phrases, which the
-            // watch that follows the decision (`recordingWatchMs`) takes it back on.
+            // ("Hi, Mark speaking, leave a message") shows itself by its own phrases before it
+            // pauses, which the watch that follows the decision takes it back on (`isWatching`).
             guard let phrase = AnswerPhrases.personPhrase(words) else { return nil }
             return decide(.human, "words: \"\(phrase)\"", 0.85)
         default: return nil
@@ -155,9 +155,12 @@ public final class AnswerClassifier {
     /// not yet revised: their words may still show a recording (`heard`; `process` keeps the time).
     public var isWatching: Bool {
         guard let decision, revision == nil, [.human, .silence].contains(decision.kind) else { return false }
-        if decision.cause.hasPrefix("words: \"") { return !phraseHeardOut }
+        if decidedByPhrase { return !phraseHeardOut }
         return Self.cadenceCauses.contains(decision.cause) && elapsedMs - decision.atMs < configuration.recordingWatchMs
     }
+
+    /// A person decided by their phrase (`words: "who's calling"`), not by cadence or an opening "yes".
+    private var decidedByPhrase: Bool { decision?.kind == .human && decision?.cause.hasPrefix("words: \"") == true }
 
     /// A person decided by their phrase has paused after it (`personPhraseWatchSilenceMs`).
     private var phraseHeardOut = false
@@ -168,7 +171,7 @@ public final class AnswerClassifier {
         if let decision {
             guard isWatching else { return decision }
             elapsedMs += 20
-            if decision.cause.hasPrefix("words: \"") {
+            if decidedByPhrase {
                 if vad.process(frame).isSpeech {
                     silenceRunMs = 0
                 } else {

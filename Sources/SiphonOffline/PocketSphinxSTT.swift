@@ -58,6 +58,21 @@ public struct PocketSphinxSTT: SpeechToText {
         PocketSphinxStream(pool: pool, lane: EngineLanes.shared.assign(), phrases: phrases, hasLoose: pool.files.looseGrammar != nil)
     }
 
+    /// One utterance decoded whole, as a call's stream decodes it (`frames` at `sampleRate`; those
+    /// before `speechFrom` are the padding before the VAD's start): its final words, for offline
+    /// evaluation (`siphon amd eval --recogniser`). Paced so that no frame is dropped.
+    public func transcribe(_ frames: [AudioFrame], speechFrom: Int) async throws -> String {
+        let stream = PocketSphinxStream(pool: pool, lane: EngineLanes.shared.assign(), phrases: phrases, hasLoose: pool.files.looseGrammar != nil)
+        for (n, frame) in frames.enumerated() {
+            try await stream.send(frame, speech: n >= speechFrom)
+            if n % 200 == 199 { await stream.settle() }
+        }
+        await stream.close()
+        var words: [String] = []
+        for try await t in stream.transcripts where t.isFinal { words.append(t.text) }
+        return words.joined(separator: " ")
+    }
+
     /// Decoders of this recogniser: made, alive, idle, freed (shared by every call using it).
     public var decoders: (created: Int, live: Int, idle: Int, freed: Int) { pool.counts }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SiphonAudio
 import SiphonCore
+import SiphonOffline
 
 /// `siphon amd eval`: answering-machine detection on a labelled corpus (Tests/Peers/amd_corpus.py),
 /// to set beside Asterisk's app_amd on the same clips (Tests/Peers/app_amd.py).
@@ -22,6 +23,8 @@ struct AMDCommand: AsyncParsableCommand {
         @Option(help: "With --words, the stand-in's delay after a segment ends, ms.") var wordsDelay = 300
         @Flag(help: "With --words, a streaming recogniser: interim results every 200 ms while the far end speaks, 240 ms behind its speech, as well as the finals.")
         var interims = false
+        @Option(help: "Words from a real recogniser instead of the stand-in: pocketsphinx (Siphon's offline one, its generic model; finals only, --words-delay after each speech segment).")
+        var recogniser: String?
         @Flag(help: "One line per clip.") var verbose = false
         @Flag(help: "JSON output.") var json = false
 
@@ -52,7 +55,15 @@ struct AMDCommand: AsyncParsableCommand {
         /// What each corpus label should come out as. Without words, screeners and IVR menus sound
         /// like recorded greetings and count right as machines.
         func expected(_ label: String) -> String {
-            words || !["screener", "ivr"].contains(label) ? label : "machine"
+            hasWords || !["screener", "ivr"].contains(label) ? label : "machine"
+        }
+
+        /// Words from the stand-in or from a recogniser.
+        var hasWords: Bool { words || recogniser != nil }
+
+        func validate() throws {
+            guard recogniser == nil || recogniser == "pocketsphinx" else { throw ValidationError("--recogniser: pocketsphinx") }
+            guard recogniser == nil || !words else { throw ValidationError("--words is the stand-in; --recogniser replaces it") }
         }
 
         func run() async throws {
@@ -72,6 +83,7 @@ struct AMDCommand: AsyncParsableCommand {
             /// decision (negative: while they were still talking); all humans: when they stopped.
             var afterSpeech: [Int] = []
             var stoppedAt: [Int] = []
+            let stt = try await reporting { try recogniser.map { _ in try PocketSphinxSTT() } }
             for item in labels {
                 guard let file = item["file"] as? String, let label = item["label"] as? String else { continue }
                 let wav = try await reporting { try WAVFile.read(corpus + "/" + file) }
@@ -86,8 +98,13 @@ struct AMDCommand: AsyncParsableCommand {
                 c.afterBusinessOpeningSilenceMs = afterBusinessOpeningSilence
                 let classifier = AnswerClassifier(sampleRate: wav.sampleRate, configuration: c)
                 let frame = wav.sampleRate / 50
-                let transcripts = words && said != nil
-                    ? Self.wordsStandIn(wav, parts: Self.parts(item, said: said!), delayFrames: wordsDelay / 20, interims: interims) : [:]
+                let transcripts = if let stt {
+                    try await AMDRecogniserWords.transcripts(wav, stt: stt, delayFrames: wordsDelay / 20)
+                } else if words, let said {
+                    Self.wordsStandIn(wav, parts: Self.parts(item, said: said), delayFrames: wordsDelay / 20, interims: interims)
+                } else {
+                    [Int: (text: String, isFinal: Bool)]()
+                }
                 var decision: AnswerClassifier.Decision?
                 var greetingOver = false
                 // As a call's gate: after a "long greeting", the greeting's words may revise the
@@ -138,7 +155,8 @@ struct AMDCommand: AsyncParsableCommand {
                     humanStoppedMs: stoppedAt.isEmpty ? nil : percentile(stoppedAt, 0.5), takenBack: takenBack, humanDecisionsMs: humanDecisions))
                 return
             }
-            print("Siphon AMD (cadence and tones\(words ? ", words from the recogniser stand-in" : "")) on \(corpus)")
+            let source = recogniser.map { ", words from \($0)" } ?? (words ? ", words from the recogniser stand-in" : "")
+            print("Siphon AMD (cadence and tones\(source)) on \(corpus)")
             for label in matrix.keys.sorted() {
                 let row = matrix[label]!.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
                 print("  \(label.padding(toLength: 9, withPad: " ", startingAt: 0)) \(row)   decided in \(percentile(times[label]!, 0.5)) ms median, \(percentile(times[label]!, 0.95)) p95")
@@ -148,7 +166,7 @@ struct AMDCommand: AsyncParsableCommand {
             }
             if takenBack > 0 { print("  \(takenBack) decided a person, then taken back by their words (the agent had begun its greeting or was about to)") }
             print(String(format: "  accuracy %.1f %% of %d%@", 100 * Double(right) / Double(max(1, labels.count)), labels.count,
-                         words ? "" : " (screeners and IVR counted right as machine)"))
+                         hasWords ? "" : " (screeners and IVR counted right as machine)"))
         }
 
         /// What a clip says and when: its `parts` (a sentence, a pause, the rest), or its whole `text`

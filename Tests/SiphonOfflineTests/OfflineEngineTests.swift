@@ -125,6 +125,16 @@ struct OfflineEngineTests {
         #expect(correct >= Self.phrases.count - 1, "\(correct)/\(Self.phrases.count) phrases recognised")
     }
 
+    /// `transcribe` (offline evaluation) decodes an utterance whole however fast it is handed over:
+    /// 12 s of it, more than a stream queues before it drops frames (10 s), the phrase at its end.
+    @Test func aWholeUtteranceIsTranscribedWithNoFrameDropped() async throws {
+        let tts = try EspeakTTS()
+        let stt = try PocketSphinxSTT(phrases: Self.phrases)
+        let padding = [AudioFrame](repeating: .silence(sampleRate: 16000), count: 550)
+        let heard = try await stt.transcribe(padding + (try await speak("Tuesday please", tts: tts)), speechFrom: 15)
+        #expect(heard == "tuesday please")
+    }
+
     @Test func recognisesThroughOpusAt16kHz() async throws {
         let tts = try EspeakTTS()
         let stt = try PocketSphinxSTT(phrases: Self.phrases)
