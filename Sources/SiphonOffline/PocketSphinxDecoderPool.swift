@@ -15,8 +15,11 @@ final class PocketSphinxDecoderPool: Sendable {
         var languageModel: String
         var grammar: String?
         var looseGrammar: String?
-        /// Files written for this pool (the grammar, the trimmed dictionary): removed with it.
-        var owned: [String] = []
+        /// A grammar and a trimmed dictionary of this pool's own (a phrase list's), instead of
+        /// `grammar` and `dictionary`: PocketSphinx reads both from files, so each decoder's are
+        /// written just before it is made and removed just after — none is left behind by a
+        /// worker that is killed.
+        var written: (grammar: String, dictionary: String)?
     }
 
     let files: Files
@@ -37,10 +40,7 @@ final class PocketSphinxDecoderPool: Sendable {
         (self.files, self.maxIdle) = (files, maxIdle)
     }
 
-    deinit {
-        drain()
-        for path in files.owned { try? FileManager.default.removeItem(atPath: path) }
-    }
+    deinit { drain() }
 
     /// An idle decoder, or a new one (~10 ms with a trimmed dictionary). Call on an engine lane.
     func take() throws -> Decoder {
@@ -48,7 +48,21 @@ final class PocketSphinxDecoderPool: Sendable {
             guard let d = s.idle.popLast() else { return nil }
             return d
         }) { return d }
-        guard let pointer = siphon_ps_create(files.model, files.dictionary, files.languageModel, files.grammar, "batch") else {
+        var (dictionary, grammar) = (files.dictionary, files.grammar)
+        if let written = files.written {
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-ps-\(UUID().uuidString)").path
+            (grammar, dictionary) = (base + ".gram", base + ".dict")
+            do {
+                try written.grammar.write(toFile: base + ".gram", atomically: false, encoding: .utf8)
+                try written.dictionary.write(toFile: base + ".dict", atomically: false, encoding: .utf8)
+            } catch {
+                throw SiphonError(.unavailable, "PocketSphinx: cannot write its grammar to \(FileManager.default.temporaryDirectory.path): \(error.localizedDescription)")
+            }
+        }
+        defer {
+            if files.written != nil, let grammar { for path in [grammar, dictionary] { try? FileManager.default.removeItem(atPath: path) } }
+        }
+        guard let pointer = siphon_ps_create(files.model, dictionary, files.languageModel, grammar, "batch") else {
             throw SiphonError(.unavailable, "PocketSphinx failed to start (model \(files.model))")
         }
         if let loose = files.looseGrammar, ps_set_jsgf_string(pointer, "loose", loose) != 0 {

@@ -46,10 +46,7 @@ public struct PocketSphinxSTT: SpeechToText {
             let words = Set(self.phrases.flatMap { $0.split(separator: " ").map(String.init) }.filter { $0.count >= 4 }).sorted()
             files.looseGrammar = words.isEmpty ? nil : "#JSGF V1.0;\ngrammar loose;\n<word> = " + words.joined(separator: " | ") + ";\n"
                 + "public <utterance> = /100/ (" + self.phrases.joined(separator: " | ") + ") | /1/ <word>+;\n"
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent("siphon-ps-\(UUID().uuidString)").path
-            try jsgf.write(toFile: base + ".gram", atomically: true, encoding: .utf8)
-            try (lines.joined(separator: "\n") + "\n").write(toFile: base + ".dict", atomically: true, encoding: .utf8)
-            (files.grammar, files.dictionary, files.owned) = (base + ".gram", base + ".dict", [base + ".gram", base + ".dict"])
+            files.written = (jsgf, lines.joined(separator: "\n") + "\n")
         }
         pool = PocketSphinxDecoderPool(files: files)
     }
