@@ -177,6 +177,7 @@ let package = Package(
             dependencies: [
                 "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAgent", "SiphonTelephony", "SiphonLiveKit", "SiphonRTP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),

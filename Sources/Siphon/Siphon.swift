@@ -2,6 +2,7 @@
 @_exported import SiphonCore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import SiphonCluster
 import SiphonLiveKit
@@ -61,7 +62,9 @@ public enum Siphon {
             }
         }
         // Before any call: its media loops are served before conversations and engines.
-        try await MediaPriority.configure(environment["SIPHON_MEDIA_NICE"], logger: options.logger)
+        let media = try await MediaPriority.configure(environment["SIPHON_MEDIA_NICE"], logger: options.logger)
+        let nice = if case .set(let n)? = media { n } else { MediaPriority.current() }  // else: the process's own
+        Gauge(label: "siphon_worker_media_nice").record(Int(nice))
         let config = try WorkerConfiguration(id: options.workerID, capacity: options.capacity, heartbeatMs: options.heartbeatMs,
                                            drainTimeoutMs: options.drainTimeoutMs, agents: agents.map(\.name),
                                            keys: keys)

@@ -112,10 +112,12 @@ struct WorkerCommand: AsyncParsableCommand {
             o.logger = logger
             return (o, agents)
         }
+        // Before the services: what they record at start (the media loops' priority) is kept.
+        let render = metricsPort > 0 ? PrometheusBootstrap.start() : nil
         var services = try await reporting { try await Siphon.services(agents: agents, options: options, environment: env) }
-        if metricsPort > 0, let worker = services.first(where: { $0 is Worker }) as? Worker {
+        if let render, let worker = services.first(where: { $0 is Worker }) as? Worker {
             // First, so it is shut down last: /healthz reports the drain while it happens.
-            services.insert(MetricsServer(port: metricsPort, role: "worker", logger: logger, render: PrometheusBootstrap.start()) {
+            services.insert(MetricsServer(port: metricsPort, role: "worker", logger: logger, render: render) {
                 ["active_calls": worker.activeCalls, "suspended_calls": worker.suspendedCalls, "capacity": worker.configuration.capacity,
                  "draining": worker.isDraining ? 1 : 0, "rtp_packets_sent": RTPSession.packetsSentTotal]
             }, at: 0)

@@ -59,6 +59,8 @@ struct MetricsTests {
         #expect(value(worker, "siphon_calls_total", ["status": "ended"]) == 3)
         #expect(value(worker, "siphon_claim_latency_seconds_count") == 3)
         #expect(value(worker, "siphon_worker_active_calls", ["worker": "w1"]) == 0)
+        // The media loops' nice value in effect: raised (root may), else the process's own.
+        #expect(value(worker, "siphon_worker_media_nice") == (geteuid() == 0 ? -10 : 0))
 
         try await eventually(10, "the supervisor's queue report") { try await value(scrape(sPort), "siphon_workers_alive") == 1 }
         let supervisor = try await scrape(sPort)
