@@ -124,7 +124,8 @@ public final class AnswerClassifier {
         case (.ivr, let phrase)?: return decide(.ivr, "words: \"\(phrase)\"", 0.95)
         case nil where AnswerPhrases.opensLikeAPerson(words):
             // "Yes?", "Yeah, this is Ann": no recording starts so. Decided while they may still be
-            // talking; when to speak is the conversation's turn-taking, not this.
+            // talking (and watched, as a phrase is, until they pause); when to speak is the
+            // conversation's turn-taking, not this.
             return decide(.human, "words: a person's answer", 0.85)
         case nil:
             // "Good morning, Acme Dental…", "Hi, who's calling?", "… how can I help?": decided as
@@ -151,18 +152,20 @@ public final class AnswerClassifier {
     private static let cadenceCauses: Set<String> = ["short greeting then silence", "a hello then silence", "timeout", "no speech"]
 
     /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it, or by
-    /// a person's phrase as it was said, until the pause after it (`personPhraseWatchSilenceMs`);
+    /// their words as they were said (an opening "yes", a person's phrase), until the pause after
+    /// them (`personPhraseWatchSilenceMs`);
     /// not yet revised: their words may still show a recording (`heard`; `process` keeps the time).
     public var isWatching: Bool {
         guard let decision, revision == nil, [.human, .silence].contains(decision.kind) else { return false }
-        if decidedByPhrase { return !phraseHeardOut }
+        if decidedByWords { return !phraseHeardOut }
         return Self.cadenceCauses.contains(decision.cause) && elapsedMs - decision.atMs < configuration.recordingWatchMs
     }
 
-    /// A person decided by their phrase (`words: "who's calling"`), not by cadence or an opening "yes".
-    private var decidedByPhrase: Bool { decision?.kind == .human && decision?.cause.hasPrefix("words: \"") == true }
+    /// A person decided by their words (`words: "who's calling"`, `words: a person's answer`), not
+    /// by cadence.
+    private var decidedByWords: Bool { decision?.kind == .human && decision?.cause.hasPrefix("words: ") == true }
 
-    /// A person decided by their phrase has paused after it (`personPhraseWatchSilenceMs`).
+    /// A person decided by their words has paused after them (`personPhraseWatchSilenceMs`).
     private var phraseHeardOut = false
 
     /// One 20 ms frame; the decision once made (then the same decision for every later frame).
@@ -171,7 +174,7 @@ public final class AnswerClassifier {
         if let decision {
             guard isWatching else { return decision }
             elapsedMs += 20
-            if decidedByPhrase {
+            if decidedByWords {
                 if vad.process(frame).isSpeech {
                     silenceRunMs = 0
                 } else {

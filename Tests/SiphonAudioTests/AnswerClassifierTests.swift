@@ -179,6 +179,10 @@ struct AnswerClassifierTests {
             person.process(frame)
         }
         #expect(person.decision?.kind == .human && !person.isWatching, "the watch ended with their pause")
+        // An opening "yeah" is watched the same way: "Yeah, hi, it's Sam, leave a message" before a pause.
+        let yeah = AnswerClassifier(sampleRate: 8000)
+        #expect(yeah.heard("yeah", isFinal: false)?.cause == "words: a person's answer" && yeah.isWatching)
+        #expect(yeah.heard("yeah hi it's sam leave a message", isFinal: false)?.kind == .machine)
         #expect(person.heard("please leave a message with my assistant", isFinal: true)?.kind == .human && person.revision == nil)
     }
 
