@@ -65,6 +65,18 @@ public struct CallContext: Sendable {
         try await retrying { try await store.setContext(fields, lease: lease) }
     }
 
+    /// Figures written as the call ends (its media's). A call canceled through the API (a browser
+    /// call's page hanging up) ends with its runner cancelled, which would lose them: the write
+    /// then goes on as a task of its own, once. Any other way, as `setContext`; nothing thrown.
+    public func setClosingContext(_ fields: [String: String]) async {
+        guard stopReason == .canceled else {
+            try? await setContext(fields)
+            return
+        }
+        let (store, lease) = (store, lease)
+        _ = await Task { try? await store.setContext(fields, lease: lease) }.value
+    }
+
     public func record(event: String, detail: String = "", fields: [String: String] = [:]) async throws {
         // One time for every attempt, so a retry after a lost reply is recognised and not recorded twice.
         let at = Timestamp.nowMs()

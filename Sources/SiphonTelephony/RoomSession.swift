@@ -157,7 +157,7 @@ final class RoomSession: @unchecked Sendable {
             group.cancelAll()
             return result
         }
-        try? await call.setContext(mediaFigures())
+        await call.setClosingContext(mediaFigures())
         if state.withLock({ $0.replaced }) {
             // Another worker joined with our identity: the call is theirs (LiveKit removed us).
             throw SiphonError(.fenced, "replaced in the LiveKit room by a participant with the same identity (the call was taken over)")

@@ -204,7 +204,7 @@ public struct SIPCallRunner: CallRunner {
             return result
         }
         let stats = media.statistics
-        try? await call.setContext([
+        await call.setClosingContext([
             "rtp.packets_sent": String(stats.packetsSent), "rtp.packets_received": String(stats.packetsReceived),
             "rtp.lost": String(stats.jitter.lost), "rtp.frames_dropped": String(stats.framesDropped), "rtp.jitter_ms": String(format: "%.1f", stats.jitter.jitter / 8),
             "rtp.barge_in_reaction_frames": stats.flushReactionFrames.map(String.init).joined(separator: ","),
