@@ -25,6 +25,9 @@ public struct BrowserCallRunner: CallRunner {
         public var mappedAddresses: [String] = []
         /// STUN and TURN servers the worker gathers candidates from (`SIPHON_STUN_URLS`, `SIPHON_TURN_URLS`).
         public var iceServers: [Livekit_ICEServer] = []
+        /// `SIPHON_WEBRTC_RELAY_ONLY`: media only through the TURN relay — the worker's addresses
+        /// never reach the browser, and a worker whose firewall lets out nothing but TURN still works.
+        public var relayOnly = false
         public var offerTimeout = Duration.seconds(15)
         public var reofferTimeout = Duration.seconds(30)
         /// ICE and DTLS must be up this long after the answer.
@@ -54,6 +57,16 @@ public struct BrowserCallRunner: CallRunner {
                     $0.username = environment["SIPHON_TURN_USERNAME"] ?? ""
                     $0.credential = environment["SIPHON_TURN_PASSWORD"] ?? ""
                 })
+            }
+            switch environment["SIPHON_WEBRTC_RELAY_ONLY"]?.lowercased() {
+            case nil, "", "0", "false", "no": break
+            case "1", "true", "yes":
+                guard !list("SIPHON_TURN_URLS").isEmpty else {
+                    throw SiphonError(.configuration, "SIPHON_WEBRTC_RELAY_ONLY needs a TURN server to relay through (SIPHON_TURN_URLS)")
+                }
+                c.relayOnly = true
+            case let other?:
+                throw SiphonError(.configuration, "SIPHON_WEBRTC_RELAY_ONLY must be true or false (got \"\(other.prefix(20))\")")
             }
             return c
         }
@@ -132,7 +145,7 @@ public struct BrowserCallRunner: CallRunner {
             connectedOnce = true
             if let recorder { leg.peer.record(into: recorder) }
             let outcome = await leg.converse(agent: agent, call: call, resume: resume)
-            try? await call.setContext(leg.mediaFigures())
+            await call.setClosingContext(leg.mediaFigures())
             if let outcome { return CallEnd(outcome.status.isTerminal ? outcome.status : .ended, outcome.reason) }
             // The connection dropped with the call still on: wait for the page to offer again.
             call.logger.info("browser connection lost; waiting for it to offer again", metadata: ["webrtc.reason": "\(leg.failure ?? "closed")"])
@@ -168,6 +181,7 @@ final class BrowserLeg: Sendable {
         c.hostAddresses = configuration.hostAddresses
         c.portRange = configuration.portRange
         c.mappedAddresses = configuration.mappedAddresses
+        c.relayOnly = configuration.relayOnly
         let ice = await ICEServers.resolve(configuration.iceServers, logger: logger)
         (c.stunServers, c.turnServers) = (ice.stun, ice.turn)
         let peer = try await WebRTCPeer.start(c, logger: logger)

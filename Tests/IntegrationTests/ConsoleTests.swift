@@ -266,6 +266,30 @@ struct ConsoleTests {
         #expect(try await browser.errors().isEmpty)
     }
 
+    /// A worker told to use the TURN relay only (`SIPHON_WEBRTC_RELAY_ONLY`: its addresses never
+    /// reach the browser): it answers with relayed candidates alone, and the greeting reaches the
+    /// page through coturn. The TURN password is in no log.
+    @Test func aBrowserCallThroughTheTURNRelayOnly() async throws {
+        let relay = try #require(HostAddress.primaryIPv4(), "a non-loopback address for coturn to relay from")
+        let turn = try await TURNServer(listen: ["127.0.0.1"], relayIP: relay)
+        let stack = try await Stack(workers: ["w1"], workerEnvironment: [
+            "SIPHON_TURN_URLS": "turn:127.0.0.1:\(turn.port)", "SIPHON_TURN_USERNAME": turn.username,
+            "SIPHON_TURN_PASSWORD": turn.password, "SIPHON_WEBRTC_RELAY_ONLY": "true",
+        ])
+        let browser = try ConsoleBrowser(microphone: try Self.speech(["Hello"], gap: 0), delay: 30)
+        try await Self.talk(browser, stack)
+        _ = try await browser.wait("document.getElementById('talk-figures').dataset.firstAudioMs", "the agent's first audio", seconds: 20)
+        let answer = try #require(try await browser.eval("window.siphonTalk.pc.remoteDescription.sdp") as? String)
+        let candidates = answer.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("a=candidate:") }
+        #expect(!candidates.isEmpty && candidates.allSatisfy { $0.contains(" typ relay") } && !answer.contains(" typ host"), "\(candidates)")
+        let id = try #require(try await browser.eval("window.siphonTalk.id") as? String)
+        _ = try await browser.eval("document.getElementById('talk-stop').click(); 1")
+        try await stack.harness.waitAllTerminal([id])  // the media figures are written as the call ends, canceled too
+        let context = try await stack.harness.store.context(id)
+        #expect(context["webrtc.pair"]?.hasPrefix("relay→") == true && Int(context["rtp.packets_received"] ?? "") ?? 0 > 0, "\(context)")
+        #expect(!([stack.dispatcher] + stack.workers.values).contains { $0.output.contains(turn.password) })
+    }
+
     // MARK: helpers
 
     /// Signs in, opens "talk to an agent" and presses Talk (the agent is the first one served).

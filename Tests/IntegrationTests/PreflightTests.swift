@@ -111,6 +111,8 @@ struct PreflightTests {
             SIP_TRUNK_ADRESS=sip.example.net
             SIPHON_WEBRTC_HOSTS=10.0.0.5, livekit.example
             SIPHON_LIVEKIT_SIGNALLING=v2
+            SIPHON_MEDIA_NICE=-30
+            SIPHON_WEBRTC_RELAY_ONLY=true
             SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
             """.write(to: envFile, atomically: true, encoding: .utf8)
         try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
@@ -120,7 +122,9 @@ struct PreflightTests {
         #expect(status == 1)
         for expected in ["FAIL  REDIS_URL", "FAIL  SIPHON_API_TOKEN", "FAIL  SIPHON_SECRET_KEY", "FAIL  FROM_NUMBER", "FAIL  SIP_INBOUND_ALLOW",
                          "WARN  SIP_TRUNK_ADRESS", "FAIL  SIPHON_WEBRTC_HOSTS: not IP addresses: livekit.example",
-                         "FAIL  SIPHON_LIVEKIT_SIGNALLING: 'v2' is neither auto nor v0", "agents.yaml"] {
+                         "FAIL  SIPHON_LIVEKIT_SIGNALLING: 'v2' is neither auto nor v0", "agents.yaml",
+                         "FAIL  SIPHON_MEDIA_NICE: SIPHON_MEDIA_NICE must be a whole number from -20 to 19",
+                         "FAIL  SIPHON_WEBRTC_RELAY_ONLY: SIPHON_WEBRTC_RELAY_ONLY needs a TURN server to relay through"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
         #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")

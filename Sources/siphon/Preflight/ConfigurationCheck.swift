@@ -5,6 +5,7 @@ import SiphonCore
 import SiphonLiveKit
 import SiphonOffline
 import SiphonRedis
+import SiphonRTP
 import SiphonSIP
 import SiphonTelephony
 
@@ -23,7 +24,7 @@ struct ConfigurationCheck {
     /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
     static let known: Set<String> = [
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
-        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
@@ -153,6 +154,13 @@ struct ConfigurationCheck {
         }
         each("SIP_INBOUND_NUMBERS", fix: "+E164=agent pairs, comma-separated") { _ in
             "\(try TelephonyConfiguration.from(env).inboundNumbers.count) number(s)"
+        }
+        each("SIPHON_MEDIA_NICE", fix: "a nice value from -20 to 19 (default -10; 0: none)") { v in
+            "media loops at nice \(try MediaPriority.requested(v))"
+        }
+        each("SIPHON_WEBRTC_RELAY_ONLY", fix: "true or false; true needs SIPHON_TURN_URLS") { _ in
+            try BrowserCallRunner.Configuration.from(env, rtpPorts: 16384...32767).relayOnly
+                ? "browser calls' media only through the TURN relay" : "browser calls use every path"
         }
         each("SIPHON_RECORDINGS_DIR", fix: "create it, writable by the worker's user") { dir in
             var isDir: ObjCBool = false
