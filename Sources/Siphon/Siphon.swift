@@ -46,7 +46,9 @@ public enum Siphon {
 
     /// The services `serve` runs (with SIP, the user agent; then the worker), for programs that run
     /// their own service group. Keep their order, and put what must outlive the drain (a metrics
-    /// server) before them.
+    /// server) before them. Calls' media runs on NIO's shared event loops, so this raises those
+    /// loops' priority — the whole program's, as they are shared (`SIPHON_MEDIA_NICE` in
+    /// `environment`, -10 by default; "0" leaves them as they are).
     public static func services(agents: [Agent], options: ServeOptions, environment: Environment = .process) async throws -> [any Service] {
         let keys = ClusterKeys(prefix: options.keyPrefix)
         var telephony = try options.telephony ?? TelephonyConfiguration.from(environment)
