@@ -96,10 +96,11 @@ public final class PhraseCache: Sendable {
     /// The samples of `key`'s warm-up when it ends; nil when none is on its way or it failed. A
     /// cancelled caller (a barge-in) stops waiting at once; the warm-up goes on for the next.
     private func warmed(_ key: Key) async throws -> [Int16]? {
-        let id = state.withLock { s -> Int in
+        guard let id = state.withLock({ s -> Int? in
+            guard s.warming[key] != nil else { return nil }  // the usual case: nothing to wait for
             s.nextWaiter += 1
             return s.nextWaiter
-        }
+        }) else { return nil }
         let samples = await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<[Int16]?, Never>) in
                 let waiting = state.withLock { s -> Bool in

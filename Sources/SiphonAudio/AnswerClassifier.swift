@@ -151,19 +151,28 @@ public final class AnswerClassifier {
     /// The cadence's person decisions: no word said it was one.
     private static let cadenceCauses: Set<String> = ["short greeting then silence", "a hello then silence", "timeout", "no speech"]
 
-    /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it, or by
-    /// their words as they were said (an opening "yes", a person's phrase), until the pause after
-    /// them (`personPhraseWatchSilenceMs`);
-    /// not yet revised: their words may still show a recording (`heard`; `process` keeps the time).
-    public var isWatching: Bool {
-        guard let decision, revision == nil, [.human, .silence].contains(decision.kind) else { return false }
-        if decidedByWords { return !phraseHeardOut }
-        return Self.cadenceCauses.contains(decision.cause) && elapsedMs - decision.atMs < configuration.recordingWatchMs
+    /// How a person decision is watched for a recording's words, worked out once when it is made
+    /// (`isWatching` is asked every frame of the call).
+    private enum Watch {
+        /// Decided by cadence alone: for `recordingWatchMs`.
+        case cadence
+        /// Decided by their words as they said them: until the pause after them.
+        case words
     }
 
-    /// A person decided by their words (`words: "who's calling"`, `words: a person's answer`), not
-    /// by cadence.
-    private var decidedByWords: Bool { decision?.kind == .human && decision?.cause.hasPrefix("words: ") == true }
+    private var watch: Watch?
+
+    /// A person (or an open line) decided by cadence alone, within `recordingWatchMs` of it, or by
+    /// their words as they were said (an opening "yes", a person's phrase), until the pause after
+    /// them (`personPhraseWatchSilenceMs`); not yet revised: their words may still show a
+    /// recording (`heard`; `process` keeps the time).
+    public var isWatching: Bool {
+        guard let watch, let decision, revision == nil else { return false }
+        switch watch {
+        case .words: return !phraseHeardOut
+        case .cadence: return elapsedMs - decision.atMs < configuration.recordingWatchMs
+        }
+    }
 
     /// A person decided by their words has paused after them (`personPhraseWatchSilenceMs`).
     private var phraseHeardOut = false
@@ -174,7 +183,7 @@ public final class AnswerClassifier {
         if let decision {
             guard isWatching else { return decision }
             elapsedMs += 20
-            if decidedByWords {
+            if watch == .words {
                 if vad.process(frame).isSpeech {
                     silenceRunMs = 0
                 } else {
@@ -264,6 +273,11 @@ public final class AnswerClassifier {
     private func decide(_ kind: Kind, _ cause: String, _ confidence: Double) -> Decision {
         let d = Decision(kind: kind, cause: cause, confidence: confidence, atMs: elapsedMs)
         decision = d
+        if kind == .human, cause.hasPrefix("words: ") {
+            watch = .words
+        } else if [.human, .silence].contains(kind), Self.cadenceCauses.contains(cause) {
+            watch = .cadence
+        }
         return d
     }
 }

@@ -51,7 +51,9 @@ public struct PocketSphinxSTT: SpeechToText {
         pool = PocketSphinxDecoderPool(files: files)
     }
 
-    public func open() async throws -> any STTStream {
+    public func open() async throws -> any STTStream { stream() }
+
+    private func stream() -> PocketSphinxStream {
         PocketSphinxStream(pool: pool, lane: EngineLanes.shared.assign(), phrases: phrases, hasLoose: pool.files.looseGrammar != nil)
     }
 
@@ -59,7 +61,7 @@ public struct PocketSphinxSTT: SpeechToText {
     /// before `speechFrom` are the padding before the VAD's start): its final words, for offline
     /// evaluation (`siphon amd eval --recogniser`). Paced so that no frame is dropped.
     public func transcribe(_ frames: [AudioFrame], speechFrom: Int) async throws -> String {
-        let stream = PocketSphinxStream(pool: pool, lane: EngineLanes.shared.assign(), phrases: phrases, hasLoose: pool.files.looseGrammar != nil)
+        let stream = stream()
         for (n, frame) in frames.enumerated() {
             try await stream.send(frame, speech: n >= speechFrom)
             if n % 200 == 199 { await stream.settle() }

@@ -108,15 +108,15 @@ struct AMDCommand: AsyncParsableCommand {
                 var decision: AnswerClassifier.Decision?
                 var greetingOver = false
                 // As a call's gate: after a "long greeting", the greeting's words may revise the
-                // decision until the greeting ends (its beep, or 1.5 s of silence); after a person
-                // decided by cadence, for `recordingWatchMs`.
+                // decision until the greeting ends (its beep, or 1.5 s of silence); after a person,
+                // while the classifier watches (`isWatching`).
                 for (n, start) in stride(from: 0, to: wav.samples.count - frame + 1, by: frame).enumerated() {
                     let samples = Array(wav.samples[start..<start + frame])
                     if decision == nil {
                         if let t = transcripts[n] { decision = classifier.heard(t.text, isFinal: t.isFinal) }
                         if decision == nil { decision = classifier.process(samples) }
                     } else if classifier.isWatching {
-                        // A person by cadence: words only a recording says may still revise it.
+                        // Words only a recording says may still revise it.
                         if let t = transcripts[n] { classifier.heard(t.text, isFinal: t.isFinal) }
                         classifier.process(samples)
                     } else if decision?.cause == "long greeting", !greetingOver, classifier.revision == nil {
