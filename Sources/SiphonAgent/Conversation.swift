@@ -718,7 +718,9 @@ public final class Conversation: @unchecked Sendable {
         guard !Task.isCancelled else { return }
         shared.withLock { $0.ttsRequestWallMs = $0.ttsRequestWallMs ?? Timestamp.nowMs() }
         var count = 0
-        if fixed, let said = agent.phrases.audio(sentence, rate: pipelineRate) {
+        // A line being warmed (the greeting while detection listened) is waited for: it started
+        // before this one could, and a second synthesis would be paid for twice.
+        if fixed, let said = try? await agent.phrases.ready(sentence, rate: pipelineRate) {
             AgentMetrics.phrase(cached: true)
             shared.withLock { s in if s.ttsFirstAudioWallMs == nil { s.firstAudioCached = true } }
             for chunk in Self.frames(of: said, size: pipelineRate / 50) {
@@ -729,6 +731,7 @@ public final class Conversation: @unchecked Sendable {
             shared.withLock { $0.plan.sentence(sentence, frames: count) }
             return
         }
+        guard !Task.isCancelled else { return }  // cancelled while it waited for a warm-up
         if fixed { AgentMetrics.phrase(cached: false) }
         var resampler: Resampler?
         var whole: [Int16] = []

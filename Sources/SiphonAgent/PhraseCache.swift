@@ -18,7 +18,7 @@ public final class PhraseCache: Sendable {
         var lines: [Key: (samples: [Int16], stored: ContinuousClock.Instant)] = [:]
         var order: [Key] = []
         var samples = 0
-        /// Lines being warmed, with the calls waiting for them (`line` asked while one was).
+        /// Lines being warmed, with the calls waiting for them (`ready` asked while one was).
         var warming: [Key: [Int: CheckedContinuation<[Int16]?, Never>]] = [:]
         var nextWaiter = 0
         /// Waiters cancelled before they were registered.
@@ -83,11 +83,18 @@ public final class PhraseCache: Sendable {
     }
 
     /// The line from the cache, or from its warm-up if one is on its way (asked for before it
-    /// ended: the greeting of a person decided quickly), or synthesised whole and kept; `cached`
-    /// says whether it was ready or on its way.
+    /// ended: the greeting of a person decided quickly); nil when neither, or the warm-up failed.
+    /// Never synthesises: a caller that streams a line it lacks (`Conversation.speak`) starts
+    /// speaking sooner than a whole synthesis would let it.
+    func ready(_ text: String, rate: Int) async throws -> [Int16]? {
+        if let samples = audio(text, rate: rate) { return samples }
+        return try await warmed(Key(text: text, rate: rate))
+    }
+
+    /// The line as `ready` has it, or synthesised whole and kept; `cached` says whether it was
+    /// ready or on its way.
     func line(_ text: String, tts: any TextToSpeech, rate: Int) async throws -> (samples: [Int16], cached: Bool) {
-        if let samples = audio(text, rate: rate) { return (samples, true) }
-        if let samples = try await warmed(Key(text: text, rate: rate)) { return (samples, true) }
+        if let samples = try await ready(text, rate: rate) { return (samples, true) }
         let samples = try await Self.synthesize(text, tts: tts, rate: rate)
         store(text, rate: rate, samples: samples)
         return (samples, false)
