@@ -28,6 +28,13 @@ public struct Agent: Sendable {
     /// Answering-machine detection on outbound calls (a job's `amd` replaces it); nil: off.
     public var amd: AMDSettings?
 
+    /// Starts synthesising the greeting into `phrases` at `rate` while nothing needs it yet (an
+    /// outbound call ringing): whoever answers hears it with no TTS round trip, the first call of a
+    /// worker included. Does nothing if it is cached or on its way.
+    public func warmGreeting(rate: Int) {
+        if let greeting { phrases.warm(greeting, tts: tts, rate: rate) }
+    }
+
     public init(name: String, llm: any LanguageModel, tts: any TextToSpeech, stt: any SpeechToText, instructions: String,
                 greeting: String? = nil, resumeLine: String? = "Sorry about that, I'm back. Where were we?", tools: [AgentTool] = [],
                 vad: VADConfiguration = VADConfiguration(), turn: TurnConfiguration = TurnConfiguration(),

@@ -56,6 +56,7 @@ public struct LiveKitMediaAgent: LiveKitRoomAgent {
         guard let agent = agents[call.job.agent] else { return CallEnd(.failed, "agent '\(call.job.agent)' is not served by this worker") }
         var tuned = agent
         if let max = call.job.maxDuration { tuned.turn.maxCallDuration = Double(max) }
+        if answered != nil { tuned.warmGreeting(rate: RoomSession.pipelineRate) }  // the phone still rings
         let session = try await RoomSession.join(ticket: ticket, configuration: configuration, api: api, logger: call.logger,
                                                  beforeAnswer: answered != nil)
         defer { session.close() }

@@ -13,6 +13,8 @@ import Synchronization
 /// one connection (ours to offer) carries both directions and `subscriber` and `publisher` are
 /// the same peer; over v0 the server offers the subscriber and we offer the publisher.
 final class RoomSession: @unchecked Sendable {
+    /// The conversation's rate in a room (Opus carries wideband speech).
+    static let pipelineRate = 16000
     // Mutable state is in `state` (a Mutex); the rest is set once in `join`.
     let ticket: LiveKitRoomTicket
     let api: LiveKitAPI
@@ -136,7 +138,7 @@ final class RoomSession: @unchecked Sendable {
         let audio = WebRTCCallAudio(publisher: publisher, controls: controls)
         // Every turn stored is also published to the room as a transcript (LiveKit UIs show captions).
         let store = RoomTranscripts(store: ClusterConversationStore(call: call), session: self)
-        let conversation = Conversation(agent: agent, audio: audio, store: store, pipelineRate: 16000,
+        let conversation = Conversation(agent: agent, audio: audio, store: store, pipelineRate: Self.pipelineRate,
                                         answerDetection: call.answerDetection(agent), logger: call.logger)
         let outcome = await withTaskGroup(of: Conversation.Outcome?.self) { group in
             group.addTask { await conversation.run(frames: self.subscriber.incoming, dtmf: digits, resume: resume) }

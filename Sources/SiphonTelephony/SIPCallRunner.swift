@@ -49,6 +49,8 @@ public struct SIPCallRunner: CallRunner {
         defer { media.stop() }
         let port = try await media.open()
         let offer = service.offer(port: port)
+        // Synthesised while it rings, at the rate of the codec offered first (what most answers pick).
+        agent.warmGreeting(rate: TelephonyService.pipelineRate(for: service.configuration.policy.codecs.first))
         let from = call.job.from ?? trunk.number
         let fromUser = from?.e164 ?? (trunk.credentials?.username ?? "siphon")
         try await call.transition(.dialing)

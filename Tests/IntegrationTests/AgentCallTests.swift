@@ -19,7 +19,7 @@ struct AgentCallTests {
         try h.supervisor()
         try await h.waitForWorkers(1)
         let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)
-        let pjsip = try PJSIPPeer(play: caller.path, timeout: 60)
+        let pjsip = try PJSIPPeer(play: caller.path, ringMs: 1000, timeout: 60)
         try await pjsip.waitReady()
         let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
         try await h.waitAllTerminal([id], seconds: 60)
@@ -29,6 +29,8 @@ struct AgentCallTests {
         #expect(turns.map(\.role) == [.agent, .user, .agent, .agent, .tool] || turns.map(\.role) == [.agent, .user, .agent, .tool],
                 "\(turns.map { "\($0.role): \($0.text)" })")
         #expect(turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true)
+        // The worker's first call, yet its greeting was synthesised while the phone rang.
+        #expect(turns.first?.extra["tts.cached"] == "true", "\(turns.first?.extra ?? [:])")
         #expect(turns.contains { $0.role == .user && $0.text == "no that is all thank you" }, "\(turns.map(\.text))")
         let goodbye = try #require(turns.last { $0.role == .agent })
         #expect(goodbye.text.contains("Goodbye"))
