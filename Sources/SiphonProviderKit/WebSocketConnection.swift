@@ -25,6 +25,12 @@ public final class WebSocketConnection: Sendable {
     let provider: String
     public let messages: AsyncThrowingStream<Message, any Error>
     let closeReceived: CloseBox
+    /// Bytes handed to the event loop and not yet written to the socket. The channel's own
+    /// high-water mark is updated on its loop only: a call queuing audio faster than a busy loop
+    /// runs would find it writable while megabytes wait in the loop's task queue.
+    private let unwritten = Mutex(0)
+    /// Audio beyond this, not yet written to the socket, is dropped (8 s of 16 kHz linear16).
+    static let unwrittenLimit = 256 * 1024
 
     private init(channel: any Channel, provider: String, messages: AsyncThrowingStream<Message, any Error>, closeReceived: CloseBox) {
         (self.channel, self.provider, self.messages) = (channel, provider, messages)
@@ -168,13 +174,26 @@ public final class WebSocketConnection: Sendable {
 
     private func stream(_ opcode: WebSocketOpcode, _ data: ByteBuffer) throws -> Bool { try queue(opcode, data, dropWhenFull: true) }
 
-    /// Writes without awaiting the write; false when `dropWhenFull` and the socket is over its high-water mark.
+    /// Writes without awaiting the write; false when `dropWhenFull` and the socket is over its
+    /// high-water mark or `unwrittenLimit` bytes are still on their way to it.
     private func queue(_ opcode: WebSocketOpcode, _ data: ByteBuffer, dropWhenFull: Bool) throws -> Bool {
         guard channel.isActive else {
             throw ProviderError(provider: provider, kind: .connection, message: "the connection is closed")
         }
-        if dropWhenFull, !channel.isWritable { return false }
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data), promise: nil)
+        let size = data.readableBytes
+        let taken = unwritten.withLock { n -> Bool in
+            if dropWhenFull, n + size > Self.unwrittenLimit { return false }
+            n += size
+            return true
+        }
+        guard taken else { return false }
+        if dropWhenFull, !channel.isWritable {
+            unwritten.withLock { $0 -= size }
+            return false
+        }
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { [self] _ in unwritten.withLock { $0 -= size } }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data), promise: written)
         return true
     }
 

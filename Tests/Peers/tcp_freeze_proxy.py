@@ -6,10 +6,17 @@ answers (what a worker cut off from Redis sees, unlike a closed connection).
 
 SIGUSR1 freezes it (nothing is read or forwarded; new connections are accepted and held),
 SIGUSR2 thaws it (what was held is forwarded, new connections reach the target). Prints
-"ready" once listening and "frozen"/"thawed" on each change."""
+"ready" once listening and "frozen"/"thawed" on each change.
+
+What a frozen path holds is bounded: the clients' sockets get a fixed receive buffer, so the
+kernel's autotuning (up to tcp_rmem's maximum, 32 MB on some hosts) cannot take in what a
+partition would not."""
 import asyncio
 import signal
+import socket
 import sys
+
+RECEIVE_BUFFER = 128 * 1024
 
 listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
 
@@ -57,7 +64,11 @@ async def main():
 
     loop.add_signal_handler(signal.SIGUSR1, freeze)
     loop.add_signal_handler(signal.SIGUSR2, thaw)
-    server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # inherited by accepted sockets
+    listener.bind(("127.0.0.1", listen_port))
+    server = await asyncio.start_server(handle, sock=listener)
     print("ready", flush=True)
     async with server:
         await server.serve_forever()
