@@ -59,7 +59,12 @@ struct PartitionTests {
         #expect(try await Self.health(metrics)["rtp_packets_sent"] == silentAt, "A sent RTP after it fell silent")
 
         try await proxy.thaw()
-        try await eventually(30, "A learns the call is B's") { a.output.contains("belongs to another worker now") }
+        do {
+            try await eventually(30, "A learns the call is B's") { a.output.contains("belongs to another worker now") }
+        } catch {
+            Issue.record("A's log after the partition: \(a.output.split(separator: "\n").suffix(40).joined(separator: "\n"))")
+            throw error
+        }
         #expect(try await Self.health(metrics)["rtp_packets_sent"] == silentAt, "A sent RTP after the partition healed")
         try await h.waitAllTerminal([id], seconds: 80)
         let record = try #require(try await h.store.call(id))
