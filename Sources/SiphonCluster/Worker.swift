@@ -71,14 +71,21 @@ public final class Worker: Service, Sendable {
         var assigned: [String] = []
         /// Calls stopped because their lease could not be renewed (cut off from Redis), kept until
         /// Redis says whether they are still ours: then resumed, or dropped if fenced.
-        var suspended: [String: CallLease] = [:]
+        var suspended: [String: Suspended] = [:]
         /// Where new local calls (answered inbound) are handed to the run loop.
         var starts: AsyncStream<Admitted>.Continuation?
-        /// Calls re-admitted after a suspension (their `resumed` event says so).
-        var resumingAfterSuspension: Set<String> = []
+        /// Calls being re-admitted after a suspension (their `resumed` event says so); back to
+        /// `suspended` if the claim cannot reach Redis.
+        var resumingAfterSuspension: [String: CallLease] = [:]
         var draining = false
         var heartbeatsStopped = false
         var maxActive = 0
+    }
+
+    struct Suspended {
+        let lease: CallLease
+        /// Monotonic time (ns) it fell silent: only a heartbeat sent after it may resume it.
+        let since: UInt64
     }
 
     struct Running {
@@ -174,7 +181,7 @@ public final class Worker: Service, Sendable {
         var backoff = Backoff(baseMs: 50, capMs: 2000)
         while !state.withLock({ $0.draining }) {
             await adoptPending(starts)
-            let free = state.withLock { configuration.capacity - $0.running.count - $0.suspended.count }
+            let free = state.withLock { configuration.capacity - $0.running.count - $0.suspended.count - $0.resumingAfterSuspension.count }
             if free <= 0 {
                 try? await Task.sleep(for: .milliseconds(10))
                 continue
@@ -220,7 +227,10 @@ public final class Worker: Service, Sendable {
         }
         for id in assigned {
             defer { _ = state.withLock { $0.known.remove("call:" + id) } }
-            guard let h = try? await client.send("HMGET", keys.call(id), "job", "entry").array, h.count == 2, let job = h[0].string else { continue }
+            guard let h = try? await client.send("HMGET", keys.call(id), "job", "entry").array, h.count == 2, let job = h[0].string else {
+                staySuspended(id)
+                continue
+            }
             let entry = h[1].string ?? ""
             if !entry.isEmpty, state.withLock({ $0.known.contains(entry) }) { continue }
             if let admitted = await admit(entry: entry, fields: ["job": job]) { starts.yield(admitted) }
@@ -238,6 +248,16 @@ public final class Worker: Service, Sendable {
             } catch {
                 logger.warning("adopting a pending entry failed", metadata: ["stream.entry": "\(entry)", "error": "\(error)"])
                 _ = state.withLock { $0.known.remove(entry) }
+            }
+        }
+    }
+
+    /// A silenced call whose resumption could not reach Redis stays silenced: the next heartbeat
+    /// that gets through resumes or drops it.
+    private func staySuspended(_ callID: String) {
+        state.withLock { s in
+            if let lease = s.resumingAfterSuspension.removeValue(forKey: callID) {
+                s.suspended[callID] = Suspended(lease: lease, since: Timestamp.monotonicNs())
             }
         }
     }
@@ -297,6 +317,7 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.warning("claim failed; will retry from the pending list", metadata: ["error": "\(error)"])
             forget(ignoreForMs: 500)
+            staySuspended(job.id)
             return nil
         }
         let parts = (reply.array ?? []).map { $0.string ?? "" }
@@ -328,17 +349,21 @@ public final class Worker: Service, Sendable {
             if !isResume, let added = entry.split(separator: "-").first.flatMap({ Int64($0) }) {
                 ClusterMetrics.claimLatency(ms: Timestamp.nowMs() - added)
             }
-            let afterSuspension = state.withLock { $0.resumingAfterSuspension.remove(job.id) != nil }
+            let afterSuspension = state.withLock { $0.resumingAfterSuspension.removeValue(forKey: job.id) != nil }
             return Admitted(job: job, lease: lease, isResume: isResume, status: CallStatus(rawValue: parts[3]) ?? .claimed,
                             lastSeq: Int(parts[2]) ?? 0, control: control, afterSuspension: afterSuspension)
         case "done":
             forget()
+            state.withLock { _ = $0.resumingAfterSuspension.removeValue(forKey: job.id) }
         case "duplicate":
             await deadLetter(entry: entry, callID: "", reason: "duplicate job: call \(job.id) already exists with entry \(parts.count > 1 ? parts[1] : "?")", raw: raw)
             forget()
         case "taken":
             // Owned by another worker, or awaiting reassignment: look again later.
             forget(ignoreForMs: 1000)
+            if state.withLock({ $0.resumingAfterSuspension.removeValue(forKey: job.id) != nil }) {
+                logger.warning("a silenced call belongs to another worker now; dropped it")
+            }
         default:
             logger.error("unexpected claim reply", metadata: ["reply": "\(reply)"])
             forget(ignoreForMs: 1000)
@@ -500,7 +525,7 @@ public final class Worker: Service, Sendable {
             for call in late where call.control.stop(.suspended) {
                 // Suspended from now on (the heartbeat asks Redis about it), resumed only once its
                 // runner has stopped (`running` no longer holds it).
-                state.withLock { $0.suspended[call.lease.callID] = call.lease }
+                state.withLock { $0.suspended[call.lease.callID] = Suspended(lease: call.lease, since: now) }
                 ClusterMetrics.callSuspended()
                 logger.warning("call silenced: its lease could not be renewed in time; resumed if Redis says it is still ours",
                                metadata: ["call.id": "\(call.lease.callID)", "call.epoch": "\(call.lease.epoch)",
@@ -524,7 +549,7 @@ public final class Worker: Service, Sendable {
             ]
             // Suspended calls too: renewing their leases tells whether they are still ours.
             let running = s.running.values.filter { $0.control.reason != .suspended }.map(\.lease)
-            return (running + s.suspended.values, info)
+            return (running + s.suspended.values.map(\.lease), info)
         }
         var args = [keys.prefix, id, String(Timestamp.nowMs()), String(configuration.aliveTTLms),
                     String(configuration.leaseMs), String(info.count / 2)] + info
@@ -544,17 +569,19 @@ public final class Worker: Service, Sendable {
                 s.running[id]?.leaseValidUntil = sentAt + configuration.leaseNs
             }
             // A suspended call is ours again (same owner and epoch, lease renewed just now) or lost.
+            // Ours again only by a heartbeat sent after it fell silent: a reply that was late
+            // (a loaded host) proves nothing about the partition that silenced it.
             let dropped = s.suspended.keys.filter { fencedSet.contains($0) }
-            let resumed = s.suspended.keys.filter { !fencedSet.contains($0) && s.running[$0] == nil }
+            let resumed = s.suspended.filter { !fencedSet.contains($0.key) && s.running[$0.key] == nil && sentAt > $0.value.since }
             for id in dropped { s.suspended[id] = nil }
-            for id in resumed {
+            for (id, call) in resumed {
                 s.suspended[id] = nil
                 s.assigned.append(id)
-                s.resumingAfterSuspension.insert(id)
+                s.resumingAfterSuspension[id] = call.lease
             }
             let stops = fenced.compactMap { id in s.running[id].map { ($0.control, StopReason.fenced) } }
                 + cancels.compactMap { id in s.running[id].map { ($0.control, StopReason.canceled) } }
-            return (stops, dropped, resumed)
+            return (stops, dropped, Array(resumed.keys))
         }
         for (control, reason) in controls { control.stop(reason) }
         for id in dropped { logger.warning("a silenced call belongs to another worker now; dropped it", metadata: ["call.id": "\(id)"]) }
