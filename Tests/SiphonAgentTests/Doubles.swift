@@ -147,6 +147,28 @@ struct ToneTTS: TextToSpeech {
     }
 }
 
+/// A door the test opens: whatever waits at it goes on once it is open.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+    func open() {
+        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiting = [] }
+            return s.waiting
+        }
+        for c in waiting { c.resume() }
+    }
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { s -> Bool in
+                if !s.open { s.waiting.append(c) }
+                return s.open
+            }
+            if open { c.resume() }
+        }
+    }
+}
+
 /// `ToneTTS` that counts what it was asked to say; `failing` lines throw after their first frame.
 final class CountingTTS: TextToSpeech, @unchecked Sendable {
     let name = "counting-tts"
@@ -154,13 +176,16 @@ final class CountingTTS: TextToSpeech, @unchecked Sendable {
     let failing: Set<String>
     /// How long each synthesis takes before its first frame.
     let delay: Duration
+    /// Each synthesis waits for it to open before its first frame.
+    let gate: Gate?
     private let asked = Mutex<[String]>([])
-    init(failing: Set<String> = [], delay: Duration = .zero) { (self.failing, self.delay) = (failing, delay) }
+    init(failing: Set<String> = [], delay: Duration = .zero, gate: Gate? = nil) { (self.failing, self.delay, self.gate) = (failing, delay, gate) }
     var requests: [String] { asked.withLock { $0 } }
     func count(_ text: String) -> Int { requests.filter { $0 == text }.count }
     func synthesize(_ text: String) async throws -> AsyncThrowingStream<AudioFrame, any Error> {
         asked.withLock { $0.append(text) }
         if delay > .zero { try await Task.sleep(for: delay) }
+        await gate?.wait()
         let tone = try await ToneTTS().synthesize(text)
         let fails = failing.contains(text)
         return AsyncThrowingStream { c in
