@@ -210,9 +210,54 @@ public final class Conversation: @unchecked Sendable {
                 return outcome
             }
         }
-        await closeRecogniser(opening)
+        await lineClosed(opening)
         return Outcome(status: .ended, reason: "the line closed")
     }
+
+    /// The far end hung up. What the agent was saying is stored as far as it was heard, as a
+    /// barge-in stores it, and what the caller said last (a "thanks, bye" hung up on at once,
+    /// before the turn could end) is stored too, once the recogniser has finished it: a transcript
+    /// ends where the call did.
+    /// Not when the conversation was cancelled: its worker stopped it (a takeover, a drain, a
+    /// partition, a cancel), and another worker may carry the call on from the turns stored.
+    private func lineClosed(_ opening: Task<Void, Never>) async {
+        guard !Task.isCancelled else { return await closeRecogniser(opening) }
+        if let r = response, let role = persistAs {
+            let (_, plan) = stopResponse()
+            let (heard, remaining) = plan.split(heardFrames: audio.sentFrames - r.startSent)
+            if !heard.isEmpty {
+                let whole = remaining.isEmpty && shared.withLock { $0.responseDone }
+                _ = try? await writer.append(role, heard, interrupted: !whole, extra: agentTurnExtra().merging(persistExtra) { $1 }
+                    .merging(backchannelExtra()) { $1 }.merging(["hung_up_during_turn": "true"]) { $1 })
+            }
+            (response, persistAs, persistExtra) = (nil, nil, [:])
+        }
+        let listening = gate?.isActive != true && greetWhenQuiet == nil
+        if listening, userSpeaking || shared.withLock({ !$0.finals.isEmpty }) {
+            try? await stt?.flush()  // the words of a segment the VAD had not ended
+        }
+        await closeRecogniser(opening)
+        // The recogniser's last finals (a closed stream sends what it still has), for a moment at most.
+        if let reader = transcriptReader {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await reader.value }
+                group.addTask { try? await Task.sleep(for: Self.lastWordsWait) }
+                await group.next()
+                group.cancelAll()
+            }
+            reader.cancel()
+        }
+        let words = shared.withLock { s -> String in
+            defer { s.finals = [] }
+            return s.finals.joined(separator: " ")
+        }
+        if listening, !words.isEmpty {
+            _ = try? await writer.append(.user, words, extra: ["said_as_the_line_closed": "true"])
+        }
+    }
+
+    /// How long a hung-up call waits for the recogniser's last words.
+    static let lastWordsWait = Duration.seconds(2)
 
     /// The agent's first words: the greeting, or the model's opening. `speechEnd`: when the person
     /// who answered stopped saying hello (their voice-to-voice wait is measured from it).

@@ -45,6 +45,36 @@ struct AgentCallTests {
 }
 
 extension AgentCallTests {
+    /// The caller says "no that is all thank you" and hangs up 350 ms later, before the turn could
+    /// end (this receptionist waits 2 s after a caller stops): the transcript ends with the words,
+    /// the recogniser flushed and closed with the line, and nothing answers them.
+    @Test func theCallersLastWordsBeforeHangingUpAreInTheTranscript() async throws {
+        let h = try ClusterHarness()
+        let example = try String(contentsOf: Repository.root.appendingPathComponent("examples/agent_config.yaml"), encoding: .utf8)
+        let offline = try #require(example.range(of: "  - name: offline-receptionist"))
+        let config = "agents:\n" + example[offline.lowerBound...]
+            .replacingOccurrences(of: "min_endpointing_delay: 0.3", with: "min_endpointing_delay: 2.0")
+            .replacingOccurrences(of: "max_endpointing_delay: 1.0", with: "max_endpointing_delay: 3.0")
+        #expect(config.contains("min_endpointing_delay: 2.0"))
+        let file = try Repository.temporaryDirectory("agents").appendingPathComponent("agents.yaml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        try h.sipWorker("w1", extra: ["--config", file.path])
+        try await h.waitForWorkers(1)
+        let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)  // speech until about 10.65 s
+        let pjsip = try PJSIPPeer(play: caller.path, actions: "11.0:hangup", timeout: 60)
+        try await pjsip.waitReady()
+        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
+        try await h.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        let turns = try await h.store.turns(id)
+        let texts = turns.map { "\($0.role.rawValue): \($0.text) \($0.extra)" }
+        #expect(turns.count == 2 && turns.first?.role == .agent, "\(texts)")
+        let last = try #require(turns.last)
+        #expect(last.role == .user && last.extra["said_as_the_line_closed"] == "true" && last.text == "no that is all thank you", "\(texts)")
+        try await pjsip.waitExit()
+    }
+
     /// Worker A dials PJSIP; after the caller has said which day, A is SIGKILLed. Worker B takes the
     /// dialog over with a re-INVITE, re-injects the history, and books the day A heard.
     @Test func takeoverAfterSIGKILLContinuesTheSameDialogWithHistory() async throws {

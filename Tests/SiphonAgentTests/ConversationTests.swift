@@ -101,6 +101,45 @@ struct ConversationTests {
         _ = await run.finish()
     }
 
+    /// "Thanks, bye" and the caller hangs up at once, before the turn could end (mid-word, or a
+    /// few frames after): the words are the transcript's last turn, and nothing answers them.
+    @Test(arguments: [0, 3]) func theCallersLastWordsAreStoredWhenTheyHangUpAtOnce(silenceAfter: Int) async throws {
+        let (a, llm) = agent(stt: ["thanks bye"], llm: [[.text("Goodbye.")]])
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.store.all.count == 1 })
+        await run.feed(Caller.speech(40) + Caller.silence(silenceAfter))
+        #expect(await run.finish() == Conversation.Outcome(status: .ended, reason: "the line closed"))
+        let turns = run.store.all
+        #expect(turns.map(\.text) == ["Hello, dental office.", "thanks bye"], "\(turns.map(\.text))")
+        #expect(turns.last?.role == .user && turns.last?.extra["said_as_the_line_closed"] == "true")
+        #expect(llm.requests.withLock { $0.isEmpty }, "answered a caller who had hung up")
+    }
+
+    /// The caller hangs up while the agent talks: its turn is stored as far as it was heard.
+    @Test func whatTheAgentWasSayingWhenTheCallerHungUpIsStoredAsHeard() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        let (a, _) = agent(stt: [], llm: [], greeting: long)
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.line.sentFrames >= 40 })
+        _ = await run.finish()
+        let turn = try #require(run.store.all.first)
+        #expect(run.store.all.count == 1 && turn.role == .agent && turn.interrupted && turn.extra["hung_up_during_turn"] == "true", "\(run.store.all)")
+        #expect(long.hasPrefix(turn.text) && (3...5).contains(turn.text.split(separator: " ").count), "heard: \(turn.text)")
+    }
+
+    /// Stopped by its worker (a takeover, a drain, a partition): nothing more is stored, the call
+    /// goes on elsewhere from the turns that were.
+    @Test func aConversationItsWorkerStopsStoresNothingMore() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
+        let run = Run(agent: a)
+        await run.feedSilence(until: { run.line.sentFrames >= 40 })
+        await run.feed(Caller.speech(5))  // too short to interrupt: the caller is still talking
+        run.task.cancel()
+        _ = await run.finish()
+        #expect(run.store.all.isEmpty, "\(run.store.all)")
+    }
+
     @Test func bargeInFlushesWithinOneFrameAndStoresWhatWasHeard() async throws {
         let long = "one two three four five six seven eight nine ten eleven twelve"
         let (a, _) = agent(stt: ["wait stop"], llm: [[.text(long)]], greeting: long)
