@@ -14,6 +14,14 @@ public protocol CallAudio: AnyObject, Sendable {
     /// Transfers the call; returns the final status (2xx: transferred, the line is then gone).
     func transfer(to target: String) async throws -> Int
     func hangup(reason: String) async
+    /// True when the frames can stop with the call still on (a browser's connection dropping, to
+    /// be offered again): the conversation then stores nothing as the line closes, and picks up
+    /// from the stored turns when it reconnects.
+    var framesMayResume: Bool { get }
+}
+
+extension CallAudio {
+    public var framesMayResume: Bool { false }
 }
 
 /// Where the conversation keeps its turns and context (the cluster's fenced session store).

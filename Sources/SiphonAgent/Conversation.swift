@@ -218,10 +218,11 @@ public final class Conversation: @unchecked Sendable {
     /// barge-in stores it, and what the caller said last (a "thanks, bye" hung up on at once,
     /// before the turn could end) is stored too, once the recogniser has finished it: a transcript
     /// ends where the call did.
-    /// Not when the conversation was cancelled: its worker stopped it (a takeover, a drain, a
-    /// partition, a cancel), and another worker may carry the call on from the turns stored.
+    /// Not when the conversation was cancelled (its worker stopped it: a takeover, a drain, a
+    /// partition, a cancel; another worker may carry the call on from the turns stored), nor when
+    /// the line may come back (a browser's dropped connection).
     private func lineClosed(_ opening: Task<Void, Never>) async {
-        guard !Task.isCancelled else { return await closeRecogniser(opening) }
+        guard !Task.isCancelled, !audio.framesMayResume else { return await closeRecogniser(opening) }
         if let r = response, let role = persistAs {
             let (_, plan) = stopResponse()
             let (heard, remaining) = plan.split(heardFrames: audio.sentFrames - r.startSent)

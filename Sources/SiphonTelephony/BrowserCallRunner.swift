@@ -303,6 +303,8 @@ final class BrowserCallAudio: CallAudio, Sendable {
     init(peer: WebRTCPeer) { self.peer = peer }
 
     var hungUp: Bool { hangup.withLock { $0 } }
+    /// A dropped connection is offered again by the page (its hang-up is a cancel through the API).
+    var framesMayResume: Bool { true }
     func enqueue(_ frame: AudioFrame) { peer.enqueue(frame) }
     func flush() -> Int { peer.flushOutbound() }
     var queuedFrames: Int { peer.queuedFrames }

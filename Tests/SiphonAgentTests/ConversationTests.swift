@@ -140,6 +140,19 @@ struct ConversationTests {
         #expect(run.store.all.isEmpty, "\(run.store.all)")
     }
 
+    /// A browser's connection drops (the page offers again): nothing is stored as its frames stop,
+    /// and the reconnected conversation picks up from the turns that were.
+    @Test func aLineThatMayComeBackStoresNothingAsItsFramesStop() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
+        let run = Run(agent: a)
+        run.line.mayResume.withLock { $0 = true }
+        await run.feedSilence(until: { run.line.sentFrames >= 40 })
+        await run.feed(Caller.speech(5))
+        _ = await run.finish()
+        #expect(run.store.all.isEmpty, "\(run.store.all)")
+    }
+
     @Test func bargeInFlushesWithinOneFrameAndStoresWhatWasHeard() async throws {
         let long = "one two three four five six seven eight nine ten eleven twelve"
         let (a, _) = agent(stt: ["wait stop"], llm: [[.text(long)]], greeting: long)

@@ -238,6 +238,9 @@ final class FakeLine: CallAudio, @unchecked Sendable {
     @discardableResult
     func tick() -> Bool { state.withLock { s in guard !s.queue.isEmpty else { return false }; s.queue.removeFirst(); s.sent += 1; return true } }
     var hungUp: String? { state.withLock { $0.hangup } }
+    /// Set for a line whose frames may stop with the call still on (a browser's).
+    let mayResume = Mutex(false)
+    var framesMayResume: Bool { mayResume.withLock { $0 } }
     var digits: String { state.withLock { $0.digits } }
     var flushes: [Int] { state.withLock { $0.flushes } }
 }
