@@ -13,6 +13,16 @@ struct AgentCallTests {
                     idempotencyKey: key, trunk: TrunkSpec(address: "127.0.0.1:\(port)"))
     }
 
+    /// Dials PJSIP, waits for the call to end (`ended`), and returns its id and turns.
+    func endedCall(_ h: ClusterHarness, to pjsip: PJSIPPeer) async throws -> (id: String, turns: [Turn]) {
+        try await pjsip.waitReady()
+        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
+        try await h.waitAllTerminal([id], seconds: 60)
+        let record = try #require(try await h.store.call(id))
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        return (id, try await h.store.turns(id))
+    }
+
     @Test func fullCallWithTheOfflineEnginesEndsWithEndCall() async throws {
         let h = try ClusterHarness()
         try h.sipWorker("w1")
@@ -20,12 +30,7 @@ struct AgentCallTests {
         try await h.waitForWorkers(1)
         let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)
         let pjsip = try PJSIPPeer(play: caller.path, ringMs: 1000, timeout: 60)
-        try await pjsip.waitReady()
-        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
-        try await h.waitAllTerminal([id], seconds: 60)
-        let record = try #require(try await h.store.call(id))
-        #expect(record.status == .ended, "\(record.reason ?? "")")
-        let turns = try await h.store.turns(id)
+        let (id, turns) = try await endedCall(h, to: pjsip)
         #expect(turns.map(\.role) == [.agent, .user, .agent, .agent, .tool] || turns.map(\.role) == [.agent, .user, .agent, .tool],
                 "\(turns.map { "\($0.role): \($0.text)" })")
         #expect(turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true)
@@ -62,12 +67,7 @@ extension AgentCallTests {
         try await h.waitForWorkers(1)
         let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)  // speech until about 10.65 s
         let pjsip = try PJSIPPeer(play: caller.path, actions: "11.0:hangup", timeout: 60)
-        try await pjsip.waitReady()
-        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
-        try await h.waitAllTerminal([id], seconds: 60)
-        let record = try #require(try await h.store.call(id))
-        #expect(record.status == .ended, "\(record.reason ?? "")")
-        let turns = try await h.store.turns(id)
+        let turns = try await endedCall(h, to: pjsip).turns
         let texts = turns.map { "\($0.role.rawValue): \($0.text) \($0.extra)" }
         #expect(turns.count == 2 && turns.first?.role == .agent, "\(texts)")
         let last = try #require(turns.last)
