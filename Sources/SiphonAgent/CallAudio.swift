@@ -33,8 +33,12 @@ public protocol ConversationStore: Sendable {
     func context() async throws -> [String: String]
     /// A moment in the call's timeline (answering-machine detection's decision, …).
     func event(_ type: String, detail: String, fields: [String: String]) async throws
+    /// True once the conversation's stop ends the call (a cancel through the API) rather than
+    /// hands it on (a takeover): what was said last is then stored all the same.
+    var stopEndsTheCall: Bool { get }
 }
 
 extension ConversationStore {
     public func event(_ type: String, detail: String, fields: [String: String]) async throws {}
+    public var stopEndsTheCall: Bool { false }
 }

@@ -214,15 +214,31 @@ public final class Conversation: @unchecked Sendable {
         return Outcome(status: .ended, reason: "the line closed")
     }
 
-    /// The far end hung up. What the agent was saying is stored as far as it was heard, as a
+    /// The line closed: the far end hung up, or the call was canceled through the API (a browser
+    /// call's page hanging up). What the agent was saying is stored as far as it was heard, as a
     /// barge-in stores it, and what the caller said last (a "thanks, bye" hung up on at once,
     /// before the turn could end) is stored too, once the recogniser has finished it: a transcript
     /// ends where the call did.
-    /// Not when the conversation was cancelled (its worker stopped it: a takeover, a drain, a
-    /// partition, a cancel; another worker may carry the call on from the turns stored), nor when
-    /// the line may come back (a browser's dropped connection).
+    /// Not when its worker stopped the conversation for another to carry on (a takeover, a drain,
+    /// a partition: the turns stored are where it picks up), nor when the line may come back (a
+    /// browser's dropped connection).
     private func lineClosed(_ opening: Task<Void, Never>) async {
-        guard !Task.isCancelled, !audio.framesMayResume else { return await closeRecogniser(opening) }
+        let stopped = Task.isCancelled
+        guard !stopped || store.stopEndsTheCall, !audio.framesMayResume else { return await closeRecogniser(opening) }
+        guard stopped else { return await keepLastWords(opening) }
+        // The cancel would cut the recogniser's last words and the writes short: they go on as a
+        // task of their own, for a few seconds at most.
+        await Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.keepLastWords(opening) }
+                group.addTask { try? await Task.sleep(for: Self.lastWordsWait * 2) }
+                await group.next()
+                group.cancelAll()
+            }
+        }.value
+    }
+
+    private func keepLastWords(_ opening: Task<Void, Never>) async {
         if let r = response, let role = persistAs {
             let (_, plan) = stopResponse()
             let (heard, remaining) = plan.split(heardFrames: audio.sentFrames - r.startSent)

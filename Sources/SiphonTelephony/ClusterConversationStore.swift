@@ -13,4 +13,5 @@ struct ClusterConversationStore: ConversationStore {
     func event(_ type: String, detail: String, fields: [String: String]) async throws {
         try await call.record(event: type, detail: detail, fields: fields)
     }
+    var stopEndsTheCall: Bool { call.stopReason == .canceled }
 }

@@ -22,4 +22,5 @@ struct RoomTranscripts: ConversationStore {
     func event(_ type: String, detail: String, fields: [String: String]) async throws {
         try await store.event(type, detail: detail, fields: fields)
     }
+    var stopEndsTheCall: Bool { store.stopEndsTheCall }
 }

@@ -55,15 +55,7 @@ extension AgentCallTests {
     /// the recogniser flushed and closed with the line, and nothing answers them.
     @Test func theCallersLastWordsBeforeHangingUpAreInTheTranscript() async throws {
         let h = try ClusterHarness()
-        let example = try String(contentsOf: Repository.root.appendingPathComponent("examples/agent_config.yaml"), encoding: .utf8)
-        let offline = try #require(example.range(of: "  - name: offline-receptionist"))
-        let config = "agents:\n" + example[offline.lowerBound...]
-            .replacingOccurrences(of: "min_endpointing_delay: 0.3", with: "min_endpointing_delay: 2.0")
-            .replacingOccurrences(of: "max_endpointing_delay: 1.0", with: "max_endpointing_delay: 3.0")
-        #expect(config.contains("min_endpointing_delay: 2.0"))
-        let file = try Repository.temporaryDirectory("agents").appendingPathComponent("agents.yaml")
-        try config.write(to: file, atomically: true, encoding: .utf8)
-        try h.sipWorker("w1", extra: ["--config", file.path])
+        try h.sipWorker("w1", extra: ["--config", try Self.patientReceptionist().path])
         try await h.waitForWorkers(1)
         let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)  // speech until about 10.65 s
         let pjsip = try PJSIPPeer(play: caller.path, actions: "11.0:hangup", timeout: 60)
@@ -73,6 +65,45 @@ extension AgentCallTests {
         let last = try #require(turns.last)
         #expect(last.role == .user && last.extra["said_as_the_line_closed"] == "true" && last.text == "no that is all thank you", "\(texts)")
         try await pjsip.waitExit()
+    }
+
+    /// The same words, and the call is canceled through the API 350 ms after them (an operator
+    /// hanging up): the cancel stops the conversation, yet the words are stored, and PJSIP gets
+    /// our BYE.
+    @Test func aCallCanceledThroughTheAPIKeepsTheCallersLastWords() async throws {
+        let h = try ClusterHarness()
+        try h.sipWorker("w1", extra: ["--config", try Self.patientReceptionist().path])
+        try await h.waitForWorkers(1)
+        let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)
+        let pjsip = try PJSIPPeer(play: caller.path, timeout: 60)
+        try await pjsip.waitReady()
+        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
+        try await eventually(30, "answered") { try await h.status(id) == .active }
+        try await Task.sleep(for: .seconds(11))
+        _ = try await h.queue.cancel(id)
+        try await h.waitAllTerminal([id], seconds: 30)
+        #expect(try await h.status(id) == .canceled)
+        let turns = try await h.store.turns(id)
+        let texts = turns.map { "\($0.role.rawValue): \($0.text) \($0.extra)" }
+        let last = try #require(turns.last)
+        #expect(turns.count == 2 && last.role == .user && last.extra["said_as_the_line_closed"] == "true"
+                && last.text == "no that is all thank you", "\(texts)")
+        try await pjsip.waitExit()
+        #expect(pjsip.has("disconnected"))
+    }
+
+    /// The offline receptionist, waiting 2 s after a caller stops before it answers: time for a
+    /// hang-up between the caller's words and the end of their turn.
+    static func patientReceptionist() throws -> URL {
+        let example = try String(contentsOf: Repository.root.appendingPathComponent("examples/agent_config.yaml"), encoding: .utf8)
+        let offline = try #require(example.range(of: "  - name: offline-receptionist"))
+        let config = "agents:\n" + example[offline.lowerBound...]
+            .replacingOccurrences(of: "min_endpointing_delay: 0.3", with: "min_endpointing_delay: 2.0")
+            .replacingOccurrences(of: "max_endpointing_delay: 1.0", with: "max_endpointing_delay: 3.0")
+        #expect(config.contains("min_endpointing_delay: 2.0"))
+        let file = try Repository.temporaryDirectory("agents").appendingPathComponent("agents.yaml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        return file
     }
 
     /// Worker A dials PJSIP; after the caller has said which day, A is SIGKILLed. Worker B takes the

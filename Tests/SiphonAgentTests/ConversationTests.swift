@@ -140,6 +140,21 @@ struct ConversationTests {
         #expect(run.store.all.isEmpty, "\(run.store.all)")
     }
 
+    /// Canceled through the API (a browser call's page hanging up): the stop ends the call, so
+    /// what the agent was saying and the caller's last words are stored all the same.
+    @Test func aConversationCanceledThroughTheAPIStoresItsLastWords() async throws {
+        let long = "one two three four five six seven eight nine ten eleven twelve"
+        let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
+        let run = Run(agent: a)
+        run.store.stopEnds.withLock { $0 = true }
+        await run.feedSilence(until: { run.line.sentFrames >= 40 })
+        await run.feed(Caller.speech(5))
+        run.task.cancel()
+        _ = await run.finish()
+        let turns = run.store.all
+        #expect(turns.map(\.role) == [.agent, .user] && turns.first?.interrupted == true && turns.last?.text == "thanks bye", "\(turns)")
+    }
+
     /// A browser's connection drops (the page offers again): nothing is stored as its frames stop,
     /// and the reconnected conversation picks up from the turns that were.
     @Test func aLineThatMayComeBackStoresNothingAsItsFramesStop() async throws {

@@ -222,6 +222,9 @@ final class MemoryStore: ConversationStore, @unchecked Sendable {
         events.withLock { $0.append((type, fields.merging(["detail": detail]) { field, _ in field })) }
     }
     func events(_ type: String) -> [[String: String]] { events.withLock { $0.filter { $0.type == type }.map(\.fields) } }
+    /// Set to stand for a call canceled through the API (the stop ends the call).
+    let stopEnds = Mutex(false)
+    var stopEndsTheCall: Bool { stopEnds.withLock { $0 } }
 }
 
 /// A phone line that sends one queued frame per inbound frame the test feeds (the media clock).
