@@ -206,6 +206,7 @@ let package = Package(
         .testTarget(name: "SiphonWebRTCTests", dependencies: ["SiphonWebRTC", "SiphonRTP", "SiphonAudio", "SiphonCore",
                                                              .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: strict),
         .testTarget(name: "SiphonAgentTests", dependencies: ["SiphonAgent", "SiphonAudio", "SiphonCore"], swiftSettings: strict),
+        .testTarget(name: "SiphonClusterTests", dependencies: ["SiphonCluster", "SiphonCore"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Siphon", "SiphonCore", "SiphonRedis", "SiphonCluster", "SiphonAudio", "SiphonSIP", "SiphonRTP", "SiphonAgent", "SiphonOffline", "SiphonLiveKit", "SiphonProviderKit", "SiphonOpenAI", "SiphonAnthropic", "SiphonDeepgram", "SiphonCartesia", "SiphonElevenLabs", "SiphonWebRTC", "SiphonTelephony"],

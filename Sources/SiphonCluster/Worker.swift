@@ -71,7 +71,7 @@ public final class Worker: Service, Sendable {
         var assigned: [String] = []
         /// Calls stopped because their lease could not be renewed (cut off from Redis), kept until
         /// Redis says whether they are still ours: then resumed, or dropped if fenced.
-        var suspended: [String: Suspended] = [:]
+        var suspended = SuspendedCalls()
         /// Where new local calls (answered inbound) are handed to the run loop.
         var starts: AsyncStream<Admitted>.Continuation?
         /// Calls being re-admitted after a suspension (their `resumed` event says so); back to
@@ -80,12 +80,6 @@ public final class Worker: Service, Sendable {
         var draining = false
         var heartbeatsStopped = false
         var maxActive = 0
-    }
-
-    struct Suspended {
-        let lease: CallLease
-        /// Monotonic time (ns) it fell silent: only a heartbeat sent after it may resume it.
-        let since: UInt64
     }
 
     struct Running {
@@ -257,7 +251,7 @@ public final class Worker: Service, Sendable {
     private func staySuspended(_ callID: String) {
         state.withLock { s in
             if let lease = s.resumingAfterSuspension.removeValue(forKey: callID) {
-                s.suspended[callID] = Suspended(lease: lease, since: Timestamp.monotonicNs())
+                s.suspended.silence(lease, at: Timestamp.monotonicNs())
             }
         }
     }
@@ -333,7 +327,7 @@ public final class Worker: Service, Sendable {
             let admitted = state.withLock { s -> Bool in
                 guard s.running.count < configuration.capacity, !s.draining else { return false }
                 s.running[job.id] = Running(lease: lease, control: control, leaseValidUntil: claimSent + configuration.leaseNs)
-                s.suspended[job.id] = nil
+                s.suspended.remove(job.id)
                 s.maxActive = max(s.maxActive, s.running.count)
                 return true
             }
@@ -525,7 +519,7 @@ public final class Worker: Service, Sendable {
             for call in late where call.control.stop(.suspended) {
                 // Suspended from now on (the heartbeat asks Redis about it), resumed only once its
                 // runner has stopped (`running` no longer holds it).
-                state.withLock { $0.suspended[call.lease.callID] = Suspended(lease: call.lease, since: now) }
+                state.withLock { $0.suspended.silence(call.lease, at: now) }
                 ClusterMetrics.callSuspended()
                 logger.warning("call silenced: its lease could not be renewed in time; resumed if Redis says it is still ours",
                                metadata: ["call.id": "\(call.lease.callID)", "call.epoch": "\(call.lease.epoch)",
@@ -549,7 +543,7 @@ public final class Worker: Service, Sendable {
             ]
             // Suspended calls too: renewing their leases tells whether they are still ours.
             let running = s.running.values.filter { $0.control.reason != .suspended }.map(\.lease)
-            return (running + s.suspended.values.map(\.lease), info)
+            return (running + s.suspended.leases, info)
         }
         var args = [keys.prefix, id, String(Timestamp.nowMs()), String(configuration.aliveTTLms),
                     String(configuration.leaseMs), String(info.count / 2)] + info
@@ -568,20 +562,15 @@ public final class Worker: Service, Sendable {
             for id in s.running.keys where !fencedSet.contains(id) {
                 s.running[id]?.leaseValidUntil = sentAt + configuration.leaseNs
             }
-            // A suspended call is ours again (same owner and epoch, lease renewed just now) or lost.
-            // Ours again only by a heartbeat sent after it fell silent: a reply that was late
-            // (a loaded host) proves nothing about the partition that silenced it.
-            let dropped = s.suspended.keys.filter { fencedSet.contains($0) }
-            let resumed = s.suspended.filter { !fencedSet.contains($0.key) && s.running[$0.key] == nil && sentAt > $0.value.since }
-            for id in dropped { s.suspended[id] = nil }
-            for (id, call) in resumed {
-                s.suspended[id] = nil
-                s.assigned.append(id)
-                s.resumingAfterSuspension[id] = call.lease
+            let running = s.running
+            let (dropped, resumed) = s.suspended.settle(fenced: fencedSet, heartbeatSentAt: sentAt) { running[$0] != nil }
+            for lease in resumed {
+                s.assigned.append(lease.callID)
+                s.resumingAfterSuspension[lease.callID] = lease
             }
             let stops = fenced.compactMap { id in s.running[id].map { ($0.control, StopReason.fenced) } }
                 + cancels.compactMap { id in s.running[id].map { ($0.control, StopReason.canceled) } }
-            return (stops, dropped, Array(resumed.keys))
+            return (stops, dropped, resumed.map(\.callID))
         }
         for (control, reason) in controls { control.stop(reason) }
         for id in dropped { logger.warning("a silenced call belongs to another worker now; dropped it", metadata: ["call.id": "\(id)"]) }
