@@ -224,7 +224,9 @@ public final class Conversation: @unchecked Sendable {
     /// browser's dropped connection).
     private func lineClosed(_ opening: Task<Void, Never>) async {
         let stopped = Task.isCancelled
-        guard !stopped || store.stopEndsTheCall, !audio.framesMayResume else { return await closeRecogniser(opening) }
+        // Canceled, the call ends here however its line closed (a browser page's cancel may close
+        // the connection before the cancel reaches the conversation).
+        guard store.stopEndsTheCall || !stopped && !audio.framesMayResume else { return await closeRecogniser(opening) }
         guard stopped else { return await keepLastWords(opening) }
         // The cancel would cut the recogniser's last words and the writes short: they go on as a
         // task of their own, for a few seconds at most.

@@ -227,7 +227,12 @@ public final class Worker: Service, Sendable {
             }
             let entry = h[1].string ?? ""
             if !entry.isEmpty, state.withLock({ $0.known.contains(entry) }) { continue }
-            if let admitted = await admit(entry: entry, fields: ["job": job]) { starts.yield(admitted) }
+            if let admitted = await admit(entry: entry, fields: ["job": job]) {
+                starts.yield(admitted)
+            } else {
+                // Not resumed, nor silenced again (`staySuspended`): its slot is free.
+                state.withLock { _ = $0.resumingAfterSuspension.removeValue(forKey: id) }
+            }
         }
         for entry in fresh {
             do {
@@ -348,7 +353,6 @@ public final class Worker: Service, Sendable {
                             lastSeq: Int(parts[2]) ?? 0, control: control, afterSuspension: afterSuspension)
         case "done":
             forget()
-            state.withLock { _ = $0.resumingAfterSuspension.removeValue(forKey: job.id) }
         case "duplicate":
             await deadLetter(entry: entry, callID: "", reason: "duplicate job: call \(job.id) already exists with entry \(parts.count > 1 ? parts[1] : "?")", raw: raw)
             forget()

@@ -142,11 +142,13 @@ struct ConversationTests {
 
     /// Canceled through the API (a browser call's page hanging up): the stop ends the call, so
     /// what the agent was saying and the caller's last words are stored all the same.
-    @Test func aConversationCanceledThroughTheAPIStoresItsLastWords() async throws {
+    /// On a browser's line too (whose frames may otherwise come back).
+    @Test(arguments: [false, true]) func aConversationCanceledThroughTheAPIStoresItsLastWords(browser: Bool) async throws {
         let long = "one two three four five six seven eight nine ten eleven twelve"
         let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
         let run = Run(agent: a)
         run.store.stopEnds.withLock { $0 = true }
+        run.line.mayResume.withLock { $0 = browser }
         await run.feedSilence(until: { run.line.sentFrames >= 40 })
         await run.feed(Caller.speech(5))
         run.task.cancel()
