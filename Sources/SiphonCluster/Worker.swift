@@ -207,7 +207,10 @@ public final class Worker: Service, Sendable {
     private func adoptPending(_ starts: AsyncStream<Admitted>.Continuation) async {
         let now = Timestamp.monotonicNs()
         let fresh: [String] = state.withLock { s in
-            let list = s.pending.filter { !s.known.contains($0) && (s.ignoredUntil[$0] ?? 0) < now }
+            // A silenced call's entry is pending here too: only the heartbeat's verdict on it
+            // (`SuspendedCalls.settle`) brings it back, never a reply that was merely late.
+            let silenced = Set(s.suspended.leases.map(\.entry) + s.resumingAfterSuspension.values.map(\.entry))
+            let list = s.pending.filter { !s.known.contains($0) && (s.ignoredUntil[$0] ?? 0) < now && !silenced.contains($0) }
             s.pending = []
             for e in list { s.known.insert(e) }
             s.ignoredUntil = s.ignoredUntil.filter { $0.value > now }
@@ -520,10 +523,17 @@ public final class Worker: Service, Sendable {
         while !state.withLock({ $0.heartbeatsStopped }) {
             let now = Timestamp.monotonicNs()
             let late = state.withLock { s in s.running.values.filter { now + margin >= $0.leaseValidUntil && $0.control.reason == nil } }
-            for call in late where call.control.stop(.suspended) {
+            for call in late {
                 // Suspended from now on (the heartbeat asks Redis about it), resumed only once its
-                // runner has stopped (`running` no longer holds it).
-                state.withLock { $0.suspended.silence(call.lease, at: now) }
+                // runner has stopped (`running` no longer holds it). Stopped and listed as suspended
+                // in one step: a heartbeat in between would list the call nowhere, and Redis would
+                // hand it back as owned here and not running, resumed without a verdict.
+                let silenced = state.withLock { s -> Bool in
+                    guard call.control.stop(.suspended) else { return false }
+                    s.suspended.silence(call.lease, at: now)
+                    return true
+                }
+                guard silenced else { continue }
                 ClusterMetrics.callSuspended()
                 logger.warning("call silenced: its lease could not be renewed in time; resumed if Redis says it is still ours",
                                metadata: ["call.id": "\(call.lease.callID)", "call.epoch": "\(call.lease.epoch)",

@@ -103,7 +103,12 @@ struct PartitionTests {
         try await eventually(20, "A silences the call") { a.output.contains("call silenced") }
         try await Task.sleep(for: .seconds(1))
         try await proxy.thaw()
-        try await eventually(30, "A resumes its call") { a.output.contains("still ours: resuming it") }
+        do {
+            try await eventually(30, "A resumes its call") { a.output.contains("still ours: resuming it") }
+        } catch {
+            Issue.record("A's log after the partition: \(a.output.split(separator: "\n").suffix(40).joined(separator: "\n"))")
+            throw error
+        }
         try await h.waitAllTerminal([id], seconds: 80)
         let record = try #require(try await h.store.call(id))
         #expect(record.status == .ended && record.worker == "wa" && record.epoch == 1, "\(record.reason ?? "")")
