@@ -9,6 +9,7 @@ import SiphonAudio
 import SiphonCluster
 import SiphonCore
 import SiphonOffline
+import SiphonProviderKit
 import SiphonRedis
 
 /// LiveKit's server API as Siphon speaks it, against a Twirp stand-in that parses every request
@@ -734,5 +735,28 @@ extension LiveKitTests {
         #expect(turns.contains { $0.role == .agent && $0.text.contains("booked for Tuesday morning") }, "\(turns.map(\.text))")
         let jobs = try await peer.get("/_test/agent_jobs") as? [[String: Any]] ?? []
         #expect((jobs.first?["statuses"] as? [String])?.contains("JS_RUNNING") == true, "\(jobs)")
+    }
+}
+
+// MARK: joins
+
+extension LiveKitTests {
+    /// A worker's first calls to a LiveKit server without /rtc/v1 each try v1 before any has
+    /// learnt it is missing: eight joins at once all fall back to v0, and the 404s are not taken
+    /// for faults (five of them used to open the endpoint's circuit, and the next calls failed
+    /// with `circuit_open`; `bench calls --transport livekit --concurrency 16` lost a call so).
+    @Test func aBurstOfFirstJoinsToAServerWithoutV1AllFallBackToV0() async throws {
+        let peer = try await LiveKitPeer()
+        let clients = try await withThrowingTaskGroup(of: LiveKitSignalClient.self) { group in
+            for i in 0..<8 {
+                let claims = LiveKitClaims(kind: "agent", video: VideoGrant(roomJoin: true, room: "burst-\(i)", canPublish: true, canSubscribe: true))
+                let token = try AccessToken(identity: "agent-\(i)", claims: claims).jwt(apiKey: peer.key, apiSecret: peer.secret)
+                group.addTask { try await LiveKitSignalClient.connect(url: peer.url, token: token) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        defer { for c in clients { c.close() } }
+        #expect(clients.count == 8 && clients.allSatisfy { !$0.singlePeerConnection && $0.join != nil })
+        #expect(CircuitBreaker.shared("livekit ws 127.0.0.1:\(peer.port)").current == .closed)
     }
 }
