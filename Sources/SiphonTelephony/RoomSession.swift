@@ -88,6 +88,9 @@ final class RoomSession: @unchecked Sendable {
                                                               "livekit.signalling": "\(signal.singlePeerConnection ? "v1 (one peer connection)" : "v0")",
                                                               "livekit.subscriber_primary": "\(join.subscriberPrimary)"])
             if beforeAnswer { subscriber.holdIncoming(true) }
+            // Over v0 the publisher connection hears nobody (the phone comes on the subscriber's):
+            // its clock's silence frames are not queued for a reader that never comes.
+            if !signal.singlePeerConnection { publisher.holdIncoming(true) }
             return RoomSession(ticket: ticket, api: api, logger: logger, configuration: configuration, signal: signal,
                                subscriber: subscriber, publisher: publisher, joinStarted: started, beforeAnswer: beforeAnswer)
         } catch {

@@ -57,12 +57,14 @@ public final class WebRTCPeer: @unchecked Sendable {
         public var packetsBeforeKeys = 0
         public var audioFramesSent = 0
         public var framesConcealed = 0
+        /// Caller frames dropped because the conversation was over a second behind them.
+        public var framesDropped = 0
         public var jitter = JitterBuffer.Statistics()
 
         /// What was received, as a call's context fields (`rtp.*`).
         public var receivedFields: [String: String] {
             ["rtp.packets_received": String(packetsReceived), "rtp.lost": String(jitter.lost), "rtp.concealed_frames": String(framesConcealed),
-             "rtp.rejected": String(packetsRejected), "rtp.before_keys": String(packetsBeforeKeys)]
+             "rtp.rejected": String(packetsRejected), "rtp.before_keys": String(packetsBeforeKeys), "rtp.frames_dropped": String(framesDropped)]
         }
     }
 
@@ -433,7 +435,10 @@ public final class WebRTCPeer: @unchecked Sendable {
             defer { s.flushPending = false }
             return (s.outbound.isEmpty ? nil : s.outbound.removeFirst(), s.flushPending, s.recording, s.incomingHeld)
         }
-        if !held { incomingSink.yield(heard) }
+        if !held, case .dropped = incomingSink.yield(heard) {
+            let first = shared.withLock { s in defer { s.stats.framesDropped += 1 }; return s.stats.framesDropped == 0 }
+            if first { logger.warning("caller audio dropped: the conversation is over a second behind") }
+        }
         switch recording {
         case .both(let recorder)?:
             recorder.append(left: heard.samples, right: frame?.samples, count: heard.samples.count)
