@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libssl-dev libsrtp2-dev libusrsctp-dev    # WebRTC: DTLS (OpenSSL), SRTP, SCTP data channels
   coturn iproute2 iptables                  # WebRTC tests: a TURN relay, network namespaces, packet loss
   chromium                                  #   and a browser as the far end (headless)
+  tcpdump                                   # benchmarks: LiveKit calls' packet timing on the wire
 )
 
 missing=()
