@@ -23,6 +23,12 @@ final class AudioTrack {
     private var packetsSent: UInt32 = 0
     private var octetsSent: UInt32 = 0
     private let silence: [Int16]
+    /// Ticks since the agent's last frame.
+    private(set) var silentFrames = 0
+    static let codedSilenceFrames = 10
+    /// One 20 ms Opus frame of silence whatever the decoder's rate: CELT fullband, mono, its
+    /// silence flag set (RFC 6716 §3.1 TOC 0xF8; §4.3 the flag), the packet SFUs send for a muted track.
+    static let silencePacket: [UInt8] = [0xF8, 0xFF, 0xFE]
 
     init(payloadType: UInt8, ssrc: UInt32, pipelineRate: Int) throws {
         (self.payloadType, self.ssrc, self.pipelineRate) = (payloadType, ssrc, pipelineRate)
@@ -70,10 +76,26 @@ final class AudioTrack {
     func markTalkspurt() { marker = true }
 
     /// The RTP packet for this tick: the agent's frame, or Opus silence to keep the stream (and
-    /// NAT bindings, and the far jitter buffer) going.
+    /// NAT bindings, and the far jitter buffer) going. Silence is coded for `codedSilenceFrames`
+    /// after the agent stops (its voice decays through the codec), then sent as one canned packet
+    /// instead of an encode: most of a call the agent listens, and encoding was most of what its
+    /// connection cost. The far decoder takes the next talkspurt from the canned packets as it
+    /// would from coded silence (AudioTrackTests).
     func packet(for frame: AudioFrame?) -> [UInt8]? {
-        let samples = frame.map { fit($0.samples) } ?? silence
-        guard let payload = try? encoder.encode(samples) else { return nil }
+        let payload: [UInt8]
+        if let frame {
+            silentFrames = 0
+            guard let coded = try? encoder.encode(fit(frame.samples)) else { return nil }
+            payload = coded
+        } else {
+            silentFrames += 1
+            if silentFrames > Self.codedSilenceFrames {
+                payload = Self.silencePacket
+            } else {
+                guard let coded = try? encoder.encode(silence) else { return nil }
+                payload = coded
+            }
+        }
         let packet = RTPPacket(marker: frame != nil && marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload)
         if frame != nil { marker = false } else { marker = true }
         sequence &+= 1
