@@ -61,6 +61,9 @@ fi
 if [ -n "${BEFORE:-}" ]; then
   run offline-before "$BEFORE" "$OFFLINE_STEPS" --all-steps
   run cloud-before "$BEFORE" "$CLOUD_STEPS" --config "$OUT/cloud-agent.yaml" --agent cloud-receptionist --all-steps
-  [ "$LIVEKIT_STEPS" = none ] || run livekit-before "$BEFORE" "$LIVEKIT_STEPS" --transport livekit --hold 15 --all-steps
+  if [ "$LIVEKIT_STEPS" != none ]; then
+    run livekit-before "$BEFORE" "$LIVEKIT_STEPS" --transport livekit --hold 15 --all-steps
+    run livekit-cloud-before "$BEFORE" "$LIVEKIT_STEPS" --transport livekit --hold 15 --config "$OUT/cloud-agent.yaml" --agent cloud-receptionist --all-steps
+  fi
 fi
 echo "charts: $OUT/*/capacity.svg" >&2

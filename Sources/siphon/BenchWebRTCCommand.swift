@@ -18,6 +18,7 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
 
     @Option(help: "Calls held at once.") var calls: Int = 20
     @Option(help: "Seconds of audio both ways.") var seconds: Double = 10
+    @Option(help: "Share of each 5 s in which each side talks (the rest it is silent, as a call's parties take turns).") var talk: Double = 1
     @Option(help: "Measure one transport in this process (sip, sip-opus or webrtc); without it, each in a child process.") var only: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -40,7 +41,7 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard calls > 0, seconds > 0 else { throw ValidationError("--calls and --seconds must be positive") }
+        guard calls > 0, seconds > 0, (0...1).contains(talk) else { throw ValidationError("--calls and --seconds must be positive, --talk 0…1") }
         if let only {
             guard ["sip", "sip-opus", "webrtc"].contains(only) else { throw ValidationError("--only: sip, sip-opus or webrtc") }
             printJSON(only == "webrtc" ? try await measureWebRTC() : try await measureSIP(codec: only == "sip" ? "PCMU" : "opus"))
@@ -51,7 +52,7 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
             let pipe = Pipe()
             let p = Process()
             p.executableURL = URL(fileURLWithPath: DemoProcesses.executable)
-            p.arguments = ["bench", "webrtc", "--only", transport, "--calls", String(calls), "--seconds", String(seconds)]
+            p.arguments = ["bench", "webrtc", "--only", transport, "--calls", String(calls), "--seconds", String(seconds), "--talk", String(talk)]
             p.standardOutput = pipe
             try p.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -112,7 +113,8 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
         let end = ContinuousClock.now + .seconds(seconds)
         var tick = 0
         while ContinuousClock.now < end {
-            for (i, send) in running.senders.enumerated() where running.queued[i]() < 2 { send(frames[(tick + i) % frames.count]) }
+            let talking = Double(tick % 250) < talk * 250
+            for (i, send) in running.senders.enumerated() where talking && running.queued[i]() < 2 { send(frames[(tick + i) % frames.count]) }
             tick += 1
             try await Task.sleep(for: .milliseconds(20))
         }
