@@ -7,7 +7,7 @@
 # phones, so the phones' own scheduling on this shared box does not count), caller frames dropped
 # and answer time, the largest step that held, and an SVG chart per agent. Figures, not pass/fail.
 #   OFFLINE_STEPS=10,50,100 CLOUD_STEPS=100,300,500 scripts/bench-capacity.sh
-# LIVEKIT_STEPS (default 10,20,40; "none" skips it): the offline receptionist's calls placed through
+# LIVEKIT_STEPS (default 10,20,40; "none" skips any of the three): the offline receptionist's calls placed through
 # LiveKit instead (the LiveKit stand-in of Tests/Peers, whose phones say the same line), the agent in
 # each room over WebRTC; the delta from a tcpdump capture of the worker's outbound UDP.
 # BEFORE=/path/to/an/older/siphon runs the same steps with that binary as the worker too.
@@ -38,8 +38,9 @@ agents:
     tts: { provider: cartesia, api_key: sk-cartesia, voice: voice-1, base_url: "ws://127.0.0.1:$PROVIDER_PORT" }
 YAML
 
-run() {  # run NAME BINARY STEPS [--config FILE --agent NAME]
+run() {  # run NAME BINARY STEPS [--config FILE --agent NAME]; STEPS "none" skips it
   local name=$1 binary=$2 steps=$3; shift 3
+  [ "$steps" != none ] || return 0
   echo "== $name" >&2
   "$BIN" bench capacity --steps "$steps" --out "$OUT/$name" --worker-binary "$binary" "$@"
 }
