@@ -22,7 +22,7 @@ import SiphonRedis
 /// worker's outbound UDP, whose kernel stamps do not depend on the far end.
 struct BenchCapacityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "capacity", abstract: "Concurrent SIP calls one worker holds on its 20 ms clock: CPU, memory and packet timing per step, and a chart.")
+        commandName: "capacity", abstract: "Concurrent SIP (or LiveKit) calls one worker holds on its 20 ms clock: CPU, memory and packet timing per step, and a chart.")
 
     @Option(help: "Comma-separated numbers of concurrent calls, ramped in order.") var steps: String = "10,50,100"
     @Option(help: "sip (the worker dials Siphon's load phones) or livekit (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, SIP_TRUNK_ADDRESS, FROM_NUMBER; needs tcpdump).")

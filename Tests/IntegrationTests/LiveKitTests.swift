@@ -525,6 +525,8 @@ extension LiveKitTests {
         #expect(try await peer.failures().isEmpty)
         let context = try await cluster.store.context(id)
         #expect(context["livekit.signalling"] == (v1 ? "v1" : "v0"), "\(context)")
+        // The conversation kept up with the phone: none of its frames was dropped (a count, not a guess).
+        #expect(context["rtp.frames_dropped"] == "0", "\(context)")
         let events = (try await peer.get("/_test/events") as? [[String: Any]] ?? [])
         let requests = events.filter { $0["event"] as? String == "join_request" }
         let offers = events.filter { $0["event"] as? String == "offer" && $0["identity"] as? String == "agent-\(id)" }
