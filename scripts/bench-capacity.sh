@@ -7,7 +7,7 @@
 # phones, so the phones' own scheduling on this shared box does not count), caller frames dropped
 # and answer time, the largest step that held, and an SVG chart per agent. Figures, not pass/fail.
 #   OFFLINE_STEPS=10,50,100 CLOUD_STEPS=100,300,500 scripts/bench-capacity.sh
-# LIVEKIT_STEPS (default 10,20,40; "none" skips any of the three): the offline receptionist's calls placed through
+# LIVEKIT_STEPS (default 10,20,40; "none" skips any of the three): both agents' calls placed through
 # LiveKit instead (the LiveKit stand-in of Tests/Peers, whose phones say the same line), the agent in
 # each room over WebRTC; the delta from a tcpdump capture of the worker's outbound UDP.
 # BEFORE=/path/to/an/older/siphon runs the same steps with that binary as the worker too.

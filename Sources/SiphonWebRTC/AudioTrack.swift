@@ -27,7 +27,7 @@ final class AudioTrack {
     private(set) var silentFrames = 0
     static let codedSilenceFrames = 10
     /// One 20 ms Opus frame of silence whatever the decoder's rate: CELT fullband, mono, its
-    /// silence flag set (RFC 6716 §3.1 TOC 0xF8; §4.3 the flag), the packet SFUs send for a muted track.
+    /// silence flag set (RFC 6716 §3.1 TOC 0xF8), the silence frame voice services (Discord's) send.
     static let silencePacket: [UInt8] = [0xF8, 0xFF, 0xFE]
 
     init(payloadType: UInt8, ssrc: UInt32, pipelineRate: Int) throws {
