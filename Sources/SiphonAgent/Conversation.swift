@@ -215,19 +215,20 @@ public final class Conversation: @unchecked Sendable {
     }
 
     /// The line closed: the far end hung up, or the call was canceled through the API (a browser
-    /// call's page hanging up). What the agent was saying is stored as far as it was heard, as a
-    /// barge-in stores it, and what the caller said last (a "thanks, bye" hung up on at once,
-    /// before the turn could end) is stored too, once the recogniser has finished it: a transcript
-    /// ends where the call did.
+    /// call's page hanging up), or a browser's connection dropped. What the agent was saying is
+    /// stored as far as it was heard, as a barge-in stores it, and what the caller said last (a
+    /// "thanks, bye" hung up on at once, before the turn could end) is stored too, once the
+    /// recogniser has finished it: a transcript ends where the call did. A dropped browser that
+    /// offers again resumes from those turns, and its last words are answered after the resume
+    /// line; one that never comes back ends the call with them.
     /// Not when its worker stopped the conversation for another to carry on (a takeover, a drain,
-    /// a partition: the turns stored are where it picks up), nor when the line may come back (a
-    /// browser's dropped connection).
+    /// a partition: the turns stored are where it picks up).
     private func lineClosed(_ opening: Task<Void, Never>) async {
         let stopped = Task.isCancelled
         // Canceled, the call ends here however its line closed (a browser page's cancel may close
         // the connection before the cancel reaches the conversation).
-        guard store.stopEndsTheCall || !stopped && !audio.framesMayResume else { return await closeRecogniser(opening) }
-        guard stopped else { return await keepLastWords(opening) }
+        guard store.stopEndsTheCall || !stopped else { return await closeRecogniser(opening) }
+        guard stopped else { return await keepLastWords(opening, dropped: audio.framesMayResume) }
         // The cancel would cut the recogniser's last words and the writes short: they go on as a
         // task of their own, for a few seconds at most.
         await Task {
@@ -240,14 +241,15 @@ public final class Conversation: @unchecked Sendable {
         }.value
     }
 
-    private func keepLastWords(_ opening: Task<Void, Never>) async {
+    /// `dropped`: the line went away and may come back (a browser's connection), not hung up.
+    private func keepLastWords(_ opening: Task<Void, Never>, dropped: Bool = false) async {
         if let r = response, let role = persistAs {
             let (_, plan) = stopResponse()
             let (heard, remaining) = plan.split(heardFrames: audio.sentFrames - r.startSent)
             if !heard.isEmpty {
                 let whole = remaining.isEmpty && shared.withLock { $0.responseDone }
                 _ = try? await writer.append(role, heard, interrupted: !whole, extra: agentTurnExtra().merging(persistExtra) { $1 }
-                    .merging(backchannelExtra()) { $1 }.merging(["hung_up_during_turn": "true"]) { $1 })
+                    .merging(backchannelExtra()) { $1 }.merging([dropped ? "line_dropped_during_turn" : "hung_up_during_turn": "true"]) { $1 })
             }
             (response, persistAs, persistExtra) = (nil, nil, [:])
         }
@@ -271,7 +273,7 @@ public final class Conversation: @unchecked Sendable {
             return s.finals.joined(separator: " ")
         }
         if listening, !words.isEmpty {
-            _ = try? await writer.append(.user, words, extra: ["said_as_the_line_closed": "true"])
+            _ = try? await writer.append(.user, words, extra: [dropped ? "said_as_the_line_dropped" : "said_as_the_line_closed": "true"])
         }
     }
 

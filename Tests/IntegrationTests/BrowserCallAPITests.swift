@@ -5,8 +5,10 @@ import FoundationNetworking
 import SiphonAudio
 import SiphonCluster
 import SiphonCore
+import SiphonOffline
 import SiphonTelephony
 import SiphonWebRTC
+import Synchronization
 import Testing
 
 /// Browser calls through the HTTP API, with Siphon's own WebRTC peer in the browser's seat:
@@ -115,6 +117,52 @@ struct BrowserCallAPITests {
             let fields = try await stack.harness.client.send("HGETALL", key).fieldMap
             #expect(!fields.values.contains { $0.contains(web) || $0.contains(ConsoleTests.token) }, "\(key)")
         }
+    }
+
+    /// A page whose connection drops for good right after the caller spoke ("no that is all thank
+    /// you", gone 300 ms later, inside this receptionist's 2 s endpointing): the words are in the
+    /// transcript at once, marked as a drop, and nothing answers them; the call waits for the page
+    /// to offer again (until its timeout, or a cancel). They used to be lost.
+    @Test func aBrowserThatDropsRightAfterSpeakingLeavesItsWordsInTheTranscript() async throws {
+        let stack = try await ConsoleTests.Stack(workers: ["w1"], config: try AgentCallTests.patientReceptionist())
+        let api = API(base: "http://127.0.0.1:\(stack.port)", token: ConsoleTests.token)
+        let (_, mint) = try await api.request("POST", "/v1/webrtc/tokens", body: #"{"agent":"offline-receptionist","ttl_seconds":120}"#)
+        let web = try #require(mint["token"] as? String)
+        let peer = try await WebRTCPeer.start({ var c = WebRTCPeer.Configuration(role: .controlling); c.hostAddresses = ["127.0.0.1"]; return c }())
+        defer { peer.close() }
+        let offer = try await peer.createOffer(audioDirection: .sendrecv).description
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["agent": "offline-receptionist", "sdp": offer]), as: UTF8.self)
+        let (created, answer) = try await api.request("POST", "/v1/webrtc/calls", body: body, token: web)
+        #expect(created == 201, "\(answer)")
+        let id = try #require(answer["id"] as? String)
+        try await peer.setRemoteDescription(try WebRTCSessionDescription(parsing: try #require(answer["sdp"] as? String)), isOffer: false)
+
+        // The greeting, to its end (0.6 s of quiet after half a second of it).
+        let heard = Mutex((loud: 0, quiet: 0))
+        let listening = Task {
+            for await frame in peer.incoming {
+                let voiced = frame.samples.map({ abs(Int($0)) }).max() ?? 0 > 1000
+                heard.withLock { h in if voiced { (h.loud, h.quiet) = (h.loud + 1, 0) } else { h.quiet += 1 } }
+            }
+        }
+        defer { listening.cancel() }
+        try await eventually(30, "the greeting said") { heard.withLock { $0.loud >= 25 && $0.quiet >= 30 } }
+        for try await f in try await EspeakTTS(wordsPerMinute: 150).synthesize("No that is all thank you") { peer.enqueue(f) }
+        try await eventually(10, "the words sent") { peer.queuedFrames == 0 }
+        try await Task.sleep(for: .milliseconds(300))
+        peer.close()
+
+        try await eventually(40, "the last words stored\n\(stack.logs)") {
+            try await stack.harness.store.turns(id).last?.extra["said_as_the_line_dropped"] == "true"
+        }
+        let turns = try await stack.harness.store.turns(id)
+        let texts = turns.map { "\($0.role.rawValue): \($0.text) \($0.extra)" }
+        #expect(turns.count == 2 && turns.first?.role == .agent, "\(texts)")
+        #expect(turns.last?.role == .user && turns.last?.text.contains("thank you") == true, "\(texts)")
+        #expect(try await stack.harness.store.call(id)?.status == .active, "the page may still offer again")
+        #expect([200, 202].contains(try await api.request("DELETE", "/v1/calls/\(id)", token: web).0))
+        try await eventually(10, "the call hung up") { try await stack.harness.store.call(id)?.status.isTerminal == true }
+        #expect(try await stack.harness.store.turns(id).count == 2, "nothing answered the words")
     }
 
     /// The console's page and assets carry a policy without inline script, and refuse framing.

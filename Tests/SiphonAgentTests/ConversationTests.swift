@@ -157,9 +157,10 @@ struct ConversationTests {
         #expect(turns.map(\.role) == [.agent, .user] && turns.first?.interrupted == true && turns.last?.text == "thanks bye", "\(turns)")
     }
 
-    /// A browser's connection drops (the page offers again): nothing is stored as its frames stop,
-    /// and the reconnected conversation picks up from the turns that were.
-    @Test func aLineThatMayComeBackStoresNothingAsItsFramesStop() async throws {
+    /// A browser's connection drops: what the agent was saying (as heard) and the caller's last
+    /// words are stored, marked as a drop, not a hang-up. A page that offers again resumes from
+    /// them (its last words answered); one that never does ends the call with them.
+    @Test func aLineThatDropsKeepsItsLastWordsMarkedAsADrop() async throws {
         let long = "one two three four five six seven eight nine ten eleven twelve"
         let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
         let run = Run(agent: a)
@@ -167,7 +168,10 @@ struct ConversationTests {
         await run.feedSilence(until: { run.line.sentFrames >= 40 })
         await run.feed(Caller.speech(5))
         _ = await run.finish()
-        #expect(run.store.all.isEmpty, "\(run.store.all)")
+        let turns = run.store.all
+        #expect(turns.map(\.role) == [.agent, .user], "\(turns)")
+        #expect(turns.first?.interrupted == true && turns.first?.extra["line_dropped_during_turn"] == "true" && turns.first?.extra["hung_up_during_turn"] == nil)
+        #expect(turns.last?.text == "thanks bye" && turns.last?.extra["said_as_the_line_dropped"] == "true" && turns.last?.extra["said_as_the_line_closed"] == nil)
     }
 
     @Test func bargeInFlushesWithinOneFrameAndStoresWhatWasHeard() async throws {
