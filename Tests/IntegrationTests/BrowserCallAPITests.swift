@@ -119,11 +119,13 @@ struct BrowserCallAPITests {
         }
     }
 
-    /// A page whose connection drops for good right after the caller spoke ("no that is all thank
-    /// you", gone 300 ms later, inside this receptionist's 2 s endpointing): the words are in the
-    /// transcript at once, marked as a drop, and nothing answers them; the call waits for the page
-    /// to offer again (until its timeout, or a cancel). They used to be lost.
-    @Test func aBrowserThatDropsRightAfterSpeakingLeavesItsWordsInTheTranscript() async throws {
+    /// A page whose connection drops right after the caller spoke ("no that is all thank you",
+    /// gone 300 ms later, inside this receptionist's 2 s endpointing): the words are in the
+    /// transcript at once, marked as a drop (they used to be lost). A page that never comes back
+    /// is canceled here and nothing answers them; one that offers again is answered: the resumed
+    /// conversation's history ends with the caller's words.
+    @Test(arguments: [false, true])
+    func aBrowserThatDropsRightAfterSpeakingLeavesItsWordsInTheTranscript(offersAgain: Bool) async throws {
         let stack = try await ConsoleTests.Stack(workers: ["w1"], config: try AgentCallTests.patientReceptionist())
         let api = API(base: "http://127.0.0.1:\(stack.port)", token: ConsoleTests.token)
         let (_, mint) = try await api.request("POST", "/v1/webrtc/tokens", body: #"{"agent":"offline-receptionist","ttl_seconds":120}"#)
@@ -160,9 +162,25 @@ struct BrowserCallAPITests {
         #expect(turns.count == 2 && turns.first?.role == .agent, "\(texts)")
         #expect(turns.last?.role == .user && turns.last?.text.contains("thank you") == true, "\(texts)")
         #expect(try await stack.harness.store.call(id)?.status == .active, "the page may still offer again")
-        #expect([200, 202].contains(try await api.request("DELETE", "/v1/calls/\(id)", token: web).0))
-        try await eventually(10, "the call hung up") { try await stack.harness.store.call(id)?.status.isTerminal == true }
-        #expect(try await stack.harness.store.turns(id).count == 2, "nothing answered the words")
+        if offersAgain {
+            let again = try await WebRTCPeer.start({ var c = WebRTCPeer.Configuration(role: .controlling); c.hostAddresses = ["127.0.0.1"]; return c }())
+            defer { again.close() }
+            let reoffer = String(decoding: try JSONSerialization.data(withJSONObject: ["agent": "offline-receptionist",
+                                                                                       "sdp": try await again.createOffer(audioDirection: .sendrecv).description]), as: UTF8.self)
+            let (status, reanswer) = try await api.request("POST", "/v1/webrtc/calls/\(id)/offer", body: reoffer, token: web)
+            #expect(status == 200, "\(reanswer)")
+            try await again.setRemoteDescription(try WebRTCSessionDescription(parsing: try #require(reanswer["sdp"] as? String)), isOffer: false)
+            let hearing = Task { for await _ in again.incoming {} }
+            defer { hearing.cancel() }
+            try await eventually(30, "the words answered\n\(stack.logs)") { try await stack.harness.store.turns(id).count >= 3 }
+            let resumed = try await stack.harness.store.turns(id)
+            #expect(resumed[2].role == .agent, "\(resumed.map { "\($0.role.rawValue): \($0.text)" })")
+            #expect(try await stack.harness.store.events(id).contains { $0.type == "webrtc_reconnected" })
+        } else {
+            #expect([200, 202].contains(try await api.request("DELETE", "/v1/calls/\(id)", token: web).0))
+            try await eventually(10, "the call hung up") { try await stack.harness.store.call(id)?.status.isTerminal == true }
+            #expect(try await stack.harness.store.turns(id).count == 2, "nothing answered the words")
+        }
     }
 
     /// The console's page and assets carry a policy without inline script, and refuse framing.
