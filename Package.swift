@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(name: "SiphonCoreTests", dependencies: ["SiphonCore"], swiftSettings: strict),
         .testTarget(name: "SiphonRedisTests", dependencies: ["SiphonRedis", "CHiredis"], swiftSettings: strict),
         .testTarget(name: "SiphonAudioTests", dependencies: ["SiphonAudio"], swiftSettings: strict),
-        .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP"], swiftSettings: strict),
+        .testTarget(name: "SiphonSIPTests", dependencies: ["SiphonSIP", "SiphonRTP", "SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonOfflineTests", dependencies: ["SiphonOffline", "SiphonAgent", "SiphonAudio", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .testTarget(name: "SiphonProviderKitTests", dependencies: ["SiphonProviderKit", "SiphonAudio"], swiftSettings: strict),
         .testTarget(name: "SiphonWebRTCTests", dependencies: ["SiphonWebRTC", "SiphonRTP", "SiphonAudio", "SiphonCore",

@@ -20,6 +20,13 @@ public final class OpusEncoder {
     public let frameSamples: Int
     private let encoder: OpaquePointer
 
+    /// One 20 ms frame of silence at any decoder rate without an encode: CELT fullband, mono, its
+    /// silence flag set (RFC 6716 §3.1 TOC 0xF8), the silence frame voice services (Discord's) send.
+    public static let silenceFrame: [UInt8] = [0xF8, 0xFF, 0xFE]
+    /// Frames of silence a stream codes after speech (the voice decays through the codec) before
+    /// it sends `silenceFrame` instead.
+    public static let codedSilenceFrames = 10
+
     public init(sampleRate: Int, settings: Settings = Settings()) throws {
         guard [8000, 12000, 16000, 24000, 48000].contains(sampleRate) else {
             throw SiphonError.invalid("Opus does not run at \(sampleRate) Hz")

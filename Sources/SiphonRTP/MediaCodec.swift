@@ -47,6 +47,8 @@ final class OpusMediaCodec: MediaCodec {
     let timestampStep: UInt32 = 960  // Opus RTP always ticks at 48 kHz (RFC 7587)
     private let encoder: OpusEncoder
     private let decoder: OpusDecoder
+    /// Silent frames since the last encoded one (the media clock's thread only).
+    private var silentFrames = 0
 
     init(sampleRate: Int) throws {
         self.sampleRate = sampleRate
@@ -56,6 +58,15 @@ final class OpusMediaCodec: MediaCodec {
 
     func decode(_ payload: [UInt8], into pcm: inout [Int16]) throws { pcm = try decoder.decode(payload) }
     func conceal(into pcm: inout [Int16]) { pcm = (try? decoder.decode(nil)) ?? Array(repeating: 0, count: sampleRate / 50) }
-    func encode(_ pcm: [Int16]) throws -> [UInt8] { try encoder.encode(pcm) }
-    func silence() -> [UInt8] { (try? encoder.encode(Array(repeating: 0, count: sampleRate / 50))) ?? [] }
+    func encode(_ pcm: [Int16]) throws -> [UInt8] {
+        silentFrames = 0
+        return try encoder.encode(pcm)
+    }
+
+    /// Coded silence for the voice's tail, then the canned frame, as on WebRTC (`AudioTrack`).
+    func silence() -> [UInt8] {
+        silentFrames += 1
+        if silentFrames > OpusEncoder.codedSilenceFrames { return OpusEncoder.silenceFrame }
+        return (try? encoder.encode(Array(repeating: 0, count: sampleRate / 50))) ?? OpusEncoder.silenceFrame
+    }
 }

@@ -25,10 +25,6 @@ final class AudioTrack {
     private let silence: [Int16]
     /// Ticks since the agent's last frame.
     private(set) var silentFrames = 0
-    static let codedSilenceFrames = 10
-    /// One 20 ms Opus frame of silence whatever the decoder's rate: CELT fullband, mono, its
-    /// silence flag set (RFC 6716 §3.1 TOC 0xF8), the silence frame voice services (Discord's) send.
-    static let silencePacket: [UInt8] = [0xF8, 0xFF, 0xFE]
 
     init(payloadType: UInt8, ssrc: UInt32, pipelineRate: Int) throws {
         (self.payloadType, self.ssrc, self.pipelineRate) = (payloadType, ssrc, pipelineRate)
@@ -76,10 +72,10 @@ final class AudioTrack {
     func markTalkspurt() { marker = true }
 
     /// The RTP packet for this tick: the agent's frame, or Opus silence to keep the stream (and
-    /// NAT bindings, and the far jitter buffer) going. Silence is coded for `codedSilenceFrames`
-    /// after the agent stops (its voice decays through the codec), then sent as one canned packet
+    /// NAT bindings, and the far jitter buffer) going. Silence is coded for
+    /// `OpusEncoder.codedSilenceFrames` after the agent stops, then sent as `OpusEncoder.silenceFrame`
     /// instead of an encode: most of a call the agent listens, and encoding was most of what its
-    /// connection cost. The far decoder takes the next talkspurt from the canned packets as it
+    /// connection cost. The far decoder takes the next talkspurt from the canned frames as it
     /// would from coded silence (AudioTrackTests).
     func packet(for frame: AudioFrame?) -> [UInt8]? {
         let payload: [UInt8]
@@ -89,8 +85,8 @@ final class AudioTrack {
             payload = coded
         } else {
             silentFrames += 1
-            if silentFrames > Self.codedSilenceFrames {
-                payload = Self.silencePacket
+            if silentFrames > OpusEncoder.codedSilenceFrames {
+                payload = OpusEncoder.silenceFrame
             } else {
                 guard let coded = try? encoder.encode(silence) else { return nil }
                 payload = coded

@@ -23,7 +23,7 @@ struct AudioTrackTests {
 
     @Test(arguments: [16000, 48000])
     func theCannedSilencePacketDecodesToSilence(rate: Int) throws {
-        let pcm = try OpusDecoder(sampleRate: rate).decode(AudioTrack.silencePacket)
+        let pcm = try OpusDecoder(sampleRate: rate).decode(OpusEncoder.silenceFrame)
         #expect(pcm.count == rate / 50)
         #expect(pcm.allSatisfy { $0 == 0 })
     }
@@ -36,9 +36,9 @@ struct AudioTrackTests {
         let plan: [AudioFrame?] = (0..<25).map { Self.voice($0) } + Array(repeating: nil, count: 40) + (25..<50).map { Self.voice($0) }
         let payloads = try plan.map { try RTPPacket(parsing: #require(track.packet(for: $0))).payload }
         let pause = payloads[25..<65]
-        #expect(pause.prefix(AudioTrack.codedSilenceFrames).allSatisfy { $0 != AudioTrack.silencePacket })
-        #expect(pause.dropFirst(AudioTrack.codedSilenceFrames).allSatisfy { $0 == AudioTrack.silencePacket })
-        #expect(payloads[65] != AudioTrack.silencePacket)
+        #expect(pause.prefix(OpusEncoder.codedSilenceFrames).allSatisfy { $0 != OpusEncoder.silenceFrame })
+        #expect(pause.dropFirst(OpusEncoder.codedSilenceFrames).allSatisfy { $0 == OpusEncoder.silenceFrame })
+        #expect(payloads[65] != OpusEncoder.silenceFrame)
 
         let decoder = try OpusDecoder(sampleRate: 16000)
         let decoded = try payloads.flatMap { try decoder.decode($0) }
