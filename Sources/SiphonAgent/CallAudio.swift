@@ -15,8 +15,8 @@ public protocol CallAudio: AnyObject, Sendable {
     func transfer(to target: String) async throws -> Int
     func hangup(reason: String) async
     /// True when the frames can stop with the call still on (a browser's connection dropping, to
-    /// be offered again): the conversation then stores nothing as the line closes, and picks up
-    /// from the stored turns when it reconnects.
+    /// be offered again): the conversation then stores the caller's last words but not an answer
+    /// the drop cut short, and picks up from the stored turns when it reconnects.
     var framesMayResume: Bool { get }
 }
 

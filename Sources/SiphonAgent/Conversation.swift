@@ -218,9 +218,11 @@ public final class Conversation: @unchecked Sendable {
     /// call's page hanging up), or a browser's connection dropped. What the agent was saying is
     /// stored as far as it was heard, as a barge-in stores it, and what the caller said last (a
     /// "thanks, bye" hung up on at once, before the turn could end) is stored too, once the
-    /// recogniser has finished it: a transcript ends where the call did. A dropped browser that
-    /// offers again resumes from those turns, and its last words are answered after the resume
-    /// line; one that never comes back ends the call with them.
+    /// recogniser has finished it: a transcript ends where the call did. A dropped browser keeps
+    /// only the caller's words: if it offers again, the resumed conversation answers them, and
+    /// an answer the drop cut short is given again (stored as heard, it would end the history
+    /// and the resumption would be the resume line alone); if it never does, the call ends with
+    /// them.
     /// Not when its worker stopped the conversation for another to carry on (a takeover, a drain,
     /// a partition: the turns stored are where it picks up).
     private func lineClosed(_ opening: Task<Void, Never>) async {
@@ -243,13 +245,13 @@ public final class Conversation: @unchecked Sendable {
 
     /// `dropped`: the line went away and may come back (a browser's connection), not hung up.
     private func keepLastWords(_ opening: Task<Void, Never>, dropped: Bool = false) async {
-        if let r = response, let role = persistAs {
+        if !dropped, let r = response, let role = persistAs {
             let (_, plan) = stopResponse()
             let (heard, remaining) = plan.split(heardFrames: audio.sentFrames - r.startSent)
             if !heard.isEmpty {
                 let whole = remaining.isEmpty && shared.withLock { $0.responseDone }
                 _ = try? await writer.append(role, heard, interrupted: !whole, extra: agentTurnExtra().merging(persistExtra) { $1 }
-                    .merging(backchannelExtra()) { $1 }.merging([dropped ? "line_dropped_during_turn" : "hung_up_during_turn": "true"]) { $1 })
+                    .merging(backchannelExtra()) { $1 }.merging(["hung_up_during_turn": "true"]) { $1 })
             }
             (response, persistAs, persistExtra) = (nil, nil, [:])
         }

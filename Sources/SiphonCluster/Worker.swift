@@ -363,7 +363,7 @@ public final class Worker: Service, Sendable {
             // Owned by another worker, or awaiting reassignment: look again later.
             forget(ignoreForMs: 1000)
             if state.withLock({ $0.resumingAfterSuspension.removeValue(forKey: job.id) != nil }) {
-                logger.warning("a silenced call belongs to another worker now; dropped it")
+                logger.warning("a silenced call belongs to another worker now; dropped it", metadata: ["call.id": "\(job.id)"])
             }
         default:
             logger.error("unexpected claim reply", metadata: ["reply": "\(reply)"])

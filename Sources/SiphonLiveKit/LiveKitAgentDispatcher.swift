@@ -81,7 +81,7 @@ public final class LiveKitAgentDispatcher: Service, Sendable {
         let token = try credentials.token(identity: "siphon-dispatcher", claims: LiveKitClaims(video: VideoGrant(agent: true)), ttl: 3600)
         let socket = try await WebSocketConnection.connect("\(base)/agent?protocol=1", headers: [("Authorization", "Bearer \(token)")],
                                                            provider: "livekit") { status, _, body in
-            ProviderError(provider: "livekit", kind: status == 401 ? .authentication : .server, status: status,
+            ProviderError(provider: "livekit", kind: ProviderError.kind(forStatus: status), status: status,
                           message: "LiveKit refused the agent registration: HTTP \(status) \(body.prefix(160))")
         }
         defer { socket.abort() }

@@ -97,11 +97,11 @@ public final class LiveKitSignalClient: Sendable {
         let socket = try await WebSocketConnection.connect(
             endpoint, headers: [("Authorization", "Bearer \(token)")], provider: "livekit", timeout: timeout
         ) { status, _, body in
-            // /rtc refuses with an HTTP status and a plain-text reason (no secret in either). A 404
-            // is a server without /rtc/v1, not a fault: a burst of first joins, each falling back
-            // to v0, must not open the circuit that every call's join passes.
-            ProviderError(provider: "livekit", kind: status == 401 || status == 403 ? .authentication : status == 404 ? .badRequest : .server,
-                          status: status, message: "LiveKit refused to join the room: HTTP \(status) \(body.prefix(160))")
+            // /rtc refuses with an HTTP status and a plain-text reason (no secret in either). Only a
+            // 5xx is a fault: a 404 is a server without /rtc/v1, and a burst of first joins, each
+            // falling back to v0, must not open the circuit that every call's join passes.
+            ProviderError(provider: "livekit", kind: ProviderError.kind(forStatus: status), status: status,
+                          message: "LiveKit refused to join the room: HTTP \(status) \(body.prefix(160))")
         }
         // The first frame is the join (or reconnect) response, always binary protobuf.
         typealias First = (join: Livekit_JoinResponse?, reconnect: Livekit_ReconnectResponse?, before: [Livekit_SignalResponse])

@@ -157,10 +157,10 @@ struct ConversationTests {
         #expect(turns.map(\.role) == [.agent, .user] && turns.first?.interrupted == true && turns.last?.text == "thanks bye", "\(turns)")
     }
 
-    /// A browser's connection drops: what the agent was saying (as heard) and the caller's last
-    /// words are stored, marked as a drop, not a hang-up. A page that offers again resumes from
-    /// them (its last words answered); one that never does ends the call with them.
-    @Test func aLineThatDropsKeepsItsLastWordsMarkedAsADrop() async throws {
+    /// A browser's connection drops mid-greeting while the caller speaks: the caller's last words
+    /// are stored, marked as a drop; the greeting the drop cut short is not (a page that offers
+    /// again gets it, or the answer, whole from the resumed conversation).
+    @Test func aLineThatDropsKeepsTheCallersLastWordsOnly() async throws {
         let long = "one two three four five six seven eight nine ten eleven twelve"
         let (a, _) = agent(stt: ["thanks bye"], llm: [], greeting: long)
         let run = Run(agent: a)
@@ -169,8 +169,7 @@ struct ConversationTests {
         await run.feed(Caller.speech(5))
         _ = await run.finish()
         let turns = run.store.all
-        #expect(turns.map(\.role) == [.agent, .user], "\(turns)")
-        #expect(turns.first?.interrupted == true && turns.first?.extra["line_dropped_during_turn"] == "true" && turns.first?.extra["hung_up_during_turn"] == nil)
+        #expect(turns.map(\.role) == [.user], "\(turns)")
         #expect(turns.last?.text == "thanks bye" && turns.last?.extra["said_as_the_line_dropped"] == "true" && turns.last?.extra["said_as_the_line_closed"] == nil)
     }
 
