@@ -42,6 +42,32 @@ public actor IncomingCall {
     /// Answers with `answer` (our SDP) and waits for the caller's ACK. Throws if the caller
     /// canceled or never acknowledged.
     public func answer(sdp answer: SessionDescription, media: NegotiatedMedia, sessionID: UInt64) async throws -> SIPCall {
+        let (call, _) = try await accept(sdp: answer, media: media, sessionID: sessionID)
+        return call
+    }
+
+    /// Delayed offer (RFC 3261 13.2.1): the INVITE had no SDP, so the 200 carries `offer` and the
+    /// caller's answer comes in the ACK. An ACK without a usable answer ends the call with a BYE
+    /// (13.3.1.4): there is no media to talk over.
+    public func answer(offering offer: SessionDescription, policy: MediaPolicy) async throws -> SIPCall {
+        let (call, ack) = try await accept(sdp: offer, media: nil, sessionID: offer.sessionID)
+        let text = String(bytes: ack.body, encoding: .utf8) ?? ""
+        let reason: String
+        do {
+            guard !ack.body.isEmpty else { throw SIPMessageError(488, "the ACK has no SDP") }
+            let media = try SDPNegotiator.accept(answer: try SessionDescription(parsing: text), policy: policy)
+            await call.answered(media: media, remoteSDP: text)
+            return call
+        } catch let e as SIPMessageError {
+            reason = e.reason
+        } catch {
+            reason = "\(error)"
+        }
+        await call.hangup(reason: "no usable answer to our offer")
+        throw SIPCallFailure(kind: .rejected, status: 488, reason: "no usable answer in the ACK to our offer: \(reason)")
+    }
+
+    private func accept(sdp: SessionDescription, media: NegotiatedMedia?, sessionID: UInt64) async throws -> (SIPCall, SIPMessage) {
         guard !canceled else { throw SIPCallFailure(kind: .canceled, status: 487, reason: "caller canceled") }
         answered = true
         var dialog = SIPDialog(
@@ -50,7 +76,7 @@ public actor IncomingCall {
             localURI: (try? request.to())?.description ?? "", remoteURI: (try? request.from()).map { a in var b = a; b.parameters.remove("tag"); return b.description } ?? "",
             remoteTarget: (try? request.contacts().first?.uri.description) ?? request.requestURI?.description ?? "",
             routeSet: request.values("Record-Route"), peer: source, isCaller: false,
-            sdpSessionID: sessionID, sdpVersion: answer.sessionVersion, remoteSDP: offer?.description, localSDP: answer.description)
+            sdpSessionID: sessionID, sdpVersion: sdp.sessionVersion, remoteSDP: offer?.description, localSDP: sdp.description)
         var headers: [(String, String)] = [("Contact", agent.contact(source.transport))]
         headers += agent.capabilityHeaders()
         for rr in request.values("Record-Route") { headers.append(("Record-Route", rr)) }
@@ -64,13 +90,12 @@ public actor IncomingCall {
         }
         let call = SIPCall(dialog: dialog, media: media, agent: agent, logger: agent.logger)
         await agent.register(call, key: dialog.key)
-        let acked = await agent.respondReliably(transaction, status: 200, toTag: toTag, headers: headers, body: Array(answer.description.utf8))
-        guard acked else {
+        guard let ack = await agent.respondReliably(transaction, status: 200, toTag: toTag, headers: headers, body: Array(sdp.description.utf8)) else {
             await call.hangup(reason: "no ACK for the 200 OK")
             throw SIPCallFailure(kind: .unreachable, status: 408, reason: "the caller never acknowledged the answer")
         }
         await call.startSessionTimer()
-        return call
+        return (call, ack)
     }
 
     func canceledByCaller() async {

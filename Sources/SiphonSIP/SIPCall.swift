@@ -26,6 +26,8 @@ public actor SIPCall {
     let logger: Logger
     /// Answers a re-INVITE's offer (set by whoever owns the media); nil answers with the current SDP.
     private var offerHandler: (@Sendable (SessionDescription) async throws -> (SessionDescription, NegotiatedMedia))?
+    /// Takes the answer an ACK carries after an offerless re-INVITE (we offered in the 200).
+    private var answerHandler: (@Sendable (SessionDescription) async throws -> NegotiatedMedia)?
     private var sessionTimer: Task<Void, Never>?
     private var lastRefresh = ContinuousClock.now
 
@@ -42,6 +44,16 @@ public actor SIPCall {
 
     public func setOfferHandler(_ handler: @escaping @Sendable (SessionDescription) async throws -> (SessionDescription, NegotiatedMedia)) {
         offerHandler = handler
+    }
+
+    public func setAnswerHandler(_ handler: @escaping @Sendable (SessionDescription) async throws -> NegotiatedMedia) {
+        answerHandler = handler
+    }
+
+    /// The answer to the offer our 200 made (delayed offer: it came in the ACK).
+    func answered(media: NegotiatedMedia, remoteSDP: String) {
+        self.media = media
+        dialog.remoteSDP = remoteSDP
     }
 
     // MARK: requests we send
@@ -175,8 +187,9 @@ public actor SIPCall {
         dialog.refreshTarget(from: request)
         lastRefresh = .now
         guard !request.body.isEmpty else {
-            // Offerless re-INVITE: offer our current session again.
-            await respondToReinvite(transaction, sdp: dialog.localSDP)
+            // Offerless re-INVITE: we offer our current session again, and the answer in the ACK
+            // may move the far end's media (third-party call control, RFC 3725).
+            if let ack = await respondToReinvite(transaction, sdp: dialog.localSDP) { await takeAnswer(in: ack) }
             return
         }
         guard request.contentType == "application/sdp", let text = String(bytes: request.body, encoding: .utf8),
@@ -200,11 +213,27 @@ public actor SIPCall {
         }
     }
 
-    private func respondToReinvite(_ transaction: SIPServerTransaction, sdp: String?) async {
+    /// An answer that cannot be used leaves the media as it was: the call goes on, and the error is
+    /// logged rather than ending a conversation over a peer's bad SDP.
+    private func takeAnswer(in ack: SIPMessage) async {
+        do {
+            guard !ack.body.isEmpty else { throw SIPMessageError(488, "no SDP") }
+            guard let answerHandler else { throw SIPMessageError(488, "no media handler") }
+            let text = String(decoding: ack.body, as: UTF8.self)
+            let negotiated = try await answerHandler(try SessionDescription(parsing: text))
+            answered(media: negotiated, remoteSDP: text)
+            eventSink.yield(.mediaChanged(negotiated))
+        } catch {
+            logger.warning("the ACK to our offer has no usable answer; media unchanged", metadata: ["error": "\(error)"])
+        }
+    }
+
+    @discardableResult
+    private func respondToReinvite(_ transaction: SIPServerTransaction, sdp: String?) async -> SIPMessage? {
         var headers: [(String, String)] = [("Contact", agent.contact())]
         headers += agent.capabilityHeaders()
         if let se = dialog.sessionExpires { headers.append(("Session-Expires", "\(se);refresher=\(dialog.weRefresh == dialog.isCaller ? "uac" : "uas")")) }
-        await agent.respondReliably(transaction, status: 200, headers: headers, body: Array((sdp ?? "").utf8))
+        return await agent.respondReliably(transaction, status: 200, headers: headers, body: Array((sdp ?? "").utf8))
     }
 
     // MARK: lifecycle

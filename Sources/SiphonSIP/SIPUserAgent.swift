@@ -100,8 +100,8 @@ public actor SIPUserAgent {
     private var awaitingAck: [String: AckWait] = [:]
     private enum AckWait {
         case expected
-        case arrived
-        case waiting(CheckedContinuation<Bool, Never>)
+        case arrived(SIPMessage)
+        case waiting(CheckedContinuation<SIPMessage?, Never>)
     }
     private var dialogCredentials: [String: DigestCredentials] = [:]
     private var incomingHandler: (@Sendable (IncomingCall) async -> Void)?
@@ -444,9 +444,10 @@ public actor SIPUserAgent {
     }
 
     /// Sends a 2xx to an INVITE and retransmits it until the ACK arrives (RFC 3261 13.3.1.4).
-    /// Returns false when no ACK came within 64·T1.
+    /// Returns the ACK (it carries the answer when the 2xx made the offer), nil when none came
+    /// within 64·T1.
     @discardableResult
-    func respondReliably(_ transaction: SIPServerTransaction, status: Int, toTag: String? = nil, headers: [(String, String)], body: [UInt8]) async -> Bool {
+    func respondReliably(_ transaction: SIPServerTransaction, status: Int, toTag: String? = nil, headers: [(String, String)], body: [UInt8]) async -> SIPMessage? {
         var response = SIPStack.response(to: transaction.request, status: status, toTag: toTag)
         for (n, v) in headers { response.add(n, v) }
         if !body.isEmpty { response.add("Content-Type", "application/sdp") }
@@ -469,27 +470,28 @@ public actor SIPUserAgent {
         }
         let timeout = Task {
             try? await Task.sleep(for: timers.transactionTimeout)
-            await self.ackArrived(key, false)
+            await self.ackArrived(key, nil)
         }
-        let acked: Bool
-        if case .arrived? = awaitingAck[key] {
+        let ack: SIPMessage?
+        if case .arrived(let early)? = awaitingAck[key] {
             awaitingAck[key] = nil
-            acked = true
+            ack = early
         } else {
-            acked = await withCheckedContinuation { awaitingAck[key] = .waiting($0) }
+            ack = await withCheckedContinuation { awaitingAck[key] = .waiting($0) }
         }
         retransmitter.cancel()
         timeout.cancel()
-        return acked
+        return ack
     }
 
-    private func ackArrived(_ key: String, _ value: Bool) {
+    /// `ack` nil: the wait timed out.
+    private func ackArrived(_ key: String, _ ack: SIPMessage?) {
         switch awaitingAck[key] {
         case .waiting(let continuation)?:
             awaitingAck[key] = nil
-            continuation.resume(returning: value)
-        case .expected? where value:
-            awaitingAck[key] = .arrived
+            continuation.resume(returning: ack)
+        case .expected?:
+            if let ack { awaitingAck[key] = .arrived(ack) }
         default:
             break
         }
@@ -497,7 +499,7 @@ public actor SIPUserAgent {
 
     private func handleAck(_ ack: SIPMessage, from peer: SIPPeer) async {
         guard let callID = ack.callID, let cseq = ack.cseq else { return }
-        ackArrived("\(callID)|\(cseq.number)", true)
+        ackArrived("\(callID)|\(cseq.number)", ack)
     }
 
     func forget(_ key: SIPDialogKey) {

@@ -94,27 +94,31 @@ public struct SIPCallRunner: CallRunner {
         }
         defer { pending.resolved.finish() }
         let incoming = pending.call
-        guard let offer = incoming.offer else {
-            await incoming.reject(status: 488, reason: "Offerless INVITE not supported")
-            return CallEnd(.rejected, "offerless INVITE (no SDP) is not supported")
-        }
         let media = service.rtpSession()
         defer { media.stop() }
         let port = try await media.open()
         let sessionID = UInt64.random(in: 1...(1 << 40))
-        let answer: SessionDescription
-        let negotiated: NegotiatedMedia
-        do {
-            (answer, negotiated) = try SDPNegotiator.answer(offer, policy: service.configuration.policy, address: service.configuration.advertisedHost,
-                                                             port: port, sessionID: sessionID, version: 1)
-        } catch let e as SIPMessageError {
-            await incoming.reject(status: e.status)
-            return CallEnd(.rejected, "no common codec: \(e.reason)")
-        }
-        try media.configure(TelephonyService.parameters(negotiated))
         let sipCall: SIPCall
         do {
-            sipCall = try await incoming.answer(sdp: answer, media: negotiated, sessionID: sessionID)
+            if let offer = incoming.offer {
+                let answer: SessionDescription
+                let negotiated: NegotiatedMedia
+                do {
+                    (answer, negotiated) = try SDPNegotiator.answer(offer, policy: service.configuration.policy, address: service.configuration.advertisedHost,
+                                                                     port: port, sessionID: sessionID, version: 1)
+                } catch let e as SIPMessageError {
+                    await incoming.reject(status: e.status)
+                    return CallEnd(.rejected, "no common codec: \(e.reason)")
+                }
+                try media.configure(TelephonyService.parameters(negotiated))
+                sipCall = try await incoming.answer(sdp: answer, media: negotiated, sessionID: sessionID)
+            } else {
+                // Delayed offer (PBXs and SBCs that send INVITE without SDP): we offer in the 200,
+                // and media starts once the ACK has brought the answer.
+                sipCall = try await incoming.answer(offering: service.offer(port: port, sessionID: sessionID), policy: service.configuration.policy)
+                guard let negotiated = await sipCall.media else { return CallEnd(.failed, "answered without usable media") }
+                try media.configure(TelephonyService.parameters(negotiated))
+            }
         } catch let f as SIPCallFailure {
             return CallEnd(f.kind == .canceled ? .canceled : .failed, f.description)
         }
@@ -163,6 +167,11 @@ public struct SIPCallRunner: CallRunner {
             try media.configure(TelephonyService.parameters(negotiated))
             return (answer, negotiated)
         }
+        await sipCall.setAnswerHandler { answer in
+            let negotiated = try SDPNegotiator.accept(answer: answer, policy: policy)
+            try media.configure(TelephonyService.parameters(negotiated))
+            return negotiated
+        }
         if let dir = service.configuration.recordingsDirectory {
             // The directory is created at start-up (Siphon.services); the file is created and
             // written off the media clock.
@@ -186,7 +195,10 @@ public struct SIPCallRunner: CallRunner {
                         if remote { await remoteEnd.set(reason) }
                         media.stop()  // ends the conversation's frame stream
                     case .dtmf(let d): digitSink.yield(d)
-                    case .mediaChanged: try? await saveDialog(sipCall, call)
+                    case .mediaChanged(let m):
+                        // Hold, unhold, a new address or codec: what the far end asked, for the record.
+                        try? await call.record(event: "media_changed", detail: "\(m.codec.name) \(m.direction.rawValue) \(m.remoteHost):\(m.remotePort)")
+                        try? await saveDialog(sipCall, call)
                     case .transferProgress: break
                     }
                 }

@@ -246,14 +246,18 @@ extension AgentCallTests {
     /// A phone calling in: PJSIP dials the number the worker answers for; the agent greets, hears
     /// the caller and answers. The call is recorded as inbound; PJSIP heard the greeting from the
     /// answer on (the figure printed: from PJSIP's CONFIRMED to the greeting's first sound).
-    @Test func aCallerDialsInAndTheAgentAnswers() async throws {
+    /// With `delayedOffer`, PJSIP's INVITE has no SDP (the worker offers in its 200, PJSIP answers
+    /// in the ACK: before, the worker refused such calls with 488), and 5 s in it sends a re-INVITE
+    /// without SDP too, whose answer the worker takes from the ACK (`media_changed`).
+    @Test(arguments: [false, true]) func aCallerDialsInAndTheAgentAnswers(delayedOffer: Bool) async throws {
         let h = try ClusterHarness()
         let worker = try h.sipWorker("w1", environment: ["SIP_INBOUND_ALLOW": "127.0.0.1",
                                                          "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"])
         try await h.waitForWorkers(1)
         let port = try await Self.sipPort(worker)
         let caller = try await CallerScript.wav([(8.5, "I would like to book a cleaning")], total: 25)
-        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "17.0:hangup", timeout: 60)
+        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)",
+                                  actions: delayedOffer ? "5.0:reoffer,17.0:hangup" : "17.0:hangup", timeout: 60, delayedOffer: delayedOffer)
         let id = try await Self.newestCall(h)
         try await h.waitAllTerminal([id], seconds: 40)
         let record = try #require(try await h.store.call(id))
@@ -267,9 +271,13 @@ extension AgentCallTests {
         try await pjsip.waitExit()
         let heard = try WAVFile.read(pjsip.recording.path)
         let first = try #require(AnsweringMachineTests.firstSound(heard), "PJSIP heard nothing")
-        let events = try await h.store.events(id).map(\.type)
-        for e in ["answered", "ended"] { #expect(events.contains(e), "\(events)") }
-        print("inbound: greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
+        let events = try await h.store.events(id)
+        for e in ["answered", "ended"] { #expect(events.contains { $0.type == e }, "\(events)") }
+        if delayedOffer {
+            let changed = events.filter { $0.type == "media_changed" }.map(\.detail)
+            #expect(changed == ["PCMU sendrecv 127.0.0.1:\(pjsip.rtpPort)"], "\(changed)")
+        }
+        print("inbound\(delayedOffer ? " (delayed offer)" : ""): greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
     }
 
     /// The worker answering a phone that called in is SIGKILLed mid-call: another takes the dialog

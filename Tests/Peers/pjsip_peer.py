@@ -3,7 +3,9 @@
 records what it hears, sends/receives RFC 2833 DTMF, holds/unholds, hangs up on cue.
 
 Events are printed as JSON lines on stdout: ready, incoming, state, media, dtmf, disconnected.
-Actions: --actions "2.0:dtmf:123,4.0:hold,5.0:unhold,8.0:hangup" (seconds after the call is confirmed).
+Actions: --actions "2.0:dtmf:123,4.0:hold,5.0:unhold,6.0:reoffer,8.0:hangup" (seconds after the call is
+confirmed; reoffer is a re-INVITE without SDP). --no-sdp-offer places the call as a delayed offer (INVITE
+without SDP: the callee offers in its 200, the answer goes in the ACK).
 """
 import argparse, json, os, sys, time
 
@@ -101,6 +103,7 @@ def main():
     ap.add_argument("--loop", action="store_true")
     ap.add_argument("--record")
     ap.add_argument("--call", help="URI to call instead of waiting")
+    ap.add_argument("--no-sdp-offer", action="store_true", help="INVITE without SDP (delayed offer)")
     ap.add_argument("--answer-code", type=int, default=200)
     ap.add_argument("--ring-ms", type=int, default=0)
     ap.add_argument("--actions", default="")
@@ -150,7 +153,10 @@ def main():
     if args.call:
         call = Call(peer, acc)
         peer.call = call
-        call.makeCall(args.call, pj.CallOpParam(True))
+        op = pj.CallOpParam(True)
+        if args.no_sdp_offer:
+            op.opt.flag = pj.PJSUA_CALL_NO_SDP_OFFER
+        call.makeCall(args.call, op)
 
     actions = []
     for a in filter(None, args.actions.split(",")):
@@ -180,6 +186,10 @@ def main():
             elif what == "unhold":
                 op = pj.CallOpParam(True)
                 op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                call.reinvite(op)
+            elif what == "reoffer":
+                op = pj.CallOpParam(True)
+                op.opt.flag = pj.PJSUA_CALL_NO_SDP_OFFER
                 call.reinvite(op)
             elif what == "hangup":
                 call.hangup(pj.CallOpParam(True))

@@ -10,7 +10,8 @@ final class PJSIPPeer: @unchecked Sendable {
     private let process: ChildProcess
 
     init(play: String?, record: Bool = true, call: String? = nil, actions: String = "", answerCode: Int = 200, ringMs: Int = 0,
-         tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30, auth: (String, String)? = nil, minSE: Int? = nil) throws {
+         tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30, auth: (String, String)? = nil, minSE: Int? = nil,
+         delayedOffer: Bool = false) throws {
         port = LoopbackPort.free(udp: !tcp)
         rtpPort = LoopbackPort.free(udp: true) & ~1
         let dir = try Repository.temporaryDirectory("pjsip")
@@ -25,6 +26,7 @@ final class PJSIPPeer: @unchecked Sendable {
         if tcp { args.append("--tcp") }
         if let (user, password) = auth { args += ["--auth-user", user, "--auth-password", password] }
         if let minSE { args += ["--min-se", String(minSE)] }
+        if delayedOffer { args.append("--no-sdp-offer") }
         process = try ChildProcess(Repository.python, args, environment: ProcessInfo.processInfo.environment, output: log.path)
     }
 
