@@ -17,6 +17,7 @@ APT_PACKAGES=(
   coturn iproute2 iptables                  # WebRTC tests: a TURN relay, network namespaces, packet loss
   chromium                                  #   and a browser as the far end (headless)
   tcpdump                                   # benchmarks: LiveKit calls' packet timing on the wire
+  openssl                                   # tests: a certificate authority for SIP over TLS
 )
 
 missing=()

@@ -7,6 +7,7 @@ public struct ListenError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Service: String, Sendable {
         case sipUDP = "SIP over UDP"
         case sipTCP = "SIP over TCP"
+        case sipTLS = "SIP over TLS"
         case rtp = "RTP"
         case metrics = "/metrics and /healthz"
         case api = "the HTTP API"

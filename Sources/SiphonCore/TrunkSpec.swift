@@ -23,17 +23,25 @@ public struct TrunkSpec: Sendable, Equatable {
         if let name { try Identifier.validateID(name, what: "trunk.name") }
         guard name != nil || address != nil else { throw SiphonError.invalid("trunk: give 'name' (a configured trunk) or 'address'") }
         if let address { _ = try Self.hostPort(address) }
-        guard transport == "udp" || transport == "tcp" else { throw SiphonError.invalid("trunk.transport must be udp or tcp") }
+        guard Self.transports.contains(transport) else { throw SiphonError.invalid("trunk.transport must be udp, tcp or tls") }
         if let u = username, u.isEmpty || u.utf8.count > 128 || u.contains(where: { $0.isWhitespace || $0 == "\"" }) {
             throw SiphonError.invalid("trunk.username must be 1 to 128 characters without spaces or quotes")
         }
         if (password != nil || passwordSealed != nil), username == nil { throw SiphonError.invalid("trunk.password needs trunk.username") }
     }
 
+    public static let transports = ["udp", "tcp", "tls"]
+
+    /// The address's host and port; without a port, SIP's default for the transport (5061 for TLS).
+    public func endpoint() throws -> (host: String, port: Int) {
+        guard let address else { throw SiphonError.invalid("trunk: no address") }
+        return try Self.hostPort(address, defaultPort: transport == "tls" ? 5061 : 5060)
+    }
+
     /// Splits `host[:port]` (IPv6 in brackets), checking both parts.
-    public static func hostPort(_ text: String) throws -> (host: String, port: Int) {
+    public static func hostPort(_ text: String, defaultPort: Int = 5060) throws -> (host: String, port: Int) {
         var host = text
-        var port = 5060
+        var port = defaultPort
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { throw SiphonError.invalid("trunk.address: unclosed [") }
             host = String(text[text.index(after: text.startIndex)..<close])

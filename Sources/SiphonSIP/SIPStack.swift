@@ -190,9 +190,9 @@ public actor SIPStack {
     }
 
     /// RFC 3261 18.2.2 with RFC 3581 rport: UDP responses go to the source address when `rport` is
-    /// asked for, else to `received`/sent-by; TCP responses go back on the connection.
+    /// asked for, else to `received`/sent-by; TCP and TLS responses go back on the connection.
     nonisolated func responseDestination(for request: SIPMessage, from peer: SIPPeer) -> SIPPeer {
-        if peer.transport == .tcp { return peer }
+        if peer.transport.isStream { return peer }
         guard let via = request.topVia else { return peer }
         if via.parameters.has("rport") { return peer }
         let sentByIsSource = via.host == peer.host

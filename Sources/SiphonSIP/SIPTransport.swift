@@ -2,12 +2,27 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import SiphonCore
 import Synchronization
 
 public enum SIPTransportKind: String, Sendable, Hashable, Codable {
     case udp = "UDP"
     case tcp = "TCP"
+    case tls = "TLS"
+
+    /// A connection: responses go back on it, and nothing is retransmitted (RFC 3261 17, 18).
+    public var isStream: Bool { self != .udp }
+
+    /// The `transport` parameter of a URI that reaches us over this transport.
+    public var uriParameter: String? { self == .udp ? nil : rawValue.lowercased() }
+
+    /// A trunk's `transport` setting (udp, tcp, tls).
+    public init?(setting: String) {
+        guard let kind = SIPTransportKind(rawValue: setting.uppercased()) else { return nil }
+        self = kind
+    }
 }
 
 /// Where a SIP message comes from or goes to.
@@ -30,17 +45,18 @@ public enum SIPInbound: Sendable {
     case stream(SIPMessage, from: SIPPeer)
 }
 
-/// UDP and TCP sockets for SIP (RFC 3261 18). Outbound TCP connections are reused per peer, and a
-/// response to a request that came over TCP goes back on that connection (18.2.2).
+/// UDP, TCP and TLS sockets for SIP (RFC 3261 18). Outbound connections are reused per peer, and a
+/// response to a request that came over a connection goes back on it (18.2.2).
 public final class SIPTransport: Sendable {
     public struct Configuration: Sendable {
         public var bindHost: String
         /// 0 picks a free port.
         public var port: Int
         public var enableTCP: Bool
+        public var tls: SIPTLSConfiguration
 
-        public init(bindHost: String = "0.0.0.0", port: Int = 5060, enableTCP: Bool = true) {
-            (self.bindHost, self.port, self.enableTCP) = (bindHost, port, enableTCP)
+        public init(bindHost: String = "0.0.0.0", port: Int = 5060, enableTCP: Bool = true, tls: SIPTLSConfiguration = SIPTLSConfiguration()) {
+            (self.bindHost, self.port, self.enableTCP, self.tls) = (bindHost, port, enableTCP, tls)
         }
     }
 
@@ -54,9 +70,12 @@ public final class SIPTransport: Sendable {
     struct State {
         var udp: (any Channel)?
         var tcpListener: (any Channel)?
+        var tlsListener: (any Channel)?
         var connections: [SIPPeer: any Channel] = [:]
         var udpPort = 0
         var tcpPort = 0
+        var tlsPort = 0
+        var clientTLS: NIOSSLContext?
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "siphon.sip.transport"),
@@ -69,9 +88,14 @@ public final class SIPTransport: Sendable {
 
     public var udpPort: Int { state.withLock { $0.udpPort } }
     public var tcpPort: Int { state.withLock { $0.tcpPort } }
+    /// 0 when no TLS listener is open (no certificate configured).
+    public var tlsPort: Int { state.withLock { $0.tlsPort } }
 
     public func start() async throws {
         let sink = continuation
+        // Loaded before any socket opens: a bad certificate or CA file fails start-up, not a call.
+        let clientTLS = try configuration.tls.clientContext()
+        let serverTLS = try configuration.tls.serverContext()
         // No SO_REUSEADDR on UDP: on Linux it lets a second process bind the same port and
         // silently take part of its traffic; a taken port must fail loudly instead.
         let udp: any Channel
@@ -105,17 +129,41 @@ public final class SIPTransport: Sendable {
             tcpPort = l.localAddress?.port ?? 0
             listener = l
         }
+        var tlsListener: (any Channel)?
+        if let serverTLS {
+            let connections = ConnectionRegistry(transport: self)
+            do {
+                tlsListener = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        connections.accepted(channel, transport: .tls)
+                        return channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
+                            try channel.pipeline.syncOperations.addHandler(
+                                TCPInboundHandler(sink: sink, transport: .tls, onClose: { connections.closed(channel) }))
+                        }
+                    }
+                    .bind(host: configuration.bindHost, port: configuration.tls.port).get()
+            } catch {
+                try? await udp.close()
+                try? await listener?.close()
+                throw ListenError(.sipTLS, host: configuration.bindHost, port: configuration.tls.port, error: error)
+            }
+        }
         state.withLock {
             $0.udp = udp
             $0.udpPort = udpPort
             $0.tcpListener = listener
             $0.tcpPort = tcpPort
+            $0.tlsListener = tlsListener
+            $0.tlsPort = tlsListener?.localAddress?.port ?? 0
+            $0.clientTLS = clientTLS
         }
     }
 
     public func stop() async {
         let channels = state.withLock { s -> [any Channel] in
-            let all = [s.udp, s.tcpListener].compactMap { $0 } + Array(s.connections.values)
+            let all = [s.udp, s.tcpListener, s.tlsListener].compactMap { $0 } + Array(s.connections.values)
             s.connections = [:]
             return all
         }
@@ -133,22 +181,57 @@ public final class SIPTransport: Sendable {
             guard let udp = state.withLock({ $0.udp }) else { throw SIPMessageError(503, "SIP transport not started") }
             let address = try await NameResolver.shared.resolve(peer.host, port: peer.port)
             try await udp.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes)))
-        case .tcp:
-            let channel = try await tcpChannel(to: peer)
+        case .tcp, .tls:
+            let channel = try await streamChannel(to: peer)
             try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
         }
     }
 
-    private func tcpChannel(to peer: SIPPeer) async throws -> any Channel {
+    private func streamChannel(to peer: SIPPeer) async throws -> any Channel {
         if let c = state.withLock({ $0.connections[peer] }), c.isActive { return c }
         let sink = continuation
         let registry = ConnectionRegistry(transport: self)
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.pipeline.addHandler(TCPInboundHandler(sink: sink, onClose: { registry.closed(channel) }))
+        var tls: NIOSSLClientHandler?
+        if peer.transport == .tls {
+            guard let context = state.withLock({ $0.clientTLS }) else { throw SIPMessageError(503, "SIP transport not started") }
+            // SNI and name checks need a name; an address is checked against the certificate's IP entries.
+            let isAddress = (try? SocketAddress(ipAddress: peer.host, port: 0)) != nil
+            do {
+                tls = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : peer.host)
+            } catch {
+                throw SIPMessageError(503, "SIP TLS to \(peer.host): \(error)")
             }
-            .connect(host: peer.host, port: peer.port).get()
+        }
+        let kind = peer.transport
+        let handshake = group.next().makePromise(of: Void.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.seconds(5))
+                .channelInitializer { [tls] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(tls)
+                            try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(done: handshake))
+                        } else {
+                            handshake.succeed()
+                        }
+                        try channel.pipeline.syncOperations.addHandler(TCPInboundHandler(sink: sink, transport: kind, onClose: { registry.closed(channel) }))
+                    }
+                }
+                .connect(host: peer.host, port: peer.port).get()
+        } catch {
+            handshake.succeed()  // never awaited
+            throw error
+        }
+        do {
+            // A certificate that does not verify fails here, with its reason, instead of the
+            // request's write failing on a closed channel.
+            try await handshake.futureResult.get()
+        } catch {
+            try? await channel.close()
+            throw SIPMessageError(503, "TLS with \(peer.host):\(peer.port) failed: \(error)")
+        }
         state.withLock { $0.connections[peer] = channel }
         return channel
     }
@@ -164,12 +247,36 @@ public final class SIPTransport: Sendable {
 private struct ConnectionRegistry: Sendable {
     let transport: SIPTransport
 
-    func accepted(_ channel: any Channel) {
+    func accepted(_ channel: any Channel, transport kind: SIPTransportKind = .tcp) {
         guard let remote = channel.remoteAddress, let ip = remote.ipAddress, let port = remote.port else { return }
-        transport.register(channel, as: SIPPeer(host: ip, port: port, transport: .tcp))
+        transport.register(channel, as: SIPPeer(host: ip, port: port, transport: kind))
     }
 
     func closed(_ channel: any Channel) { transport.unregister(channel) }
+}
+
+/// Completes `done` when the TLS handshake has, or fails it with the handshake's error (or the
+/// connection's closing first).
+private final class TLSHandshakeWatcher: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let done: EventLoopPromise<Void>
+
+    init(done: EventLoopPromise<Void>) { self.done = done }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent { done.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done.fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
 }
 
 private final class UDPInboundHandler: ChannelInboundHandler, Sendable {
@@ -192,11 +299,13 @@ private final class TCPInboundHandler: ChannelInboundHandler, @unchecked Sendabl
     // Confined to the channel's event loop.
     typealias InboundIn = ByteBuffer
     let sink: AsyncStream<SIPInbound>.Continuation
+    let transport: SIPTransportKind
     let onClose: @Sendable () -> Void
     private var framer = SIPStreamFramer()
 
-    init(sink: AsyncStream<SIPInbound>.Continuation, onClose: @escaping @Sendable () -> Void) {
+    init(sink: AsyncStream<SIPInbound>.Continuation, transport: SIPTransportKind = .tcp, onClose: @escaping @Sendable () -> Void) {
         self.sink = sink
+        self.transport = transport
         self.onClose = onClose
     }
 
@@ -204,7 +313,7 @@ private final class TCPInboundHandler: ChannelInboundHandler, @unchecked Sendabl
         let buffer = unwrapInboundIn(data)
         framer.append(buffer.readableBytesView)
         guard let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port else { return }
-        let peer = SIPPeer(host: ip, port: port, transport: .tcp)
+        let peer = SIPPeer(host: ip, port: port, transport: transport)
         do {
             while let message = try framer.next() { sink.yield(.stream(message, from: peer)) }
         } catch {

@@ -117,7 +117,7 @@ public actor SIPUserAgent {
         self.transport = transport
         self.logger = logger
         stack = SIPStack(sender: transport, timers: timers, logger: logger)
-        localPorts = [.udp: transport.udpPort, .tcp: transport.tcpPort]
+        localPorts = [.udp: transport.udpPort, .tcp: transport.tcpPort, .tls: transport.tlsPort]
     }
 
     public init(configuration: SIPUserAgentConfiguration, sender: any SIPMessageSender, localPorts: [SIPTransportKind: Int],
@@ -149,16 +149,22 @@ public actor SIPUserAgent {
 
     // MARK: addressing
 
+    /// The port we listen on for `transport`; nil without a listener (an outbound-only TLS
+    /// connection): Via and Contact then leave it out, and responses come back on the connection.
+    private nonisolated func listeningPort(_ transport: SIPTransportKind) -> Int? {
+        localPorts[transport].flatMap { $0 > 0 ? $0 : nil }
+    }
+
     nonisolated func via(_ transport: SIPTransportKind) -> ViaHeader {
-        var v = ViaHeader(transport: transport.rawValue, host: configuration.advertisedHost, port: localPorts[transport], branch: SIPIdentifiers.branch())
+        var v = ViaHeader(transport: transport.rawValue, host: configuration.advertisedHost, port: listeningPort(transport), branch: SIPIdentifiers.branch())
         v.parameters["rport"] = nil
         return v
     }
 
     public nonisolated func contact(_ transport: SIPTransportKind = .udp) -> String {
-        let port = localPorts[transport] ?? 5060
-        let params = transport == .tcp ? ";transport=tcp" : ""
-        return "<sip:\(configuration.contactUser)@\(SIPURI(host: configuration.advertisedHost).hostPort):\(port)\(params)>"
+        let port = listeningPort(transport).map { ":\($0)" } ?? ""
+        let params = transport.uriParameter.map { ";transport=\($0)" } ?? ""
+        return "<sip:\(configuration.contactUser)@\(SIPURI(host: configuration.advertisedHost).hostPort)\(port)\(params)>"
     }
 
     public nonisolated func capabilityHeaders() -> [(String, String)] {

@@ -55,7 +55,7 @@ public struct SIPCallRunner: CallRunner {
         let fromUser = from?.e164 ?? (trunk.credentials?.username ?? "siphon")
         try await call.transition(.dialing)
         let outbound = OutboundCall(
-            target: SIPURI(user: to.e164, host: trunk.host, port: trunk.peer.port == 5060 ? nil : trunk.peer.port),
+            target: trunk.uri(user: to.e164),
             from: NameAddress(uri: SIPURI(user: fromUser, host: trunk.host)), peer: trunk.peer, credentials: trunk.credentials,
             offer: offer, policy: service.configuration.policy, ringTimeout: .seconds(call.job.ringTimeout ?? 30))
         let sipCall: SIPCall

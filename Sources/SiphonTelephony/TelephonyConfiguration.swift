@@ -10,6 +10,9 @@ public struct TelephonyConfiguration: Sendable {
     public var advertisedHost = "127.0.0.1"
     public var rtpPorts: ClosedRange<Int> = 16384...32767
     public var enableTCP = true
+    /// SIP over TLS: the listener's certificate and key (`SIP_TLS_CERT`, `SIP_TLS_KEY`), the
+    /// authorities trusted when dialling a `tls` trunk (`SIP_TLS_CA`, else the system's).
+    public var tls = SIPTLSConfiguration()
     public var policy = MediaPolicy()
     /// The trunk used when a job names none (or names "default").
     public var defaultTrunk: TrunkSpec?
@@ -46,6 +49,12 @@ public struct TelephonyConfiguration: Sendable {
                 guard kv.count == 2 else { throw SiphonError(.configuration, "SIP_INBOUND_NUMBERS: expected +E164=agent pairs") }
                 c.inboundNumbers[try PhoneNumber(String(kv[0])).e164] = kv[1].trimmingCharacters(in: .whitespaces)
             }
+        }
+        c.tls.certificateChainPath = env["SIP_TLS_CERT"]
+        c.tls.privateKeyPath = env["SIP_TLS_KEY"]
+        c.tls.trustRootsPath = env["SIP_TLS_CA"]
+        if (c.tls.certificateChainPath == nil) != (c.tls.privateKeyPath == nil) {
+            throw SiphonError(.configuration, "SIP_TLS_CERT and SIP_TLS_KEY go together: the TLS listener needs both")
         }
         c.secretBox = try SecretBox.from(env)
         c.recordingsDirectory = env["SIPHON_RECORDINGS_DIR"]

@@ -44,7 +44,8 @@ public final class TelephonyService: Sendable {
 
     /// Binds the SIP sockets and creates the user agent.
     public static func start(configuration: TelephonyConfiguration, agents: [Agent], logger: Logger = Logger(label: "siphon.telephony")) async throws -> TelephonyService {
-        let transport = SIPTransport(configuration: .init(bindHost: configuration.bindHost, port: configuration.sipPort, enableTCP: configuration.enableTCP), logger: logger)
+        let transport = SIPTransport(configuration: .init(bindHost: configuration.bindHost, port: configuration.sipPort, enableTCP: configuration.enableTCP,
+                                                          tls: configuration.tls), logger: logger)
         try await transport.start()
         var uaConfig = SIPUserAgentConfiguration(advertisedHost: configuration.advertisedHost)
         uaConfig.inboundTrunks = configuration.inboundTrunks
@@ -53,7 +54,7 @@ public final class TelephonyService: Sendable {
         let service = TelephonyService(configuration: configuration, agents: agents, transport: transport, ua: ua, logger: logger)
         await ua.attach()
         await ua.onIncomingCall { [weak service] incoming in await service?.handleIncoming(incoming) }
-        logger.info("SIP listening", metadata: ["sip.udp_port": "\(transport.udpPort)", "sip.tcp_port": "\(transport.tcpPort)",
+        logger.info("SIP listening", metadata: ["sip.udp_port": "\(transport.udpPort)", "sip.tcp_port": "\(transport.tcpPort)", "sip.tls_port": "\(transport.tlsPort)",
                                                  "sip.advertised": "\(configuration.advertisedHost)"])
         return service
     }
@@ -107,15 +108,23 @@ public final class TelephonyService: Sendable {
         let host: String
         let credentials: DigestCredentials?
         let number: PhoneNumber?
+
+        /// A number at the trunk: its port unless the transport's default, and `transport=tcp|tls`
+        /// so that proxies on the way keep to it.
+        func uri(user: String) -> SIPURI {
+            var uri = SIPURI(user: user, host: host, port: peer.port == (peer.transport == .tls ? 5061 : 5060) ? nil : peer.port)
+            if let t = peer.transport.uriParameter { uri.parameters["transport"] = t }
+            return uri
+        }
     }
 
     func resolveTrunk(_ spec: TrunkSpec?) throws -> ResolvedTrunk {
         var trunk = spec
         if trunk == nil || (trunk?.address == nil && trunk?.name == "default") { trunk = configuration.defaultTrunk }
-        guard let trunk, let address = trunk.address else {
+        guard let trunk, trunk.address != nil else {
             throw SiphonError(.configuration, "no SIP trunk: the job names none and this worker has no default (set SIP_TRUNK_ADDRESS)")
         }
-        let (host, port) = try TrunkSpec.hostPort(address)
+        let (host, port) = try trunk.endpoint()
         var password = trunk.password
         if let sealed = trunk.passwordSealed {
             guard let box = configuration.secretBox else {
@@ -124,7 +133,7 @@ public final class TelephonyService: Sendable {
             password = try box.open(sealed)
         }
         let credentials = trunk.username.map { DigestCredentials(username: $0, password: password ?? "") }
-        return ResolvedTrunk(peer: SIPPeer(host: host, port: port, transport: trunk.transport == "tcp" ? .tcp : .udp),
+        return ResolvedTrunk(peer: SIPPeer(host: host, port: port, transport: SIPTransportKind(setting: trunk.transport) ?? .udp),
                              host: host, credentials: credentials, number: trunk.number)
     }
 

@@ -55,6 +55,8 @@ public struct TrunkProbe: Sendable {
     /// The address the far end should answer to (Via/Contact).
     public var advertisedHost: String
     public var bindHost: String
+    /// The authorities trusted for a `tls` trunk (the system's when none is named).
+    public var tls = SIPTLSConfiguration()
 
     public init(trunk: TrunkSpec, advertisedHost: String, bindHost: String = "0.0.0.0") {
         self.trunk = trunk
@@ -66,11 +68,12 @@ public struct TrunkProbe: Sendable {
         try trunk.validate()
         guard let address = trunk.address else { throw SiphonError(.configuration, "the trunk has no address") }
         if register, trunk.username == nil { throw SiphonError(.configuration, "--register needs the trunk's username and password") }
-        let (host, port) = try TrunkSpec.hostPort(address)
-        let kind: SIPTransportKind = trunk.transport == "tcp" ? .tcp : .udp
+        let (host, port) = try trunk.endpoint()
+        let kind = SIPTransportKind(setting: trunk.transport) ?? .udp
         let peer = SIPPeer(host: host, port: port, transport: kind)
 
-        let transport = SIPTransport(configuration: .init(bindHost: bindHost, port: 0, enableTCP: kind == .tcp), logger: logger)
+        let transport = SIPTransport(configuration: .init(bindHost: bindHost, port: 0, enableTCP: kind == .tcp,
+                                                          tls: SIPTLSConfiguration(trustRootsPath: tls.trustRootsPath)), logger: logger)
         try await transport.start()
         var config = SIPUserAgentConfiguration(advertisedHost: advertisedHost)
         config.userAgent = "Siphon/\(SiphonVersion.current) probe"

@@ -109,6 +109,7 @@ extension ListenError.Service {
     var option: String {
         switch self {
         case .sipUDP, .sipTCP: "choose another port with --sip-port (0 picks a free one) or another address with --bind"
+        case .sipTLS: "choose another port with --sip-tls-port (0 picks a free one) or another address with --bind"
         case .rtp: "give the worker a wider or different range with --rtp-ports"
         case .metrics: "choose another port with --metrics-port (0 turns /metrics and /healthz off)"
         case .api: "choose another port with --port or another address with --host"

@@ -15,7 +15,7 @@ struct SIPCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
         @Option(help: "A configured trunk: 'default' (SIP_TRUNK_ADDRESS, SIP_USERNAME, SIP_PASSWORD).") var trunk: String?
         @Option(help: "The trunk's host[:port], instead of a configured one.") var address: String?
-        @Option(help: "udp or tcp (with --address).") var transport: String = "udp"
+        @Option(help: "udp, tcp or tls (with --address; tls trusts $SIP_TLS_CA, else the system's authorities).") var transport: String = "udp"
         @Option(help: "Digest username (with --address).") var username: String?
         @Option(help: "Environment variable holding the digest password (with --address).") var passwordEnv: String?
         @Flag(help: "Also REGISTER with the credentials (then unregister).") var register = false
@@ -28,7 +28,9 @@ struct SIPCommand: AsyncParsableCommand {
             let result = try await reporting { () -> TrunkProbe.Result in
                 let spec = try Self.trunk(name: trunk, address: address, transport: transport, username: username, passwordEnv: passwordEnv, env: env)
                 let host = sipHost ?? env["SIPHON_PUBLIC_IP"] ?? HostAddress.primaryIPv4() ?? "127.0.0.1"
-                return try await TrunkProbe(trunk: spec, advertisedHost: host).run(register: register, logger: logger)
+                var probe = TrunkProbe(trunk: spec, advertisedHost: host)
+                probe.tls.trustRootsPath = env["SIP_TLS_CA"]
+                return try await probe.run(register: register, logger: logger)
             }
             if json {
                 printJSON(result)

@@ -74,6 +74,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "On SIGTERM, seconds to let calls finish before handing them off.") var drainTimeout: Double = 30
     @Option(help: "Agent configuration (agent_config.yaml); default: $SIPHON_AGENT_CONFIG, else the built-in offline receptionist.") var config: String?
     @Option(help: "SIP port (UDP and TCP); 0 picks a free one.") var sipPort: Int = 5060
+    @Option(help: "SIP over TLS port, opened when SIP_TLS_CERT and SIP_TLS_KEY are set; 0 picks a free one.") var sipTlsPort: Int = 5061
     @Option(help: "Address to bind SIP and RTP sockets to.") var bind: String = "0.0.0.0"
     @Option(help: "Address carriers reach this worker at (default: $SIPHON_PUBLIC_IP, else this host's first IPv4).") var sipHost: String?
     @Option(help: "RTP port range, e.g. 16384-32767.") var rtpPorts: String = "16384-32767"
@@ -84,7 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity: 1 to 10000 calls") }
         guard (50...60_000).contains(heartbeatMs) else { throw ValidationError("--heartbeat-ms: 50 to 60000") }
         guard drainTimeout.isFinite, (0...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout: 0 to 3600 seconds") }
-        guard (0...65535).contains(sipPort), (0...65535).contains(metricsPort) else { throw ValidationError("ports are 0 to 65535") }
+        guard (0...65535).contains(sipPort), (0...65535).contains(sipTlsPort), (0...65535).contains(metricsPort) else { throw ValidationError("ports are 0 to 65535") }
     }
 
     func run() async throws {
@@ -97,6 +98,7 @@ struct WorkerCommand: AsyncParsableCommand {
             var t = try TelephonyConfiguration.from(env)
             t.bindHost = bind
             t.sipPort = sipPort
+            t.tls.port = sipTlsPort
             t.advertisedHost = sipHost ?? env["SIPHON_PUBLIC_IP"] ?? HostAddress.primaryIPv4() ?? "127.0.0.1"
             t.rtpPorts = try Self.portRange(rtpPorts)
             var o = Siphon.ServeOptions()

@@ -165,10 +165,11 @@ extension AgentCallTests {
     }
 
     /// The UDP port a SIP worker listens on, from its log.
-    static func sipPort(_ worker: SiphonProcess) async throws -> Int {
+    /// The worker's SIP port for `transport` (udp, tcp or tls), from its log.
+    static func sipPort(_ worker: SiphonProcess, transport: String = "udp") async throws -> Int {
         var port = 0
         try await eventually(20, "the worker's SIP port in its log") {
-            port = worker.output.firstMatch(of: /sip\.udp_port=(\d+)/).flatMap { Int($0.1) } ?? 0
+            port = worker.output.matches(of: /sip\.(\w+)_port=(\d+)/).first { $0.1 == transport }.flatMap { Int($0.2) } ?? 0
             return port > 0
         }
         return port
@@ -243,21 +244,27 @@ extension AgentCallTests {
 }
 
 extension AgentCallTests {
+    enum InboundLeg: String, CaseIterable, Sendable { case plain, delayedOffer, tls }
+
     /// A phone calling in: PJSIP dials the number the worker answers for; the agent greets, hears
     /// the caller and answers. The call is recorded as inbound; PJSIP heard the greeting from the
     /// answer on (the figure printed: from PJSIP's CONFIRMED to the greeting's first sound).
-    /// With `delayedOffer`, PJSIP's INVITE has no SDP (the worker offers in its 200, PJSIP answers
-    /// in the ACK: before, the worker refused such calls with 488), and 5 s in it sends a re-INVITE
+    /// `.delayedOffer`: PJSIP's INVITE has no SDP (the worker offers in its 200, PJSIP answers in
+    /// the ACK: before, the worker refused such calls with 488), and 5 s in it sends a re-INVITE
     /// without SDP too, whose answer the worker takes from the ACK (`media_changed`).
-    @Test(arguments: [false, true]) func aCallerDialsInAndTheAgentAnswers(delayedOffer: Bool) async throws {
+    /// `.tls`: PJSIP calls the worker's TLS listener (SIP_TLS_CERT, SIP_TLS_KEY).
+    @Test(arguments: InboundLeg.allCases) func aCallerDialsInAndTheAgentAnswers(_ leg: InboundLeg) async throws {
         let h = try ClusterHarness()
-        let worker = try h.sipWorker("w1", environment: ["SIP_INBOUND_ALLOW": "127.0.0.1",
-                                                         "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"])
+        var environment = ["SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"]
+        let leaf = TestCertificates.loopback
+        if leg == .tls { (environment["SIP_TLS_CERT"], environment["SIP_TLS_KEY"]) = (leaf.certificate, leaf.key) }
+        let worker = try h.sipWorker("w1", extra: ["--sip-tls-port", "0"], environment: environment)
         try await h.waitForWorkers(1)
-        let port = try await Self.sipPort(worker)
+        let target = leg == .tls ? "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(worker, transport: "tls"));transport=tls"
+                                 : "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(worker))"
         let caller = try await CallerScript.wav([(8.5, "I would like to book a cleaning")], total: 25)
-        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)",
-                                  actions: delayedOffer ? "5.0:reoffer,17.0:hangup" : "17.0:hangup", timeout: 60, delayedOffer: delayedOffer)
+        let pjsip = try PJSIPPeer(play: caller.path, call: target, actions: leg == .delayedOffer ? "5.0:reoffer,17.0:hangup" : "17.0:hangup",
+                                  timeout: 60, delayedOffer: leg == .delayedOffer, tls: leg == .tls ? leaf : nil)
         let id = try await Self.newestCall(h)
         try await h.waitAllTerminal([id], seconds: 40)
         let record = try #require(try await h.store.call(id))
@@ -273,11 +280,15 @@ extension AgentCallTests {
         let first = try #require(AnsweringMachineTests.firstSound(heard), "PJSIP heard nothing")
         let events = try await h.store.events(id)
         for e in ["answered", "ended"] { #expect(events.contains { $0.type == e }, "\(events)") }
-        if delayedOffer {
+        if leg == .delayedOffer {
             let changed = events.filter { $0.type == "media_changed" }.map(\.detail)
             #expect(changed == ["PCMU sendrecv 127.0.0.1:\(pjsip.rtpPort)"], "\(changed)")
         }
-        print("inbound\(delayedOffer ? " (delayed offer)" : ""): greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
+        if leg == .tls {
+            let dialog = try await h.store.fields(id, ["sip_dialog"])["sip_dialog"] ?? ""
+            #expect(dialog.contains(#""transport":"TLS""#), "\(dialog)")
+        }
+        print("inbound (\(leg)): greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
     }
 
     /// The worker answering a phone that called in is SIGKILLed mid-call: another takes the dialog

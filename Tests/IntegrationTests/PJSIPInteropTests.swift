@@ -16,8 +16,8 @@ struct PJSIPInteropTests {
         let ua: SIPUserAgent
         let task: Task<Void, Never>
 
-        init(trunks: [InboundTrunk] = [], transportKind: SIPTransportKind = .udp) async throws {
-            transport = SIPTransport(configuration: .init(bindHost: "127.0.0.1", port: 0, enableTCP: true))
+        init(trunks: [InboundTrunk] = [], tls: SIPTLSConfiguration = SIPTLSConfiguration(port: 0)) async throws {
+            transport = SIPTransport(configuration: .init(bindHost: "127.0.0.1", port: 0, enableTCP: true, tls: tls))
             try await transport.start()
             var config = SIPUserAgentConfiguration(advertisedHost: "127.0.0.1")
             config.inboundTrunks = trunks
@@ -175,9 +175,13 @@ struct PJSIPInteropTests {
         media.stop()
     }
 
-    @Test func inboundCallFromPJSIPWhichHangsUp() async throws {
+    /// Over UDP, and over TLS to Siphon's listener (its certificate names 127.0.0.1).
+    @Test(arguments: [false, true]) func inboundCallFromPJSIPWhichHangsUp(overTLS: Bool) async throws {
         let (probeURL, probe) = try Self.writeProbe()
-        let siphon = try await Endpoint(trunks: [InboundTrunk(name: "loopback", allowedAddresses: ["127.0.0.1"])])
+        let leaf = TestCertificates.loopback
+        let siphon = try await Endpoint(trunks: [InboundTrunk(name: "loopback", allowedAddresses: ["127.0.0.1"])],
+                                        tls: overTLS ? SIPTLSConfiguration(certificateChainPath: leaf.certificate, privateKeyPath: leaf.key, port: 0)
+                                                     : SIPTLSConfiguration(port: 0))
         let media = try await Media()
         let answered = AsyncStream<SIPCall>.makeStream()
         let port = media.port
@@ -186,6 +190,7 @@ struct PJSIPInteropTests {
                   let (answer, negotiated) = try? SDPNegotiator.answer(offer, policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: 7, version: 1)
             else { return await incoming.reject(status: 488) }
             #expect(incoming.dialled == "+15550200123")
+            #expect(incoming.source.transport == (overTLS ? .tls : .udp))
             await incoming.ring()
             // PJSIP plays its probe from our 200 OK on; when its ACK comes late (the 200 OK is
             // resent after 500 ms), media started after `answer` returned lost those 500 ms.
@@ -195,7 +200,8 @@ struct PJSIPInteropTests {
                 answered.continuation.yield(call)
             }
         }
-        let peer = try PJSIPPeer(play: probeURL.path, call: "sip:+15550200123@127.0.0.1:\(siphon.transport.udpPort)", actions: "4.0:hangup")
+        let target = overTLS ? "sip:+15550200123@127.0.0.1:\(siphon.transport.tlsPort);transport=tls" : "sip:+15550200123@127.0.0.1:\(siphon.transport.udpPort)"
+        let peer = try PJSIPPeer(play: probeURL.path, call: target, actions: "4.0:hangup", tls: overTLS ? leaf : nil)
         var iterator = answered.stream.makeAsyncIterator()
         let call = try #require(await iterator.next())
         media.play(AudioCheck.resample(probe, from: 8000, to: 16000))
@@ -210,22 +216,47 @@ struct PJSIPInteropTests {
         #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(recorded.samples, from: recorded.sampleRate, to: 8000)) > AudioCheck.whole)
     }
 
-    @Test func callOverTCP() async throws {
+    /// Over TCP, and over TLS to PJSIP's listener: Siphon trusts the test authority that signed
+    /// PJSIP's certificate (for 127.0.0.1), and checks it.
+    @Test(arguments: [SIPTransportKind.tcp, .tls]) func callOverAConnection(_ kind: SIPTransportKind) async throws {
         let (probeURL, probe) = try Self.writeProbe()
-        let peer = try PJSIPPeer(play: probeURL.path, actions: "4.0:hangup", tcp: true)
+        let peer = try PJSIPPeer(play: probeURL.path, actions: "4.0:hangup", tcp: kind == .tcp, tls: kind == .tls ? TestCertificates.loopback : nil)
         try await peer.waitReady()
-        let siphon = try await Endpoint()
+        // With a listener of its own: PJSIP sends its BYE on a connection it opens to the Contact.
+        let leaf = TestCertificates.loopback
+        let siphon = try await Endpoint(tls: SIPTLSConfiguration(certificateChainPath: leaf.certificate, privateKeyPath: leaf.key,
+                                                                 trustRootsPath: TestCertificates.authority, port: 0))
         let media = try await Media()
         let call = try await siphon.ua.invite(OutboundCall(
-            target: try SIPURI("sip:peer@127.0.0.1:\(peer.port);transport=tcp"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
-            peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: .tcp), offer: Self.offer(port: media.port)))
+            target: try SIPURI("sip:peer@127.0.0.1:\(peer.port);transport=\(kind.rawValue.lowercased())"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+            peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: kind), offer: Self.offer(port: media.port)))
         try media.start(try #require(await call.media))
         var ended: SIPCallEvent?
         for await e in call.events { if case .ended = e { ended = e } }
-        #expect(ended == .ended(remote: true, reason: "caller hung up"))  // PJSIP's BYE arrived over TCP
+        #expect(ended == .ended(remote: true, reason: "caller hung up"))  // PJSIP's BYE arrived on the connection
         try await peer.waitExit()
         media.stop()
         #expect(AudioCheck.correlation(probe, in: AudioCheck.resample(await media.samples, from: 16000, to: 8000)) > AudioCheck.whole)
+    }
+
+    /// A TLS peer whose certificate no trusted authority signed is not called: the INVITE fails with
+    /// the reason, and PJSIP never sees it.
+    @Test func aTLSPeerWithAnUntrustedCertificateIsNotCalled() async throws {
+        let peer = try PJSIPPeer(play: nil, record: false, timeout: 10, tls: TestCertificates.loopback)
+        try await peer.waitReady()
+        let siphon = try await Endpoint()  // the system's authorities: the test one is not among them
+        let media = try await Media()
+        do {
+            _ = try await siphon.ua.invite(OutboundCall(
+                target: try SIPURI("sip:peer@127.0.0.1:\(peer.port);transport=tls"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
+                peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: .tls), offer: Self.offer(port: media.port)))
+            Issue.record("the call went through to an untrusted certificate")
+        } catch {
+            // The TLS failure itself, not the INVITE's timeout.
+            #expect("\(error)".lowercased().contains("certificate"), "\(error)")
+        }
+        #expect(!peer.has("incoming"))
+        media.stop()
     }
 
     /// RFC 4028 7.4: PJSIP wants sessions of at least 2000 s and answers our 1800 with 422 and

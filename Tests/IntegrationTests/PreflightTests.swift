@@ -114,6 +114,7 @@ struct PreflightTests {
             SIPHON_MEDIA_NICE=-30
             SIPHON_WEBRTC_RELAY_ONLY=true
             SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
+            SIP_TLS_CERT=\(dir.path)/missing.pem
             """.write(to: envFile, atomically: true, encoding: .utf8)
         try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
             .write(to: dir.appendingPathComponent("agents.yaml"), atomically: true, encoding: .utf8)
@@ -124,7 +125,8 @@ struct PreflightTests {
                          "WARN  SIP_TRUNK_ADRESS", "FAIL  SIPHON_WEBRTC_HOSTS: not IP addresses: livekit.example",
                          "FAIL  SIPHON_LIVEKIT_SIGNALLING: 'v2' is neither auto nor v0", "agents.yaml",
                          "FAIL  SIPHON_MEDIA_NICE: SIPHON_MEDIA_NICE must be a whole number from -20 to 19",
-                         "FAIL  SIPHON_WEBRTC_RELAY_ONLY: SIPHON_WEBRTC_RELAY_ONLY needs a TURN server to relay through"] {
+                         "FAIL  SIPHON_WEBRTC_RELAY_ONLY: SIPHON_WEBRTC_RELAY_ONLY needs a TURN server to relay through",
+                         "FAIL  SIP_TLS: SIP_TLS_CERT and SIP_TLS_KEY go together"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
         #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")
@@ -135,7 +137,14 @@ struct PreflightTests {
     @Test func configCheckJudgesWhatTheWorkerWouldRun() throws {
         let dir = try Repository.temporaryDirectory("config-check-inline")
         let envFile = dir.appendingPathComponent(".env")
-        try "SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml\n".write(to: envFile, atomically: true, encoding: .utf8)
+        let leaf = TestCertificates.loopback
+        try """
+            SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
+            SIP_TLS_CERT=\(leaf.certificate)
+            SIP_TLS_KEY=\(leaf.key)
+            SIP_TLS_CA=\(TestCertificates.authority)
+
+            """.write(to: envFile, atomically: true, encoding: .utf8)
         let agents = """
             agents:
               - name: inline
@@ -154,6 +163,7 @@ struct PreflightTests {
         let (status, out, err) = try SiphonProcess.run(["config", "check", "--role", "worker", "--env-file", envFile.path], redis: nil, environment: clean)
         #expect(out.contains("PASS  \(dir.path)/agents.yaml: inline"), "\(out)\(err)")
         #expect(out.contains("PASS  \(dir.path)/agents.yaml: local"), "\(out)\(err)")
+        #expect(out.contains("PASS  SIP_TLS: certificate and key load"), "\(out)\(err)")
         #expect(!out.contains("dg-inline-key") && !out.contains("ca-inline-key"))
         #expect(!out.contains("FAIL"), "\(out)")
         #expect(status == 0, "\(out)\(err)")

@@ -95,3 +95,15 @@ import Testing
         for id in ids.prefix(10) { try Identifier.validateID(id, what: "id") }
     }
 }
+
+@Suite struct TrunkSpecTests {
+    /// A TLS trunk (the carriers' secure trunking) defaults to SIP's TLS port, 5061.
+    @Test func aTLSTrunkDefaultsToPort5061() throws {
+        let tls = TrunkSpec(address: "example.pstn.twilio.com", transport: "tls")
+        try tls.validate()
+        #expect(try tls.endpoint() == ("example.pstn.twilio.com", 5061))
+        #expect(try TrunkSpec(address: "sip.example.net:5071", transport: "tls").endpoint() == ("sip.example.net", 5071))
+        #expect(try TrunkSpec(address: "sip.example.net", transport: "udp").endpoint() == ("sip.example.net", 5060))
+        #expect(throws: SiphonError.self) { try TrunkSpec(address: "sip.example.net", transport: "sctp").validate() }
+    }
+}

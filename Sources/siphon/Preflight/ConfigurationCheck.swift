@@ -24,7 +24,7 @@ struct ConfigurationCheck {
     /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
     static let known: Set<String> = [
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
-        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_USERNAME", "SIP_PASSWORD",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_TLS_CERT", "SIP_TLS_KEY", "SIP_TLS_CA", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
@@ -113,9 +113,25 @@ struct ConfigurationCheck {
             let (host, port) = try TrunkSpec.hostPort(v)
             return "\(host) port \(port)"
         }
-        each("SIP_TRUNK_TRANSPORT", fix: "udp or tcp") { v in
-            guard ["udp", "tcp"].contains(v) else { throw SiphonError.invalid("must be udp or tcp") }
+        each("SIP_TRUNK_TRANSPORT", fix: "udp, tcp or tls") { v in
+            guard TrunkSpec.transports.contains(v) else { throw SiphonError.invalid("must be udp, tcp or tls") }
             return nil
+        }
+        if env["SIP_TLS_CERT"] != nil || env["SIP_TLS_KEY"] != nil || env["SIP_TLS_CA"] != nil {
+            let tls = SIPTLSConfiguration(certificateChainPath: env["SIP_TLS_CERT"], privateKeyPath: env["SIP_TLS_KEY"], trustRootsPath: env["SIP_TLS_CA"])
+            do {
+                guard (tls.certificateChainPath == nil) == (tls.privateKeyPath == nil) else {
+                    throw SiphonError.invalid("SIP_TLS_CERT and SIP_TLS_KEY go together")
+                }
+                try tls.validate()
+                out.append(.pass("SIP_TLS", tls.listens ? "certificate and key load; TLS listener on --sip-tls-port" : "trust roots load"))
+            } catch {
+                out.append(.fail("SIP_TLS", message(error), fix: "PEM files: SIP_TLS_CERT (chain) with SIP_TLS_KEY (its key), SIP_TLS_CA (authorities to trust)"))
+            }
+        }
+        if env["SIP_TRUNK_TRANSPORT"] == "tls", env["SIP_TLS_CERT"] == nil {
+            out.append(.warn("SIP_TLS_CERT", "not set: the TLS trunk cannot open connections to this worker (its BYE, re-INVITEs, inbound calls)",
+                             fix: "SIP_TLS_CERT and SIP_TLS_KEY: a certificate for SIPHON_PUBLIC_IP or its name, and open --sip-tls-port (5061)"))
         }
         each("FROM_NUMBER", fix: "E.164: + and 7 to 15 digits") { v in "\(try PhoneNumber(v).e164)" }
         if env["SIP_TRUNK_ADDRESS"] != nil, env["FROM_NUMBER"] == nil {

@@ -90,7 +90,9 @@ struct Preflight {
             return .skip("sip trunk", "no SIP_TRUNK_ADDRESS (jobs must carry their trunk)")
         }
         do {
-            let r = try await TrunkProbe(trunk: trunk, advertisedHost: sipHost).run(register: trunk.username != nil, logger: logger)
+            var probe = TrunkProbe(trunk: trunk, advertisedHost: sipHost)
+            probe.tls.trustRootsPath = env["SIP_TLS_CA"]
+            let r = try await probe.run(register: trunk.username != nil, logger: logger)
             if !r.reachable {
                 return .fail("sip trunk", "\(r.address) (\(r.transport)): no answer to OPTIONS (\(r.optionsReason))",
                              fix: "check the address and transport, and that the firewall lets SIP through both ways")
