@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "SiphonRTP",
             dependencies: [
-                "SiphonCore", "SiphonAudio",
+                "SiphonCore", "SiphonAudio", "CSRTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

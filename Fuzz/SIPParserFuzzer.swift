@@ -17,7 +17,10 @@ public func fuzzSIPMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = message.sessionExpires
     if let text = String(bytes: message.body, encoding: .utf8), let sdp = try? SessionDescription(parsing: text) {
         _ = try? SDPNegotiator.answer(sdp, policy: MediaPolicy(), address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
-        _ = try? SDPNegotiator.accept(answer: sdp, policy: MediaPolicy())
+        _ = try? SDPNegotiator.accept(answer: sdp, offer: plainOffer, policy: MediaPolicy())
+        _ = try? SDPNegotiator.accept(answer: sdp, offer: srtpOffer, policy: srtpPolicy)
+        _ = sdp.media.map(\.cryptos)
+        check((try? SessionDescription(parsing: sdp.withoutKeys.description)) != nil, "an SDP without its keys does not parse")
         check((try? SessionDescription(parsing: sdp.description)) != nil, "a parsed SDP does not parse back from its own text")
     }
     let again = try? SIPParser.parse(datagram: message.serialized())
@@ -28,6 +31,10 @@ public func fuzzSIPMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     check((try? framer.next())?.body == message.body, "TCP framing disagrees with datagram parsing")
     return 0
 }
+
+let plainOffer = SDPNegotiator.offer(policy: MediaPolicy(), address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
+let srtpPolicy = { var p = MediaPolicy(); p.srtp = true; return p }()
+let srtpOffer = SDPNegotiator.offer(policy: srtpPolicy, address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
 
 /// A failed property, with its message even in -O builds (a precondition's is dropped there).
 func check(_ condition: Bool, _ message: StaticString) {

@@ -16,11 +16,26 @@ public struct RTPMediaParameters: Sendable, Equatable {
     public var remotePort: Int
     public var sends = true
     public var receives = true
+    /// SRTP keys (SDES); nil for plain RTP.
+    public var srtp: SRTPParameters?
 
-    public init(codec: String, payloadType: UInt8, dtmfPayloadType: UInt8?, remoteHost: String, remotePort: Int, sends: Bool = true, receives: Bool = true) {
+    public init(codec: String, payloadType: UInt8, dtmfPayloadType: UInt8?, remoteHost: String, remotePort: Int, sends: Bool = true, receives: Bool = true,
+                srtp: SRTPParameters? = nil) {
         (self.codec, self.payloadType, self.dtmfPayloadType, self.remoteHost, self.remotePort) = (codec, payloadType, dtmfPayloadType, remoteHost, remotePort)
-        (self.sends, self.receives) = (sends, receives)
+        (self.sends, self.receives, self.srtp) = (sends, receives, srtp)
     }
+}
+
+/// A stream's SRTP: the profile, our master key and salt, the peer's.
+public struct SRTPParameters: Sendable, Equatable, CustomStringConvertible {
+    public var profile: SRTPStream.Profile
+    public var local: [UInt8]
+    public var remote: [UInt8]
+
+    public init(profile: SRTPStream.Profile, local: [UInt8], remote: [UInt8]) { (self.profile, self.local, self.remote) = (profile, local, remote) }
+
+    /// Never the keys.
+    public var description: String { "SRTP \(profile)" }
 }
 
 /// One call's RTP/RTCP (RFC 3550): a UDP socket pair, a 20 ms media clock that plays the jitter
@@ -55,6 +70,8 @@ public final class RTPSession: Sendable {
         public var dtmfReceived = 0
         public var jitter: JitterBuffer.Statistics = .init()
         public var rtcpReceived = 0
+        /// SRTP(C) packets that failed authentication or replayed, dropped.
+        public var srtpRefused = 0
     }
 
     /// RTP packets this process has sent, all calls together (the worker's /healthz reports it, so
@@ -98,6 +115,9 @@ public final class RTPSession: Sendable {
         var stats = Statistics()
         var lastSR: (ntpMiddle: UInt32, received: ContinuousClock.Instant)?
         var remoteSSRC: UInt32?
+        /// SRTP both ways; used under the lock (sends on the clock, receives on the sockets' loops).
+        var srtpOut: SRTPStream?
+        var srtpIn: SRTPStream?
         var pipelineRate = 16000
         /// Ends `run()` (once): called by the clock when it sees `running` false, or on cancellation.
         var clockFinish: (@Sendable () -> Void)?
@@ -173,7 +193,14 @@ public final class RTPSession: Sendable {
         // blocks the calling thread.
         let remote = try (try? SocketAddress(ipAddress: parameters.remoteHost, port: parameters.remotePort))
             ?? SocketAddress.makeAddressResolvingHost(parameters.remoteHost, port: parameters.remotePort)
+        // New keys (an answer, a re-INVITE that rekeys) make new contexts; the same keys keep theirs
+        // and with them the replay window.
+        let rekey = state.withLock { $0.parameters?.srtp } != parameters.srtp
+        let srtp = try parameters.srtp.map { p in
+            (try SRTPStream(profile: p.profile, keyAndSalt: p.local, direction: .outbound), try SRTPStream(profile: p.profile, keyAndSalt: p.remote, direction: .inbound))
+        }
         state.withLock { s in
+            if rekey { (s.srtpOut, s.srtpIn) = (srtp?.0, srtp?.1) }
             let codecChanged = s.parameters?.codec != parameters.codec || s.parameters?.payloadType != parameters.payloadType
             s.parameters = parameters
             if !s.latched { s.remote = remote }
@@ -407,7 +434,12 @@ public final class RTPSession: Sendable {
         case silence
     }
 
-    private func send(_ bytes: [UInt8], on channel: any Channel, to remote: SocketAddress) {
+    private func send(_ plain: [UInt8], on channel: any Channel, to remote: SocketAddress) {
+        let wire = state.withLock { s -> [UInt8]? in
+            guard let out = s.srtpOut else { return plain }
+            return try? out.transform(rtp: plain)
+        }
+        guard let bytes = wire else { return }
         state.withLock {
             $0.stats.packetsSent += 1
             $0.stats.bytesSent += bytes.count
@@ -433,7 +465,26 @@ public final class RTPSession: Sendable {
             return (s.rtcp, rtcpRemote, RTCPReport(ssrc: ssrc, sender: sender, blocks: blocks, cname: "siphon@\(ProcessInfo.processInfo.hostName)"))
         }
         guard let channel, let remote else { return }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: report.serialized())), promise: nil)
+        let wire = state.withLock { s -> [UInt8]? in
+            guard let out = s.srtpOut else { return report.serialized() }
+            return try? out.transform(rtcp: report.serialized())
+        }
+        guard let wire else { return }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: wire)), promise: nil)
+    }
+
+    /// A packet from the wire as plain RTP(C); nil when SRTP refuses it (a forgery, a replay, or
+    /// plain RTP on an SRTP call), counted.
+    private func unprotect(_ wire: [UInt8], rtcp: Bool) -> [UInt8]? {
+        state.withLock { s in
+            guard let inbound = s.srtpIn else { return wire }
+            do {
+                return try rtcp ? inbound.transform(rtcp: wire) : inbound.transform(rtp: wire)
+            } catch {
+                s.stats.srtpRefused += 1
+                return nil
+            }
+        }
     }
 
     static func makeCodec(_ name: String, pipelineRate: Int) throws -> any MediaCodec {
@@ -447,8 +498,8 @@ public final class RTPSession: Sendable {
 
     // MARK: inbound packets (event loop)
 
-    func received(_ bytes: [UInt8], from source: SocketAddress) {
-        guard let packet = try? RTPPacket(parsing: bytes) else { return }
+    func received(_ wire: [UInt8], from source: SocketAddress) {
+        guard let bytes = unprotect(wire, rtcp: false), let packet = try? RTPPacket(parsing: bytes) else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let digit: Character? = state.withLock { s in
             guard let p = s.parameters, p.receives else { return nil }
@@ -470,8 +521,8 @@ public final class RTPSession: Sendable {
         if let digit { dtmfSink.yield(digit) }
     }
 
-    func receivedRTCP(_ bytes: [UInt8]) {
-        guard let report = try? RTCPReport(parsing: bytes) else { return }
+    func receivedRTCP(_ wire: [UInt8]) {
+        guard let bytes = unprotect(wire, rtcp: true), let report = try? RTCPReport(parsing: bytes) else { return }
         state.withLock { s in
             s.stats.rtcpReceived += 1
             if let sr = report.sender { s.lastSR = (UInt32((sr.ntpTimestamp >> 16) & 0xFFFF_FFFF), ContinuousClock.now) }

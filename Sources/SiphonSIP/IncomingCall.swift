@@ -55,7 +55,7 @@ public actor IncomingCall {
         let reason: String
         do {
             guard !ack.body.isEmpty else { throw SIPMessageError(488, "the ACK has no SDP") }
-            let media = try SDPNegotiator.accept(answer: try SessionDescription(parsing: text), policy: policy)
+            let media = try SDPNegotiator.accept(answer: try SessionDescription(parsing: text), offer: offer, policy: policy)
             await call.answered(media: media, remoteSDP: text)
             return call
         } catch let e as SIPMessageError {

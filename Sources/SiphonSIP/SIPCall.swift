@@ -26,8 +26,9 @@ public actor SIPCall {
     let logger: Logger
     /// Answers a re-INVITE's offer (set by whoever owns the media); nil answers with the current SDP.
     private var offerHandler: (@Sendable (SessionDescription) async throws -> (SessionDescription, NegotiatedMedia))?
-    /// Takes the answer an ACK carries after an offerless re-INVITE (we offered in the 200).
-    private var answerHandler: (@Sendable (SessionDescription) async throws -> NegotiatedMedia)?
+    /// Takes the answer an ACK carries after an offerless re-INVITE (we offered in the 200), with
+    /// that offer.
+    private var answerHandler: (@Sendable (_ answer: SessionDescription, _ offer: SessionDescription) async throws -> NegotiatedMedia)?
     private var sessionTimer: Task<Void, Never>?
     private var lastRefresh = ContinuousClock.now
 
@@ -46,7 +47,7 @@ public actor SIPCall {
         offerHandler = handler
     }
 
-    public func setAnswerHandler(_ handler: @escaping @Sendable (SessionDescription) async throws -> NegotiatedMedia) {
+    public func setAnswerHandler(_ handler: @escaping @Sendable (_ answer: SessionDescription, _ offer: SessionDescription) async throws -> NegotiatedMedia) {
         answerHandler = handler
     }
 
@@ -90,7 +91,7 @@ public actor SIPCall {
         guard let sdp = String(bytes: response.body, encoding: .utf8), let answer = try? SessionDescription(parsing: sdp) else {
             throw SIPMessageError(488, "re-INVITE answer has no SDP")
         }
-        let negotiated = try SDPNegotiator.accept(answer: answer, policy: policy)
+        let negotiated = try SDPNegotiator.accept(answer: answer, offer: offer, policy: policy)
         media = negotiated
         dialog.localSDP = offer.description
         dialog.remoteSDP = sdp
@@ -189,7 +190,8 @@ public actor SIPCall {
         guard !request.body.isEmpty else {
             // Offerless re-INVITE: we offer our current session again, and the answer in the ACK
             // may move the far end's media (third-party call control, RFC 3725).
-            if let ack = await respondToReinvite(transaction, sdp: dialog.localSDP) { await takeAnswer(in: ack) }
+            let offered = dialog.localSDP
+            if let ack = await respondToReinvite(transaction, sdp: offered) { await takeAnswer(in: ack, to: offered) }
             return
         }
         guard request.contentType == "application/sdp", let text = String(bytes: request.body, encoding: .utf8),
@@ -215,12 +217,12 @@ public actor SIPCall {
 
     /// An answer that cannot be used leaves the media as it was: the call goes on, and the error is
     /// logged rather than ending a conversation over a peer's bad SDP.
-    private func takeAnswer(in ack: SIPMessage) async {
+    private func takeAnswer(in ack: SIPMessage, to offered: String?) async {
         do {
             guard !ack.body.isEmpty else { throw SIPMessageError(488, "no SDP") }
-            guard let answerHandler else { throw SIPMessageError(488, "no media handler") }
+            guard let answerHandler, let offered else { throw SIPMessageError(488, "no media handler") }
             let text = String(decoding: ack.body, as: UTF8.self)
-            let negotiated = try await answerHandler(try SessionDescription(parsing: text))
+            let negotiated = try await answerHandler(try SessionDescription(parsing: text), try SessionDescription(parsing: offered))
             answered(media: negotiated, remoteSDP: text)
             eventSink.yield(.mediaChanged(negotiated))
         } catch {

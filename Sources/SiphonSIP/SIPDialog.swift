@@ -30,10 +30,15 @@ public struct SIPDialog: Sendable, Codable, Equatable {
 
     public var key: SIPDialogKey { SIPDialogKey(callID: callID, localTag: localTag, remoteTag: remoteTag) }
 
+    /// What is saved for a takeover: SRTP keys are left out of the SDPs (a new owner offers new
+    /// ones; keys never reach Redis).
     public func json() -> String {
+        var stored = self
+        stored.localSDP = localSDP.map(SessionDescription.removingKeys)
+        stored.remoteSDP = remoteSDP.map(SessionDescription.removingKeys)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+        return String(decoding: (try? e.encode(stored)) ?? Data(), as: UTF8.self)
     }
 
     public static func decode(_ json: String) throws -> SIPDialog {

@@ -310,13 +310,14 @@ public actor SIPUserAgent {
     private func sendInvite(_ invite: SIPMessage, call: OutboundCall, progress: @escaping @Sendable (CallProgress) async -> Void) async throws -> SIPMessage {
         let provisionalSeen = ProvisionalFlag()
         let policy = call.policy
+        let offer = call.offer
         return try await withThrowingTaskGroup(of: SIPMessage?.self) { group in
             group.addTask {
                 try await self.stack.request(invite, to: call.peer) { response in
                     await provisionalSeen.set()
                     guard let status = response.status, status > 100 else { return }
                     if let text = String(bytes: response.body, encoding: .utf8), response.contentType == "application/sdp",
-                       let sdp = try? SessionDescription(parsing: text), let media = try? SDPNegotiator.accept(answer: sdp, policy: policy) {
+                       let sdp = try? SessionDescription(parsing: text), let media = try? SDPNegotiator.accept(answer: sdp, offer: offer, policy: policy) {
                         await progress(.earlyMedia(media))
                     } else if status == 180 {
                         await progress(.ringing)
@@ -371,7 +372,7 @@ public actor SIPUserAgent {
         try await sendAck(for: response, inviteCSeq: dialog.localSeq, dialog: dialog)
         var media: NegotiatedMedia?
         if let text = String(bytes: response.body, encoding: .utf8), let sdp = try? SessionDescription(parsing: text) {
-            media = try? SDPNegotiator.accept(answer: sdp, policy: call.policy)
+            media = try? SDPNegotiator.accept(answer: sdp, offer: call.offer, policy: call.policy)
         }
         guard media != nil else {
             let sipCall = SIPCall(dialog: dialog, media: nil, agent: self, logger: logger)

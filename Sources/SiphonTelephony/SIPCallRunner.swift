@@ -48,7 +48,8 @@ public struct SIPCallRunner: CallRunner {
         let media = service.rtpSession()
         defer { media.stop() }
         let port = try await media.open()
-        let offer = service.offer(port: port)
+        let policy = service.policy(srtp: trunk.peer.transport == .tls)
+        let offer = service.offer(port: port, policy: policy)
         // Synthesised while it rings, at the rate of the codec offered first (what most answers pick).
         agent.warmGreeting(rate: TelephonyService.pipelineRate(for: service.configuration.policy.codecs.first))
         let from = call.job.from ?? trunk.number
@@ -57,7 +58,7 @@ public struct SIPCallRunner: CallRunner {
         let outbound = OutboundCall(
             target: trunk.uri(user: to.e164),
             from: NameAddress(uri: SIPURI(user: fromUser, host: trunk.host)), peer: trunk.peer, credentials: trunk.credentials,
-            offer: offer, policy: service.configuration.policy, ringTimeout: .seconds(call.job.ringTimeout ?? 30))
+            offer: offer, policy: policy, ringTimeout: .seconds(call.job.ringTimeout ?? 30))
         let sipCall: SIPCall
         do {
             sipCall = try await service.ua.invite(outbound) { progress in
@@ -83,7 +84,7 @@ public struct SIPCallRunner: CallRunner {
         try media.configure(TelephonyService.parameters(negotiated))
         try await call.transition(.active)
         try await saveDialog(sipCall, call)
-        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: trunk.host, resume: false)
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, policy: policy, trunkHost: trunk.host, resume: false)
     }
 
     // MARK: inbound
@@ -98,13 +99,15 @@ public struct SIPCallRunner: CallRunner {
         defer { media.stop() }
         let port = try await media.open()
         let sessionID = UInt64.random(in: 1...(1 << 40))
+        // Over TLS our own offer (a delayed offer) is SRTP; an offer that comes is answered in kind.
+        let policy = incoming.offer == nil ? service.policy(srtp: incoming.source.transport == .tls) : service.configuration.policy
         let sipCall: SIPCall
         do {
             if let offer = incoming.offer {
                 let answer: SessionDescription
                 let negotiated: NegotiatedMedia
                 do {
-                    (answer, negotiated) = try SDPNegotiator.answer(offer, policy: service.configuration.policy, address: service.configuration.advertisedHost,
+                    (answer, negotiated) = try SDPNegotiator.answer(offer, policy: policy, address: service.configuration.advertisedHost,
                                                                      port: port, sessionID: sessionID, version: 1)
                 } catch let e as SIPMessageError {
                     await incoming.reject(status: e.status)
@@ -115,7 +118,7 @@ public struct SIPCallRunner: CallRunner {
             } else {
                 // Delayed offer (PBXs and SBCs that send INVITE without SDP): we offer in the 200,
                 // and media starts once the ACK has brought the answer.
-                sipCall = try await incoming.answer(offering: service.offer(port: port, sessionID: sessionID), policy: service.configuration.policy)
+                sipCall = try await incoming.answer(offering: service.offer(port: port, policy: policy, sessionID: sessionID), policy: policy)
                 guard let negotiated = await sipCall.media else { return CallEnd(.failed, "answered without usable media") }
                 try media.configure(TelephonyService.parameters(negotiated))
             }
@@ -125,7 +128,7 @@ public struct SIPCallRunner: CallRunner {
         pending.resolved.finish()
         try await call.transition(.active)
         try await saveDialog(sipCall, call)
-        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: incoming.source.host, resume: false)
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, policy: policy, trunkHost: incoming.source.host, resume: false)
     }
 
     // MARK: takeover
@@ -137,27 +140,28 @@ public struct SIPCallRunner: CallRunner {
         let media = service.rtpSession()
         defer { media.stop() }
         let port = try await media.open()
-        let offer = service.offer(port: port, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
+        // An SRTP call stays SRTP, with new keys (the saved dialog holds none).
+        let policy = service.policy(srtp: dialog.localSDP?.contains("RTP/SAVP") == true)
+        let offer = service.offer(port: port, policy: policy, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
         let credentials = try? service.resolveTrunk(call.job.trunk).credentials
         let sipCall: SIPCall
         let negotiated: NegotiatedMedia
         do {
-            (sipCall, negotiated) = try await service.ua.resume(dialog, offer: offer, policy: service.configuration.policy, credentials: credentials ?? nil)
+            (sipCall, negotiated) = try await service.ua.resume(dialog, offer: offer, policy: policy, credentials: credentials ?? nil)
         } catch {
             return CallEnd(.ended, "the call leg was gone when this worker took over: \(error)")
         }
         try media.configure(TelephonyService.parameters(negotiated))
         try await saveDialog(sipCall, call)
         call.logger.info("SIP dialog taken over", metadata: ["sip.call_id": "\(dialog.callID)"])
-        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, trunkHost: dialog.peer.host, resume: true)
+        return try await converse(call, agent: agent, sipCall: sipCall, media: media, port: port, policy: policy, trunkHost: dialog.peer.host, resume: true)
     }
 
     // MARK: the conversation over RTP
 
-    private func converse(_ call: CallContext, agent: Agent, sipCall: SIPCall, media: RTPSession, port: Int, trunkHost: String,
+    private func converse(_ call: CallContext, agent: Agent, sipCall: SIPCall, media: RTPSession, port: Int, policy: MediaPolicy, trunkHost: String,
                           resume: Bool) async throws -> CallEnd {
         let service = self.service
-        let policy = service.configuration.policy
         // Narrowband calls run the whole pipeline at the line's 8 kHz (see TelephonyService.pipelineRate(for:)).
         try media.setPipelineRate(TelephonyService.pipelineRate(for: await sipCall.media?.codec))
         let pipelineRate = media.pipelineRate
@@ -167,8 +171,8 @@ public struct SIPCallRunner: CallRunner {
             try media.configure(TelephonyService.parameters(negotiated))
             return (answer, negotiated)
         }
-        await sipCall.setAnswerHandler { answer in
-            let negotiated = try SDPNegotiator.accept(answer: answer, policy: policy)
+        await sipCall.setAnswerHandler { answer, offer in
+            let negotiated = try SDPNegotiator.accept(answer: answer, offer: offer, policy: policy)
             try media.configure(TelephonyService.parameters(negotiated))
             return negotiated
         }

@@ -145,12 +145,23 @@ public final class TelephonyService: Sendable {
         return RTPSession(configuration: c, logger: logger)
     }
 
-    func offer(port: Int, sessionID: UInt64 = UInt64.random(in: 1...(1 << 40)), version: UInt64 = 1) -> SessionDescription {
-        SDPNegotiator.offer(policy: configuration.policy, address: configuration.advertisedHost, port: port, sessionID: sessionID, version: version)
+    /// The media policy of a call, SRTP or not (SRTP when its signalling is TLS, unless SIP_SRTP=off).
+    func policy(srtp: Bool) -> MediaPolicy {
+        var p = configuration.policy
+        p.srtp = srtp && configuration.srtpOverTLS
+        return p
     }
 
-    static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters {
+    func offer(port: Int, policy: MediaPolicy, sessionID: UInt64 = UInt64.random(in: 1...(1 << 40)), version: UInt64 = 1) -> SessionDescription {
+        SDPNegotiator.offer(policy: policy, address: configuration.advertisedHost, port: port, sessionID: sessionID, version: version)
+    }
+
+    /// The RTP session's settings for what offer/answer agreed.
+    public static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters {
         RTPMediaParameters(codec: m.codec.name, payloadType: UInt8(m.codec.payloadType), dtmfPayloadType: m.dtmfPayloadType.map(UInt8.init),
-                           remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives)
+                           remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives,
+                           srtp: m.srtp.map { k in
+                               SRTPParameters(profile: k.suite == .aes128SHA1_80 ? .aes128CMSHA1_80 : .aes128CMSHA1_32, local: k.local, remote: k.remote)
+                           })
     }
 }

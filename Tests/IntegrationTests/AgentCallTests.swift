@@ -8,29 +8,41 @@ import SiphonCore
 /// (PocketSphinx, scripted policy, eSpeak NG) talks with PJSIP playing a scripted caller.
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct AgentCallTests {
-    func sipJob(to port: Int, key: String? = nil) throws -> CallJob {
+    func sipJob(to port: Int, key: String? = nil, transport: String = "udp") throws -> CallJob {
         try CallJob(agent: "offline-receptionist", to: PhoneNumber("+15550200123"), from: PhoneNumber("+15550100000"), transport: .sip,
-                    idempotencyKey: key, trunk: TrunkSpec(address: "127.0.0.1:\(port)"))
+                    idempotencyKey: key, trunk: TrunkSpec(address: "127.0.0.1:\(port)", transport: transport))
     }
 
     /// Dials PJSIP, waits for the call to end (`ended`), and returns its id and turns.
-    func endedCall(_ h: ClusterHarness, to pjsip: PJSIPPeer) async throws -> (id: String, turns: [Turn]) {
+    func endedCall(_ h: ClusterHarness, to pjsip: PJSIPPeer, transport: String = "udp") async throws -> (id: String, turns: [Turn]) {
         try await pjsip.waitReady()
-        let id = try await h.queue.enqueue(sipJob(to: pjsip.port)).id
+        let id = try await h.queue.enqueue(sipJob(to: pjsip.port, transport: transport)).id
         try await h.waitAllTerminal([id], seconds: 60)
         let record = try #require(try await h.store.call(id))
         #expect(record.status == .ended, "\(record.reason ?? "")")
         return (id, try await h.store.turns(id))
     }
 
-    @Test func fullCallWithTheOfflineEnginesEndsWithEndCall() async throws {
+    /// `overTLS`: a secure trunk — the worker dials PJSIP over TLS (trusting the test authority,
+    /// SIP_TLS_CA) and the media is SRTP, which PJSIP requires; the dialog saved in Redis keeps
+    /// no SRTP key.
+    @Test(arguments: [false, true]) func fullCallWithTheOfflineEnginesEndsWithEndCall(overTLS: Bool) async throws {
         let h = try ClusterHarness()
-        try h.sipWorker("w1")
+        let leaf = TestCertificates.loopback
+        try h.sipWorker("w1", extra: ["--sip-tls-port", "0"], environment: overTLS ? ["SIP_TLS_CA": TestCertificates.authority,
+                                                                                   "SIP_TLS_CERT": leaf.certificate, "SIP_TLS_KEY": leaf.key] : [:])
         try h.supervisor()
         try await h.waitForWorkers(1)
         let caller = try await CallerScript.wav([(9.0, "No that is all thank you")], total: 25)
-        let pjsip = try PJSIPPeer(play: caller.path, ringMs: 1000, timeout: 60)
-        let (id, turns) = try await endedCall(h, to: pjsip)
+        let pjsip = try PJSIPPeer(play: caller.path, ringMs: 1000, timeout: 60, tls: overTLS ? leaf : nil, srtp: overTLS)
+        let (id, turns) = try await endedCall(h, to: pjsip, transport: overTLS ? "tls" : "udp")
+        if overTLS {
+            let dialog = try await h.store.fields(id, ["sip_dialog"])["sip_dialog"] ?? ""
+            #expect(dialog.contains(#""transport":"TLS""#) && dialog.contains(#"RTP\/SAVP"#), "\(dialog)")
+            // Both SDPs' keys (our offer's two, PJSIP's one) are there, each replaced.
+            let keys = dialog.components(separatedBy: "inline:").count - 1
+            #expect(keys == 3 && dialog.components(separatedBy: "inline:(removed)").count - 1 == keys, "a key reached Redis: \(dialog)")
+        }
         #expect(turns.map(\.role) == [.agent, .user, .agent, .agent, .tool] || turns.map(\.role) == [.agent, .user, .agent, .tool],
                 "\(turns.map { "\($0.role): \($0.text)" })")
         #expect(turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true)
@@ -252,7 +264,7 @@ extension AgentCallTests {
     /// `.delayedOffer`: PJSIP's INVITE has no SDP (the worker offers in its 200, PJSIP answers in
     /// the ACK: before, the worker refused such calls with 488), and 5 s in it sends a re-INVITE
     /// without SDP too, whose answer the worker takes from the ACK (`media_changed`).
-    /// `.tls`: PJSIP calls the worker's TLS listener (SIP_TLS_CERT, SIP_TLS_KEY).
+    /// `.tls`: PJSIP calls the worker's TLS listener (SIP_TLS_CERT, SIP_TLS_KEY) and offers SRTP only.
     @Test(arguments: InboundLeg.allCases) func aCallerDialsInAndTheAgentAnswers(_ leg: InboundLeg) async throws {
         let h = try ClusterHarness()
         var environment = ["SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"]
@@ -264,7 +276,7 @@ extension AgentCallTests {
                                  : "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(worker))"
         let caller = try await CallerScript.wav([(8.5, "I would like to book a cleaning")], total: 25)
         let pjsip = try PJSIPPeer(play: caller.path, call: target, actions: leg == .delayedOffer ? "5.0:reoffer,17.0:hangup" : "17.0:hangup",
-                                  timeout: 60, delayedOffer: leg == .delayedOffer, tls: leg == .tls ? leaf : nil)
+                                  timeout: 60, delayedOffer: leg == .delayedOffer, tls: leg == .tls ? leaf : nil, srtp: leg == .tls)
         let id = try await Self.newestCall(h)
         try await h.waitAllTerminal([id], seconds: 40)
         let record = try #require(try await h.store.call(id))

@@ -4,6 +4,7 @@ import Testing
 import SiphonAudio
 import SiphonRTP
 import SiphonSIP
+import SiphonTelephony
 
 /// Siphon's SIP user agent and RTP stack against PJSIP 2.15 (pjsua2) on loopback: audio both ways
 /// (checked by correlation), RFC 2833 DTMF both ways, hold/unhold re-INVITEs, BYE from each side,
@@ -69,10 +70,7 @@ struct PJSIPInteropTests {
             tasks.append(Task { for await d in s.dtmf { await h.add(d) } })
         }
 
-        static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters {
-            RTPMediaParameters(codec: m.codec.name, payloadType: UInt8(m.codec.payloadType), dtmfPayloadType: m.dtmfPayloadType.map(UInt8.init),
-                               remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives)
-        }
+        static func parameters(_ m: NegotiatedMedia) -> RTPMediaParameters { TelephonyService.parameters(m) }
 
         func play(_ samples16k: [Int16]) {
             for frame in stride(from: 0, to: samples16k.count - 319, by: 320) {
@@ -89,8 +87,10 @@ struct PJSIPInteropTests {
         }
     }
 
-    static func offer(port: Int) -> SessionDescription {
-        SDPNegotiator.offer(policy: MediaPolicy(), address: "127.0.0.1", port: port, sessionID: UInt64.random(in: 1...1_000_000), version: 1)
+    static func offer(port: Int, srtp: Bool = false) -> SessionDescription {
+        var policy = MediaPolicy()
+        policy.srtp = srtp
+        return SDPNegotiator.offer(policy: policy, address: "127.0.0.1", port: port, sessionID: UInt64.random(in: 1...1_000_000), version: 1)
     }
 
     /// The probe (at 8 kHz) and a WAV of it, then 2 s of silence, at `fileRate` with `channels`
@@ -175,7 +175,8 @@ struct PJSIPInteropTests {
         media.stop()
     }
 
-    /// Over UDP, and over TLS to Siphon's listener (its certificate names 127.0.0.1).
+    /// Over UDP, and over TLS to Siphon's listener (its certificate names 127.0.0.1) with PJSIP
+    /// offering SRTP, which Siphon answers with SRTP.
     @Test(arguments: [false, true]) func inboundCallFromPJSIPWhichHangsUp(overTLS: Bool) async throws {
         let (probeURL, probe) = try Self.writeProbe()
         let leaf = TestCertificates.loopback
@@ -191,6 +192,7 @@ struct PJSIPInteropTests {
             else { return await incoming.reject(status: 488) }
             #expect(incoming.dialled == "+15550200123")
             #expect(incoming.source.transport == (overTLS ? .tls : .udp))
+            #expect((negotiated.srtp != nil) == overTLS)
             await incoming.ring()
             // PJSIP plays its probe from our 200 OK on; when its ACK comes late (the 200 OK is
             // resent after 500 ms), media started after `answer` returned lost those 500 ms.
@@ -201,7 +203,7 @@ struct PJSIPInteropTests {
             }
         }
         let target = overTLS ? "sip:+15550200123@127.0.0.1:\(siphon.transport.tlsPort);transport=tls" : "sip:+15550200123@127.0.0.1:\(siphon.transport.udpPort)"
-        let peer = try PJSIPPeer(play: probeURL.path, call: target, actions: "4.0:hangup", tls: overTLS ? leaf : nil)
+        let peer = try PJSIPPeer(play: probeURL.path, call: target, actions: "4.0:hangup", tls: overTLS ? leaf : nil, srtp: overTLS)
         var iterator = answered.stream.makeAsyncIterator()
         let call = try #require(await iterator.next())
         media.play(AudioCheck.resample(probe, from: 8000, to: 16000))
@@ -217,10 +219,12 @@ struct PJSIPInteropTests {
     }
 
     /// Over TCP, and over TLS to PJSIP's listener: Siphon trusts the test authority that signed
-    /// PJSIP's certificate (for 127.0.0.1), and checks it.
+    /// PJSIP's certificate (for 127.0.0.1), and checks it. Over TLS the media is SRTP (SDES keys
+    /// in the SDP), which PJSIP requires: the audio both ways shows the keys and suites agree.
     @Test(arguments: [SIPTransportKind.tcp, .tls]) func callOverAConnection(_ kind: SIPTransportKind) async throws {
         let (probeURL, probe) = try Self.writeProbe()
-        let peer = try PJSIPPeer(play: probeURL.path, actions: "4.0:hangup", tcp: kind == .tcp, tls: kind == .tls ? TestCertificates.loopback : nil)
+        let peer = try PJSIPPeer(play: probeURL.path, actions: "4.0:hangup", tcp: kind == .tcp, tls: kind == .tls ? TestCertificates.loopback : nil,
+                                 srtp: kind == .tls)
         try await peer.waitReady()
         // With a listener of its own: PJSIP sends its BYE on a connection it opens to the Contact.
         let leaf = TestCertificates.loopback
@@ -229,8 +233,11 @@ struct PJSIPInteropTests {
         let media = try await Media()
         let call = try await siphon.ua.invite(OutboundCall(
             target: try SIPURI("sip:peer@127.0.0.1:\(peer.port);transport=\(kind.rawValue.lowercased())"), from: NameAddress(uri: try SIPURI("sip:+15550100000@127.0.0.1")),
-            peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: kind), offer: Self.offer(port: media.port)))
-        try media.start(try #require(await call.media))
+            peer: SIPPeer(host: "127.0.0.1", port: peer.port, transport: kind), offer: Self.offer(port: media.port, srtp: kind == .tls),
+            policy: { var p = MediaPolicy(); p.srtp = kind == .tls; return p }()))
+        let negotiated = try #require(await call.media)
+        #expect((negotiated.srtp != nil) == (kind == .tls), "\(negotiated)")
+        try media.start(negotiated)
         var ended: SIPCallEvent?
         for await e in call.events { if case .ended = e { ended = e } }
         #expect(ended == .ended(remote: true, reason: "caller hung up"))  // PJSIP's BYE arrived on the connection

@@ -102,6 +102,7 @@ def main():
     ap.add_argument("--tls", action="store_true", help="SIP over TLS (with --tls-cert/--tls-key to accept calls)")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--srtp", action="store_true", help="SRTP with SDES keys, mandatory (plain RTP offers get 488)")
     ap.add_argument("--play")
     ap.add_argument("--loop", action="store_true")
     ap.add_argument("--record")
@@ -154,6 +155,12 @@ def main():
     if args.min_se:
         acfg.callConfig.timerMinSESec = args.min_se
         acfg.callConfig.timerSessExpiresSec = max(args.min_se, 1800)
+    if args.srtp:
+        acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        acfg.mediaConfig.srtpSecureSignaling = 0
+        keyings = pj.IntVector()
+        keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+        acfg.mediaConfig.srtpOpt.keyings = keyings
     if args.auth_user:
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.auth_user, 0, args.auth_password or ""))
     acc = Account(peer)

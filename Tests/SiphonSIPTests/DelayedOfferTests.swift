@@ -122,8 +122,8 @@ import Testing
         let h = await Harness()
         let call = try await h.established(ackBody: Self.answer(port: 4000))
         let applied = AsyncStream<NegotiatedMedia>.makeStream()
-        await call.setAnswerHandler { answer in
-            let m = try SDPNegotiator.accept(answer: answer, policy: MediaPolicy())
+        await call.setAnswerHandler { answer, offer in
+            let m = try SDPNegotiator.accept(answer: answer, offer: offer, policy: MediaPolicy())
             applied.continuation.yield(m)
             return m
         }

@@ -64,4 +64,27 @@ import Testing
         }
         #expect(accepted > 1000, "\(accepted) challenges accepted")
     }
+
+    /// SRTP offers and answers from a peer (their `a=crypto` lines, keys and protocol) mutated:
+    /// negotiation answers or refuses with 488, and whatever it keys has keys of the suite's size.
+    @Test func srtpOffersAndAnswersNeverTrap() throws {
+        var rng = SeededRandom(seed: 4568)
+        var policy = MediaPolicy()
+        policy.srtp = true
+        let ourOffer = SDPNegotiator.offer(policy: policy, address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
+        let theirs = Array(ourOffer.description.utf8)
+        var keyed = 0
+        for _ in 0..<20_000 {
+            guard let sdp = try? SessionDescription(parsing: String(decoding: rng.mutated(theirs), as: UTF8.self)) else { continue }
+            for media in [try? SDPNegotiator.answer(sdp, policy: MediaPolicy(), address: "192.0.2.2", port: 5000, sessionID: 2, version: 1).1,
+                          try? SDPNegotiator.accept(answer: sdp, offer: ourOffer, policy: policy)] {
+                guard let keys = media?.srtp else { continue }
+                keyed += 1
+                #expect(keys.local.count == SDESCrypto.keyAndSaltLength && keys.remote.count == SDESCrypto.keyAndSaltLength)
+            }
+            let stored = SessionDescription.removingKeys(sdp.description)
+            for c in sdp.media.flatMap(\.cryptos) { #expect(!stored.contains(Data(c.keyAndSalt).base64EncodedString()), "a key kept") }
+        }
+        #expect(keyed > 1000, "\(keyed) negotiations keyed")
+    }
 }

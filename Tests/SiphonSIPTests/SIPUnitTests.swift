@@ -56,7 +56,7 @@ import Testing
         let reparsed = try SessionDescription(parsing: answer.description)
         #expect(reparsed.audio?.formats == [8, 101] && reparsed.audio?.direction == .recvonly)
         // The offerer's view of that answer.
-        let accepted = try SDPNegotiator.accept(answer: reparsed, policy: MediaPolicy())
+        let accepted = try SDPNegotiator.accept(answer: reparsed, offer: offer, policy: MediaPolicy())
         #expect(accepted.codec.payloadType == 8 && accepted.remotePort == 20000 && accepted.direction == .sendonly)
     }
 

@@ -24,7 +24,7 @@ struct ConfigurationCheck {
     /// Variables Siphon reads (a SIPHON_/SIP_/LIVEKIT_ variable not listed here is probably a typo).
     static let known: Set<String> = [
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
-        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_TLS_CERT", "SIP_TLS_KEY", "SIP_TLS_CA", "SIP_USERNAME", "SIP_PASSWORD",
+        "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_TLS_CERT", "SIP_TLS_KEY", "SIP_TLS_CA", "SIP_SRTP", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
@@ -128,6 +128,10 @@ struct ConfigurationCheck {
             } catch {
                 out.append(.fail("SIP_TLS", message(error), fix: "PEM files: SIP_TLS_CERT (chain) with SIP_TLS_KEY (its key), SIP_TLS_CA (authorities to trust)"))
             }
+        }
+        each("SIP_SRTP", fix: "auto (SRTP on TLS calls) or off") { v in
+            guard ["auto", "off"].contains(v) else { throw SiphonError.invalid("must be auto or off") }
+            return nil
         }
         if env["SIP_TRUNK_TRANSPORT"] == "tls", env["SIP_TLS_CERT"] == nil {
             out.append(.warn("SIP_TLS_CERT", "not set: the TLS trunk cannot open connections to this worker (its BYE, re-INVITEs, inbound calls)",

@@ -11,7 +11,7 @@ final class PJSIPPeer: @unchecked Sendable {
 
     init(play: String?, record: Bool = true, call: String? = nil, actions: String = "", answerCode: Int = 200, ringMs: Int = 0,
          tcp: Bool = false, codec: String = "PCMU/8000", timeout: Double = 30, auth: (String, String)? = nil, minSE: Int? = nil,
-         delayedOffer: Bool = false, tls: TestCertificates.Leaf? = nil) throws {
+         delayedOffer: Bool = false, tls: TestCertificates.Leaf? = nil, srtp: Bool = false) throws {
         port = LoopbackPort.free(udp: !tcp && tls == nil)
         rtpPort = LoopbackPort.free(udp: true) & ~1
         let dir = try Repository.temporaryDirectory("pjsip")
@@ -28,6 +28,7 @@ final class PJSIPPeer: @unchecked Sendable {
         if let minSE { args += ["--min-se", String(minSE)] }
         if delayedOffer { args.append("--no-sdp-offer") }
         if let tls { args += ["--tls", "--tls-cert", tls.certificate, "--tls-key", tls.key] }
+        if srtp { args.append("--srtp") }
         process = try ChildProcess(Repository.python, args, environment: ProcessInfo.processInfo.environment, output: log.path)
     }
 
