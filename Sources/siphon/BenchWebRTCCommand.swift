@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SiphonAudio
 import SiphonRTP
+import SiphonSIP
 import SiphonWebRTC
 
 /// `siphon bench webrtc`: what the media transport of one call costs, the LiveKit way beside the
@@ -19,7 +20,7 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
     @Option(help: "Calls held at once.") var calls: Int = 20
     @Option(help: "Seconds of audio both ways.") var seconds: Double = 10
     @Option(help: "Share of each 5 s in which each side talks (the rest it is silent, as a call's parties take turns).") var talk: Double = 1
-    @Option(help: "Measure one transport in this process (sip, sip-opus or webrtc); without it, each in a child process.") var only: String?
+    @Option(help: "Measure one transport in this process (sip, sip-srtp, sip-opus or webrtc); without it, each in a child process.") var only: String?
     @Flag(help: "JSON output.") var json = false
 
     struct Phase: Codable {
@@ -43,12 +44,12 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
     func run() async throws {
         guard calls > 0, seconds > 0, (0...1).contains(talk) else { throw ValidationError("--calls and --seconds must be positive, --talk 0…1") }
         if let only {
-            guard ["sip", "sip-opus", "webrtc"].contains(only) else { throw ValidationError("--only: sip, sip-opus or webrtc") }
-            printJSON(only == "webrtc" ? try await measureWebRTC() : try await measureSIP(codec: only == "sip" ? "PCMU" : "opus"))
+            guard Self.transports.contains(only) else { throw ValidationError("--only: sip, sip-srtp, sip-opus or webrtc") }
+            printJSON(only == "webrtc" ? try await measureWebRTC() : try await measureSIP(codec: only == "sip-opus" ? "opus" : "PCMU", srtp: only == "sip-srtp"))
             return
         }
         var phases: [Phase] = []
-        for transport in ["sip", "sip-opus", "webrtc"] {
+        for transport in Self.transports {
             let pipe = Pipe()
             let p = Process()
             p.executableURL = URL(fileURLWithPath: DemoProcesses.executable)
@@ -63,12 +64,14 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
             phases.append(phase)
         }
         if json { printJSON(phases); return }
-        let (sip, opus, webrtc) = (phases[0], phases[1], phases[2])
+        let (sip, srtp, opus, webrtc) = (phases[0], phases[1], phases[2], phases[3])
         print(String(format: "SIP RTP, G.711:          %5.1f ms CPU per call-second, %.2f MB per call", sip.cpuMsPerCallSecond, sip.mbPerCall))
+        print(String(format: "SIP SRTP, G.711 (TLS):   %5.1f ms CPU per call-second, %.2f MB per call", srtp.cpuMsPerCallSecond, srtp.mbPerCall))
         print(String(format: "SIP RTP, Opus:           %5.1f ms CPU per call-second, %.2f MB per call", opus.cpuMsPerCallSecond, opus.mbPerCall))
         print(String(format: "LiveKit WebRTC (2 PCs):  %5.1f ms CPU per call-second, %.2f MB per call; offer → both DTLS up p50 %.0f ms, p95 %.0f ms",
                      webrtc.cpuMsPerCallSecond, webrtc.mbPerCall, webrtc.connectMsP50 ?? 0, webrtc.connectMsP95 ?? 0))
         func ratio(_ a: Phase, _ b: Phase) -> Double { a.cpuMsPerCallSecond / max(b.cpuMsPerCallSecond, 0.001) }
+        print(String(format: "SRTP / RTP (G.711): CPU x%.2f, memory %+.2f MB per call", ratio(srtp, sip), srtp.mbPerCall - sip.mbPerCall))
         print(String(format: "WebRTC / RTP with the same codec (Opus): CPU x%.2f, memory %+.2f MB per call; WebRTC / G.711 RTP: CPU x%.2f, memory %+.2f MB per call",
                      ratio(webrtc, opus), webrtc.mbPerCall - opus.mbPerCall, ratio(webrtc, sip), webrtc.mbPerCall - sip.mbPerCall))
         print(String(format: "(%d calls held for %.0f s; a call's agent side is half of both ends)", calls, seconds))
@@ -131,8 +134,11 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
                      framesReceived: received.value)
     }
 
-    private func measureSIP(codec: String) async throws -> Phase {
-        try await measure(codec == "PCMU" ? "sip" : "sip-opus") { logger in
+    static let transports = ["sip", "sip-srtp", "sip-opus", "webrtc"]
+
+    /// With `srtp`, each pair is keyed as an SDES offer/answer would key it (SRTP's 80-bit tag).
+    private func measureSIP(codec: String, srtp: Bool = false) async throws -> Phase {
+        try await measure(codec == "PCMU" ? (srtp ? "sip-srtp" : "sip") : "sip-opus") { logger in
             var config = RTPSession.Configuration()
             config.bindHost = "127.0.0.1"
             var sessions: [RTPSession] = []
@@ -140,8 +146,10 @@ struct BenchWebRTCCommand: AsyncParsableCommand {
                 let a = RTPSession(configuration: config, logger: logger), b = RTPSession(configuration: config, logger: logger)
                 let (pa, pb) = (try await a.open(), try await b.open())
                 let pt: UInt8 = codec == "PCMU" ? 0 : 111
-                try a.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pb))
-                try b.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pa))
+                let (ka, kb) = (SDESCrypto.generate(tag: 1, suite: .aes128SHA1_80).keyAndSalt, SDESCrypto.generate(tag: 1, suite: .aes128SHA1_80).keyAndSalt)
+                let keys = { (local: [UInt8], remote: [UInt8]) in srtp ? SRTPParameters(profile: .aes128CMSHA1_80, local: local, remote: remote) : nil }
+                try a.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pb, srtp: keys(ka, kb)))
+                try b.configure(RTPMediaParameters(codec: codec, payloadType: pt, dtmfPayloadType: 101, remoteHost: "127.0.0.1", remotePort: pa, srtp: keys(kb, ka)))
                 sessions += [a, b]
             }
             let clocks = sessions.map { s in Task { await s.run() } }
