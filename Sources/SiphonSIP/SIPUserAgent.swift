@@ -391,6 +391,7 @@ public actor SIPUserAgent {
     public func resume(_ dialog: SIPDialog, offer: SessionDescription, policy: MediaPolicy, credentials: DigestCredentials? = nil) async throws -> (SIPCall, NegotiatedMedia) {
         var d = dialog
         d.localSeq += 10  // the previous owner may have sent requests after its last snapshot
+        d.peer = dialog.takeoverPeer
         if let credentials { dialogCredentials[d.callID] = credentials }
         let call = SIPCall(dialog: d, media: nil, agent: self, logger: logger)
         calls[d.key] = call

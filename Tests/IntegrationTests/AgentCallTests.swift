@@ -155,8 +155,9 @@ extension AgentCallTests {
 
     /// Starts worker B, waits until the caller has named a day to A, then SIGKILLs A and waits for
     /// the call to end (on B). Returns when A was killed.
-    static func killOnceTheDayIsNamed(_ h: ClusterHarness, _ a: SiphonProcess, _ id: String, environment: [String: String] = [:]) async throws -> Date {
-        try h.sipWorker("wb", environment: environment)
+    static func killOnceTheDayIsNamed(_ h: ClusterHarness, _ a: SiphonProcess, _ id: String, extra: [String] = [],
+                                      environment: [String: String] = [:]) async throws -> Date {
+        try h.sipWorker("wb", extra: extra, environment: environment)
         try await h.waitForWorkers(2)
         try await eventually(40, "the caller named a day") {
             try await h.store.turns(id).contains { $0.role == .user && $0.text.contains("tuesday") }
@@ -176,7 +177,6 @@ extension AgentCallTests {
         return AudioFrame(sampleRate: heard.sampleRate, samples: Array(heard.samples[min(from, heard.samples.count)...])).levelDB
     }
 
-    /// The UDP port a SIP worker listens on, from its log.
     /// The worker's SIP port for `transport` (udp, tcp or tls), from its log.
     static func sipPort(_ worker: SiphonProcess, transport: String = "udp") async throws -> Int {
         var port = 0
@@ -305,21 +305,28 @@ extension AgentCallTests {
 
     /// The worker answering a phone that called in is SIGKILLed mid-call: another takes the dialog
     /// over (a re-INVITE from the callee's side of it) and the conversation goes on with its history.
-    @Test func anInboundCallSurvivesItsWorkerDying() async throws {
+    /// `overTLS`: the caller came in over TLS with SRTP. The new worker connects to where PJSIP
+    /// listens (its Contact: the connection the call came in on was the dead worker's, from a port
+    /// that listens for nothing), checks its certificate, and keys SRTP afresh.
+    @Test(arguments: [false, true]) func anInboundCallSurvivesItsWorkerDying(overTLS: Bool) async throws {
         let h = try ClusterHarness()
-        let inbound = ["SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"]
-        let a = try h.sipWorker("wa", environment: inbound)
+        let leaf = TestCertificates.loopback
+        var inbound = ["SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist"]
+        if overTLS { inbound.merge(["SIP_TLS_CERT": leaf.certificate, "SIP_TLS_KEY": leaf.key, "SIP_TLS_CA": TestCertificates.authority]) { $1 } }
+        let tlsPort = ["--sip-tls-port", "0"]
+        let a = try h.sipWorker("wa", extra: tlsPort, environment: inbound)
         try h.supervisor()
         try await h.waitForWorkers(1)
-        let port = try await Self.sipPort(a)
+        let target = overTLS ? "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(a, transport: "tls"));transport=tls"
+                             : "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(a))"
         let caller = try await CallerScript.wav([
             (8.5, "I would like to book a cleaning"),
             (19.5, "Tuesday please"),
             (29.0, "In the morning"),
         ], total: 45)
-        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:+15550200123@127.0.0.1:\(port)", actions: "40.0:hangup", timeout: 70)
+        let pjsip = try PJSIPPeer(play: caller.path, call: target, actions: "40.0:hangup", timeout: 70, tls: overTLS ? leaf : nil, srtp: overTLS)
         let id = try await Self.newestCall(h)
-        let killedAt = try await Self.killOnceTheDayIsNamed(h, a, id, environment: inbound)
+        let killedAt = try await Self.killOnceTheDayIsNamed(h, a, id, extra: tlsPort, environment: inbound)
         let record = try #require(try await h.store.call(id))
         #expect(record.worker == "wb" && record.epoch == 2, "\(record.worker) \(record.epoch) \(record.reason ?? "")")
         let turns = try await h.store.turns(id)

@@ -155,6 +155,10 @@ def main():
     if args.min_se:
         acfg.callConfig.timerMinSESec = args.min_se
         acfg.callConfig.timerSessExpiresSec = max(args.min_se, 1800)
+    if args.tls:
+        # Where it listens, as a carrier's edge says, not the port of each connection it opens (what
+        # pjsua would put): a worker taking the call over connects there.
+        acfg.sipConfig.contactForced = f"<sip:peer@127.0.0.1:{args.port};transport=tls>"
     if args.srtp:
         acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
         acfg.mediaConfig.srtpSecureSignaling = 0

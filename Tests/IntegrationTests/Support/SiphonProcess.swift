@@ -22,7 +22,8 @@ final class SiphonProcess: @unchecked Sendable {
 
     deinit {
         process.wait(seconds: 0)
-        try? FileManager.default.removeItem(at: log)
+        // SIPHON_KEEP_LOGS=1 keeps /tmp/siphon-<name>-*.log for a failure's post-mortem.
+        if ProcessInfo.processInfo.environment["SIPHON_KEEP_LOGS"] == nil { try? FileManager.default.removeItem(at: log) }
     }
 
     var pid: pid_t { process.pid }
