@@ -93,8 +93,10 @@ public final class SIPTransport: Sendable {
 
     public func start() async throws {
         let sink = continuation
-        // Loaded before any socket opens: a bad certificate or CA file fails start-up, not a call.
-        let clientTLS = try configuration.tls.clientContext()
+        // Loaded before any socket opens (file reads, here rather than on a call's path): a bad
+        // certificate or CA file fails start-up, not a call. A host without the system's authorities
+        // still starts; its first TLS call says why it failed.
+        let clientTLS = configuration.tls.trustRootsPath == nil ? try? configuration.tls.clientContext() : try configuration.tls.clientContext()
         let serverTLS = try configuration.tls.serverContext()
         // No SO_REUSEADDR on UDP: on Linux it lets a second process bind the same port and
         // silently take part of its traffic; a taken port must fail loudly instead.
@@ -193,7 +195,9 @@ public final class SIPTransport: Sendable {
         let registry = ConnectionRegistry(transport: self)
         var tls: NIOSSLClientHandler?
         if peer.transport == .tls {
-            guard let context = state.withLock({ $0.clientTLS }) else { throw SIPMessageError(503, "SIP transport not started") }
+            guard let context = state.withLock({ $0.clientTLS }) else {
+                throw SIPMessageError(503, "SIP TLS: the system's certificate authorities could not be loaded (install ca-certificates, or set SIP_TLS_CA)")
+            }
             // SNI and name checks need a name; an address is checked against the certificate's IP entries.
             let isAddress = (try? SocketAddress(ipAddress: peer.host, port: 0)) != nil
             do {

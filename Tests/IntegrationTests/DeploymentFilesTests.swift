@@ -55,4 +55,55 @@ struct DeploymentFilesTests {
             #expect(status == 1 && output.contains(expected), "\(file): expected a problem naming '\(expected)', got: \(output)")
         }
     }
+
+    /// The image can run the binary: every shared library `siphon` links (readelf's NEEDED) comes
+    /// from a package the runtime stage installs, one they depend on, or the slim base image; the
+    /// Swift libraries are linked statically there, but Foundation's networking still needs curl.
+    /// And the build stage installs each system library Package.swift names. (The image once lacked
+    /// OpenSSL, libsrtp2 and usrsctp, which WebRTC brought: nothing checked it.)
+    @Test func theImageHasEveryLibraryTheBinaryLinks() throws {
+        let dockerfile = try String(contentsOf: Repository.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
+        let stages = dockerfile.components(separatedBy: "\nFROM ")
+        try #require(stages.count == 3, "a build and a runtime stage")
+        func packages(_ stage: String) -> Set<String> {
+            let install = stage.components(separatedBy: "--no-install-recommends").dropFirst().first?.components(separatedBy: "&&").first ?? ""
+            return Set(install.split(whereSeparator: { $0 == " " || $0 == "\\" || $0.isNewline }).map(String.init).filter { !$0.isEmpty })
+        }
+        let (build, runtime) = (packages(stages[1]), packages(stages[2]))
+        let base: Set<String> = ["libc6", "libstdc++6", "libgcc-s1", "zlib1g"]  // debian:bookworm-slim
+        var provided = runtime.union(base)
+        for p in runtime {  // what apt pulls in with them (installed here, as in the image)
+            let (_, depends) = try Self.run("/usr/bin/dpkg-query", ["-W", "-f=${Depends}", p])
+            for d in depends.split(separator: ",") { provided.insert(String(d.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")) }
+        }
+        let (_, dynamic) = try Self.run("/usr/bin/readelf", ["-d", SiphonProcess.binary])
+        var missing: [String] = []
+        for line in dynamic.split(separator: "\n") where line.contains("(NEEDED)") {
+            guard let library = line.firstMatch(of: /\[(.+)\]/)?.1 else { continue }
+            if library.hasPrefix("libswift") || library.hasPrefix("libFoundation") || ["libdispatch.so", "libBlocksRuntime.so"].contains(library) {
+                if library == "libFoundationNetworking.so", !runtime.contains("libcurl4") { missing.append("libcurl4 (for FoundationNetworking)") }
+                continue
+            }
+            let (_, owner) = try Self.run("/usr/bin/dpkg", ["-S", "*/\(library)"])
+            let package = String(owner.split(separator: ":").first ?? "")
+            if !provided.contains(package) { missing.append("\(package) (\(library))") }
+        }
+        #expect(missing.isEmpty, "the runtime image lacks: \(missing)")
+        let manifest = try String(contentsOf: Repository.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let needed = manifest.matches(of: /\.apt\(\["([^"]+)"/).map { String($0.1) }
+        #expect(needed.count >= 6 && needed.allSatisfy(build.contains), "the build stage lacks: \(needed.filter { !build.contains($0) })")
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
 }

@@ -48,18 +48,28 @@ import Testing
         let ua: SIPUserAgent
         let wire = Wire()
         let incoming: AsyncStream<IncomingCall>
+        /// The caller's transport (a connection for TCP and TLS).
+        let over: SIPTransportKind
 
-        init() async {
+        init(over: SIPTransportKind = .udp) async {
+            self.over = over
             var config = SIPUserAgentConfiguration(advertisedHost: "127.0.0.1")
             config.inboundTrunks = [InboundTrunk(name: "test", allowedAddresses: ["127.0.0.1"])]
-            ua = SIPUserAgent(configuration: config, sender: wire, localPorts: [.udp: 5060])
+            ua = SIPUserAgent(configuration: config, sender: wire, localPorts: [.udp: 5060, .tls: 5061])
             await ua.attach()
             let (stream, sink) = AsyncStream<IncomingCall>.makeStream()
             incoming = stream
             await ua.onIncomingCall { sink.yield($0) }
         }
 
-        func receive(_ bytes: [UInt8]) async { await ua.stack.receive(.datagram(bytes, from: DelayedOfferTests.caller)) }
+        func receive(_ bytes: [UInt8]) async {
+            let from = SIPPeer(host: DelayedOfferTests.caller.host, port: DelayedOfferTests.caller.port, transport: over)
+            if over == .udp {
+                await ua.stack.receive(.datagram(bytes, from: from))
+            } else if let message = try? SIPParser.parse(datagram: bytes) {
+                await ua.stack.receive(.stream(message, from: from))
+            }
+        }
 
         /// As the transport does (`SIPStack.run`): a re-INVITE's handling waits for its ACK.
         func deliver(_ bytes: [UInt8]) { Task { await receive(bytes) } }
@@ -148,5 +158,20 @@ import Testing
         _ = await h.next { $0.status == 200 && $0.cseq?.method == "INFO" }
         #expect(await call.media?.remotePort == 4100)
         #expect(await call.isEnded == false)
+    }
+
+    /// A call that came in over TLS keeps to TLS: the 200s to its INVITE and to a re-INVITE give a
+    /// TLS Contact (the re-INVITE's once gave the UDP one, sending the peer's next requests around TLS).
+    @Test func aCallOverTLSGivesATLSContactInEachAnswer() async throws {
+        let h = await Harness(over: .tls)
+        let (answering, _) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000))
+        let call = try await answering.value.get()
+        let to = await "<sip:+15550200123@127.0.0.1>;tag=\(call.dialog.localTag)"
+        await call.setOfferHandler { offer in
+            try SDPNegotiator.answer(offer, policy: MediaPolicy(), address: "127.0.0.1", port: 20000, sessionID: 77, version: 2)
+        }
+        h.deliver(Self.request("INVITE", cseq: 2, branch: "reinv1", to: to, body: Self.offer(port: 4200)))
+        let ok = try #require(await h.next { $0.status == 200 && $0.cseq?.number == 2 })
+        #expect(ok.header("Contact") == "<sip:siphon@127.0.0.1:5061;transport=tls>", "\(ok.header("Contact") ?? "")")
     }
 }
