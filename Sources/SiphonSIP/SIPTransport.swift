@@ -234,10 +234,20 @@ public final class SIPTransport: Sendable {
             try await handshake.futureResult.get()
         } catch {
             try? await channel.close()
-            throw SIPMessageError(503, "TLS with \(peer.host):\(peer.port) failed: \(error)")
+            throw SIPMessageError(503, "TLS with \(peer.host):\(peer.port) failed: \(Self.reason(error))")
         }
         state.withLock { $0.connections[peer] = channel }
         return channel
+    }
+
+    /// What an operator can act on, rather than BoringSSL's error stack.
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "its certificate is not signed by an authority this worker trusts (SIP_TLS_CA, else the system's) or has expired"
+        }
+        if text.contains("failedToValidateHostname") { return "its certificate does not name it" }
+        return text
     }
 
     fileprivate func register(_ channel: any Channel, as peer: SIPPeer) { state.withLock { $0.connections[peer] = channel } }
