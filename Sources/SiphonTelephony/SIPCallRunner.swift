@@ -48,7 +48,7 @@ public struct SIPCallRunner: CallRunner {
         let media = service.rtpSession()
         defer { media.stop() }
         let port = try await media.open()
-        let policy = service.policy(srtp: trunk.peer.transport == .tls)
+        let policy = service.policy(overTLS: trunk.peer.transport == .tls)
         let offer = service.offer(port: port, policy: policy)
         // Synthesised while it rings, at the rate of the codec offered first (what most answers pick).
         agent.warmGreeting(rate: TelephonyService.pipelineRate(for: service.configuration.policy.codecs.first))
@@ -99,8 +99,10 @@ public struct SIPCallRunner: CallRunner {
         defer { media.stop() }
         let port = try await media.open()
         let sessionID = UInt64.random(in: 1...(1 << 40))
-        // Over TLS our own offer (a delayed offer) is SRTP; an offer that comes is answered in kind.
-        let policy = incoming.offer == nil ? service.policy(srtp: incoming.source.transport == .tls) : service.configuration.policy
+        // Over TLS our own offer (a delayed offer) is SRTP; an offer that comes is answered in kind
+        // (an SRTP one with SRTP, a plain one plainly unless SIP_SRTP=required).
+        let overTLS = service.policy(overTLS: incoming.source.transport == .tls)
+        let policy = incoming.offer == nil || service.configuration.srtp == .required ? overTLS : service.configuration.policy
         let sipCall: SIPCall
         do {
             if let offer = incoming.offer {
@@ -111,7 +113,7 @@ public struct SIPCallRunner: CallRunner {
                                                                      port: port, sessionID: sessionID, version: 1)
                 } catch let e as SIPMessageError {
                     await incoming.reject(status: e.status)
-                    return CallEnd(.rejected, "no common codec: \(e.reason)")
+                    return CallEnd(.rejected, "the offer was refused (\(e.status)): \(e.reason)")
                 }
                 try media.configure(TelephonyService.parameters(negotiated))
                 sipCall = try await incoming.answer(sdp: answer, media: negotiated, sessionID: sessionID)
@@ -141,7 +143,8 @@ public struct SIPCallRunner: CallRunner {
         defer { media.stop() }
         let port = try await media.open()
         // An SRTP call stays SRTP, with new keys (the saved dialog holds none).
-        let policy = service.policy(srtp: dialog.localSDP?.contains("RTP/SAVP") == true)
+        var policy = service.policy(overTLS: dialog.peer.transport == .tls)
+        policy.srtp = dialog.localSDP?.contains("RTP/SAVP") == true
         let offer = service.offer(port: port, policy: policy, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
         let credentials = try? service.resolveTrunk(call.job.trunk).credentials
         let sipCall: SIPCall

@@ -13,9 +13,17 @@ public struct TelephonyConfiguration: Sendable {
     /// SIP over TLS: the listener's certificate and key (`SIP_TLS_CERT`, `SIP_TLS_KEY`), the
     /// authorities trusted when dialling a `tls` trunk (`SIP_TLS_CA`, else the system's).
     public var tls = SIPTLSConfiguration()
-    /// Calls whose signalling is TLS offer SRTP (SDES keys) and take only SRTP (`SIP_SRTP`: `auto`,
-    /// or `off` for a carrier that does TLS without SRTP). An SRTP offer is always answered with SRTP.
-    public var srtpOverTLS = true
+    /// When calls use SRTP (SDES keys), `SIP_SRTP`. An SRTP offer is always answered with SRTP.
+    public var srtp = SRTPMode.auto
+
+    public enum SRTPMode: String, Sendable {
+        /// Calls whose signalling is TLS offer SRTP and take only SRTP; others plain RTP.
+        case auto
+        /// Plain RTP on TLS too, for a carrier that encrypts signalling only.
+        case off
+        /// Every call SRTP: plain RTP offers are refused (488), ours offer SRTP even without TLS.
+        case required
+    }
     public var policy = MediaPolicy()
     /// The trunk used when a job names none (or names "default").
     public var defaultTrunk: TrunkSpec?
@@ -59,11 +67,11 @@ public struct TelephonyConfiguration: Sendable {
         if (c.tls.certificateChainPath == nil) != (c.tls.privateKeyPath == nil) {
             throw SiphonError(.configuration, "SIP_TLS_CERT and SIP_TLS_KEY go together: the TLS listener needs both")
         }
-        switch env["SIP_SRTP"] ?? "auto" {
-        case "auto": c.srtpOverTLS = true
-        case "off": c.srtpOverTLS = false
-        case let other: throw SiphonError(.configuration, "SIP_SRTP must be auto or off, not '\(other.prefix(20))'")
+        let srtp = env["SIP_SRTP"] ?? "auto"
+        guard let mode = SRTPMode(rawValue: srtp) else {
+            throw SiphonError(.configuration, "SIP_SRTP must be auto, off or required, not '\(srtp.prefix(20))'")
         }
+        c.srtp = mode
         c.secretBox = try SecretBox.from(env)
         c.recordingsDirectory = env["SIPHON_RECORDINGS_DIR"]
         return c

@@ -145,10 +145,14 @@ public final class TelephonyService: Sendable {
         return RTPSession(configuration: c, logger: logger)
     }
 
-    /// The media policy of a call, SRTP or not (SRTP when its signalling is TLS, unless SIP_SRTP=off).
-    func policy(srtp: Bool) -> MediaPolicy {
+    /// The media policy of a call whose signalling is TLS or not (`SIP_SRTP`).
+    func policy(overTLS: Bool) -> MediaPolicy {
         var p = configuration.policy
-        p.srtp = srtp && configuration.srtpOverTLS
+        p.srtp = switch configuration.srtp {
+        case .auto: overTLS
+        case .off: false
+        case .required: true
+        }
         return p
     }
 

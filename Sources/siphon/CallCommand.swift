@@ -16,7 +16,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "A repeated key returns the first call instead of enqueuing again.") var idempotencyKey: String?
     @Option(help: "Workers that may own the call in total (claim plus reassignments).") var maxAttempts: Int = CallJob.defaultMaxAttempts
     @Option(help: "sip: the trunk's host[:port] (an inline trunk; default: the workers' SIP_TRUNK_ADDRESS).") var trunkAddress: String?
-    @Option(help: "sip: udp or tcp.") var trunkTransport: String = "udp"
+    @Option(help: "sip: udp, tcp or tls.") var trunkTransport: String = "udp"
     @Option(help: "sip: digest username for the trunk.") var trunkUsername: String?
     @Option(help: "sip: digest password (sealed with SIPHON_SECRET_KEY before it is queued). Prefer --trunk-password-env.") var trunkPassword: String?
     @Option(help: "sip: name of an environment variable holding the trunk password.") var trunkPasswordEnv: String?

@@ -303,6 +303,29 @@ extension AgentCallTests {
         print("inbound (\(leg)): greeting heard \(Int(first * 1000)) ms after PJSIP's recording started (CONFIRMED)")
     }
 
+    /// SIP_SRTP=required: a caller offering plain RTP is refused with 488 and the reason is on the
+    /// call; one offering SRTP (over TLS) is answered.
+    @Test func aWorkerRequiringSRTPRefusesPlainRTP() async throws {
+        let h = try ClusterHarness()
+        let leaf = TestCertificates.loopback
+        let worker = try h.sipWorker("w1", extra: ["--sip-tls-port", "0"], environment: [
+            "SIP_INBOUND_ALLOW": "127.0.0.1", "SIP_INBOUND_NUMBERS": "+15550200123=offline-receptionist", "SIP_SRTP": "required",
+            "SIP_TLS_CERT": leaf.certificate, "SIP_TLS_KEY": leaf.key])
+        try await h.waitForWorkers(1)
+        let plain = try PJSIPPeer(play: nil, record: false, call: "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(worker))", timeout: 15)
+        try await plain.waitExit(20)
+        #expect(plain.has("disconnected") { $0["code"] as? Int == 488 }, "\(plain.output)")
+        let id = try await Self.newestCall(h)
+        try await h.waitAllTerminal([id], seconds: 10)
+        let refused = try #require(try await h.store.call(id))
+        #expect(refused.status == .rejected && refused.reason?.contains("SRTP is required") == true, "\(refused.status) \(refused.reason ?? "")")
+
+        let secure = try PJSIPPeer(play: nil, record: false, call: "sip:+15550200123@127.0.0.1:\(try await Self.sipPort(worker, transport: "tls"));transport=tls",
+                                   actions: "3.0:hangup", timeout: 15, tls: leaf, srtp: true)
+        try await secure.waitExit(20)
+        #expect(secure.has("state") { $0["state"] as? String == "CONFIRMED" }, "\(secure.output)")
+    }
+
     /// The worker answering a phone that called in is SIGKILLed mid-call: another takes the dialog
     /// over (a re-INVITE from the callee's side of it) and the conversation goes on with its history.
     /// `overTLS`: the caller came in over TLS with SRTP. The new worker connects to where PJSIP

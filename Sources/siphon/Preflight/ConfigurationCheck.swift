@@ -129,8 +129,8 @@ struct ConfigurationCheck {
                 out.append(.fail("SIP_TLS", message(error), fix: "PEM files: SIP_TLS_CERT (chain) with SIP_TLS_KEY (its key), SIP_TLS_CA (authorities to trust)"))
             }
         }
-        each("SIP_SRTP", fix: "auto (SRTP on TLS calls) or off") { v in
-            guard ["auto", "off"].contains(v) else { throw SiphonError.invalid("must be auto or off") }
+        each("SIP_SRTP", fix: "auto (SRTP on TLS calls), off or required (every call)") { v in
+            guard TelephonyConfiguration.SRTPMode(rawValue: v) != nil else { throw SiphonError.invalid("must be auto, off or required") }
             return nil
         }
         if env["SIP_TRUNK_TRANSPORT"] == "tls", env["SIP_TLS_CERT"] == nil {
