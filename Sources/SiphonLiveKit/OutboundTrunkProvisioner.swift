@@ -31,6 +31,9 @@ public struct OutboundTrunkSetup: Sendable, Equatable {
         default: "SIP_TRANSPORT_AUTO"
         }
     }
+
+    /// A TLS trunk's media is SRTP, as on the direct path (secure trunks such as Twilio's require it).
+    var livekitMediaEncryption: String? { transport == "tls" ? "SIP_MEDIA_ENCRYPT_REQUIRE" : nil }
 }
 
 /// Finds the LiveKit outbound trunk that carries exactly these credentials, or creates it.
@@ -114,6 +117,7 @@ public actor OutboundTrunkProvisioner {
             name: setup.name ?? "siphon \(setup.number.e164) via \(setup.address)", metadata: Self.metadata(fp), address: setup.address,
             transport: setup.livekitTransport, numbers: [setup.number.e164], authUsername: setup.username, authPassword: setup.password)
         trunk.sipTrunkId = nil
+        trunk.mediaEncryption = setup.livekitMediaEncryption
         let created = try await api.createOutboundTrunk(trunk)
         guard let id = created.sipTrunkId, !id.isEmpty else {
             throw SiphonError(.internal, "LiveKit created the trunk but answered no sip_trunk_id")

@@ -14,10 +14,14 @@ public struct SIPOutboundTrunkInfo: Codable, Sendable, Equatable {
     public var authPassword: String?
     public var headers: [String: String]?
     public var fromHost: String?
+    /// `SIP_MEDIA_ENCRYPT_DISABLE|ALLOW|REQUIRE` (the field every LiveKit version knows; newer ones
+    /// also read `media.encryption`).
+    public var mediaEncryption: String?
 
     enum CodingKeys: String, CodingKey {
         case sipTrunkId = "sip_trunk_id", name, metadata, address, transport, numbers
         case authUsername = "auth_username", authPassword = "auth_password", headers, fromHost = "from_host"
+        case mediaEncryption = "media_encryption"
     }
 
     public init(name: String? = nil, metadata: String? = nil, address: String? = nil, transport: String? = nil, numbers: [String]? = nil,

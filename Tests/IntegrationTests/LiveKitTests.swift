@@ -239,6 +239,20 @@ struct LiveKitTests {
 
     // MARK: trunks
 
+    /// A TLS trunk is created with SRTP required, as the direct path's TLS calls are.
+    @Test func aTLSTrunkRequiresSRTP() async throws {
+        let peer = try await LiveKitPeer()
+        let logger = { var l = Logger(label: "test"); l.logLevel = .critical; return l }()
+        let api = LiveKitAPI(credentials: peer.credentials)
+        for (transport, number) in [("tls", "+15550100007"), ("udp", "+15550100008")] {
+            let setup = try OutboundTrunkSetup(address: "sip.carrier.example", transport: transport, number: PhoneNumber(number))
+            _ = try await OutboundTrunkProvisioner(api: api, redis: nil, logger: logger).ensure(setup)
+            let trunk = try #require(try await api.listOutboundTrunks(numbers: [number]).first)
+            #expect(trunk.transport == (transport == "tls" ? "SIP_TRANSPORT_TLS" : "SIP_TRANSPORT_UDP"))
+            #expect((trunk.mediaEncryption == "SIP_MEDIA_ENCRYPT_REQUIRE") == (transport == "tls"), "\(transport): \(trunk.mediaEncryption ?? "none")")
+        }
+    }
+
     @Test func trunkReuseOrCreateMakesOneTrunkForTenWorkersAndANewOneForARotatedPassword() async throws {
         let peer = try await LiveKitPeer()
         let redis = try RedisServer()
