@@ -73,10 +73,10 @@ struct DeploymentFilesTests {
         let base: Set<String> = ["libc6", "libstdc++6", "libgcc-s1", "zlib1g"]  // debian:bookworm-slim
         var provided = runtime.union(base)
         for p in runtime {  // what apt pulls in with them (installed here, as in the image)
-            let (_, depends) = try Self.run("/usr/bin/dpkg-query", ["-W", "-f=${Depends}", p])
+            let depends = try Repository.run("/usr/bin/dpkg-query", ["-W", "-f=${Depends}", p])
             for d in depends.split(separator: ",") { provided.insert(String(d.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")) }
         }
-        let (_, dynamic) = try Self.run("/usr/bin/readelf", ["-d", SiphonProcess.binary])
+        let dynamic = try Repository.run("/usr/bin/readelf", ["-d", SiphonProcess.binary])
         var missing: [String] = []
         for line in dynamic.split(separator: "\n") where line.contains("(NEEDED)") {
             guard let library = line.firstMatch(of: /\[(.+)\]/)?.1 else { continue }
@@ -84,7 +84,7 @@ struct DeploymentFilesTests {
                 if library == "libFoundationNetworking.so", !runtime.contains("libcurl4") { missing.append("libcurl4 (for FoundationNetworking)") }
                 continue
             }
-            let (_, owner) = try Self.run("/usr/bin/dpkg", ["-S", "*/\(library)"])
+            let owner = try Repository.run("/usr/bin/dpkg", ["-S", "*/\(library)"])
             let package = String(owner.split(separator: ":").first ?? "")
             if !provided.contains(package) { missing.append("\(package) (\(library))") }
         }
@@ -92,18 +92,5 @@ struct DeploymentFilesTests {
         let manifest = try String(contentsOf: Repository.root.appendingPathComponent("Package.swift"), encoding: .utf8)
         let needed = manifest.matches(of: /\.apt\(\["([^"]+)"/).map { String($0.1) }
         #expect(needed.count >= 6 && needed.allSatisfy(build.contains), "the build stage lacks: \(needed.filter { !build.contains($0) })")
-    }
-
-    static func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

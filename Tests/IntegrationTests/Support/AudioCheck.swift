@@ -42,7 +42,15 @@ enum AudioCheck {
     /// milliseconds while it settles: the rest of the probe then sits a little earlier, which one
     /// whole-probe alignment would score as lost. Garbled audio (a wrong law, a wrong rate) scores
     /// low in every slot.
-    static func correlation(_ probe: [Int16], in haystack: [Int16], rate: Int = 8000) -> Double {
+    /// The probe's leading silent slots are left out: they carry nothing, and a call whose media
+    /// starts a little late (a TLS handshake, an SRTP answer) would otherwise leave the alignment no
+    /// room before the first sound.
+    static func correlation(_ fullProbe: [Int16], in haystack: [Int16], rate: Int = 8000) -> Double {
+        let slotLength = rate / 10
+        var silentSlots = 0
+        while (silentSlots + 1) * slotLength <= fullProbe.count,
+              fullProbe[silentSlots * slotLength..<(silentSlots + 1) * slotLength].allSatisfy({ $0 == 0 }) { silentSlots += 1 }
+        let probe = Array(fullProbe.dropFirst(silentSlots * slotLength))
         let pe = envelope(probe, rate: rate), he = envelope(haystack, rate: rate)
         guard he.count >= pe.count, !pe.isEmpty else { return 0 }
         func ncc(_ a: ArraySlice<Double>, _ b: ArraySlice<Double>) -> Double {

@@ -28,14 +28,5 @@ enum TestCertificates {
         }
     }()
 
-    private static func openssl(_ args: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = args
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["openssl": args.joined(separator: " ")]) }
-    }
+    private static func openssl(_ args: [String]) throws { try Repository.run("/usr/bin/openssl", args) }
 }
