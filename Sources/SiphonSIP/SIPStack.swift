@@ -4,6 +4,12 @@ import Logging
 /// Sends bytes to a SIP peer (the transport, or a recorder in tests).
 public protocol SIPMessageSender: Sendable {
     func send(_ bytes: [UInt8], to peer: SIPPeer) async throws
+    /// Whether a TCP or TLS connection to `peer` is open (always true for UDP).
+    func isConnected(to peer: SIPPeer) -> Bool
+}
+
+extension SIPMessageSender {
+    public func isConnected(to peer: SIPPeer) -> Bool { true }
 }
 
 extension SIPTransport: SIPMessageSender {}

@@ -250,6 +250,11 @@ public final class SIPTransport: Sendable {
         return text
     }
 
+    public func isConnected(to peer: SIPPeer) -> Bool {
+        guard peer.transport.isStream else { return true }
+        return state.withLock { $0.connections[peer]?.isActive ?? false }
+    }
+
     fileprivate func register(_ channel: any Channel, as peer: SIPPeer) { state.withLock { $0.connections[peer] = channel } }
 
     fileprivate func unregister(_ channel: any Channel) {

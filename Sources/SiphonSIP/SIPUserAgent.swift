@@ -413,7 +413,10 @@ public actor SIPUserAgent {
 
     /// Sends an in-dialog request; answers one digest challenge with the call's credentials.
     func sendInDialog(_ request: SIPMessage, dialog: SIPDialog) async throws -> SIPMessage {
-        var response = try await stack.request(request, to: dialog.peer)
+        // A caller's TCP or TLS connection that has closed cannot be dialled back at its source
+        // port: go where it listens, as a new owner would.
+        let peer = stack.sender.isConnected(to: dialog.peer) ? dialog.peer : dialog.takeoverPeer
+        var response = try await stack.request(request, to: peer)
         if let status = response.status, status == 401 || status == 407, let credentials = dialogCredentials[dialog.callID],
            let method = request.method, case .request(_, let uri) = request.startLine {
             var retry = request
@@ -422,7 +425,7 @@ public actor SIPUserAgent {
             retry.set("Via", via(dialog.peer.transport).description)
             let auth = try authorize(response, credentials: credentials, method: method, uri: uri)
             retry.add(auth.0, auth.1)
-            response = try await stack.request(retry, to: dialog.peer)
+            response = try await stack.request(retry, to: peer)
         }
         return response
     }

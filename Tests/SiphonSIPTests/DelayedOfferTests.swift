@@ -1,18 +1,26 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import SiphonSIP
 
 /// Delayed offer (RFC 3261 13.2.1, 14.2): an INVITE or re-INVITE without SDP is answered with our
 /// offer in the 200, and the far end's answer comes in the ACK.
 @Suite(.timeLimit(.minutes(1))) struct DelayedOfferTests {
-    /// Hands every message the user agent sends to the test.
+    /// Hands every message the user agent sends to the test, and where it went.
     final class Wire: SIPMessageSender, @unchecked Sendable {
         let sent: AsyncStream<SIPMessage>
         private let sink: AsyncStream<SIPMessage>.Continuation
+        private let state = Mutex<(destinations: [String: SIPPeer], connected: Bool)>(([:], true))
         init() { (sent, sink) = AsyncStream<SIPMessage>.makeStream() }
         func send(_ bytes: [UInt8], to peer: SIPPeer) async throws {
-            if let m = try? SIPParser.parse(datagram: bytes) { sink.yield(m) }
+            guard let m = try? SIPParser.parse(datagram: bytes) else { return }
+            state.withLock { $0.destinations[m.method ?? "response"] = peer }
+            sink.yield(m)
         }
+        /// Whether the caller's connection is still open (a TCP or TLS caller can close it).
+        func isConnected(to peer: SIPPeer) -> Bool { state.withLock { $0.connected } }
+        func close() { state.withLock { $0.connected = false } }
+        func destination(of method: String) -> SIPPeer? { state.withLock { $0.destinations[method] } }
     }
 
     static let caller = SIPPeer(host: "127.0.0.1", port: 5099)
@@ -27,7 +35,8 @@ import Testing
     }
 
     /// A request from the caller; `dialog` (To with our tag) makes it in-dialog.
-    static func request(_ method: String, cseq: Int, branch: String, to: String = "<sip:+15550200123@127.0.0.1>", body: String = "") -> [UInt8] {
+    static func request(_ method: String, cseq: Int, branch: String, to: String = "<sip:+15550200123@127.0.0.1>", body: String = "",
+                        contact: String = "<sip:x@127.0.0.1:5099>") -> [UInt8] {
         let type = body.isEmpty ? "" : "Content-Type: application/sdp\r\n"
         return Array("""
             \(method) sip:+15550200123@127.0.0.1 SIP/2.0\r
@@ -37,7 +46,7 @@ import Testing
             Call-ID: delayed-offer@127.0.0.1\r
             CSeq: \(cseq) \(method)\r
             Max-Forwards: 70\r
-            Contact: <sip:x@127.0.0.1:5099>\r
+            Contact: \(contact)\r
             \(type)Content-Length: \(body.utf8.count)\r
             \r
             \(body)
@@ -82,8 +91,8 @@ import Testing
 
         /// An offerless INVITE, answered with our offer; the ACK carries `ackBody`. Returns the
         /// answer's outcome (still to come: a failure waits for its BYE's response) and our offer.
-        func delayedOfferCall(ackBody: String) async throws -> (Task<Result<SIPCall, SIPCallFailure>, Never>, String) {
-            await receive(DelayedOfferTests.request("INVITE", cseq: 1, branch: "inv1"))
+        func delayedOfferCall(ackBody: String, contact: String = "<sip:x@127.0.0.1:5099>") async throws -> (Task<Result<SIPCall, SIPCallFailure>, Never>, String) {
+            await receive(DelayedOfferTests.request("INVITE", cseq: 1, branch: "inv1", contact: contact))
             var calls = incoming.makeAsyncIterator()
             let call = try #require(await calls.next())
             #expect(call.offer == nil)
@@ -173,5 +182,19 @@ import Testing
         h.deliver(Self.request("INVITE", cseq: 2, branch: "reinv1", to: to, body: Self.offer(port: 4200)))
         let ok = try #require(await h.next { $0.status == 200 && $0.cseq?.number == 2 })
         #expect(ok.header("Contact") == "<sip:siphon@127.0.0.1:5061;transport=tls>", "\(ok.header("Contact") ?? "")")
+    }
+
+    /// A TLS caller that closed its connection is reached where it listens (its Contact) for the
+    /// worker's BYE, not at the closed connection's source port.
+    @Test func aByeToATLSCallerWhoseConnectionClosedGoesToItsContact() async throws {
+        let h = await Harness(over: .tls)
+        let (answering, _) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000), contact: "<sip:x@127.0.0.1:5161;transport=tls>")
+        let call = try await answering.value.get()
+        h.wire.close()
+        let hangingUp = Task { await call.hangup() }
+        let bye = try #require(await h.next { $0.method == "BYE" })
+        #expect(h.wire.destination(of: "BYE") == SIPPeer(host: "127.0.0.1", port: 5161, transport: .tls))
+        await h.receive(SIPStack.response(to: bye, status: 200).serialized())
+        await hangingUp.value
     }
 }
