@@ -196,9 +196,9 @@ public final class RTPSession: Sendable {
         // New keys (an answer, a re-INVITE that rekeys) make new contexts; the same keys keep theirs
         // and with them the replay window.
         let rekey = state.withLock { $0.parameters?.srtp } != parameters.srtp
-        let srtp = try parameters.srtp.map { p in
+        let srtp = try rekey ? parameters.srtp.map { p in
             (try SRTPStream(profile: p.profile, keyAndSalt: p.local, direction: .outbound), try SRTPStream(profile: p.profile, keyAndSalt: p.remote, direction: .inbound))
-        }
+        } : nil
         state.withLock { s in
             if rekey { (s.srtpOut, s.srtpIn) = (srtp?.0, srtp?.1) }
             let codecChanged = s.parameters?.codec != parameters.codec || s.parameters?.payloadType != parameters.payloadType

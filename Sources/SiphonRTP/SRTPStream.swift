@@ -53,8 +53,6 @@ public final class SRTPStream {
             policy.key = k.baseAddress
             return srtp_create(&context, &policy)
         }
-        // The copy held the key only for srtp_create, which expands it: do not leave it in memory.
-        for i in key.indices { key[i] = 0 }
         guard status == srtp_err_status_ok, context != nil else { throw SiphonError(.internal, "srtp_create failed (\(status.rawValue))") }
     }
 

@@ -30,15 +30,15 @@ public struct SIPDialog: Sendable, Codable, Equatable {
 
     public var key: SIPDialogKey { SIPDialogKey(callID: callID, localTag: localTag, remoteTag: remoteTag) }
 
-    /// Where a new owner sends the dialog's requests. A call that came in over TCP or TLS has the
-    /// caller's connection as `peer`: its source port listens for nothing, and the connection was
-    /// the previous worker's. So the new owner connects where the caller listens: its first Route,
-    /// else its Contact (the remote target). Otherwise `peer`.
-    public var takeoverPeer: SIPPeer {
+    /// Where the far end listens. A call that came in over TCP or TLS has the caller's connection
+    /// as `peer`, whose source port listens for nothing: when that connection is not open here (it
+    /// closed, or it was a dead worker's), requests go to the caller's first Route, else its Contact
+    /// (the remote target). Otherwise `peer`.
+    public var listeningPeer: SIPPeer {
         guard !isCaller, peer.transport.isStream else { return peer }
         let next = routeSet.first.flatMap { try? NameAddress(parsing: $0).uri } ?? (try? SIPURI(remoteTarget))
         guard let next else { return peer }
-        return SIPPeer(host: next.host, port: next.port ?? (peer.transport == .tls ? 5061 : 5060), transport: peer.transport)
+        return SIPPeer(host: next.host, port: next.port ?? peer.transport.defaultPort, transport: peer.transport)
     }
 
     /// What is saved for a takeover: SRTP keys are left out of the SDPs (a new owner offers new

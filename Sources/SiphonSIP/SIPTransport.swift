@@ -15,6 +15,9 @@ public enum SIPTransportKind: String, Sendable, Hashable, Codable {
     /// A connection: responses go back on it, and nothing is retransmitted (RFC 3261 17, 18).
     public var isStream: Bool { self != .udp }
 
+    /// SIP's port when a URI names none (RFC 3261 19.1.2).
+    public var defaultPort: Int { self == .tls ? 5061 : 5060 }
+
     /// The `transport` parameter of a URI that reaches us over this transport.
     public var uriParameter: String? { self == .udp ? nil : rawValue.lowercased() }
 
@@ -93,11 +96,13 @@ public final class SIPTransport: Sendable {
 
     public func start() async throws {
         let sink = continuation
-        // Loaded before any socket opens (file reads, here rather than on a call's path): a bad
-        // certificate or CA file fails start-up, not a call. A host without the system's authorities
-        // still starts; its first TLS call says why it failed.
-        let clientTLS = configuration.tls.trustRootsPath == nil ? try? configuration.tls.clientContext() : try configuration.tls.clientContext()
-        let serverTLS = try configuration.tls.serverContext()
+        // Loaded before any socket opens, on NIO's blocking pool (file reads): a bad certificate or CA
+        // file fails start-up, not a call. A host without the system's authorities still starts;
+        // its first TLS call says why it failed.
+        let tlsSettings = configuration.tls
+        let (clientTLS, serverTLS) = try await NIOThreadPool.singleton.runIfActive {
+            (tlsSettings.trustRootsPath == nil ? try? tlsSettings.clientContext() : try tlsSettings.clientContext(), try tlsSettings.serverContext())
+        }
         // No SO_REUSEADDR on UDP: on Linux it lets a second process bind the same port and
         // silently take part of its traffic; a taken port must fail loudly instead.
         let udp: any Channel
@@ -207,31 +212,29 @@ public final class SIPTransport: Sendable {
             }
         }
         let kind = peer.transport
-        let handshake = group.next().makePromise(of: Void.self)
+        let handshake = tls.map { _ in group.next().makePromise(of: Void.self) }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { [tls] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        if let tls {
+                        if let tls, let handshake {
                             try channel.pipeline.syncOperations.addHandler(tls)
                             try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(done: handshake))
-                        } else {
-                            handshake.succeed()
                         }
                         try channel.pipeline.syncOperations.addHandler(TCPInboundHandler(sink: sink, transport: kind, onClose: { registry.closed(channel) }))
                     }
                 }
                 .connect(host: peer.host, port: peer.port).get()
         } catch {
-            handshake.succeed()  // never awaited
+            handshake?.fail(error)  // a promise NIO must see completed
             throw error
         }
         do {
             // A certificate that does not verify fails here, with its reason, instead of the
             // request's write failing on a closed channel.
-            try await handshake.futureResult.get()
+            try await handshake?.futureResult.get()
         } catch {
             try? await channel.close()
             throw SIPMessageError(503, "TLS with \(peer.host):\(peer.port) failed: \(Self.reason(error))")

@@ -391,7 +391,6 @@ public actor SIPUserAgent {
     public func resume(_ dialog: SIPDialog, offer: SessionDescription, policy: MediaPolicy, credentials: DigestCredentials? = nil) async throws -> (SIPCall, NegotiatedMedia) {
         var d = dialog
         d.localSeq += 10  // the previous owner may have sent requests after its last snapshot
-        d.peer = dialog.takeoverPeer
         if let credentials { dialogCredentials[d.callID] = credentials }
         let call = SIPCall(dialog: d, media: nil, agent: self, logger: logger)
         calls[d.key] = call
@@ -411,11 +410,16 @@ public actor SIPUserAgent {
         dialog.request(method, via: via(dialog.peer.transport), contact: contact(dialog.peer.transport), userAgent: configuration.userAgent)
     }
 
+    /// Where the dialog's requests go: its peer, or where the far end listens when the peer is a
+    /// TCP or TLS connection that is not open here (a caller's that closed, or a dead worker's
+    /// after a takeover).
+    private nonisolated func nextHop(_ dialog: SIPDialog) -> SIPPeer {
+        stack.sender.isConnected(to: dialog.peer) ? dialog.peer : dialog.listeningPeer
+    }
+
     /// Sends an in-dialog request; answers one digest challenge with the call's credentials.
     func sendInDialog(_ request: SIPMessage, dialog: SIPDialog) async throws -> SIPMessage {
-        // A caller's TCP or TLS connection that has closed cannot be dialled back at its source
-        // port: go where it listens, as a new owner would.
-        let peer = stack.sender.isConnected(to: dialog.peer) ? dialog.peer : dialog.takeoverPeer
+        let peer = nextHop(dialog)
         var response = try await stack.request(request, to: peer)
         if let status = response.status, status == 401 || status == 407, let credentials = dialogCredentials[dialog.callID],
            let method = request.method, case .request(_, let uri) = request.startLine {
@@ -437,8 +441,9 @@ public actor SIPUserAgent {
         ack.set("CSeq", "\(inviteCSeq) ACK")
         let bytes = ack.serialized()
         let key = "\(dialog.callID)|\(inviteCSeq)"
-        ackCache[key] = (bytes, dialog.peer)
-        try await stack.sender.send(bytes, to: dialog.peer)
+        let peer = nextHop(dialog)
+        ackCache[key] = (bytes, peer)
+        try await stack.sender.send(bytes, to: peer)
         Task {
             try? await Task.sleep(for: .seconds(32))
             await self.dropAck(key)

@@ -101,8 +101,8 @@ public struct SIPCallRunner: CallRunner {
         let sessionID = UInt64.random(in: 1...(1 << 40))
         // Over TLS our own offer (a delayed offer) is SRTP; an offer that comes is answered in kind
         // (an SRTP one with SRTP, a plain one plainly unless SIP_SRTP=required).
-        let overTLS = service.policy(overTLS: incoming.source.transport == .tls)
-        let policy = incoming.offer == nil || service.configuration.srtp == .required ? overTLS : service.configuration.policy
+        let ours = service.policy(overTLS: incoming.source.transport == .tls)
+        let policy = incoming.offer == nil || service.configuration.srtp == .required ? ours : service.configuration.policy
         let sipCall: SIPCall
         do {
             if let offer = incoming.offer {
@@ -143,7 +143,7 @@ public struct SIPCallRunner: CallRunner {
         defer { media.stop() }
         let port = try await media.open()
         // An SRTP call stays SRTP, with new keys (the saved dialog holds none).
-        var policy = service.policy(overTLS: dialog.peer.transport == .tls)
+        var policy = service.configuration.policy
         policy.srtp = dialog.localSDP?.contains("RTP/SAVP") == true
         let offer = service.offer(port: port, policy: policy, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
         let credentials = try? service.resolveTrunk(call.job.trunk).credentials

@@ -112,7 +112,7 @@ public final class TelephonyService: Sendable {
         /// A number at the trunk: its port unless the transport's default, and `transport=tcp|tls`
         /// so that proxies on the way keep to it.
         func uri(user: String) -> SIPURI {
-            var uri = SIPURI(user: user, host: host, port: peer.port == (peer.transport == .tls ? 5061 : 5060) ? nil : peer.port)
+            var uri = SIPURI(user: user, host: host, port: peer.port == peer.transport.defaultPort ? nil : peer.port)
             if let t = peer.transport.uriParameter { uri.parameters["transport"] = t }
             return uri
         }
