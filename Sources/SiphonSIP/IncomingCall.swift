@@ -28,9 +28,16 @@ public actor IncomingCall {
         caller = (try? transaction.request.from().uri.user) ?? ""
     }
 
+    /// Our Contact in the answers: `sips:` when the INVITE went to a `sips:` URI (its Request-URI,
+    /// else its top Record-Route, else its Contact; RFC 3261 12.1.1), as the dialog's later ones are.
+    private nonisolated var contact: String {
+        let hop = request.values("Record-Route").first.flatMap { try? NameAddress(parsing: $0).uri } ?? (try? request.contacts().first?.uri)
+        return agent.contact(source.transport, secure: request.requestURI?.scheme == "sips" || hop?.scheme == "sips")
+    }
+
     public func ring() async {
         guard !canceled, !answered else { return }
-        await transaction.respond(status: 180, toTag: toTag, headers: [("Contact", agent.contact(source.transport))])
+        await transaction.respond(status: 180, toTag: toTag, headers: [("Contact", contact)])
     }
 
     public func reject(status: Int = 486, reason: String? = nil) async {
@@ -77,7 +84,7 @@ public actor IncomingCall {
             remoteTarget: (try? request.contacts().first?.uri.description) ?? request.requestURI?.description ?? "",
             routeSet: request.values("Record-Route"), peer: source, isCaller: false,
             sdpSessionID: sessionID, sdpVersion: sdp.sessionVersion, remoteSDP: offer?.description, localSDP: sdp.description)
-        var headers: [(String, String)] = [("Contact", agent.contact(source.transport))]
+        var headers: [(String, String)] = [("Contact", contact)]
         headers += agent.capabilityHeaders()
         for rr in request.values("Record-Route") { headers.append(("Record-Route", rr)) }
         if let requested = request.sessionExpires {

@@ -156,7 +156,7 @@ public actor SIPCall {
         case "UPDATE":
             dialog.refreshTarget(from: request)
             lastRefresh = .now
-            var headers: [(String, String)] = [("Contact", agent.contact(dialog.peer.transport))]
+            var headers: [(String, String)] = [("Contact", agent.contact(for: dialog))]
             if let se = dialog.sessionExpires { headers.append(("Session-Expires", "\(se);refresher=\(dialog.weRefresh == dialog.isCaller ? "uac" : "uas")")) }
             await transaction.respond(status: 200, headers: headers)
         case "OPTIONS":
@@ -232,7 +232,7 @@ public actor SIPCall {
 
     @discardableResult
     private func respondToReinvite(_ transaction: SIPServerTransaction, sdp: String?) async -> SIPMessage? {
-        var headers: [(String, String)] = [("Contact", agent.contact(dialog.peer.transport))]
+        var headers: [(String, String)] = [("Contact", agent.contact(for: dialog))]
         headers += agent.capabilityHeaders()
         if let se = dialog.sessionExpires { headers.append(("Session-Expires", "\(se);refresher=\(dialog.weRefresh == dialog.isCaller ? "uac" : "uas")")) }
         return await agent.respondReliably(transaction, status: 200, headers: headers, body: Array((sdp ?? "").utf8))

@@ -35,10 +35,20 @@ public struct SIPDialog: Sendable, Codable, Equatable {
     /// closed, or it was a dead worker's), requests go to the caller's first Route, else its Contact
     /// (the remote target). Otherwise `peer`.
     public var listeningPeer: SIPPeer {
-        guard !isCaller, peer.transport.isStream else { return peer }
-        let next = routeSet.first.flatMap { try? NameAddress(parsing: $0).uri } ?? (try? SIPURI(remoteTarget))
-        guard let next else { return peer }
+        guard !isCaller, peer.transport.isStream, let next = firstHop else { return peer }
         return SIPPeer(host: next.host, port: next.port ?? peer.transport.defaultPort, transport: peer.transport)
+    }
+
+    /// A SIPS dialog (RFC 3261 12.1): its requests go to a `sips:` target or first Route, so our
+    /// Contact in them and in answers to them must be `sips:` too. Only over TLS: a `sips:` URI
+    /// on a plain transport is the far end's mistake, and a `sips:` Contact would send it to TLS.
+    public var isSecure: Bool {
+        peer.transport == .tls && firstHop?.scheme == "sips"
+    }
+
+    /// Where the dialog's requests are addressed first: its first Route, else the remote target.
+    private var firstHop: SIPURI? {
+        routeSet.first.flatMap { try? NameAddress(parsing: $0).uri } ?? (try? SIPURI(remoteTarget))
     }
 
     /// What is saved for a takeover: SRTP keys are left out of the SDPs (a new owner offers new

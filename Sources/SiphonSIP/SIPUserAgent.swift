@@ -161,10 +161,20 @@ public actor SIPUserAgent {
         return v
     }
 
-    public nonisolated func contact(_ transport: SIPTransportKind = .udp) -> String {
+    /// Our Contact for `transport`; `secure` (over TLS only) gives the `sips:` URI RFC 3261 8.1.1.8
+    /// and 12.1.1 ask for in a dialog whose requests go to `sips:` URIs (it implies TLS, so no
+    /// transport parameter).
+    public nonisolated func contact(_ transport: SIPTransportKind = .udp, secure: Bool = false) -> String {
         let port = listeningPort(transport).map { ":\($0)" } ?? ""
+        let host = SIPURI(host: configuration.advertisedHost).hostPort
+        if secure, transport == .tls { return "<sips:\(configuration.contactUser)@\(host)\(port)>" }
         let params = transport.uriParameter.map { ";transport=\($0)" } ?? ""
-        return "<sip:\(configuration.contactUser)@\(SIPURI(host: configuration.advertisedHost).hostPort)\(port)\(params)>"
+        return "<sip:\(configuration.contactUser)@\(host)\(port)\(params)>"
+    }
+
+    /// Our Contact in a dialog's requests and answers: its transport, `sips:` in a SIPS dialog.
+    public nonisolated func contact(for dialog: SIPDialog) -> String {
+        contact(dialog.peer.transport, secure: dialog.isSecure)
     }
 
     public nonisolated func capabilityHeaders() -> [(String, String)] {
@@ -266,7 +276,7 @@ public actor SIPUserAgent {
             invite.add("To", to.description)
             invite.add("Call-ID", callID)
             invite.add("CSeq", "\(cseq) INVITE")
-            invite.add("Contact", contact(call.peer.transport))
+            invite.add("Contact", contact(call.peer.transport, secure: call.target.scheme == "sips"))
             invite.add("User-Agent", configuration.userAgent)
             for (n, v) in capabilityHeaders() where n != "Accept" { invite.add(n, v) }
             if let se = sessionExpires { invite.add("Session-Expires", String(se)) }
@@ -407,7 +417,7 @@ public actor SIPUserAgent {
     // MARK: in-dialog plumbing (used by SIPCall)
 
     nonisolated func dialogRequest(_ method: String, dialog: inout SIPDialog) -> SIPMessage {
-        dialog.request(method, via: via(dialog.peer.transport), contact: contact(dialog.peer.transport), userAgent: configuration.userAgent)
+        dialog.request(method, via: via(dialog.peer.transport), contact: contact(for: dialog), userAgent: configuration.userAgent)
     }
 
     /// Where the dialog's requests go: its peer, or where the far end listens when the peer is a
@@ -437,7 +447,7 @@ public actor SIPUserAgent {
     /// ACK for a 2xx (its own request, new branch); kept to answer retransmitted 2xx.
     func sendAck(for response: SIPMessage, inviteCSeq: UInt32, dialog: SIPDialog) async throws {
         var d = dialog
-        var ack = d.request("ACK", via: via(dialog.peer.transport), contact: contact(dialog.peer.transport), userAgent: configuration.userAgent)
+        var ack = d.request("ACK", via: via(dialog.peer.transport), contact: contact(for: dialog), userAgent: configuration.userAgent)
         ack.set("CSeq", "\(inviteCSeq) ACK")
         let bytes = ack.serialized()
         let key = "\(dialog.callID)|\(inviteCSeq)"

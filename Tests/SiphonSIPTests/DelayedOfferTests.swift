@@ -36,10 +36,10 @@ import Testing
 
     /// A request from the caller; `dialog` (To with our tag) makes it in-dialog.
     static func request(_ method: String, cseq: Int, branch: String, to: String = "<sip:+15550200123@127.0.0.1>", body: String = "",
-                        contact: String = "<sip:x@127.0.0.1:5099>") -> [UInt8] {
+                        contact: String = "<sip:x@127.0.0.1:5099>", uri: String = "sip:+15550200123@127.0.0.1") -> [UInt8] {
         let type = body.isEmpty ? "" : "Content-Type: application/sdp\r\n"
         return Array("""
-            \(method) sip:+15550200123@127.0.0.1 SIP/2.0\r
+            \(method) \(uri) SIP/2.0\r
             Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK\(branch)\r
             From: <sip:+15550100000@127.0.0.1>;tag=caller\r
             To: \(to)\r
@@ -90,9 +90,10 @@ import Testing
         }
 
         /// An offerless INVITE, answered with our offer; the ACK carries `ackBody`. Returns the
-        /// answer's outcome (still to come: a failure waits for its BYE's response) and our offer.
-        func delayedOfferCall(ackBody: String, contact: String = "<sip:x@127.0.0.1:5099>") async throws -> (Task<Result<SIPCall, SIPCallFailure>, Never>, String) {
-            await receive(DelayedOfferTests.request("INVITE", cseq: 1, branch: "inv1", contact: contact))
+        /// answer's outcome (still to come: a failure waits for its BYE's response) and our 200.
+        func delayedOfferCall(ackBody: String, contact: String = "<sip:x@127.0.0.1:5099>", uri: String = "sip:+15550200123@127.0.0.1")
+            async throws -> (Task<Result<SIPCall, SIPCallFailure>, Never>, SIPMessage?) {
+            await receive(DelayedOfferTests.request("INVITE", cseq: 1, branch: "inv1", contact: contact, uri: uri))
             var calls = incoming.makeAsyncIterator()
             let call = try #require(await calls.next())
             #expect(call.offer == nil)
@@ -105,7 +106,7 @@ import Testing
             let ok = await next { $0.status == 200 }
             let toHeader = ok?.header("To") ?? ""
             await receive(DelayedOfferTests.request("ACK", cseq: 1, branch: "ack1", to: toHeader, body: ackBody))
-            return (answering, String(decoding: ok?.body ?? [], as: UTF8.self))
+            return (answering, ok)
         }
 
         func established(ackBody: String) async throws -> SIPCall { try await delayedOfferCall(ackBody: ackBody).0.value.get() }
@@ -113,8 +114,9 @@ import Testing
 
     @Test func anOfferlessInviteIsAnsweredWithAnOfferAndTheAckCarriesTheAnswer() async throws {
         let h = await Harness()
-        let (answering, offered) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000))
+        let (answering, ok) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000))
         let call = try await answering.value.get()
+        let offered = String(decoding: ok?.body ?? [], as: UTF8.self)
         #expect(offered.contains("m=audio 20000 RTP/AVP"), "the 200 offers our media: \(offered)")
         let media = try #require(await call.media)
         #expect(media.codec.name == "PCMU" && media.remotePort == 4000 && media.dtmfPayloadType == 101)
@@ -196,5 +198,41 @@ import Testing
         #expect(h.wire.destination(of: "BYE") == SIPPeer(host: "127.0.0.1", port: 5161, transport: .tls))
         await h.receive(SIPStack.response(to: bye, status: 200).serialized())
         await hangingUp.value
+    }
+
+    /// A caller that dialled a `sips:` URI over TLS gets a `sips:` Contact in the answer, in the
+    /// answer to its re-INVITE and in our BYE (RFC 3261 8.1.1.8, 12.1.1), which goes to its `sips:`
+    /// Contact; it once got `sip:…;transport=tls`, which a SIPS dialog forbids.
+    @Test func aSIPSCallGivesASIPSContactThroughout() async throws {
+        let h = await Harness(over: .tls)
+        let (answering, ok) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000), contact: "<sips:x@127.0.0.1:5161>",
+                                                           uri: "sips:+15550200123@127.0.0.1")
+        #expect(ok?.header("Contact") == "<sips:siphon@127.0.0.1:5061>", "\(ok?.header("Contact") ?? "")")
+        let call = try await answering.value.get()
+        let to = await "<sip:+15550200123@127.0.0.1>;tag=\(call.dialog.localTag)"
+        await call.setOfferHandler { offer in
+            try SDPNegotiator.answer(offer, policy: MediaPolicy(), address: "127.0.0.1", port: 20000, sessionID: 77, version: 2)
+        }
+        h.deliver(Self.request("INVITE", cseq: 2, branch: "reinv1", to: to, body: Self.offer(port: 4200), contact: "<sips:x@127.0.0.1:5161>",
+                               uri: "sips:siphon@127.0.0.1:5061"))
+        let reinvited = try #require(await h.next { $0.status == 200 && $0.cseq?.number == 2 })
+        #expect(reinvited.header("Contact") == "<sips:siphon@127.0.0.1:5061>", "\(reinvited.header("Contact") ?? "")")
+        await h.receive(Self.request("ACK", cseq: 2, branch: "ack2", to: to, uri: "sips:siphon@127.0.0.1:5061"))
+        let hangingUp = Task { await call.hangup() }
+        let bye = try #require(await h.next { $0.method == "BYE" })
+        #expect(bye.requestURI?.description == "sips:x@127.0.0.1:5161")
+        #expect(bye.header("Contact") == "<sips:siphon@127.0.0.1:5061>", "\(bye.header("Contact") ?? "")")
+        await h.receive(SIPStack.response(to: bye, status: 200).serialized())
+        await hangingUp.value
+    }
+
+    /// `sips:` only over TLS: over UDP the same INVITE is answered with a plain Contact (a `sips:`
+    /// one would send the caller's next requests to a TLS port it did not use).
+    @Test func aSIPSURIOverUDPGetsAPlainContact() async throws {
+        let h = await Harness()
+        let (answering, ok) = try await h.delayedOfferCall(ackBody: Self.answer(port: 4000), contact: "<sips:x@127.0.0.1:5161>",
+                                                           uri: "sips:+15550200123@127.0.0.1")
+        #expect(ok?.header("Contact") == "<sip:siphon@127.0.0.1:5060>", "\(ok?.header("Contact") ?? "")")
+        _ = try await answering.value.get()
     }
 }
