@@ -110,7 +110,7 @@ public actor OutboundTrunkProvisioner {
         }
         let stale = existing.filter { Self.sameRoute($0, setup) }.compactMap(\.sipTrunkId)
         if !stale.isEmpty {
-            logger.notice("credentials changed for this trunk; creating a new LiveKit trunk (delete the stale one when no call uses it)",
+            logger.notice("credentials or media encryption changed for this trunk; creating a new LiveKit trunk (delete the stale one when no call uses it)",
                           metadata: ["address": "\(setup.address)", "stale_trunks": "\(stale.joined(separator: ","))"])
         }
         var trunk = SIPOutboundTrunkInfo(
@@ -132,10 +132,12 @@ public actor OutboundTrunkProvisioner {
             && (t.authUsername ?? "") == (s.username ?? "")
     }
 
-    /// Same route and the same password. Servers that do not echo passwords are matched on the
-    /// fingerprint Siphon wrote in the trunk's metadata.
+    /// Same route, the same password and, for a TLS trunk, SRTP required (a TLS trunk made before
+    /// Siphon required it carries plain media: it is replaced, not reused). Servers that do not echo
+    /// passwords are matched on the fingerprint Siphon wrote in the trunk's metadata.
     static func matches(_ t: SIPOutboundTrunkInfo, _ s: OutboundTrunkSetup, fingerprint fp: String) -> Bool {
         guard sameRoute(t, s) else { return false }
+        if let required = s.livekitMediaEncryption, t.mediaEncryption != required { return false }
         if let stored = t.authPassword, !stored.isEmpty { return stored == (s.password ?? "") }
         if let meta = t.metadata, meta.contains(fp) { return true }
         return (s.password ?? "").isEmpty
@@ -143,9 +145,11 @@ public actor OutboundTrunkProvisioner {
 
     static func metadata(_ fp: String) -> String { #"{"siphon_credentials":"\#(fp)"}"# }
 
+    /// Covers what makes a trunk: media encryption only when required, so the other trunks keep
+    /// the fingerprints (and the Redis cache entries) they were made with.
     func fingerprint(_ s: OutboundTrunkSetup) -> String {
-        CredentialFingerprint.of([s.address.lowercased(), s.transport ?? "", s.number.e164, s.username ?? "", s.password ?? ""],
-                                 secret: api.twirp.credentials.apiSecret)
+        let settings = [s.address.lowercased(), s.transport ?? "", s.number.e164, s.username ?? "", s.password ?? ""] + (s.livekitMediaEncryption.map { [$0] } ?? [])
+        return CredentialFingerprint.of(settings, secret: api.twirp.credentials.apiSecret)
     }
 
     /// Deletes the lock only if this worker still holds it.

@@ -251,6 +251,17 @@ struct LiveKitTests {
             #expect(trunk.transport == (transport == "tls" ? "SIP_TRANSPORT_TLS" : "SIP_TRANSPORT_UDP"))
             #expect((trunk.mediaEncryption == "SIP_MEDIA_ENCRYPT_REQUIRE") == (transport == "tls"), "\(transport): \(trunk.mediaEncryption ?? "none")")
         }
+        // A TLS trunk made before Siphon required SRTP (plain media) is not reused: a new one is made.
+        let number = "+15550100009"
+        var old = SIPOutboundTrunkInfo(name: "siphon \(number) via sip.carrier.example", metadata: nil, address: "sip.carrier.example",
+                                       transport: "SIP_TRANSPORT_TLS", numbers: [number], authUsername: nil, authPassword: nil)
+        old.sipTrunkId = nil
+        let oldID = try #require(try await api.createOutboundTrunk(old).sipTrunkId)
+        let setup = try OutboundTrunkSetup(address: "sip.carrier.example", transport: "tls", number: PhoneNumber(number))
+        let outcome = try await OutboundTrunkProvisioner(api: api, redis: nil, logger: logger).ensure(setup)
+        #expect(outcome.created && outcome.trunkID != oldID, "\(outcome)")
+        let made = try await api.listOutboundTrunks(numbers: [number]).first { $0.sipTrunkId == outcome.trunkID }
+        #expect(made?.mediaEncryption == "SIP_MEDIA_ENCRYPT_REQUIRE")
     }
 
     @Test func trunkReuseOrCreateMakesOneTrunkForTenWorkersAndANewOneForARotatedPassword() async throws {
