@@ -9,13 +9,13 @@ export SIPHON_BIN="$(swift build --show-bin-path)/siphon"
 # several processes each, so never many at once: three lanes side by side, each one test at a time.
 # A call mostly waits on its clock (one lane alone keeps a core about a third busy), so three lanes
 # keep about one of the two cores busy, cut the wall time to a third, and leave each test the time it
-# has alone (docs/operations.md, "Tests"). The lanes hold about equal time: LANE_A the LiveKit and
-# provider suites; LANE_B the WebRTC, console, preflight, partition and cluster suites; lane C every
+# has alone (docs/operations.md, "Tests"). The lanes hold about equal time: LANE_A the LiveKit,
+# provider and Kamailio suites; LANE_B the WebRTC, console, preflight, partition and cluster suites; lane C every
 # other suite, new ones included. The VAD corpus suite keeps a core busy throughout (31 s of CPU in
 # 35 s): it runs alone, after the lanes.
 swift test --skip-build --skip IntegrationTests
 tests="$(swift build --show-bin-path)/siphonPackageTests.xctest"  # run directly: `swift test` locks .build
-LANE_A='IntegrationTests\.(LiveKitTests|ProviderTests)'
+LANE_A='IntegrationTests\.(LiveKitTests|ProviderTests|KamailioTests)'
 LANE_B='IntegrationTests\.(WebRTCInteropTests|ConsoleTests|PreflightTests|PartitionTests|ClusterTests)'
 ALONE='IntegrationTests\.VADCorpusTests'
 mkdir -p out/test

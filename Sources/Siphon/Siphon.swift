@@ -101,8 +101,21 @@ public enum Siphon {
         let w = Worker(configuration: config, redis: url, runners: runners, logger: options.logger)
         service?.attach(w)
         // ServiceGroup shuts services down in reverse order, each after the previous has finished:
-        // the worker drains its calls first, and only then does the SIP user agent stop.
-        return (service.map { [TelephonyRunner(service: $0)] } ?? []) + [w]
+        // a registration is removed first (no new calls are sent to a draining worker), the worker
+        // drains its calls, and only then does the SIP user agent stop.
+        let registration = service?.registration.map { [RegistrationRunner(registration: $0)] } ?? []
+        return (service.map { [TelephonyRunner(service: $0)] } ?? []) + [w] + registration
+    }
+}
+
+/// Keeps the worker registered (`SIP_REGISTER`) until shutdown, then removes the binding.
+public struct RegistrationRunner: Service {
+    let registration: TrunkRegistration
+    public init(registration: TrunkRegistration) { self.registration = registration }
+    public func run() async throws {
+        let start = try registration.binding()
+        let binding = await cancelWhenGracefulShutdown { await registration.keep(start) }
+        await registration.remove(binding)
     }
 }
 

@@ -28,6 +28,9 @@ public struct InboundTrunk: Sendable, Equatable {
         (self.name, self.allowedAddresses, self.credentials, self.realm) = (name, allowedAddresses, credentials, realm)
     }
 
+    /// The trunk of calls from a registrar we hold a binding at (`SIPUserAgent.register`).
+    public static let registrationName = "registration"
+
     func allows(_ host: String) -> Bool {
         allowedAddresses.contains { CIDR.contains($0, host) }
     }
@@ -191,38 +194,74 @@ public actor SIPUserAgent {
         return try await stack.request(m, to: peer)
     }
 
-    /// REGISTER with digest if challenged. Returns the granted expiry (seconds).
+    /// REGISTER with digest if challenged, once (a probe). Returns the granted expiry (seconds).
     public func register(registrar: SIPURI, aor: SIPURI, peer: SIPPeer, credentials: DigestCredentials?, expires: Int = 3600) async throws -> Int {
-        let callID = SIPIdentifiers.callID(host: configuration.advertisedHost)
-        let fromTag = SIPIdentifiers.tag()
-        var cseq: UInt32 = 1
+        var registration = SIPRegistration(registrar: registrar, aor: aor, peer: peer, credentials: credentials)
+        return try await register(&registration, expires: expires)
+    }
+
+    /// Registers, refreshes or (`expires` 0) removes `registration`'s binding of our Contact:
+    /// answers digest challenges with its credentials, and a 423 (interval too brief) by asking
+    /// again for the registrar's Min-Expires. Returns the expiry granted to our Contact (seconds).
+    /// Calls from the registrar's address are let in while a binding stands (`admit`): the
+    /// registrar sends them to our Contact.
+    public func register(_ registration: inout SIPRegistration, expires: Int) async throws -> Int {
+        var asked = expires
         var authorization: (String, String)?
-        for attempt in 0..<3 {
-            var m = SIPMessage(startLine: .request(method: "REGISTER", uri: registrar.description))
-            m.add("Via", via(peer.transport).description)
+        var challenges = 0
+        var tooBrief = false
+        while true {
+            registration.cseq += 1
+            var m = SIPMessage(startLine: .request(method: "REGISTER", uri: registration.registrar.description))
+            m.add("Via", via(registration.peer.transport).description)
             m.add("Max-Forwards", "70")
-            m.add("From", "<\(aor)>;tag=\(fromTag)")
-            m.add("To", "<\(aor)>")
-            m.add("Call-ID", callID)
-            m.add("CSeq", "\(cseq) REGISTER")
-            m.add("Contact", contact(peer.transport))
-            m.add("Expires", String(expires))
+            m.add("From", "<\(registration.aor)>;tag=\(registration.fromTag)")
+            m.add("To", "<\(registration.aor)>")
+            m.add("Call-ID", registration.callID)
+            m.add("CSeq", "\(registration.cseq) REGISTER")
+            let ours = contact(registration.peer.transport)
+            m.add("Contact", ours)
+            m.add("Expires", String(asked))
             m.add("User-Agent", configuration.userAgent)
             if let authorization { m.add(authorization.0, authorization.1) }
-            let response = try await stack.request(m, to: peer)
+            let response = try await stack.request(m, to: registration.peer)
             let status = response.status ?? 500
-            if (200..<300).contains(status) {
-                let granted = (try? response.contacts().first?.parameters["expires"]).flatMap { $0.flatMap { Int($0) } }
-                    ?? response.header("Expires").flatMap { Int($0.trimmingLWS()) } ?? expires
+            switch status {
+            case 200..<300:
+                let mine = (try? NameAddress(parsing: ours).uri) ?? SIPURI(host: configuration.advertisedHost)
+                let granted = SIPRegistration.granted(response, ours: mine, asked: asked)
+                await trustRegistrar(registration, bound: granted > 0)
                 return granted
-            }
-            guard status == 401 || status == 407, let credentials, attempt < 2 else {
+            case 401, 407:
+                // (A `where` would bind to 407 alone.) Three challenges in a row: the credentials are wrong.
+                guard let credentials = registration.credentials, challenges < 3 else {
+                    throw SIPMessageError(status, "REGISTER refused: \(status) \(response.reason ?? "")")
+                }
+                authorization = try authorize(response, credentials: credentials, method: "REGISTER", uri: registration.registrar.description)
+                challenges += 1
+            case 423 where !tooBrief:
+                guard let minimum = response.header("Min-Expires").flatMap({ Int($0.trimmingLWS()) }), minimum > asked, minimum <= 86_400 else {
+                    throw SIPMessageError(423, "REGISTER refused: 423 interval too brief, and no usable Min-Expires")
+                }
+                asked = minimum
+                tooBrief = true
+            default:
                 throw SIPMessageError(status, "REGISTER refused: \(status) \(response.reason ?? "")")
             }
-            authorization = try authorize(response, credentials: credentials, method: "REGISTER", uri: registrar.description)
-            cseq += 1
         }
-        throw SIPMessageError(401, "REGISTER: authentication failed")
+    }
+
+    /// Registrars we hold a binding at, by the binding's Call-ID: the address their calls come from.
+    private var registrars: [String: String] = [:]
+
+    private func trustRegistrar(_ registration: SIPRegistration, bound: Bool) async {
+        guard bound else {
+            registrars[registration.callID] = nil
+            return
+        }
+        if let ip = try? await NameResolver.shared.resolve(registration.peer.host, port: registration.peer.port).ipAddress {
+            registrars[registration.callID] = ip
+        }
     }
 
     private func outOfDialog(_ method: String, uri: SIPURI, to: NameAddress, from: NameAddress, peer: SIPPeer) -> SIPMessage {
@@ -623,7 +662,8 @@ public actor SIPUserAgent {
     private func admit(_ transaction: SIPServerTransaction) async -> InboundTrunk? {
         let source = transaction.source.host
         let request = transaction.request
-        for trunk in configuration.inboundTrunks {
+        let registered = Set(registrars.values).sorted().map { InboundTrunk(name: InboundTrunk.registrationName, allowedAddresses: [$0]) }
+        for trunk in configuration.inboundTrunks + registered {
             let addressOK = trunk.allowedAddresses.isEmpty || trunk.allows(source)
             guard addressOK else { continue }
             guard let credentials = trunk.credentials else { return trunk }

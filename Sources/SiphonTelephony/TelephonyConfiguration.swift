@@ -31,6 +31,9 @@ public struct TelephonyConfiguration: Sendable {
     /// Dialled number → agent for inbound calls; unmatched numbers go to `defaultInboundAgent`.
     public var inboundNumbers: [String: String] = [:]
     public var defaultInboundAgent: String?
+    /// Registration at the carrier or PBX (`SIP_REGISTER`), for lines that send calls to a
+    /// registered contact; nil when calls come to this worker's address.
+    public var registration: TrunkRegistration.Settings?
     public var secretBox: SecretBox?
     /// When set, every call is recorded there as `<call id>-<epoch>.wav` (stereo: caller left,
     /// agent right, 16 kHz). Recordings hold personal data: keep the directory private.
@@ -72,8 +75,45 @@ public struct TelephonyConfiguration: Sendable {
             throw SiphonError(.configuration, "SIP_SRTP must be auto, off or required, not '\(srtp.prefix(20))'")
         }
         c.srtp = mode
+        c.registration = try registration(env)
         c.secretBox = try SecretBox.from(env)
         c.recordingsDirectory = env["SIPHON_RECORDINGS_DIR"]
         return c
+    }
+
+    /// `SIP_REGISTER=true`: register `SIP_REGISTER_USER` (else `SIP_USERNAME`) at `SIP_REGISTRAR`
+    /// (else the trunk's address) over the trunk's transport, with the trunk's credentials.
+    public static func registration(_ env: Environment) throws -> TrunkRegistration.Settings? {
+        switch env["SIP_REGISTER"]?.lowercased() {
+        case nil, "", "false", "0", "no", "off": return nil
+        case "true", "1", "yes", "on": break
+        case let other?: throw SiphonError(.configuration, "SIP_REGISTER must be true or false, not '\(other.prefix(20))'")
+        }
+        guard let registrar = env["SIP_REGISTRAR"] ?? env["SIP_TRUNK_ADDRESS"] else {
+            throw SiphonError(.configuration, "SIP_REGISTER needs a registrar: SIP_REGISTRAR or SIP_TRUNK_ADDRESS (host[:port])")
+        }
+        let transportName = env["SIP_TRUNK_TRANSPORT"] ?? "udp"
+        guard let transport = SIPTransportKind(setting: transportName) else {
+            throw SiphonError(.configuration, "SIP_TRUNK_TRANSPORT must be udp, tcp or tls, not '\(transportName.prefix(20))'")
+        }
+        do {
+            _ = try TrunkSpec.hostPort(registrar)
+        } catch {
+            throw SiphonError(.configuration, "SIP_REGISTRAR '\(registrar.prefix(80))' is not host[:port]")
+        }
+        guard let user = env["SIP_REGISTER_USER"] ?? env["SIP_USERNAME"], !user.isEmpty else {
+            throw SiphonError(.configuration, "SIP_REGISTER needs the user to register: SIP_REGISTER_USER or SIP_USERNAME")
+        }
+        let credentials = env["SIP_USERNAME"].map { DigestCredentials(username: $0, password: env["SIP_PASSWORD"] ?? "") }
+        var settings = TrunkRegistration.Settings(registrar: registrar, transport: transport, user: user, domain: env["SIP_REGISTER_DOMAIN"],
+                                                  credentials: credentials)
+        if let text = env["SIP_REGISTER_EXPIRES"] {
+            guard let seconds = Int(text), (60...86_400).contains(seconds) else {
+                throw SiphonError(.configuration, "SIP_REGISTER_EXPIRES must be 60 to 86400 seconds, not '\(text.prefix(20))'")
+            }
+            settings.expires = seconds
+        }
+        settings.number = try (env["SIP_REGISTER_NUMBER"] ?? env["FROM_NUMBER"]).map { try PhoneNumber($0) }
+        return settings
     }
 }

@@ -71,8 +71,22 @@ public final class TelephonyService: Sendable {
 
     // MARK: inbound
 
+    /// Keeps the worker registered when `SIP_REGISTER` asks for it (run by the worker's services).
+    public var registration: TrunkRegistration? {
+        configuration.registration.map { TrunkRegistration(ua: ua, settings: $0, logger: logger) }
+    }
+
+    /// The number an inbound call is for: its Request-URI's user; else its To's (a registrar sends
+    /// the call to our Contact, and the number stays in To); else, for a call through this worker's
+    /// registration, the registered line's number (a PBX ringing its extension).
+    func dialledNumber(_ incoming: IncomingCall) -> PhoneNumber? {
+        if let n = try? PhoneNumber(incoming.dialled) { return n }
+        if let to = (try? incoming.request.to())?.uri.user, let n = try? PhoneNumber(to) { return n }
+        return incoming.trunk == InboundTrunk.registrationName ? configuration.registration?.number : nil
+    }
+
     private func handleIncoming(_ incoming: IncomingCall) async {
-        let number = try? PhoneNumber(incoming.dialled)
+        let number = dialledNumber(incoming)
         guard let number else {
             logger.warning("inbound call to a non-E.164 user refused", metadata: ["sip.dialled": "\(incoming.dialled)"])
             return await incoming.reject(status: 404)

@@ -100,14 +100,13 @@ public struct TrunkProbe: Sendable {
         }
         if register, let username = trunk.username {
             let aor = try SIPURI("sip:\(username)@\(host.contains(":") ? "[\(host)]" : host)")
+            var registration = SIPRegistration(registrar: target, aor: aor, peer: peer,
+                                               credentials: DigestCredentials(username: username, password: trunk.password ?? ""))
             do {
-                result.registerExpires = try await ua.register(registrar: target, aor: aor, peer: peer,
-                                                               credentials: DigestCredentials(username: username, password: trunk.password ?? ""),
-                                                               expires: 60)
+                result.registerExpires = try await ua.register(&registration, expires: 60)
                 result.registered = true
                 // Leave nothing behind at the registrar: a probe is not a worker.
-                _ = try? await ua.register(registrar: target, aor: aor, peer: peer,
-                                           credentials: DigestCredentials(username: username, password: trunk.password ?? ""), expires: 0)
+                _ = try? await ua.register(&registration, expires: 0)
             } catch {
                 result.registered = false
                 result.registerError = Redaction.redact((error as? SIPMessageError)?.reason ?? "\(error)")

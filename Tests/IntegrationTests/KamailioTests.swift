@@ -106,4 +106,43 @@ struct KamailioTests {
         try await pjsip.waitExit()
         media.stop()
     }
+
+    /// A worker with `SIP_REGISTER` registers at Kamailio (digest) and takes the calls Kamailio
+    /// routes to its registration — with no `SIP_INBOUND_ALLOW`: the registrar's address is let in
+    /// while the binding stands — answering with its agent for the line's number (the INVITE names
+    /// only the user). Shut down, it removes its binding first: Kamailio then has nowhere to send
+    /// the next call (404).
+    @Test func aWorkerRegistersAndAnswersCallsThroughItsRegistration() async throws {
+        let kamailio = try KamailioPeer()
+        try await kamailio.waitReady()
+        let h = try ClusterHarness()
+        let worker = try h.sipWorker("w-reg", environment: [
+            "SIP_REGISTER": "true", "SIP_TRUNK_ADDRESS": "127.0.0.1:\(kamailio.port)", "SIP_USERNAME": "siphon",
+            "SIP_PASSWORD": kamailio.password, "SIP_REGISTER_NUMBER": "+15550100777", "SIP_REGISTER_EXPIRES": "120"])
+        try await h.waitForWorkers(1)
+        try await eventually(20, "the worker registered") { worker.output.contains("registered") }
+        #expect(!worker.output.contains(kamailio.password), "the password never reaches the log")
+
+        let caller = try await CallerScript.wav([(6.5, "I would like to book a cleaning")], total: 16)
+        let pjsip = try PJSIPPeer(play: caller.path, call: "sip:siphon@127.0.0.1:\(kamailio.port)", actions: "14.0:hangup",
+                                  timeout: 40, auth: ("caller", kamailio.password))
+        let id = try await AgentCallTests.newestCall(h)
+        try await h.waitAllTerminal([id], seconds: 40)
+        try await pjsip.waitExit()
+        let record = try #require(try await h.store.call(id))
+        #expect(record.job.contains(#""direction":"inbound""#) && record.job.contains("+15550100777"), "\(record.job)")
+        #expect(record.status == .ended, "\(record.reason ?? "")")
+        let turns = try await h.store.turns(id)
+        #expect(turns.first?.role == .agent && turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true,
+                "\(turns.map(\.text))")
+        #expect(turns.contains { $0.role == .user && $0.text == "i would like to book a cleaning" }, "\(turns.map(\.text))")
+
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 30) == 0)
+        #expect(worker.output.contains("registration removed"), "\(worker.output.suffix(2000))")
+        let after = try PJSIPPeer(play: nil, record: false, call: "sip:siphon@127.0.0.1:\(kamailio.port)", timeout: 10,
+                                  auth: ("caller", kamailio.password))
+        try await after.waitExit(20)
+        #expect(after.has("disconnected") { $0["code"] as? Int == 404 }, "\(after.output)")
+    }
 }

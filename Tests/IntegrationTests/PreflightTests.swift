@@ -115,6 +115,7 @@ struct PreflightTests {
             SIPHON_WEBRTC_RELAY_ONLY=true
             SIPHON_AGENT_CONFIG=\(dir.path)/agents.yaml
             SIP_TLS_CERT=\(dir.path)/missing.pem
+            SIP_REGISTER=true
             """.write(to: envFile, atomically: true, encoding: .utf8)
         try "agents:\n  - name: a\n    instructions: x\n    stt: { provider: pocketsphinx }\n    llm: { provider: openai }\n    tts: { provider: espeak, rte: 1 }\n"
             .write(to: dir.appendingPathComponent("agents.yaml"), atomically: true, encoding: .utf8)
@@ -126,7 +127,8 @@ struct PreflightTests {
                          "FAIL  SIPHON_LIVEKIT_SIGNALLING: 'v2' is neither auto nor v0", "agents.yaml",
                          "FAIL  SIPHON_MEDIA_NICE: SIPHON_MEDIA_NICE must be a whole number from -20 to 19",
                          "FAIL  SIPHON_WEBRTC_RELAY_ONLY: SIPHON_WEBRTC_RELAY_ONLY needs a TURN server to relay through",
-                         "FAIL  SIP_TLS: SIP_TLS_CERT and SIP_TLS_KEY go together"] {
+                         "FAIL  SIP_TLS: SIP_TLS_CERT and SIP_TLS_KEY go together",
+                         "FAIL  SIP_REGISTER: SIP_REGISTER needs a registrar: SIP_REGISTRAR or SIP_TRUNK_ADDRESS"] {
             #expect(out.contains(expected), "expected '\(expected)' in:\n\(out)\(err)")
         }
         #expect(out.contains("agents[0].llm: openai needs an API key: set OPENAI_API_KEY or api_key"), "\(out)")
@@ -143,6 +145,10 @@ struct PreflightTests {
             SIP_TLS_CERT=\(leaf.certificate)
             SIP_TLS_KEY=\(leaf.key)
             SIP_TLS_CA=\(TestCertificates.authority)
+            SIP_REGISTER=yes
+            SIP_REGISTRAR=pbx.example:5080
+            SIP_USERNAME=201
+            SIP_PASSWORD=extension-secret-201
 
             """.write(to: envFile, atomically: true, encoding: .utf8)
         let agents = """
@@ -164,7 +170,9 @@ struct PreflightTests {
         #expect(out.contains("PASS  \(dir.path)/agents.yaml: inline"), "\(out)\(err)")
         #expect(out.contains("PASS  \(dir.path)/agents.yaml: local"), "\(out)\(err)")
         #expect(out.contains("PASS  SIP_TLS: certificate and key load"), "\(out)\(err)")
-        #expect(!out.contains("dg-inline-key") && !out.contains("ca-inline-key"))
+        #expect(out.contains("PASS  SIP_REGISTER: registers sip:201@pbx.example at pbx.example:5080 over udp, asking 600 s"), "\(out)\(err)")
+        #expect(out.contains("WARN  SIP_REGISTER_NUMBER: not set"), "\(out)\(err)")
+        #expect(!out.contains("dg-inline-key") && !out.contains("ca-inline-key") && !out.contains("extension-secret-201"))
         #expect(!out.contains("FAIL"), "\(out)")
         #expect(status == 0, "\(out)\(err)")
 

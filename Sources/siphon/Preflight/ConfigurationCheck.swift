@@ -26,6 +26,7 @@ struct ConfigurationCheck {
         "REDIS_URL", "SIPHON_API_TOKEN", "SIPHON_SECRET_KEY", "SIPHON_LOG_LEVEL", "SIPHON_LOG_FORMAT", "SIPHON_AGENT_CONFIG",
         "SIPHON_PUBLIC_IP", "SIPHON_RECORDINGS_DIR", "SIPHON_WEBRTC_HOSTS", "SIPHON_STUN_URLS", "SIPHON_TURN_URLS", "SIPHON_TURN_USERNAME", "SIPHON_TURN_PASSWORD", "SIPHON_WEBRTC_RELAY_ONLY", "SIPHON_MEDIA_NICE", "SIPHON_LIVEKIT_SIGNALLING", "SIP_TRUNK_ADDRESS", "SIP_TRUNK_TRANSPORT", "SIP_TLS_CERT", "SIP_TLS_KEY", "SIP_TLS_CA", "SIP_SRTP", "SIP_USERNAME", "SIP_PASSWORD",
         "FROM_NUMBER", "SIP_INBOUND_ALLOW", "SIP_INBOUND_USERNAME", "SIP_INBOUND_PASSWORD", "SIP_INBOUND_NUMBERS",
+        "SIP_REGISTER", "SIP_REGISTRAR", "SIP_REGISTER_USER", "SIP_REGISTER_DOMAIN", "SIP_REGISTER_EXPIRES", "SIP_REGISTER_NUMBER",
         "LIVEKIT_URL", "LIVEKIT_WS_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_KEYS", "LIVEKIT_SIP_TRUNK_ID",
     ]
 
@@ -141,6 +142,21 @@ struct ConfigurationCheck {
         if env["SIP_TRUNK_ADDRESS"] != nil, env["FROM_NUMBER"] == nil {
             out.append(.warn("FROM_NUMBER", "not set: outbound calls present no caller id unless the job gives 'from'",
                              fix: "FROM_NUMBER=+E164 (a number the carrier lets this trunk present)"))
+        }
+        if env["SIP_REGISTER"] != nil {
+            do {
+                if let r = try TelephonyConfiguration.registration(env) {
+                    let domain = try r.domain ?? TrunkSpec.hostPort(r.registrar).host
+                    out.append(.pass("SIP_REGISTER", "registers sip:\(r.user)@\(domain) at \(r.registrar) over \(r.transport.rawValue.lowercased()), asking \(r.expires) s "
+                                     + "(check the credentials with `siphon sip probe --trunk default --register`)"))
+                    if r.number == nil {
+                        out.append(.warn("SIP_REGISTER_NUMBER", "not set: a call through the registration whose Request-URI and To name no number is refused",
+                                         fix: "SIP_REGISTER_NUMBER (or FROM_NUMBER)=+E164, the number this line answers"))
+                    }
+                }
+            } catch {
+                out.append(.fail("SIP_REGISTER", message(error), fix: "SIP_REGISTER=true with SIP_REGISTRAR or SIP_TRUNK_ADDRESS, and SIP_USERNAME/SIP_PASSWORD"))
+            }
         }
         if env["SIP_USERNAME"] != nil, env["SIP_PASSWORD"] == nil {
             out.append(.fail("SIP_PASSWORD", "SIP_USERNAME is set without SIP_PASSWORD", fix: "set both, or neither for an IP-authenticated trunk"))

@@ -1,0 +1,34 @@
+/// One address-of-record's binding at a registrar (RFC 3261 10), kept across its refreshes: one
+/// Call-ID and a rising CSeq for the life of the process (10.2.4), so the registrar updates the
+/// binding rather than adding one per refresh, and a removal (`expires` 0) removes that binding.
+public struct SIPRegistration: Sendable {
+    /// Where REGISTER goes (its Request-URI), and the hop that carries it.
+    public let registrar: SIPURI
+    public let peer: SIPPeer
+    /// Whose calls the registrar sends here (To and From).
+    public let aor: SIPURI
+    public let credentials: DigestCredentials?
+    let callID: String
+    let fromTag = SIPIdentifiers.tag()
+    var cseq: UInt32 = 0
+
+    public init(registrar: SIPURI, aor: SIPURI, peer: SIPPeer, credentials: DigestCredentials?) {
+        (self.registrar, self.aor, self.peer, self.credentials) = (registrar, aor, peer, credentials)
+        callID = SIPIdentifiers.callID(host: aor.host)
+    }
+
+    /// The expiry a registrar's 2xx granted: our Contact's `expires` among the bindings it lists
+    /// (other workers' may be there too), else its Expires header, else what was asked.
+    static func granted(_ response: SIPMessage, ours: SIPURI, asked: Int) -> Int {
+        let contacts = (try? response.contacts()) ?? []
+        let mine = contacts.first { c in
+            c.uri.host.lowercased() == ours.host.lowercased() && c.uri.port == ours.port && c.uri.user == ours.user
+        }
+        if let mine {
+            if let value = mine.parameters["expires"], let seconds = Int(value) { return seconds }
+        } else if asked == 0 {
+            return 0  // removed: our binding is no longer listed
+        }
+        return response.header("Expires").flatMap { Int($0.trimmingLWS()) } ?? asked
+    }
+}
