@@ -80,9 +80,15 @@ public final class TelephonyService: Sendable {
     /// the call to our Contact, and the number stays in To); else, for a call through this worker's
     /// registration, the registered line's number (a PBX ringing its extension).
     func dialledNumber(_ incoming: IncomingCall) -> PhoneNumber? {
-        if let n = try? PhoneNumber(incoming.dialled) { return n }
-        if let to = (try? incoming.request.to())?.uri.user, let n = try? PhoneNumber(to) { return n }
-        return incoming.trunk == InboundTrunk.registrationName ? configuration.registration?.number : nil
+        Self.dialledNumber(requestUser: incoming.dialled, toUser: (try? incoming.request.to())?.uri.user,
+                           line: incoming.trunk == InboundTrunk.registrationName ? configuration.registration?.number : nil)
+    }
+
+    /// `line`: the registered line's number, for a call through the registration.
+    static func dialledNumber(requestUser: String, toUser: String?, line: PhoneNumber?) -> PhoneNumber? {
+        if let n = try? PhoneNumber(requestUser) { return n }
+        if let to = toUser, let n = try? PhoneNumber(to) { return n }
+        return line
     }
 
     private func handleIncoming(_ incoming: IncomingCall) async {

@@ -41,6 +41,17 @@ import SiphonSIP
         #expect(!"\(error)".contains("pw"))
     }
 
+    /// What an inbound call is for: the Request-URI's number, else the To's (a registrar sends the
+    /// call to our Contact), else the registered line's; a call naming none, not through a
+    /// registration, is for nobody (404).
+    @Test func aCallIsForTheNumberItNamesElseTheRegisteredLine() throws {
+        let line = try PhoneNumber("+15550100201")
+        #expect(TelephonyService.dialledNumber(requestUser: "+15550200123", toUser: "+15550200999", line: line)?.e164 == "+15550200123")
+        #expect(TelephonyService.dialledNumber(requestUser: "siphon", toUser: "+15550200999", line: line)?.e164 == "+15550200999")
+        #expect(TelephonyService.dialledNumber(requestUser: "siphon", toUser: "201", line: line)?.e164 == "+15550100201")
+        #expect(TelephonyService.dialledNumber(requestUser: "siphon", toUser: "201", line: nil) == nil)
+    }
+
     @Test func refreshesBeforeExpiryAndBacksOffWhenRefused() {
         #expect(TrunkRegistration.refreshDelay(granted: 600) == .seconds(480))
         #expect(TrunkRegistration.refreshDelay(granted: 2) == .seconds(5), "a registrar granting seconds is not refreshed in a busy loop")
