@@ -111,13 +111,14 @@ struct KamailioTests {
     /// routes to its registration — with no `SIP_INBOUND_ALLOW`: the registrar's address is let in
     /// while the binding stands — answering with its agent for the line's number (the INVITE names
     /// only the user). Shut down, it removes its binding first: Kamailio then has nowhere to send
-    /// the next call (404).
-    @Test func aWorkerRegistersAndAnswersCallsThroughItsRegistration() async throws {
+    /// the next call (404). Over UDP, and over TCP (the binding's Contact says `transport=tcp`, and
+    /// Kamailio brings the call over TCP).
+    @Test(arguments: ["udp", "tcp"]) func aWorkerRegistersAndAnswersCallsThroughItsRegistration(over transport: String) async throws {
         let kamailio = try KamailioPeer()
         try await kamailio.waitReady()
         let h = try ClusterHarness()
         let worker = try h.sipWorker("w-reg", environment: [
-            "SIP_REGISTER": "true", "SIP_TRUNK_ADDRESS": "127.0.0.1:\(kamailio.port)", "SIP_USERNAME": "siphon",
+            "SIP_REGISTER": "true", "SIP_TRUNK_ADDRESS": "127.0.0.1:\(kamailio.port)", "SIP_TRUNK_TRANSPORT": transport, "SIP_USERNAME": "siphon",
             "SIP_PASSWORD": kamailio.password, "SIP_REGISTER_NUMBER": "+15550100777", "SIP_REGISTER_EXPIRES": "120"])
         try await h.waitForWorkers(1)
         try await eventually(20, "the worker registered") { worker.output.contains(/sip\.registrar=\S+ registered/) }
@@ -136,6 +137,8 @@ struct KamailioTests {
         #expect(turns.first?.role == .agent && turns.first?.text.hasPrefix("Thank you for calling Bright Smile Dental") == true,
                 "\(turns.map(\.text))")
         #expect(turns.contains { $0.role == .user && $0.text == "i would like to book a cleaning" }, "\(turns.map(\.text))")
+        let dialog = try await h.store.fields(id, ["sip_dialog"])["sip_dialog"] ?? ""
+        #expect(dialog.contains(#""transport":"\#(transport.uppercased())""#), "\(dialog)")
 
         worker.signal(SIGTERM)
         #expect(worker.wait(seconds: 30) == 0)
