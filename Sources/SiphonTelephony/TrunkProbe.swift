@@ -52,6 +52,9 @@ public struct TrunkProbe: Sendable {
     }
 
     public var trunk: TrunkSpec
+    /// The address-of-record to REGISTER (a worker's `SIP_REGISTER` binding); else the trunk's
+    /// username at its host.
+    public var aor: SIPURI?
     /// The address the far end should answer to (Via/Contact).
     public var advertisedHost: String
     public var bindHost: String
@@ -67,7 +70,7 @@ public struct TrunkProbe: Sendable {
     public func run(register: Bool, logger: Logger = Logger(label: "siphon.sip.probe")) async throws -> Result {
         try trunk.validate()
         guard let address = trunk.address else { throw SiphonError(.configuration, "the trunk has no address") }
-        if register, trunk.username == nil { throw SiphonError(.configuration, "--register needs the trunk's username and password") }
+        if register, trunk.username == nil, aor == nil { throw SiphonError(.configuration, "--register needs the trunk's username and password") }
         let (host, port) = try trunk.endpoint()
         let kind = SIPTransportKind(setting: trunk.transport) ?? .udp
         let peer = SIPPeer(host: host, port: port, transport: kind)
@@ -98,10 +101,9 @@ public struct TrunkProbe: Sendable {
             // A transport error (unresolvable host, refused TCP connection): unreachable.
             result = Result(address: address, transport: trunk.transport, optionsStatus: 503, optionsReason: Redaction.redact("\(error)"), roundTripMs: 0)
         }
-        if register, let username = trunk.username {
-            let aor = try SIPURI("sip:\(username)@\(host.contains(":") ? "[\(host)]" : host)")
+        if register, let aor = try aor ?? trunk.username.map({ try SIPURI("sip:\($0)@\(host.contains(":") ? "[\(host)]" : host)") }) {
             var registration = SIPRegistration(registrar: target, aor: aor, peer: peer,
-                                               credentials: DigestCredentials(username: username, password: trunk.password ?? ""))
+                                               credentials: trunk.username.map { DigestCredentials(username: $0, password: trunk.password ?? "") })
             do {
                 result.registerExpires = try await ua.register(&registration, expires: 60)
                 result.registered = true

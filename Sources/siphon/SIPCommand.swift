@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiphonCore
+import SiphonSIP
 import SiphonTelephony
 
 struct SIPCommand: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct SIPCommand: AsyncParsableCommand {
             discussion: "Exit status 0 when the trunk answered (and, with --register, accepted the credentials).")
 
         @OptionGroup var common: CommonOptions
-        @Option(help: "A configured trunk: 'default' (SIP_TRUNK_ADDRESS, SIP_USERNAME, SIP_PASSWORD).") var trunk: String?
+        @Option(help: "A configured trunk: 'default' (SIP_TRUNK_ADDRESS, SIP_USERNAME, SIP_PASSWORD), or 'registration' (the registrar and address-of-record SIP_REGISTER uses).") var trunk: String?
         @Option(help: "The trunk's host[:port], instead of a configured one.") var address: String?
         @Option(help: "udp, tcp or tls (with --address; tls trusts $SIP_TLS_CA, else the system's authorities).") var transport: String = "udp"
         @Option(help: "Digest username (with --address).") var username: String?
@@ -26,9 +27,20 @@ struct SIPCommand: AsyncParsableCommand {
             let env = try common.environment()
             let logger = common.bootstrapLogging(env, label: "siphon.sip")
             let result = try await reporting { () -> TrunkProbe.Result in
-                let spec = try Self.trunk(name: trunk, address: address, transport: transport, username: username, passwordEnv: passwordEnv, env: env)
                 let host = sipHost ?? env["SIPHON_PUBLIC_IP"] ?? HostAddress.primaryIPv4() ?? "127.0.0.1"
-                var probe = TrunkProbe(trunk: spec, advertisedHost: host)
+                var probe: TrunkProbe
+                if trunk == "registration", address == nil {
+                    guard let r = try TelephonyConfiguration.registration(env) else {
+                        throw SiphonError(.configuration, "--trunk registration: SIP_REGISTER is not on")
+                    }
+                    let spec = TrunkSpec(address: r.registrar, transport: r.transport.rawValue.lowercased(), username: r.credentials?.username,
+                                         password: r.credentials?.password)
+                    probe = TrunkProbe(trunk: spec, advertisedHost: host)
+                    probe.aor = SIPURI(user: r.user, host: try r.domain ?? TrunkSpec.hostPort(r.registrar).host)
+                } else {
+                    let spec = try Self.trunk(name: trunk, address: address, transport: transport, username: username, passwordEnv: passwordEnv, env: env)
+                    probe = TrunkProbe(trunk: spec, advertisedHost: host)
+                }
                 probe.tls.trustRootsPath = env["SIP_TLS_CA"]
                 return try await probe.run(register: register, logger: logger)
             }
@@ -52,7 +64,7 @@ struct SIPCommand: AsyncParsableCommand {
             case (nil, nil), (.some, .some):
                 throw SiphonError.invalid("give --trunk default or --address HOST[:PORT]")
             case (let name?, nil):
-                guard name == "default" else { throw SiphonError(.configuration, "unknown trunk '\(name)': the configured trunk is 'default'") }
+                guard name == "default" else { throw SiphonError(.configuration, "unknown trunk '\(name)': the configured ones are 'default' and 'registration'") }
                 guard let spec = try TelephonyConfiguration.from(env).defaultTrunk else {
                     throw SiphonError(.configuration, "no default trunk: set SIP_TRUNK_ADDRESS (and SIP_USERNAME, SIP_PASSWORD)")
                 }

@@ -51,6 +51,18 @@ struct KamailioTests {
         let badReport = try JSONSerialization.jsonObject(with: Data(badOut.utf8)) as? [String: Any]
         #expect(badReport?["registered"] as? Bool == false && badReport?["register_error"] != nil, "\(badOut)")
         #expect(!(badOut + badErr).contains("wrong-password-42"))
+
+        // What a worker's SIP_REGISTER would register: its registrar and address-of-record.
+        let registration = ["SIP_REGISTER": "true", "SIP_REGISTRAR": "127.0.0.1:\(kamailio.port)", "SIP_USERNAME": "siphon",
+                            "SIP_PASSWORD": kamailio.password, "SIP_REGISTER_USER": "line-201"]
+        let (reg, regOut, regErr) = try SiphonProcess.run(["sip", "probe", "--trunk", "registration", "--register", "--sip-host", "127.0.0.1",
+                                                           "--json", "--env-file", "/nonexistent"], redis: nil, environment: registration)
+        #expect(reg == 0, "\(regOut) \(regErr)")
+        let regReport = try JSONSerialization.jsonObject(with: Data(regOut.utf8)) as? [String: Any]
+        #expect(regReport?["registered"] as? Bool == true && regReport?["address"] as? String == "127.0.0.1:\(kamailio.port)", "\(regOut)")
+        let (off, _, offErr) = try SiphonProcess.run(["sip", "probe", "--trunk", "registration", "--env-file", "/nonexistent"], redis: nil,
+                                                     environment: ["SIP_REGISTER": "false"])
+        #expect(off != 0 && offErr.contains("SIP_REGISTER is not on"), "\(offErr)")
     }
 
     @Test func callsThroughTheProxyAfterA407() async throws {

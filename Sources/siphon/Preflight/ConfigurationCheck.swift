@@ -148,7 +148,7 @@ struct ConfigurationCheck {
                 if let r = try TelephonyConfiguration.registration(env) {
                     let domain = try r.domain ?? TrunkSpec.hostPort(r.registrar).host
                     out.append(.pass("SIP_REGISTER", "registers sip:\(r.user)@\(domain) at \(r.registrar) over \(r.transport.rawValue.lowercased()), asking \(r.expires) s "
-                                     + "(check the credentials with `siphon sip probe --trunk default --register`)"))
+                                     + "(check it with `siphon sip probe --trunk registration --register`)"))
                     if r.number == nil {
                         out.append(.warn("SIP_REGISTER_NUMBER", "not set: a call through the registration whose Request-URI and To name no number is refused",
                                          fix: "SIP_REGISTER_NUMBER (or FROM_NUMBER)=+E164, the number this line answers"))
