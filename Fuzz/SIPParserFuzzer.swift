@@ -15,6 +15,10 @@ public func fuzzSIPMessage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? message.contacts()
     _ = message.requestURI
     _ = message.sessionExpires
+    if !message.isRequest, let ours = try? SIPURI("sip:siphon@192.0.2.1:5060") {
+        check((0...RegistrarReply.longestExpiry).contains(RegistrarReply.granted(message, ours: ours, asked: 600)), "granted expiry out of bounds")
+        if let minimum = RegistrarReply.minimumExpires(message) { check(minimum >= 1 && minimum <= RegistrarReply.longestExpiry, "Min-Expires out of bounds") }
+    }
     if let text = String(bytes: message.body, encoding: .utf8), let sdp = try? SessionDescription(parsing: text) {
         _ = try? SDPNegotiator.answer(sdp, policy: MediaPolicy(), address: "192.0.2.1", port: 4000, sessionID: 1, version: 1)
         _ = try? SDPNegotiator.accept(answer: sdp, offer: plainOffer, policy: MediaPolicy())

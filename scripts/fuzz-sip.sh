@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 FUZZ_FILES=(SIPParser SIPMessage SIPMessageError SIPHeaderName SIPParameters SIPURI NameAddress ViaHeader SIPValidation
-            SessionDescription SessionExpires MediaNegotiation SDESCrypto)
+            SessionDescription SessionExpires MediaNegotiation SDESCrypto RegistrarReply)
 FUZZ_SEEDS=(Tests/Fixtures/sip-torture/valid/*.sip Tests/Fixtures/sip-torture/invalid/*.sip Fuzz/regressions/*)
 run_fuzzer sip-parser SiphonSIP SIPParserFuzzer "$@"

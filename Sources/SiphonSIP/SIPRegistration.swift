@@ -16,19 +16,4 @@ public struct SIPRegistration: Sendable {
         (self.registrar, self.aor, self.peer, self.credentials) = (registrar, aor, peer, credentials)
         callID = SIPIdentifiers.callID(host: aor.host)
     }
-
-    /// The expiry a registrar's 2xx granted: our Contact's `expires` among the bindings it lists
-    /// (other workers' may be there too), else its Expires header, else what was asked.
-    static func granted(_ response: SIPMessage, ours: SIPURI, asked: Int) -> Int {
-        let contacts = (try? response.contacts()) ?? []
-        let mine = contacts.first { c in
-            c.uri.host.lowercased() == ours.host.lowercased() && c.uri.port == ours.port && c.uri.user == ours.user
-        }
-        if let mine {
-            if let value = mine.parameters["expires"], let seconds = Int(value) { return seconds }
-        } else if asked == 0 {
-            return 0  // removed: our binding is no longer listed
-        }
-        return response.header("Expires").flatMap { Int($0.trimmingLWS()) } ?? asked
-    }
 }

@@ -229,7 +229,7 @@ public actor SIPUserAgent {
             switch status {
             case 200..<300:
                 let mine = (try? NameAddress(parsing: ours).uri) ?? SIPURI(host: configuration.advertisedHost)
-                let granted = SIPRegistration.granted(response, ours: mine, asked: asked)
+                let granted = RegistrarReply.granted(response, ours: mine, asked: asked)
                 await trustRegistrar(registration, bound: granted > 0)
                 return granted
             case 401, 407:
@@ -240,7 +240,7 @@ public actor SIPUserAgent {
                 authorization = try authorize(response, credentials: credentials, method: "REGISTER", uri: registration.registrar.description)
                 challenges += 1
             case 423 where !tooBrief:
-                guard let minimum = response.header("Min-Expires").flatMap({ Int($0.trimmingLWS()) }), minimum > asked, minimum <= 86_400 else {
+                guard let minimum = RegistrarReply.minimumExpires(response), minimum > asked else {
                     throw SIPMessageError(423, "REGISTER refused: 423 interval too brief, and no usable Min-Expires")
                 }
                 asked = minimum

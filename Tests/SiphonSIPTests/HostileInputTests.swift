@@ -87,4 +87,35 @@ import Testing
         }
         #expect(keyed > 1000, "\(keyed) negotiations keyed")
     }
+
+    /// A registrar's answers, mutated: the granted expiry is always 0 to a day and a Min-Expires a
+    /// usable number or none — a huge `expires` once reached arithmetic (the refresh time) unbounded.
+    @Test func registrarRepliesNeverTrap() throws {
+        var rng = SeededRandom(seed: 3261)
+        let ours = try SIPURI("sip:siphon@192.0.2.1:5060")
+        let replies = [
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKr1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\n"
+                + "Call-ID: r@b\r\nCSeq: 2 REGISTER\r\nContact: <sip:siphon@10.0.0.9:5060>;expires=3600, <sip:siphon@192.0.2.1:5060>;expires=540\r\n"
+                + "Expires: 600\r\nContent-Length: 0\r\n\r\n",
+            "SIP/2.0 423 Interval Too Brief\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKr2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\n"
+                + "Call-ID: r@b\r\nCSeq: 3 REGISTER\r\nMin-Expires: 900\r\nContent-Length: 0\r\n\r\n",
+        ].map { Array($0.utf8) }
+        var parsed = 0
+        for i in 0..<20_000 {
+            guard let m = try? SIPParser.parse(datagram: rng.mutated(replies[i % 2])) else { continue }
+            parsed += 1
+            for asked in [0, 600] {
+                let granted = RegistrarReply.granted(m, ours: ours, asked: asked)
+                #expect((0...RegistrarReply.longestExpiry).contains(granted), "\(granted)")
+            }
+            if let minimum = RegistrarReply.minimumExpires(m) { #expect((1...RegistrarReply.longestExpiry).contains(minimum)) }
+        }
+        #expect(parsed > 2000, "\(parsed) replies parsed")
+        // The numbers a registrar might send that would overflow or mislead.
+        var huge = try SIPParser.parse(datagram: replies[0])
+        huge.set("Contact", "<sip:siphon@192.0.2.1:5060>;expires=9223372036854775807")
+        #expect(RegistrarReply.granted(huge, ours: ours, asked: 600) == RegistrarReply.longestExpiry)
+        huge.set("Contact", "<sip:siphon@192.0.2.1:5060>;expires=-5")
+        #expect(RegistrarReply.granted(huge, ours: ours, asked: 600) == 0)
+    }
 }
