@@ -435,15 +435,14 @@ public final class RTPSession: Sendable {
     }
 
     private func send(_ plain: [UInt8], on channel: any Channel, to remote: SocketAddress) {
+        // One lock per packet: protected (SRTP) and counted together.
         let wire = state.withLock { s -> [UInt8]? in
-            guard let out = s.srtpOut else { return plain }
-            return try? out.transform(rtp: plain)
+            guard let bytes = s.srtpOut.map({ try? $0.transform(rtp: plain) }) ?? plain else { return nil }
+            s.stats.packetsSent += 1
+            s.stats.bytesSent += bytes.count
+            return bytes
         }
         guard let bytes = wire else { return }
-        state.withLock {
-            $0.stats.packetsSent += 1
-            $0.stats.bytesSent += bytes.count
-        }
         Self.sentTotal.add(1, ordering: .relaxed)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: bytes)), promise: nil)
     }

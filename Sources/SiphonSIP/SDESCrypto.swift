@@ -3,7 +3,7 @@ import Foundation
 /// One SDP `a=crypto` line (SDES, RFC 4568): the tag that pairs offer and answer, the suite, and
 /// the sender's master key and salt. Keys travel in the SDP, so only signalling over TLS keeps
 /// them secret; they are never logged, and a dialog saved for takeover carries none
-/// (`SessionDescription.withoutKeys`).
+/// (`SessionDescription.removingKeys`).
 public struct SDESCrypto: Sendable, Equatable, CustomStringConvertible {
     /// The suites of RFC 4568 that carriers' SRTP offers carry (RFC 3711's AES counter mode with
     /// an 80- or 32-bit HMAC-SHA1 tag); their names are those of libsrtp2's profiles.
@@ -87,7 +87,4 @@ extension SessionDescription {
             return String(line[..<inline.upperBound]) + "(removed)" + (bytes.last == UInt8(ascii: "\r") ? "\r" : "")
         }.joined(separator: "\n")
     }
-
-    /// The same SDP with its keys replaced (see `removingKeys`).
-    public var withoutKeys: SessionDescription { (try? SessionDescription(parsing: Self.removingKeys(description))) ?? self }
 }

@@ -662,7 +662,8 @@ public actor SIPUserAgent {
     private func admit(_ transaction: SIPServerTransaction) async -> InboundTrunk? {
         let source = transaction.source.host
         let request = transaction.request
-        let registered = Set(registrars.values).sorted().map { InboundTrunk(name: InboundTrunk.registrationName, allowedAddresses: [$0]) }
+        // No registrar, no such trunk: one without addresses would let anyone in.
+        let registered = registrars.isEmpty ? [] : [InboundTrunk(name: InboundTrunk.registrationName, allowedAddresses: Array(Set(registrars.values)))]
         for trunk in configuration.inboundTrunks + registered {
             let addressOK = trunk.allowedAddresses.isEmpty || trunk.allows(source)
             guard addressOK else { continue }

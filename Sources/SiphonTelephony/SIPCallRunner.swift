@@ -144,7 +144,7 @@ public struct SIPCallRunner: CallRunner {
         let port = try await media.open()
         // An SRTP call stays SRTP, with new keys (the saved dialog holds none).
         var policy = service.configuration.policy
-        policy.srtp = dialog.localSDP?.contains("RTP/SAVP") == true
+        policy.srtp = dialog.localSDP.flatMap { try? SessionDescription(parsing: $0) }?.media.first { $0.type == "audio" }?.isSDESSRTP == true
         let offer = service.offer(port: port, policy: policy, sessionID: dialog.sdpSessionID, version: dialog.sdpVersion + 1)
         let credentials = try? service.resolveTrunk(call.job.trunk).credentials
         let sipCall: SIPCall

@@ -185,7 +185,11 @@ public final class TelephonyService: Sendable {
         RTPMediaParameters(codec: m.codec.name, payloadType: UInt8(m.codec.payloadType), dtmfPayloadType: m.dtmfPayloadType.map(UInt8.init),
                            remoteHost: m.remoteHost, remotePort: m.remotePort, sends: m.direction.sends, receives: m.direction.receives,
                            srtp: m.srtp.map { k in
-                               SRTPParameters(profile: k.suite == .aes128SHA1_80 ? .aes128CMSHA1_80 : .aes128CMSHA1_32, local: k.local, remote: k.remote)
+                               let profile: SRTPStream.Profile = switch k.suite {  // exhaustive: a new suite needs its profile
+                               case .aes128SHA1_80: .aes128CMSHA1_80
+                               case .aes128SHA1_32: .aes128CMSHA1_32
+                               }
+                               return SRTPParameters(profile: profile, local: k.local, remote: k.remote)
                            })
     }
 }
